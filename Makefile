@@ -1,0 +1,40 @@
+# Two commands on a fresh machine with python3 and make: `make demo` and `make test`.
+# Both create or update .venv from uv.lock first (seconds when it is already current).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+# Never let uv fetch a Python build from the internet: use the machine's python3.
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test test-unit test-integration lint venv clean
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/trainguard demo
+
+test: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest
+
+test-unit: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest -m unit
+
+test-integration: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest -m integration
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check plugins dags tests bench
+
+venv: $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The lock pins every package; --frozen fails rather than silently re-resolving.
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --extra dev --python $(PYTHON) --quiet
+	@touch $@
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .trainguard-demo .pytest_cache

@@ -1,0 +1,44 @@
+"""Gate a pre-training run on data legality, then train and register the model.
+
+Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/pretraining", "rev": "clean"}``.
+The gate fails the run, naming each failed check and its clause, before training can start.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, Param
+
+from trainguard.operators import DataGateOperator, DatasetVersionOperator, TrainModelOperator
+
+with DAG(
+    dag_id="pretraining_gate",
+    description="Art. 7 data gate in front of every pre-training run",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    tags=["trainguard", "governance", "pretraining"],
+    doc_md=__doc__,
+    default_args={"retries": 0},
+    params={
+        "repo": Param("", type="string", minLength=1,
+                      description="git repository whose dataset is DVC-tracked"),
+        "path": Param("datasets/pretraining", type="string",
+                      description="dataset directory inside the repository"),
+        "rev": Param("clean", type="string", description="git tag, branch or commit"),
+        "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
+        "model_name": Param("trainguard-demo-pretrained", type="string"),
+    },
+) as dag:
+    version = DatasetVersionOperator(
+        task_id="resolve_dataset_version",
+        repo="{{ params.repo }}",
+        path="{{ params.path }}",
+        rev="{{ params.rev }}",
+    )
+    gate = DataGateOperator(task_id="gate", stage="pretraining", policy="{{ params.policy }}")
+    train = TrainModelOperator(
+        task_id="train", stage="pretraining", model_name="{{ params.model_name }}"
+    )
+    version >> gate >> train

@@ -1,0 +1,1 @@
+"""Checks: each takes a validated dataset and the policy and returns findings."""

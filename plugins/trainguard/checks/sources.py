@@ -1,0 +1,138 @@
+"""Source-registry checks: lawful, traceable sources under allowed licences (Art. 7)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from trainguard.contract import Dataset, Source, SourceKind
+from trainguard.findings import Finding, Status
+from trainguard.licenses import LicenceVerdict, judge_licence
+from trainguard.policy import Policy
+
+EVIDENCE_DIR = "evidence"
+
+
+def check_sources(dataset: Dataset, policy: Policy, record_counts: dict[str, int]) -> list[Finding]:
+    findings: list[Finding] = []
+    for source in dataset.sources.values():
+        records = record_counts.get(source.id, 0)
+        findings.append(_licence_finding(source, policy))
+        if source.id in policy.sources.blocked:
+            findings.append(
+                Finding(
+                    check="source.blocked",
+                    clauses=(policy.clause("sources.blocked"),),
+                    status=Status.FAIL if records else Status.WARN,
+                    message=f"source is on the policy's blocked list and has {records} records",
+                    source_id=source.id,
+                    observed=records,
+                    threshold=0,
+                )
+            )
+        if policy.sources.require_evidence:
+            findings.append(_evidence_finding(dataset.root, source, policy))
+        if records == 0:
+            findings.append(
+                Finding(
+                    check="source.records",
+                    clauses=("TC260-003 5.1 c",),
+                    status=Status.WARN,
+                    message="registered source has no records in this version",
+                    source_id=source.id,
+                    observed=0,
+                )
+            )
+    return findings
+
+
+def _licence_finding(source: Source, policy: Policy) -> Finding:
+    judgement = judge_licence(
+        source.license,
+        allow=policy.licenses.allow,
+        deny=policy.licenses.deny,
+        commercial=policy.service.commercial,
+    )
+    if judgement.verdict is LicenceVerdict.ALLOWED:
+        status, message = Status.PASS, f"licence {judgement.expression} is allowed"
+        clause = policy.clause("licenses.allow")
+    elif judgement.verdict is LicenceVerdict.DENIED:
+        reasons = []
+        if set(judgement.denied) - set(judgement.non_commercial):
+            reasons.append("on the policy's deny list")
+        if judgement.non_commercial and policy.service.commercial:
+            reasons.append("non-commercial terms conflict with a commercial service")
+        status = Status.FAIL
+        message = f"licence {', '.join(judgement.denied)} is forbidden ({'; '.join(reasons)})"
+        clause = policy.clause("licenses.deny")
+    else:
+        status = Status.FAIL if policy.licenses.unknown == "fail" else Status.WARN
+        message = (
+            f"licence {', '.join(judgement.unlisted)} is on neither the allow nor the deny list"
+        )
+        clause = policy.clause("licenses.unknown")
+    return Finding(
+        check="source.licence",
+        clauses=(clause,),
+        status=status,
+        message=message,
+        source_id=source.id,
+        observed=judgement.expression,
+        threshold={"allow": len(policy.licenses.allow), "deny": len(policy.licenses.deny)},
+    )
+
+
+def _evidence_finding(root: Path, source: Source, policy: Policy) -> Finding:
+    problems = _evidence_problems(root, source)
+    return Finding(
+        check="source.evidence",
+        clauses=(policy.clause("sources.require_evidence"),),
+        status=Status.FAIL if problems else Status.PASS,
+        message="; ".join(problems) if problems else f"{source.kind.value} evidence is on file",
+        source_id=source.id,
+        observed=problems or None,
+    )
+
+
+def _evidence_problems(root: Path, source: Source) -> list[str]:
+    """What is wrong with the evidence a source cites (the contract ensured it cites some)."""
+    problems: list[str] = []
+
+    def cited_file(field: str, reference: str | None) -> Path | None:
+        if not reference:
+            return None
+        path = _resolve_evidence(root, reference)
+        if path is None:
+            problems.append(f"{field} '{reference}' is not a file under {EVIDENCE_DIR}/")
+        return path
+
+    if source.kind is SourceKind.OPEN_SOURCE:
+        if source.license_url and not source.license_url.startswith(("https://", "http://")):
+            problems.append(f"license_url '{source.license_url}' is not an http(s) URL")
+        cited_file("license_text", source.license_text)
+    elif source.kind is SourceKind.SELF_COLLECTED:
+        cited_file("collection_record", source.collection_record)
+        if source.robots_txt_respected is not True:
+            problems.append("collection did not respect robots.txt (robots_txt_respected false)")
+    elif source.kind is SourceKind.COMMERCIAL:
+        contract = cited_file("contract_ref", source.contract_ref)
+        if contract is not None:
+            actual = hashlib.sha256(contract.read_bytes()).hexdigest()
+            if actual != source.contract_sha256:
+                problems.append(
+                    f"contract_sha256 does not match {source.contract_ref} "
+                    f"(file has {actual[:12]}…)"
+                )
+    elif source.kind is SourceKind.USER_INPUT:
+        cited_file("authorization_record", source.authorization_record)
+    return problems
+
+
+def _resolve_evidence(root: Path, reference: str) -> Path | None:
+    evidence = (root / EVIDENCE_DIR).resolve()
+    for candidate in (root / reference, evidence / reference):
+        resolved = candidate.resolve()
+        # Evidence must live inside the dataset's evidence/ folder, which DVC versions with it.
+        if resolved.is_relative_to(evidence) and resolved.is_file():
+            return resolved
+    return None

@@ -1,0 +1,125 @@
+"""The ``trainguard`` command line.
+
+Exit codes: 0 pass, 1 the gate fails, 2 bad input or an error that prevented a decision
+(one message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trainguard.exceptions import TrainguardError
+
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainguard",
+        description="Gate generative-model training on data legality and quality.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    demo = verbs.add_parser("demo", help="run the main job on embedded defaults")
+    demo.add_argument("--workdir", type=Path, default=Path(".trainguard-demo"),
+                      help="working folder for Airflow, MLflow, DVC (default: %(default)s)")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="size of the generated demo data (1.0 = 20,000+ records)")
+
+    scan = verbs.add_parser("scan", help="run the gate's checks on a dataset directory")
+    scan.add_argument("dataset", type=Path, help="dataset directory (DESIGN.md contract)")
+    scan.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    scan.add_argument("--format", choices=("text", "json"), default="text")
+
+    policy = verbs.add_parser("policy", help="inspect the gate policy")
+    policy_verbs = policy.add_subparsers(dest="policy_verb", required=True, metavar="ACTION")
+    show = policy_verbs.add_parser("show", help="print the effective policy with its clauses")
+    show.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+
+    data = verbs.add_parser("demo-data", help="generate the demo git+DVC repository only")
+    data.add_argument("--out", type=Path, required=True, help="folder to build it in")
+    data.add_argument("--scale", type=float, default=1.0)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trainguard")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.verb == "scan":
+            return _scan(args)
+        if args.verb == "policy":
+            return _policy_show(args)
+        if args.verb == "demo-data":
+            return _demo_data(args)
+        from trainguard.demo import run_demo
+
+        return run_demo(args.workdir, scale=args.scale)
+    except TrainguardError as exc:
+        print(f"trainguard: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("trainguard: interrupted", file=sys.stderr)
+        return 130
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from trainguard.gate import evaluate
+    from trainguard.policy import load_policy
+
+    report = evaluate(args.dataset, load_policy(args.policy))
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.to_text())
+    return EXIT_PASS if report.decision.value == "pass" else EXIT_FAIL
+
+
+def _policy_show(args: argparse.Namespace) -> int:
+    from trainguard.policy import load_policy
+
+    policy = load_policy(args.policy)
+    if args.format == "json":
+        document = {
+            "source": policy.source,
+            "digest": policy.digest,
+            "settings": {
+                key: {"value": value, "clause": info.clause, "certainty": info.certainty}
+                for key, value, info in policy.rows()
+            },
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return EXIT_PASS
+    print(f"# effective policy ({policy.source}); digest {policy.digest[:16]}")
+    print("# certainty: C confirmed, S secondary sources agree, U unconfirmed (a setting)")
+    for key, value, info in policy.rows():
+        shown = json.dumps(value, ensure_ascii=False)
+        print(f"{key} = {shown}\n    # {info.clause} [{info.certainty}]"
+              + (f" {info.note}" if info.note else ""))
+    return EXIT_PASS
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from trainguard.demo_data import build_demo_repo
+
+    demo = build_demo_repo(args.out, scale=args.scale, progress=print)
+    print(f"repository: {demo.repo}\nDVC remote: {demo.remote}")
+    return EXIT_PASS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

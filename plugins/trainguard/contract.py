@@ -1,0 +1,562 @@
+"""The dataset-directory contract of DESIGN.md, as typed models and a loader.
+
+``load_dataset`` reads and validates the small files (dataset.yaml, sources.yaml,
+consents.csv, annotation/); ``Dataset.validate_records`` streams the record shards in
+Arrow batches and checks every row. Any breach raises ``ContractError`` naming the file,
+the row (1-based; the line for JSONL) and the field, with what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import hashlib
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from trainguard.exceptions import ContractError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+BATCH_ROWS = 65_536
+
+
+class Stage(enum.StrEnum):
+    PRETRAINING = "pretraining"
+    FINETUNING = "finetuning"
+
+
+class SourceKind(enum.StrEnum):
+    OPEN_SOURCE = "open_source"
+    SELF_COLLECTED = "self_collected"
+    COMMERCIAL = "commercial"
+    USER_INPUT = "user_input"
+    SYNTHETIC = "synthetic"
+
+
+class Origin(enum.StrEnum):
+    DOMESTIC = "domestic"
+    FOREIGN = "foreign"
+
+
+class PIKind(enum.StrEnum):
+    RESIDENT_ID = "resident_id"
+    MOBILE_PHONE = "mobile_phone"
+    LANDLINE_PHONE = "landline_phone"
+    EMAIL = "email"
+    BANK_CARD = "bank_card"
+    PASSPORT = "passport"
+    IP_ADDRESS = "ip_address"
+    LICENSE_PLATE = "license_plate"
+    HEALTH = "health"
+    BIOMETRIC = "biometric"
+
+
+# Sensitive PI needs separate consent (PIPL Art. 28-29; TC260-003 5.1 d).
+SENSITIVE_PI_KINDS = frozenset(
+    {PIKind.RESIDENT_ID, PIKind.BANK_CARD, PIKind.HEALTH, PIKind.BIOMETRIC}
+)
+
+# The evidence each source kind must cite (TC260-003 5.1 c), as DESIGN.md lists it.
+REQUIRED_EVIDENCE: dict[SourceKind, tuple[tuple[str, ...], ...]] = {
+    SourceKind.OPEN_SOURCE: (("license_url", "license_text"),),  # one of the pair
+    SourceKind.SELF_COLLECTED: (("collection_record",), ("robots_txt_respected",)),
+    SourceKind.COMMERCIAL: (("contract_ref",), ("contract_sha256",)),
+    SourceKind.USER_INPUT: (("authorization_record",),),
+    SourceKind.SYNTHETIC: (),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class DatasetManifest(_Strict):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    stage: Stage
+    modality: Literal["text"]
+    languages: list[str] = Field(min_length=1)
+    description: str = ""
+
+    @field_validator("languages")
+    @classmethod
+    def _iso_codes(cls, languages: list[str]) -> list[str]:
+        for code in languages:
+            if not (2 <= len(code) <= 3 and code.isalpha() and code.islower()):
+                raise ValueError(f"'{code}' is not an ISO 639 language code such as zh or en")
+        return languages
+
+
+class Source(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kind: SourceKind
+    license: str
+    origin: Origin
+    collected_at: dt.date
+    contains_personal_info: bool
+    description: str = ""
+    owner: str = ""
+    # Traceability evidence (TC260-003 5.1 c); which ones are required depends on kind.
+    license_url: str | None = None
+    license_text: str | None = None
+    collection_record: str | None = None
+    robots_txt_respected: bool | None = None
+    contract_ref: str | None = None
+    contract_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    authorization_record: str | None = None
+
+    @field_validator("license")
+    @classmethod
+    def _spdx(cls, expression: str) -> str:
+        from trainguard.licenses import parse_licence
+
+        parse_licence(expression)
+        return expression
+
+    def missing_evidence(self) -> list[str]:
+        missing = []
+        for alternatives in REQUIRED_EVIDENCE[self.kind]:
+            if all(getattr(self, name) in (None, "") for name in alternatives):
+                missing.append(" or ".join(alternatives))
+        return missing
+
+
+class ConsentRow(_Strict):
+    subject_ref: str = Field(min_length=1)
+    pi_kind: PIKind
+    pi_hmac: str = Field(pattern=r"^[0-9a-f]{64}$")
+    purposes: frozenset[str]
+    sensitive_consent: bool
+    granted_at: dt.datetime
+    withdrawn_at: dt.datetime | None = None
+
+    @field_validator("purposes", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(p.strip() for p in value.split(";") if p.strip())
+        return value
+
+    @field_validator("withdrawn_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class AnnotatorRole(enum.StrEnum):
+    LABELER = "labeler"
+    REVIEWER = "reviewer"
+
+
+class AnnotatorRow(_Strict):
+    annotator_id: str = Field(min_length=1)
+    role: AnnotatorRole
+    trained_rules_version: str = Field(min_length=1)
+    trained_at: dt.datetime
+    assessment_score: float = Field(ge=0, le=1)
+    assessed_at: dt.datetime
+
+
+class SpotCheckRow(_Strict):
+    record_id: str = Field(min_length=1)
+    checker_id: str = Field(min_length=1)
+    verdict: Literal["correct", "incorrect"]
+    checked_at: dt.datetime
+
+
+class AnnotationType(enum.StrEnum):
+    FUNCTIONAL = "functional"
+    SAFETY = "safety"
+
+
+RULES_SECTIONS = (
+    "goals",
+    "data format",
+    "method",
+    "quality indicators",
+    "functional rules",
+    "safety rules",
+)
+
+TEXT_COLUMNS: dict[Stage, tuple[str, ...]] = {
+    Stage.PRETRAINING: ("text",),
+    Stage.FINETUNING: ("prompt", "response"),
+}
+ANNOTATION_COLUMNS = (
+    "annotation_type",
+    "annotator_id",
+    "reviewer_id",
+    "annotation_batch",
+    "rules_version",
+)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    rules: dict[str, Path]  # rules_version -> file
+    annotators: list[AnnotatorRow]
+    spot_checks: list[SpotCheckRow]
+
+
+@dataclass
+class RecordStats:
+    """What a full pass over the records measured."""
+
+    records: int = 0
+    characters: int = 0
+    bytes: int = 0
+    by_source: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Dataset:
+    root: Path
+    manifest: DatasetManifest
+    sources: dict[str, Source]
+    shards: list[Path]
+    consents: list[ConsentRow] | None
+    annotation: Annotation | None
+    _stats: RecordStats | None = None
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        columns = ("record_id", "source_id", *TEXT_COLUMNS[self.manifest.stage])
+        if self.manifest.stage is Stage.FINETUNING:
+            columns += ANNOTATION_COLUMNS
+        return columns
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        return TEXT_COLUMNS[self.manifest.stage]
+
+    def iter_batches(
+        self, columns: list[str] | None = None
+    ) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
+        """(shard, first row number of the batch, batch) over every shard, streaming."""
+        for shard in self.shards:
+            yield from _iter_shard(shard, columns)
+
+    def validate_records(self) -> RecordStats:
+        """Check every row; returns counts. Cached: the shards of a version do not change."""
+        if self._stats is None:
+            self._stats = _validate_records(self)
+        return self._stats
+
+    def content_digest(self) -> str:
+        """sha256 over every file of the dataset, for datasets not versioned with DVC."""
+        digest = hashlib.sha256()
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            relative = path.relative_to(self.root).as_posix()
+            digest.update(relative.encode() + b"\0")
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        return "sha256:" + digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_dataset(root: str | Path) -> Dataset:
+    """Read and validate the small files of a dataset directory (not yet the records)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ContractError("dataset directory not found", file=str(root))
+    manifest = _model_from_yaml(root / "dataset.yaml", DatasetManifest)
+    sources = _load_sources(root / "sources.yaml")
+    shards = _find_shards(root / "records")
+    consents_path = root / "consents.csv"
+    consents = _load_csv(consents_path, ConsentRow) if consents_path.exists() else None
+    declaring = sorted(s.id for s in sources.values() if s.contains_personal_info)
+    if declaring and consents is None:
+        raise ContractError(
+            f"sources {', '.join(declaring)} declare personal information but there is no "
+            "consent ledger",
+            file=str(consents_path),
+            expected="consents.csv with columns " + ", ".join(ConsentRow.model_fields),
+        )
+    annotation = None
+    if manifest.stage is Stage.FINETUNING:
+        annotation = _load_annotation(root / "annotation")
+    return Dataset(root, manifest, sources, shards, consents, annotation)
+
+
+def _model_from_yaml(path: Path, model: type[BaseModel]) -> Any:
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ContractError("must be a YAML mapping", file=str(path), expected="key: value pairs")
+    return _validate(model, data, file=str(path))
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError("required file is missing", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ContractError("not UTF-8 text", file=str(path)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise ContractError(
+            f"malformed YAML: {problem}",
+            file=str(path),
+            row=mark.line + 1 if mark else None,
+        ) from None
+
+
+def _validate(
+    model: type[BaseModel], data: dict[str, Any], *, file: str, row: int | None = None,
+    prefix: str = "",
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field_name = prefix + ".".join(str(p) for p in error["loc"])
+        message = error["msg"]
+        if error["type"] == "missing":
+            message = "required field is missing"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "value_error":
+            message = str(error["ctx"]["error"]) if "ctx" in error else message
+        raise ContractError(message, file=file, row=row, field=field_name) from None
+
+
+def _load_sources(path: Path) -> dict[str, Source]:
+    data = _read_yaml(path)
+    if isinstance(data, dict) and "sources" in data:
+        data = data["sources"]
+    if not isinstance(data, list) or not data:
+        raise ContractError(
+            "must list at least one source", file=str(path), expected="a YAML list of sources"
+        )
+    sources: dict[str, Source] = {}
+    for index, entry in enumerate(data):
+        label = f"sources[{index}]."
+        if not isinstance(entry, dict):
+            raise ContractError("each source must be a mapping", file=str(path), field=label[:-1])
+        source = _validate(Source, entry, file=str(path), prefix=label)
+        if source.id in sources:
+            raise ContractError(
+                f"duplicate source id '{source.id}'", file=str(path), field=label + "id"
+            )
+        missing = source.missing_evidence()
+        if missing:
+            raise ContractError(
+                f"a {source.kind.value} source must cite its traceability evidence "
+                f"(TC260-003 5.1 c); missing: {', '.join(missing)}",
+                file=str(path),
+                field=f"sources[{index}] (id {source.id})",
+            )
+        sources[source.id] = source
+    return sources
+
+
+def _find_shards(records_dir: Path) -> list[Path]:
+    if not records_dir.is_dir():
+        raise ContractError("records directory is missing", file=str(records_dir))
+    shards = sorted(
+        p for p in records_dir.iterdir() if p.suffix in (".parquet", ".jsonl") and p.is_file()
+    )
+    if not shards:
+        raise ContractError(
+            "no record shards", file=str(records_dir), expected="*.parquet or *.jsonl files"
+        )
+    return shards
+
+
+def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
+    expected_columns = list(model.model_fields)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError("required file is missing", file=str(path)) from None
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [
+            name for name in expected_columns
+            if name not in header and model.model_fields[name].is_required()
+        ]
+        if missing:
+            raise ContractError(
+                f"missing column(s) {', '.join(missing)}",
+                file=str(path),
+                expected="header " + ",".join(expected_columns),
+            )
+        rows = []
+        try:
+            for line_no, raw in enumerate(reader, start=2):
+                values = {
+                    key.strip(): value for key, value in raw.items()
+                    if key is not None and key.strip() in expected_columns
+                }
+                rows.append(_validate(model, values, file=str(path), row=line_no))
+        except UnicodeDecodeError:
+            raise ContractError("not UTF-8 text", file=str(path)) from None
+    return rows
+
+
+def _load_annotation(directory: Path) -> Annotation:
+    rules_dir = directory / "rules"
+    if not rules_dir.is_dir():
+        raise ContractError(
+            "finetuning datasets need annotation rules", file=str(rules_dir),
+            expected="rules/<rules_version>.md files",
+        )
+    rules = {path.stem: path for path in sorted(rules_dir.glob("*.md"))}
+    if not rules:
+        raise ContractError("no rules files", file=str(rules_dir), expected="<rules_version>.md")
+    return Annotation(
+        rules=rules,
+        annotators=_load_csv(directory / "annotators.csv", AnnotatorRow),
+        spot_checks=_load_csv(directory / "spot_checks.csv", SpotCheckRow),
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _iter_shard(
+    shard: Path, columns: list[str] | None
+) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
+    import pyarrow as pa
+
+    if shard.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(shard)
+            present = set(parquet.schema_arrow.names)
+            wanted = [c for c in columns if c in present] if columns else None
+            row = 1
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+                yield shard, row, batch
+                row += batch.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise ContractError(f"unreadable Parquet shard ({exc})", file=str(shard)) from None
+    else:
+        table = _read_jsonl(shard)
+        if columns:
+            table = table.select([c for c in columns if c in table.column_names])
+        row = 1
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            yield shard, row, batch
+            row += batch.num_rows
+
+
+def _read_jsonl(shard: Path) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        return pj.read_json(shard)
+    except pa.ArrowException:
+        pass
+    # Arrow's message does not say which line is wrong; find it for the user.
+    import json
+
+    with shard.open(encoding="utf-8", errors="strict") as handle:
+        try:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ContractError(
+                        f"invalid JSON ({exc.msg})", file=str(shard), row=line_no,
+                        expected="one JSON object per line",
+                    ) from None
+                if not isinstance(value, dict):
+                    raise ContractError(
+                        "not a JSON object", file=str(shard), row=line_no,
+                        expected="one JSON object per line",
+                    )
+        except UnicodeDecodeError:
+            raise ContractError("not UTF-8 text", file=str(shard)) from None
+    raise ContractError(
+        "inconsistent value types across lines", file=str(shard),
+        expected="each column to keep one type (strings for ids and text)",
+    )
+
+
+def _validate_records(dataset: Dataset) -> RecordStats:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stats = RecordStats()
+    seen: dict[str, tuple[str, int]] = {}
+    known_sources = pa.array(sorted(dataset.sources))
+    required = dataset.required_columns
+    for shard, first_row, batch in dataset.iter_batches():
+        names = batch.schema.names
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise ContractError(
+                f"missing column(s) {', '.join(missing)}", file=str(shard),
+                expected="columns " + ", ".join(required),
+            )
+        for name in required:
+            column = batch.column(name)
+            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+                    or pa.types.is_null(column.type)):
+                raise ContractError(
+                    f"wrong column type {column.type}", file=str(shard), field=name,
+                    expected="string",
+                )
+            if column.null_count:
+                index = pc.index(pc.is_null(column), True).as_py()
+                raise ContractError(
+                    "missing value", file=str(shard), row=first_row + index, field=name,
+                    expected="a non-empty string",
+                )
+        record_ids = batch.column("record_id")
+        empty = pc.equal(pc.utf8_length(record_ids), 0)
+        if pc.any(empty).as_py():
+            raise ContractError(
+                "empty record_id", file=str(shard),
+                row=first_row + pc.index(empty, True).as_py(), field="record_id",
+                expected="a unique non-empty string",
+            )
+        source_ids = batch.column("source_id")
+        unknown = pc.invert(pc.is_in(source_ids, value_set=known_sources))
+        if pc.any(unknown).as_py():
+            index = pc.index(unknown, True).as_py()
+            raise ContractError(
+                f"unknown source_id '{source_ids[index].as_py()}'", file=str(shard),
+                row=first_row + index, field="source_id",
+                expected="an id listed in sources.yaml (" + ", ".join(sorted(dataset.sources))
+                + ")",
+            )
+        for index, record_id in enumerate(record_ids.to_pylist()):
+            previous = seen.get(record_id)
+            if previous is not None:
+                raise ContractError(
+                    f"duplicate record_id '{record_id}' (first seen in {previous[0]} row "
+                    f"{previous[1]})",
+                    file=str(shard), row=first_row + index, field="record_id",
+                    expected="unique record ids across all shards",
+                )
+            seen[record_id] = (shard.name, first_row + index)
+        counts = pc.value_counts(source_ids)
+        for entry in counts.to_pylist():
+            stats.by_source[entry["values"]] += entry["counts"]
+        stats.records += batch.num_rows
+        for name in dataset.text_columns:
+            column = batch.column(name)
+            stats.characters += pc.sum(pc.utf8_length(column)).as_py() or 0
+            stats.bytes += pc.sum(pc.binary_length(column)).as_py() or 0
+    return stats

@@ -1,0 +1,103 @@
+"""Run a trainguard DAG in-process with Airflow's ``dag.test()`` (demo and tests).
+
+This is Airflow's own single-process executor path: real task instances, XComs and
+states in the metadata database, without a scheduler. The environment must already be
+configured (``trainguard.embedded.apply_embedded_env``) before this module is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainguard.exceptions import TrainguardError
+
+_DB_READY = False
+
+
+@dataclass
+class DagRunResult:
+    dag_id: str
+    run_id: str
+    state: str
+    task_states: dict[str, str]
+    xcoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def xcom(self, task_id: str, key: str = "return_value") -> Any:
+        return self.xcoms.get(task_id, {}).get(key)
+
+
+def ensure_metadata_db() -> None:
+    """Create or upgrade Airflow's metadata database (idempotent, once per process)."""
+    global _DB_READY
+    if not _DB_READY:
+        from airflow.utils import db
+
+        db.initdb()
+        _DB_READY = True
+
+
+@contextlib.contextmanager
+def _output_to(log_file: Path | None) -> Iterator[None]:
+    """Send everything written to fds 1 and 2 (Airflow's task logs) to ``log_file``."""
+    if log_file is None:
+        yield
+        return
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_file.open("ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) -> DagRunResult:
+    """Parse the DAG from the configured dags folder and run it once with ``conf``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    with _output_to(log_file):
+        ensure_metadata_db()
+        bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        if bag.import_errors:
+            problems = "; ".join(f"{k}: {v.splitlines()[-1]}" for k, v in bag.import_errors.items())
+            raise TrainguardError(f"DAG files failed to import: {problems}")
+        dag = bag.get_dag(dag_id)
+        if dag is None:
+            raise TrainguardError(f"no DAG '{dag_id}' in {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}")
+        dag_run = dag.test(run_conf=conf)
+    return DagRunResult(
+        dag_id=dag_id,
+        run_id=dag_run.run_id,
+        state=str(dag_run.state),
+        task_states={ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
+        xcoms=_xcoms(dag_id, dag_run.run_id),
+    )
+
+
+def _xcoms(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    found: dict[str, dict[str, Any]] = {}
+    with create_session() as session:
+        rows = session.query(XComModel).filter(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id
+        ).all()
+        for row in rows:
+            found.setdefault(row.task_id, {})[row.key] = XComModel.deserialize_value(row)
+    return found

@@ -1,0 +1,105 @@
+"""``trainguard demo``: the main job, end to end, on embedded defaults.
+
+Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` DAG twice
+with Airflow's ``dag.test()``: on revision "planted" (the gate fails, naming clauses, and
+training never runs) and on "clean" (the gate passes and a model version is registered).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from trainguard.exceptions import TrainguardError
+
+DAG_ID = "pretraining_gate"
+MODEL_NAME = "trainguard-demo-pretrained"
+
+
+def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
+    from trainguard.demo_data import DEMO_HASH_KEY, PRETRAINING, build_demo_repo
+    from trainguard.embedded import apply_embedded_env
+    from trainguard.personal_info import HASH_KEY_ENV
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = apply_embedded_env(workdir)
+    # The demo's consent ledger was made with the demo key; a real deployment sets its own.
+    os.environ[HASH_KEY_ENV] = DEMO_HASH_KEY
+    log_file = workdir / "airflow-task-logs.txt"
+    started = time.monotonic()
+    print(f"trainguard demo: working folder {workdir}")
+    print(f"  Airflow metadata  {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}")
+    print(f"  MLflow tracking   {env['MLFLOW_TRACKING_URI']}")
+    print(f"  task logs         {log_file}\n")
+
+    print("[1/3] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
+    demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
+
+    from trainguard.dagrun import run_dag
+
+    outcomes = {}
+    for step, revision in ((2, "planted"), (3, "clean")):
+        print(f"\n[{step}/3] Airflow DAG {DAG_ID} on revision '{revision}' ...", flush=True)
+        result = run_dag(
+            DAG_ID,
+            {"repo": str(demo.repo), "path": PRETRAINING, "rev": revision,
+             "model_name": MODEL_NAME},
+            log_file=log_file,
+        )
+        outcomes[revision] = result
+        _print_outcome(result)
+
+    planted_ok = outcomes["planted"].task_states.get("train") != "success"
+    clean_ok = outcomes["clean"].state == "success"
+    print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and model:")
+    print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
+    print("  then open http://127.0.0.1:5000 (experiment 'trainguard', model "
+          f"'{MODEL_NAME}')")
+    if not (planted_ok and clean_ok):
+        raise TrainguardError(
+            f"the demo did not behave as expected (planted: {outcomes['planted'].state}, "
+            f"clean: {outcomes['clean'].state}); see {log_file}"
+        )
+    return 0
+
+
+def _print_outcome(result: object) -> None:
+    from trainguard.dagrun import DagRunResult
+
+    assert isinstance(result, DagRunResult)
+    version = result.xcom("resolve_dataset_version") or {}
+    if version:
+        print(f"      dataset {version['path']}@{version['rev']}: commit "
+              f"{version['commit'][:12]}, DVC md5 {version['md5']}")
+    states = ", ".join(f"{task} {state}" for task, state in sorted(result.task_states.items()))
+    print(f"      DAG run {result.state.upper()} ({states})")
+    failed = result.xcom("gate", "gate_failed")
+    if failed:
+        print(f"      gate FAILED - training never started. {len(failed['failed'])} reason(s):")
+        for finding in failed["failed"]:
+            print(f"        x {finding['check']} [source {finding['source_id']}]: "
+                  f"{finding['message']}")
+            print(f"          clause: {'; '.join(finding['clauses'])}")
+        print(f"      gate run in MLflow: {failed['gate_run_id']}")
+        return
+    gate = result.xcom("gate") or {}
+    if gate:
+        print(f"      gate PASSED on {gate['dataset']['records']:,} records "
+              f"(MLflow run {gate['gate_run_id']})")
+    trained = result.xcom("train")
+    if trained:
+        print(f"      model {trained['model_name']} version {trained['model_version']} "
+              "registered; its tags:")
+        for key, value in _model_version_tags(trained).items():
+            print(f"        {key} = {value}")
+
+
+def _model_version_tags(trained: dict[str, str]) -> dict[str, str]:
+    from mlflow import MlflowClient
+
+    version = MlflowClient().get_model_version(trained["model_name"], trained["model_version"])
+    wanted = ("trainguard.gate_run_id", "trainguard.dataset.digest", "trainguard.dataset.commit",
+              "trainguard.training_run_id")
+    return {key: version.tags[key] for key in wanted if key in version.tags}

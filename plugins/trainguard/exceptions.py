@@ -1,0 +1,91 @@
+"""Every error trainguard raises, in one hierarchy.
+
+::
+
+    TrainguardError
+    ├── ContractError          bad input: a dataset that breaks the DESIGN.md contract
+    ├── PolicyError            a policy file that is malformed or out of range
+    ├── DatasetVersionError    a dataset version that cannot be resolved or fetched (git, DVC)
+    ├── TrackingError          MLflow could not record or read what the gate needs
+    ├── GateError              the gate could not decide; training is blocked (fail closed)
+    └── GateFailed             the gate decided "fail"; carries the failed findings
+
+``ContractError`` and ``PolicyError`` are *user* errors (CLI exit 2); ``GateFailed`` is a
+decision (exit 1); the others are infrastructure errors that block training.
+Messages never contain raw personal information: only files, rows, fields and ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainguard.findings import Finding
+
+
+class TrainguardError(Exception):
+    """Base class of every trainguard error."""
+
+
+class ContractError(TrainguardError):
+    """Raised when a dataset directory breaks the data contract (file, row, field named)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.file, self.row, self.field, self.expected = file, row, field, expected
+        where = ", ".join(
+            part
+            for part in (
+                file,
+                f"row {row}" if row is not None else None,
+                f"field '{field}'" if field else None,
+            )
+            if part
+        )
+        text = f"{where}: {message}" if where else message
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(text)
+
+
+class PolicyError(TrainguardError):
+    """Raised when a policy file is malformed, has unknown keys or out-of-range values."""
+
+
+class DatasetVersionError(TrainguardError):
+    """Raised when a dataset version cannot be resolved or fetched from git and DVC."""
+
+
+class TrackingError(TrainguardError):
+    """Raised when MLflow cannot record or return what the gate needs."""
+
+
+class GateError(TrainguardError):
+    """Raised when the gate cannot reach a decision; training stays blocked."""
+
+
+class GateFailed(TrainguardError):
+    """Raised when the gate decides "fail"; carries the failed findings."""
+
+    def __init__(self, failed: Sequence[Finding], *, gate_run_id: str | None = None) -> None:
+        self.failed = list(failed)
+        self.gate_run_id = gate_run_id
+        lines = [f"training blocked: {len(self.failed)} check(s) failed"]
+        lines += [f"  - {finding.summary()}" for finding in self.failed]
+        if gate_run_id:
+            lines.append(f"  full report: MLflow run {gate_run_id}, artifact findings.json")
+        super().__init__("\n".join(lines))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gate_run_id": self.gate_run_id,
+            "failed": [finding.to_dict() for finding in self.failed],
+        }

@@ -1,0 +1,93 @@
+"""Findings and the gate report: the JSON shape DESIGN.md fixes for other tools.
+
+A finding is data, not a log line: the check, the clauses it enforces, its status, the
+source it concerns, what was observed against which threshold, and record ids (never
+record content, so never raw personal information).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Decision(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+
+
+MAX_RECORD_IDS = 100  # per finding in the report; the full list goes to the annotations file
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    clauses: tuple[str, ...]
+    status: Status
+    message: str
+    source_id: str | None = None
+    observed: Any = None
+    threshold: Any = None
+    record_ids: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        where = f" [source {self.source_id}]" if self.source_id else ""
+        return f"{self.check}{where}: {self.message} ({'; '.join(self.clauses)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "clauses": list(self.clauses),
+            "status": self.status.value,
+            "source_id": self.source_id,
+            "observed": self.observed,
+            "threshold": self.threshold,
+            "record_ids": list(self.record_ids[:MAX_RECORD_IDS]),
+            "message": self.message,
+        }
+
+
+@dataclass
+class GateReport:
+    dataset_name: str
+    dataset_digest: str
+    records: int
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.status is Status.FAIL]
+
+    @property
+    def decision(self) -> Decision:
+        # Fail closed: one failed check fails the gate.
+        return Decision.FAIL if self.failed else Decision.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": {
+                "name": self.dataset_name,
+                "digest": self.dataset_digest,
+                "records": self.records,
+            },
+            "decision": self.decision.value,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"dataset {self.dataset_name} ({self.records} records, {self.dataset_digest})",
+            f"decision: {self.decision.value.upper()}",
+        ]
+        order = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
+        for finding in sorted(self.findings, key=lambda f: order[f.status]):
+            lines.append(f"  {finding.status.value.upper():4}  {finding.summary()}")
+        return "\n".join(lines)

@@ -1,0 +1,7 @@
+"""The Airflow layer's operators: thin wrappers over ``trainguard.pipeline``."""
+
+from trainguard.operators.dvc import DatasetVersionOperator
+from trainguard.operators.gate import DataGateOperator
+from trainguard.operators.training import TrainModelOperator
+
+__all__ = ["DataGateOperator", "DatasetVersionOperator", "TrainModelOperator"]

@@ -1,0 +1,33 @@
+"""Helpers shared by the operators: lineage tags and the dataset version from XCom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainguard.versioning import DatasetVersion
+
+VERSION_TASK_ID = "resolve_dataset_version"
+GATE_TASK_ID = "gate"
+MLFLOW_RUN_XCOM = "mlflow_run_id"
+
+
+def airflow_tags(context: Any) -> dict[str, str]:
+    """Tags that lead from an MLflow run back to the Airflow task that wrote it."""
+    ti = context["ti"]
+    return {
+        "trainguard.airflow.dag_id": ti.dag_id,
+        "trainguard.airflow.run_id": ti.run_id,
+        "trainguard.airflow.task_id": ti.task_id,
+        "trainguard.airflow.try_number": str(ti.try_number),
+    }
+
+
+def pull_version(context: Any, task_id: str) -> DatasetVersion:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    data = context["ti"].xcom_pull(task_ids=task_id)
+    if not data:
+        raise AirflowFailException(
+            f"no dataset version from task '{task_id}': the gate cannot run (fail closed)"
+        )
+    return DatasetVersion.from_dict(data)

@@ -1,0 +1,64 @@
+"""The gate task: decide whether a dataset version may be trained on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from trainguard.operators.context import (
+    MLFLOW_RUN_XCOM,
+    VERSION_TASK_ID,
+    airflow_tags,
+    pull_version,
+)
+from trainguard.operators.links import MLflowRunLink
+
+
+class DataGateOperator(BaseOperator):
+    """Runs the gate on the version from ``version_task_id``; fails the task unless it passes.
+
+    A "fail" decision raises ``AirflowFailException`` (no retry: the data will not change);
+    an error that prevents a decision fails the task too, so downstream training never runs.
+    """
+
+    template_fields = ("stage", "policy")
+    operator_extra_links = (MLflowRunLink(),)
+    ui_color = "#e8a33d"
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        policy: str | None = None,
+        version_task_id: str = VERSION_TASK_ID,
+        experiment: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.stage = stage
+        self.policy = policy
+        self.version_task_id = version_task_id
+        self.experiment = experiment
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from trainguard.exceptions import GateFailed
+        from trainguard.pipeline import gate_version
+
+        ti = context["ti"]
+        try:
+            outcome = gate_version(
+                pull_version(context, self.version_task_id), stage=self.stage,
+                policy_path=self.policy or None, context_tags=airflow_tags(context),
+                experiment=self.experiment,
+            )
+        except GateFailed as failed:
+            ti.xcom_push(key=MLFLOW_RUN_XCOM, value=failed.gate_run_id)
+            ti.xcom_push(key="gate_failed", value=failed.to_dict())
+            raise AirflowFailException(str(failed)) from None
+        ti.xcom_push(key=MLFLOW_RUN_XCOM, value=outcome.run_id)
+        self.log.info("gate passed: %d records, MLflow run %s",
+                      outcome.report.records, outcome.run_id)
+        return outcome.summary()

@@ -1,0 +1,217 @@
+"""The gate policy: every threshold with the clause it serves.
+
+The shipped defaults (``data/policy.default.yaml``) hold ``{value, clause, certainty, note}``
+per setting; a user's policy file overrides *values* only, as a scalar or ``{value: ...}``.
+Unknown keys and out-of-range values are rejected with the dotted key named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trainguard.exceptions import PolicyError
+
+Fraction = float  # documented alias: a share between 0 and 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServicePolicy(_Section):
+    commercial: bool
+
+
+class LicensePolicy(_Section):
+    allow: list[str]
+    deny: list[str]
+    unknown: Literal["fail", "warn"]
+
+
+class SourcePolicy(_Section):
+    blocked: list[str]
+    require_evidence: bool
+
+
+class HarmfulPolicy(_Section):
+    max_rate: Fraction = Field(gt=0, lt=1)
+    sample_size: int = Field(ge=1, le=10_000_000)
+    confidence: Fraction = Field(gt=0.5, lt=1)
+
+
+class CorpusPolicy(_Section):
+    automated_sample_fraction: Fraction = Field(gt=0, le=1)
+    automated_pass_rate: Fraction = Field(gt=0, le=1)
+    manual_sample_size: int = Field(ge=1)
+    manual_pass_rate: Fraction = Field(gt=0, le=1)
+
+
+class KeywordPolicy(_Section):
+    lexicons: list[str]
+    min_terms: int = Field(ge=0)
+    min_per_a1_risk: int = Field(ge=0)
+    min_per_a2_risk: int = Field(ge=0)
+
+
+class AnnotationPolicy(_Section):
+    spot_check_rate: Fraction = Field(gt=0, le=1)
+    min_spot_checks: int = Field(ge=1)
+    min_accuracy: Fraction = Field(gt=0, le=1)
+    min_assessment_score: Fraction = Field(ge=0, le=1)
+
+
+class ViolationPolicy(_Section):
+    fix_deadline_days: int = Field(ge=1, le=3650)
+    request_deadline_working_days: int = Field(ge=1, le=365)
+
+
+class PolicyValues(_Section):
+    service: ServicePolicy
+    licenses: LicensePolicy
+    sources: SourcePolicy
+    harmful: HarmfulPolicy
+    corpus: CorpusPolicy
+    keywords: KeywordPolicy
+    annotation: AnnotationPolicy
+    violations: ViolationPolicy
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """Where a setting comes from: the clause it serves and how sure its number is."""
+
+    clause: str
+    certainty: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective policy: validated values plus the clause of every setting."""
+
+    values: PolicyValues
+    info: dict[str, SettingInfo]
+    source: str
+
+    def __getattr__(self, section: str) -> Any:
+        # Lets callers write policy.harmful.max_rate; only reached for unknown attributes.
+        if section.startswith("_"):
+            raise AttributeError(section)
+        return getattr(self.values, section)
+
+    def clause(self, key: str) -> str:
+        """The clause a dotted setting key serves, e.g. ``clause("harmful.max_rate")``."""
+        return self.info[key].clause
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.values.model_dump(mode="json")
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the effective values: the gate logs it so a decision names its policy."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def rows(self) -> list[tuple[str, Any, SettingInfo]]:
+        """(dotted key, value, info) for every setting, in file order."""
+        values = self.to_dict()
+        return [
+            (key, values[key.split(".")[0]][key.split(".")[1]], info)
+            for key, info in self.info.items()
+        ]
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(f"{path}: malformed YAML{where}") from None
+
+
+def _default_document() -> dict[str, Any]:
+    text = resources.files("trainguard").joinpath("data/policy.default.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _apply_overrides(
+    values: dict[str, dict[str, Any]], overrides: Any, where: str
+) -> None:
+    if overrides is None:
+        return
+    if not isinstance(overrides, dict):
+        raise PolicyError(f"{where}: a policy is a mapping of sections (service, licenses, ...)")
+    for section, settings in overrides.items():
+        if section not in values:
+            known = ", ".join(values)
+            raise PolicyError(f"{where}: unknown policy section '{section}' (known: {known})")
+        if not isinstance(settings, dict):
+            raise PolicyError(f"{where}: '{section}' must be a mapping of settings")
+        for key, override in settings.items():
+            dotted = f"{section}.{key}"
+            if key not in values[section]:
+                known = ", ".join(values[section])
+                raise PolicyError(f"{where}: unknown policy key '{dotted}' (known: {known})")
+            if isinstance(override, dict):
+                extra = set(override) - {"value"}
+                if extra or "value" not in override:
+                    raise PolicyError(
+                        f"{where}: '{dotted}' takes a value or {{value: ...}}; clauses are fixed "
+                        f"by the defaults (found keys: {', '.join(sorted(override))})"
+                    )
+                override = override["value"]
+            values[section][key] = override
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """The defaults, overridden by the user's policy file when one is given."""
+    document = _default_document()
+    values: dict[str, dict[str, Any]] = {}
+    info: dict[str, SettingInfo] = {}
+    for section, settings in document.items():
+        values[section] = {}
+        for key, setting in settings.items():
+            values[section][key] = setting["value"]
+            info[f"{section}.{key}"] = SettingInfo(
+                clause=setting["clause"],
+                certainty=setting["certainty"],
+                note=setting.get("note", ""),
+            )
+    where = str(path) if path else "default policy"
+    if path is not None:
+        _apply_overrides(values, _read_yaml(Path(path)), where)
+    try:
+        validated = PolicyValues.model_validate(values)
+    except ValidationError as exc:
+        problems = [
+            f"'{'.'.join(str(p) for p in err['loc'])}': {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors()
+        ]
+        raise PolicyError(f"{where}: " + "; ".join(problems)) from None
+    _check_licence_lists(validated, where)
+    return Policy(values=validated, info=info, source=where)
+
+
+def _check_licence_lists(values: PolicyValues, where: str) -> None:
+    from trainguard.licenses import unknown_licence_symbols
+
+    for key in ("allow", "deny"):
+        unknown = unknown_licence_symbols(getattr(values.licenses, key))
+        if unknown:
+            raise PolicyError(
+                f"{where}: 'licenses.{key}' names unknown licence(s) {', '.join(unknown)} "
+                "(expected SPDX identifiers or LicenseRef-...)"
+            )

@@ -1,0 +1,272 @@
+"""What the gate and training record in MLflow, and how a reviewer finds it again.
+
+Lineage as MLflow shows it: the model version carries tags naming its gate run and the
+dataset digest; the training run and the gate run both log the dataset as an input whose
+digest is the DVC md5 and whose source is a ``dvc`` source (repo, path, commit).
+Every MLflow failure is raised as ``TrackingError`` naming the tracking URI: the callers
+treat it as "cannot record the decision", which blocks training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from trainguard.exceptions import TrackingError
+
+if TYPE_CHECKING:
+    from trainguard.findings import GateReport
+    from trainguard.policy import Policy
+    from trainguard.versioning import DatasetVersion
+
+EXPERIMENT_ENV = "TRAINGUARD_EXPERIMENT"
+ARTIFACT_ROOT_ENV = "TRAINGUARD_ARTIFACT_ROOT"
+DEFAULT_EXPERIMENT = "trainguard"
+TAG_PREFIX = "trainguard."
+
+
+def _dvc_source_class() -> type:
+    from mlflow.data.dataset_source import DatasetSource
+
+    class DVCDatasetSource(DatasetSource):
+        """A dataset directory tracked by DVC: git repository, path and commit."""
+
+        def __init__(self, repo: str, path: str, commit: str, rev: str = "", remote: str = ""):
+            self.repo, self.path, self.commit, self.rev, self.remote = (
+                repo, path, commit, rev, remote)
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "dvc"
+
+        def load(self, dst_path: str | None = None) -> str:
+            """Fetch the version from its DVC remote; returns the local dataset directory."""
+            import tempfile
+
+            from trainguard.versioning import fetch_version, resolve_version
+
+            version = resolve_version(self.repo, self.path, self.commit)
+            return str(fetch_version(version, dst_path or tempfile.mkdtemp(prefix="dvc-")))
+
+        @staticmethod
+        def _can_resolve(raw_source: Any) -> bool:
+            return isinstance(raw_source, str) and raw_source.startswith("dvc://")
+
+        @classmethod
+        def _resolve(cls, raw_source: Any) -> DVCDatasetSource:
+            # dvc://<repo>#<path>@<commit>
+            body = raw_source.removeprefix("dvc://")
+            repo, _, rest = body.partition("#")
+            path, _, commit = rest.rpartition("@")
+            return cls(repo=repo, path=path, commit=commit)
+
+        def to_dict(self) -> dict[str, Any]:
+            return {"repo": self.repo, "path": self.path, "commit": self.commit,
+                    "rev": self.rev, "remote": self.remote}
+
+        @classmethod
+        def from_dict(cls, source_dict: dict[Any, Any]) -> DVCDatasetSource:
+            return cls(**source_dict)
+
+    return DVCDatasetSource
+
+
+_DVC_SOURCE: type | None = None
+
+
+def dvc_dataset_source() -> type:
+    """The ``dvc`` dataset-source class (built lazily so importing this module stays cheap)."""
+    global _DVC_SOURCE
+    if _DVC_SOURCE is None:
+        _DVC_SOURCE = _dvc_source_class()
+    return _DVC_SOURCE
+
+
+def __getattr__(name: str) -> Any:
+    # MLflow's entry point "mlflow.dataset_source" loads trainguard.tracking:DVCDatasetSource.
+    if name == "DVCDatasetSource":
+        return dvc_dataset_source()
+    raise AttributeError(name)
+
+
+@contextlib.contextmanager
+def mlflow_errors(action: str) -> Iterator[None]:
+    """Turn any MLflow or connection failure into a ``TrackingError`` that names the store."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the store blocks training
+        import mlflow
+
+        uri = mlflow.get_tracking_uri()
+        cause = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise TrackingError(f"MLflow at {uri} could not {action}: {cause}") from exc
+
+
+def ensure_experiment(name: str | None = None) -> str:
+    """The experiment id, creating it (with the configured artifact root) when missing."""
+    import mlflow
+
+    name = name or os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
+    with mlflow_errors(f"open experiment '{name}'"):
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        root = os.environ.get(ARTIFACT_ROOT_ENV)
+        location = f"{root.rstrip('/')}/{name}" if root else None
+        return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _dataset_input(version: DatasetVersion, name: str) -> Any:
+    from mlflow.data.meta_dataset import MetaDataset
+
+    source = dvc_dataset_source()(
+        repo=version.repo, path=version.path, commit=version.commit, rev=version.rev,
+        remote=version.remote,
+    )
+    return MetaDataset(source=source, name=name, digest=version.md5)
+
+
+def version_tags(version: DatasetVersion) -> dict[str, str]:
+    return {
+        f"{TAG_PREFIX}dataset.digest": version.md5,
+        f"{TAG_PREFIX}dataset.commit": version.commit,
+        f"{TAG_PREFIX}dataset.rev": version.rev,
+        f"{TAG_PREFIX}dataset.path": version.path,
+        f"{TAG_PREFIX}dataset.repo": version.repo,
+        f"{TAG_PREFIX}dataset.uri": version.uri,
+    }
+
+
+def log_gate_run(
+    report: GateReport,
+    version: DatasetVersion,
+    policy: Policy,
+    *,
+    stage: str,
+    context_tags: dict[str, str] | None = None,
+    experiment: str | None = None,
+) -> str:
+    """Record a gate decision; returns the MLflow run id."""
+    import mlflow
+
+    experiment_id = ensure_experiment(experiment)
+    failed = report.failed
+    tags = {
+        f"{TAG_PREFIX}kind": "gate",
+        f"{TAG_PREFIX}stage": stage,
+        f"{TAG_PREFIX}decision": report.decision.value,
+        f"{TAG_PREFIX}failed_checks": ", ".join(sorted({f.check for f in failed})) or "none",
+        f"{TAG_PREFIX}failed_clauses": "; ".join(
+            sorted({c for f in failed for c in f.clauses})) or "none",
+        f"{TAG_PREFIX}policy.digest": policy.digest,
+        **version_tags(version),
+        **(context_tags or {}),
+    }
+    with mlflow_errors("record the gate run"):
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"gate {report.dataset_name}@{version.rev}",
+            tags=tags,
+        ) as run:
+            mlflow.log_input(_dataset_input(version, report.dataset_name), context="gate")
+            mlflow.log_params({
+                "policy_digest": policy.digest,
+                "policy_source": policy.source[:500],
+                "dataset_commit": version.commit,
+                "dataset_rev": version.rev,
+                "dataset_path": version.path,
+            })
+            mlflow.log_metrics({f"gate.{k}": float(v) for k, v in report.metrics.items()})
+            mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
+            mlflow.log_dict(report.to_dict(), "findings.json")
+            mlflow.log_dict(policy.to_dict(), "policy.json")
+            return run.info.run_id
+
+
+def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> dict[str, Any]:
+    """The newest gate run of exactly this dataset version (commit and md5)."""
+    import mlflow
+
+    experiment_id = ensure_experiment(experiment)
+    query = (f"tags.`{TAG_PREFIX}kind` = 'gate' and "
+             f"tags.`{TAG_PREFIX}dataset.digest` = '{version.md5}' and "
+             f"tags.`{TAG_PREFIX}dataset.commit` = '{version.commit}'")
+    with mlflow_errors("find the gate run"):
+        runs = mlflow.search_runs(
+            [experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
+            max_results=1, output_format="list",
+        )
+    if not runs:
+        raise TrackingError(
+            f"no gate run recorded for {version.path}@{version.commit[:12]} (md5 {version.md5})"
+        )
+    run = runs[0]
+    return {"run_id": run.info.run_id, "decision": run.data.tags.get(f"{TAG_PREFIX}decision")}
+
+
+def log_trained_model(
+    model: Any,
+    version: DatasetVersion,
+    *,
+    gate_run_id: str,
+    model_name: str,
+    stage: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    context_tags: dict[str, str] | None = None,
+    experiment: str | None = None,
+) -> dict[str, str]:
+    """Log the training run and register the model version, tagged with its lineage."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    experiment_id = ensure_experiment(experiment)
+    lineage = {
+        f"{TAG_PREFIX}gate_run_id": gate_run_id,
+        f"{TAG_PREFIX}stage": stage,
+        **version_tags(version),
+    }
+    with mlflow_errors("record the training run and register the model"):
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"train {model_name} on {version.path}@{version.rev}",
+            tags={f"{TAG_PREFIX}kind": "training", **lineage, **(context_tags or {})},
+        ) as run:
+            mlflow.log_input(_dataset_input(version, version.path.rsplit("/", 1)[-1]),
+                             context="training")
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=model_name,
+                # Declared rather than inferred: inference re-imports the model in a
+                # subprocess and takes tens of seconds.
+                pip_requirements=_pip_requirements(),
+                serialization_format="pickle",
+            )
+        client = MlflowClient()
+        registered = info.registered_model_version
+        for key, value in lineage.items():
+            client.set_model_version_tag(model_name, str(registered), key, value)
+        client.set_model_version_tag(model_name, str(registered), f"{TAG_PREFIX}training_run_id",
+                                     run.info.run_id)
+        mlflow.set_logged_model_tags(info.model_id, lineage)
+        client.update_model_version(
+            model_name, str(registered),
+            description=(f"Trained on {version.path}@{version.rev} (commit {version.commit[:12]},"
+                         f" DVC md5 {version.md5}); admitted by gate run {gate_run_id}."),
+        )
+    return {"run_id": run.info.run_id, "model_name": model_name,
+            "model_version": str(registered), "model_uri": info.model_uri}
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"scikit-learn=={version('scikit-learn')}", f"trainguard=={version('trainguard')}"]

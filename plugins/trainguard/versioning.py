@@ -1,0 +1,151 @@
+"""Dataset versions from git + DVC: resolve a revision, fetch it from the DVC remote.
+
+A version is identified by the git commit and the md5 DVC recorded for the dataset
+directory; that md5 is the digest the gate logs to MLflow. Fetching clones the repository
+at that commit and runs ``dvc pull``, so a missing remote or a missing object fails here,
+before any check runs, with DVC's own reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainguard.exceptions import DatasetVersionError
+
+_READY_MARKER = ".trainguard-fetched"
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    repo: str
+    path: str
+    rev: str
+    commit: str
+    md5: str
+    size: int
+    nfiles: int
+    remote: str
+
+    @property
+    def uri(self) -> str:
+        """Where the data lives, in DVC's own terms (repo, path, rev)."""
+        return f"dvc://{self.repo}#{self.path}@{self.commit}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetVersion:
+        return cls(**data)
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for git and DVC: no analytics, no prompts, fixed identity."""
+    env = dict(os.environ)
+    env.update(
+        DVC_NO_ANALYTICS="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_AUTHOR_NAME=env.get("GIT_AUTHOR_NAME", "trainguard"),
+        GIT_AUTHOR_EMAIL=env.get("GIT_AUTHOR_EMAIL", "trainguard@localhost"),
+        GIT_COMMITTER_NAME=env.get("GIT_COMMITTER_NAME", "trainguard"),
+        GIT_COMMITTER_EMAIL=env.get("GIT_COMMITTER_EMAIL", "trainguard@localhost"),
+    )
+    return env
+
+
+def run_tool(args: list[str], cwd: str | Path, what: str, env: dict[str, str] | None = None) -> str:
+    """Run git or DVC; on failure raise ``DatasetVersionError`` with the tool's last words."""
+    command = [sys.executable, "-m", "dvc", *args[1:]] if args[0] == "dvc" else args
+    try:
+        done = subprocess.run(
+            command, cwd=cwd, env=env or tool_env(), capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise DatasetVersionError(f"{what}: '{args[0]}' is not installed") from None
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise DatasetVersionError(f"{what}: {' '.join(args[:2])} failed: {tail}")
+    return done.stdout
+
+
+def resolve_version(repo: str | Path, path: str, rev: str) -> DatasetVersion:
+    """The commit and DVC md5 of ``path`` at ``rev`` (a tag, branch or commit)."""
+    repo = str(Path(repo).resolve()) if Path(repo).exists() else str(repo)
+    if not Path(repo).is_dir():
+        raise DatasetVersionError(f"dataset repository {repo} does not exist")
+    path = path.strip("/")
+    commit = run_tool(
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo,
+        f"revision '{rev}' not found in {repo}",
+    ).strip()
+    dvc_file = run_tool(
+        ["git", "show", f"{commit}:{path}.dvc"], repo,
+        f"{path}.dvc is not tracked at {rev} ({commit[:12]}); is '{path}' DVC-tracked?",
+    )
+    try:
+        out = yaml.safe_load(dvc_file)["outs"][0]
+        md5 = str(out["md5"]).removesuffix(".dir")
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        raise DatasetVersionError(f"{path}.dvc at {commit[:12]} has no output md5") from None
+    remote = _default_remote(repo, commit)
+    return DatasetVersion(
+        repo=repo, path=path, rev=rev, commit=commit, md5=md5,
+        size=int(out.get("size", 0)), nfiles=int(out.get("nfiles", 1)), remote=remote,
+    )
+
+
+def _default_remote(repo: str, commit: str) -> str:
+    try:
+        config = run_tool(["git", "show", f"{commit}:.dvc/config"], repo, "no DVC config")
+    except DatasetVersionError:
+        raise DatasetVersionError(
+            f"{repo} at {commit[:12]} has no .dvc/config: not a DVC repository"
+        ) from None
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read_string(config)
+    name = parser.get("core", "remote", fallback=None)
+    if not name or not parser.has_section(f"'remote \"{name}\"'"):
+        raise DatasetVersionError(f"{repo} at {commit[:12]} has no default DVC remote")
+    return parser.get(f"'remote \"{name}\"'", "url")
+
+
+def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
+    """The dataset directory of ``version``, cloned and pulled under ``workspace``.
+
+    Reuses an earlier complete fetch of the same commit and md5; a fetch that dies midway
+    leaves only a temporary folder, never a half-filled target.
+    """
+    workspace = Path(workspace)
+    target = workspace / f"{version.commit[:12]}-{version.md5[:12]}"
+    if (target / _READY_MARKER).exists():
+        return target / version.path
+    workspace.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=workspace))
+    try:
+        run_tool(["git", "clone", "--quiet", "--no-checkout", version.repo, str(staging)],
+                 workspace, f"cannot clone {version.repo}")
+        run_tool(["git", "checkout", "--quiet", version.commit], staging,
+                 f"cannot check out {version.commit[:12]}")
+        run_tool(["dvc", "pull", "--quiet", f"{version.path}.dvc"], staging,
+                 f"cannot fetch {version.path} from DVC remote {version.remote}")
+        if not (staging / version.path).is_dir():
+            raise DatasetVersionError(f"DVC pulled nothing into {version.path}")
+        (staging / _READY_MARKER).write_text(version.md5)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / version.path

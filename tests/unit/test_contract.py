@@ -1,0 +1,182 @@
+"""The dataset contract: valid data loads; each kind of bad input names file, row and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dataset_factory import default_records, default_sources, write_dataset
+
+from trainguard.contract import load_dataset
+from trainguard.exceptions import ContractError
+
+pytestmark = pytest.mark.unit
+
+
+def load_and_validate(root: Path) -> None:
+    load_dataset(root).validate_records()
+
+
+def test_valid_dataset_loads_and_counts_records(tmp_path: Path) -> None:
+    """A dataset that follows the contract loads, and the record pass counts per source."""
+    dataset = load_dataset(write_dataset(tmp_path / "d"))
+    stats = dataset.validate_records()
+    assert stats.records == 30
+    assert dict(stats.by_source) == {"wiki": 10, "books": 10, "crawl": 10}
+    assert stats.characters > 0 and stats.bytes > stats.characters  # CJK takes 3 UTF-8 bytes
+
+
+def test_jsonl_shards_load_like_parquet(tmp_path: Path) -> None:
+    """JSONL shards are read through the same contract as Parquet."""
+    stats = load_dataset(write_dataset(tmp_path / "d", fmt="jsonl")).validate_records()
+    assert stats.records == 30
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    """A missing sources.yaml is reported with its path."""
+    root = write_dataset(tmp_path / "d")
+    (root / "sources.yaml").unlink()
+    with pytest.raises(ContractError, match=r"sources\.yaml: required file is missing"):
+        load_dataset(root)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
+    """Broken YAML names the file and the line of the problem."""
+    root = write_dataset(tmp_path / "d")
+    (root / "dataset.yaml").write_text("name: tiny\nstage: [pretraining\n")
+    with pytest.raises(ContractError, match=r"dataset\.yaml, row \d+: malformed YAML"):
+        load_dataset(root)
+
+
+def test_unknown_source_id_names_shard_row_and_field(tmp_path: Path) -> None:
+    """A record whose source_id is not registered is reported with shard, row and field."""
+    records = default_records()
+    records[7]["source_id"] = "mystery"
+    root = write_dataset(tmp_path / "d", records=records)
+    with pytest.raises(ContractError) as caught:
+        load_and_validate(root)
+    message = str(caught.value)
+    assert "part-0.parquet, row 8, field 'source_id'" in message
+    assert "unknown source_id 'mystery'" in message and "books, crawl, wiki" in message
+
+
+def test_duplicate_record_id_names_both_places(tmp_path: Path) -> None:
+    """A repeated record_id names the row and where it was first seen."""
+    records = default_records()
+    records[12]["record_id"] = records[3]["record_id"]
+    root = write_dataset(tmp_path / "d", records=records, fmt="jsonl")
+    with pytest.raises(ContractError, match=r"row 13, field 'record_id': duplicate record_id "
+                                            r"'r0003' \(first seen in part-0\.jsonl row 4\)"):
+        load_and_validate(root)
+
+
+def test_wrong_column_type_names_field_and_expected_type(tmp_path: Path) -> None:
+    """A text column stored as integers is rejected with the expected type."""
+    root = write_dataset(tmp_path / "d")
+    table = pa.table({"record_id": ["a", "b"], "source_id": ["wiki", "wiki"], "text": [1, 2]})
+    pq.write_table(table, root / "records" / "part-0.parquet")
+    with pytest.raises(ContractError, match=r"field 'text': wrong column type int64 "
+                                            r"\(expected string\)"):
+        load_and_validate(root)
+
+
+def test_missing_record_column_is_named(tmp_path: Path) -> None:
+    """A shard without the text column lists what is missing and what is expected."""
+    root = write_dataset(tmp_path / "d", records=[{"record_id": "a", "source_id": "wiki"}])
+    with pytest.raises(ContractError, match=r"missing column\(s\) text"):
+        load_and_validate(root)
+
+
+def test_unknown_licence_expression_names_the_source_field(tmp_path: Path) -> None:
+    """A licence that is not SPDX names the source's field and suggests LicenseRef."""
+    sources = default_sources()
+    sources[0]["license"] = "Wiki-Licence-9"
+    root = write_dataset(tmp_path / "d", sources=sources)
+    with pytest.raises(ContractError) as caught:
+        load_dataset(root)
+    message = str(caught.value)
+    assert "field 'sources[0].license'" in message
+    assert "Wiki-Licence-9" in message and "LicenseRef-" in message
+
+
+def test_invalid_licence_syntax_is_rejected(tmp_path: Path) -> None:
+    """An unbalanced SPDX expression is bad input, not a crash."""
+    sources = default_sources()
+    sources[0]["license"] = "MIT AND ("
+    with pytest.raises(ContractError, match=r"sources\[0\]\.license.*not an SPDX"):
+        load_dataset(write_dataset(tmp_path / "d", sources=sources))
+
+
+def test_source_without_required_evidence_names_what_is_missing(tmp_path: Path) -> None:
+    """A commercial source without contract fields names the source and the missing fields."""
+    sources = default_sources()
+    del sources[1]["contract_ref"], sources[1]["contract_sha256"]
+    with pytest.raises(ContractError) as caught:
+        load_dataset(write_dataset(tmp_path / "d", sources=sources))
+    message = str(caught.value)
+    assert "sources[1] (id books)" in message and "TC260-003 5.1 c" in message
+    assert "contract_ref, contract_sha256" in message
+
+
+def test_unknown_source_field_is_rejected(tmp_path: Path) -> None:
+    """A misspelt evidence key is caught rather than silently ignored."""
+    sources = default_sources()
+    sources[2]["colection_record"] = sources[2].pop("collection_record")
+    with pytest.raises(ContractError, match=r"sources\[2\]\.colection_record'?: unknown field"):
+        load_dataset(write_dataset(tmp_path / "d", sources=sources))
+
+
+def test_csv_with_missing_column_names_the_column(tmp_path: Path) -> None:
+    """A consent ledger missing pi_hmac names the file, the column and the expected header."""
+    sources = default_sources()
+    sources[0]["contains_personal_info"] = True
+    root = write_dataset(tmp_path / "d", sources=sources)
+    (root / "consents.csv").write_text("subject_ref,pi_kind,purposes,sensitive_consent,"
+                                       "granted_at,withdrawn_at\ns1,email,training,false,"
+                                       "2025-01-01T00:00:00,\n")
+    with pytest.raises(ContractError) as caught:
+        load_dataset(root)
+    assert "consents.csv: missing column(s) pi_hmac" in str(caught.value)
+    assert "expected header subject_ref,pi_kind,pi_hmac" in str(caught.value)
+
+
+def test_csv_bad_value_names_row_and_field(tmp_path: Path) -> None:
+    """A consent row with an unknown PI kind names its line and field."""
+    sources = default_sources()
+    sources[0]["contains_personal_info"] = True
+    root = write_dataset(tmp_path / "d", sources=sources)
+    (root / "consents.csv").write_text(
+        "subject_ref,pi_kind,pi_hmac,purposes,sensitive_consent,granted_at,withdrawn_at\n"
+        f"s1,email,{'a' * 64},training,false,2025-01-01T00:00:00,\n"
+        f"s2,shoe_size,{'b' * 64},training,false,2025-01-01T00:00:00,\n")
+    with pytest.raises(ContractError, match=r"consents\.csv, row 3, field 'pi_kind'"):
+        load_dataset(root)
+
+
+def test_declared_personal_info_requires_a_consent_ledger(tmp_path: Path) -> None:
+    """A source declaring PI without consents.csv is rejected, naming the source."""
+    sources = default_sources()
+    sources[2]["contains_personal_info"] = True
+    with pytest.raises(ContractError, match=r"sources crawl declare personal information"):
+        load_dataset(write_dataset(tmp_path / "d", sources=sources))
+
+
+def test_invalid_jsonl_line_is_named(tmp_path: Path) -> None:
+    """A broken JSONL line is reported by line number."""
+    root = write_dataset(tmp_path / "d", fmt="jsonl")
+    shard = root / "records" / "part-0.jsonl"
+    lines = shard.read_text(encoding="utf-8").splitlines()
+    lines[4] = '{"record_id": "x", "source_id": '
+    shard.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ContractError, match=r"part-0\.jsonl, row 5: invalid JSON"):
+        load_and_validate(root)
+
+
+def test_unreadable_parquet_shard_is_named(tmp_path: Path) -> None:
+    """A corrupt Parquet file is reported as unreadable with its path."""
+    root = write_dataset(tmp_path / "d")
+    (root / "records" / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(ContractError, match=r"part-0\.parquet: unreadable Parquet shard"):
+        load_and_validate(root)
