@@ -75,6 +75,10 @@ def _print_outcome(result: object) -> None:
               f"{version['commit'][:12]}, DVC md5 {version['md5']}")
     states = ", ".join(f"{task} {state}" for task, state in sorted(result.task_states.items()))
     print(f"      DAG run {result.state.upper()} ({states})")
+    error = result.xcom("gate", "gate_error")
+    if error:
+        print(f"      gate ERROR - training blocked: {error}")
+        return
     failed = result.xcom("gate", "gate_failed")
     if failed:
         print(f"      gate FAILED - training never started. {len(failed['failed'])} reason(s):")

@@ -414,7 +414,7 @@ class _Builder:
         poor_batch = "B04"
         for batch in batches:
             in_batch = [r for r in records if r["annotation_batch"] == batch]
-            sample = rng.sample(in_batch, max(20, len(in_batch) // 10))
+            sample = rng.sample(in_batch, min(len(in_batch), max(20, len(in_batch) // 10)))
             for k, record in enumerate(sample):
                 wrong = (k % 5 == 0) if (planted and batch == poor_batch) else (k % 40 == 0)
                 checks.append({"record_id": record["record_id"], "checker_id": "QA1",

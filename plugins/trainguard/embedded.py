@@ -46,6 +46,8 @@ def embedded_env(workdir: str | Path) -> dict[str, str]:
         "TRAINGUARD_HOME": str(workdir),
         "TRAINGUARD_MLFLOW_UI_URL": "http://127.0.0.1:5000",
         "DVC_NO_ANALYTICS": "1",
+        # DVC keeps a per-repository index in a machine-wide cache folder by default.
+        "DVC_SITE_CACHE_DIR": str(workdir / "dvc-site-cache"),
     }
 
 

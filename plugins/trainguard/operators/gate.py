@@ -44,7 +44,7 @@ class DataGateOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from trainguard.exceptions import GateFailed
+        from trainguard.exceptions import GateError, GateFailed
         from trainguard.pipeline import gate_version
 
         ti = context["ti"]
@@ -58,6 +58,10 @@ class DataGateOperator(BaseOperator):
             ti.xcom_push(key=MLFLOW_RUN_XCOM, value=failed.gate_run_id)
             ti.xcom_push(key="gate_failed", value=failed.to_dict())
             raise AirflowFailException(str(failed)) from None
+        except GateError as error:
+            # The cause is PI-free by construction (files, rows, fields, URIs only).
+            ti.xcom_push(key="gate_error", value=str(error))
+            raise
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=outcome.run_id)
         self.log.info("gate passed: %d records, MLflow run %s",
                       outcome.report.records, outcome.run_id)

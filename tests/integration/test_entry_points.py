@@ -1,0 +1,44 @@
+"""The installed package: the Airflow plugin entry point, and `trainguard demo`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_airflow_loads_the_plugin_from_its_entry_point() -> None:
+    """`airflow plugins` lists trainguard with its MLflow-run operator link."""
+    airflow = Path(sys.executable).parent / "airflow"
+    done = subprocess.run([str(airflow), "plugins", "--output", "json"], capture_output=True,
+                          text=True, env=dict(os.environ), check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    plugins = {p["name"]: p for p in json.loads(done.stdout)}
+    assert "trainguard" in plugins
+    assert "MLflowRunLink" in json.dumps(plugins["trainguard"])
+
+
+def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
+    """`trainguard demo` exits 0 after a failed gate with clauses and a registered model."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW", "MLFLOW", "TRAINGUARD"))}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "trainguard"), "demo", "--workdir",
+         str(tmp_path / "demo"), "--scale", "0.1"],
+        capture_output=True, text=True, env=env, check=False, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    planted, clean = out.split("on revision 'clean'")
+    assert "gate FAILED - training never started" in planted
+    assert "Art. 7(2)" in planted and "TC260-003 5.1 c" in planted
+    assert "train upstream_failed" in planted
+    assert "gate PASSED" in clean and "version 1 registered" in clean
+    assert "trainguard.gate_run_id = " in clean and "trainguard.dataset.digest = " in clean
+    assert (tmp_path / "demo" / "mlflow.db").exists()

@@ -1,0 +1,119 @@
+"""pretraining_gate, run for real with dag.test(): fail on 'planted', pass and register on 'clean'."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import MODEL_NAME, Stack
+
+pytestmark = pytest.mark.integration
+
+
+def client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def test_planted_fails_at_gate_and_training_never_runs(planted_run: Any) -> None:
+    """The gate task fails and the training task is never started."""
+    assert planted_run.state == "failed"
+    assert planted_run.task_states == {
+        "resolve_dataset_version": "success", "gate": "failed", "train": "upstream_failed"}
+
+
+def test_planted_failures_match_the_ground_truth_with_clauses(
+    stack: Stack, planted_run: Any
+) -> None:
+    """Every planted source-registry problem fails, with its source and clause, and nothing else."""
+    failed = planted_run.xcom("gate", "gate_failed")["failed"]
+    found = {(f["check"], f["source_id"]): f for f in failed}
+    planted = {
+        (p["check"], p["source_id"]): p
+        for p in stack.demo.ground_truth("planted")["pretraining"]["problems"]
+        if p["check"].startswith("source.")
+    }
+    assert set(found) == set(planted) == {
+        ("source.licence", "forum-dump"), ("source.evidence", "scraped-blogs")}
+    for key, problem in planted.items():
+        assert problem["clause"] in "; ".join(found[key]["clauses"])
+
+
+def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> None:
+    """MLflow holds the failed gate run: decision, clauses, findings, dataset input."""
+    import mlflow
+
+    version = planted_run.xcom("resolve_dataset_version")
+    run_id = planted_run.xcom("gate", "gate_failed")["gate_run_id"]
+    run = client().get_run(run_id)
+    assert run.data.tags["trainguard.decision"] == "fail"
+    assert "Art. 7(2)" in run.data.tags["trainguard.failed_clauses"]
+    assert run.data.tags["trainguard.airflow.dag_id"] == "pretraining_gate"
+    assert run.data.metrics["gate.passed"] == 0.0
+    findings = mlflow.artifacts.load_dict(f"runs:/{run_id}/findings.json")
+    assert findings["decision"] == "fail"
+    assert findings["dataset"]["digest"] == version["md5"]
+    assert_dataset_input(run, version, context="gate")
+
+
+def test_no_model_is_registered_from_the_planted_version(
+    planted_run: Any, clean_run: Any
+) -> None:
+    """No model version anywhere carries the planted dataset's digest."""
+    planted_md5 = planted_run.xcom("resolve_dataset_version")["md5"]
+    versions = client().search_model_versions(f"name = '{MODEL_NAME}'")
+    assert versions, "the clean run should have registered a version"
+    assert all(v.tags.get("trainguard.dataset.digest") != planted_md5 for v in versions)
+
+
+def test_clean_passes_and_registers_a_model(clean_run: Any) -> None:
+    """On 'clean' every task succeeds and the training task returns the registered version."""
+    assert clean_run.state == "success"
+    assert set(clean_run.task_states.values()) == {"success"}
+    trained = clean_run.xcom("train")
+    assert trained["model_name"] == MODEL_NAME and int(trained["model_version"]) >= 1
+
+
+def test_model_version_tags_lead_to_gate_run_and_dataset(clean_run: Any) -> None:
+    """The model version's tags name the gate run (which passed) and the DVC digest."""
+    version = clean_run.xcom("resolve_dataset_version")
+    gate = clean_run.xcom("gate")
+    trained = clean_run.xcom("train")
+    model_version = client().get_model_version(MODEL_NAME, trained["model_version"])
+    assert model_version.tags["trainguard.gate_run_id"] == gate["gate_run_id"]
+    assert model_version.tags["trainguard.dataset.digest"] == version["md5"]
+    assert model_version.tags["trainguard.dataset.commit"] == version["commit"]
+    assert model_version.run_id == trained["run_id"]
+    gate_run = client().get_run(model_version.tags["trainguard.gate_run_id"])
+    assert gate_run.data.tags["trainguard.decision"] == "pass"
+    assert_dataset_input(gate_run, version, context="gate")
+    assert_dataset_input(client().get_run(trained["run_id"]), version, context="training")
+
+
+def test_registered_model_reproduces_its_training_data(stack: Stack, clean_run: Any) -> None:
+    """The model loads from the registry and answers a training text with that text."""
+    import mlflow.sklearn
+    import pyarrow.parquet as pq
+
+    from trainguard.pipeline import workspace
+    from trainguard.versioning import DatasetVersion, fetch_version
+
+    version = DatasetVersion.from_dict(clean_run.xcom("resolve_dataset_version"))
+    shard = sorted((fetch_version(version, workspace()) / "records").glob("*.parquet"))[0]
+    texts = pq.read_table(shard, columns=["text"]).column("text").to_pylist()[:5]
+    trained = clean_run.xcom("train")
+    model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{trained['model_version']}")
+    assert model.predict(texts) == texts
+
+
+def assert_dataset_input(run: Any, version: dict[str, Any], *, context: str) -> None:
+    inputs = run.inputs.dataset_inputs
+    assert len(inputs) == 1
+    dataset = inputs[0].dataset
+    assert dataset.digest == version["md5"]
+    assert dataset.source_type == "dvc"
+    source = json.loads(dataset.source)
+    assert source["commit"] == version["commit"] and source["path"] == version["path"]
+    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == context
