@@ -78,7 +78,7 @@ def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) 
             raise TrainguardError(f"DAG files failed to import: {problems}")
         dag = bag.get_dag(dag_id)
         if dag is None:
-            raise TrainguardError(f"no DAG '{dag_id}' in {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}")
+            raise TrainguardError(f"no DAG '{dag_id}' in {bag.dag_folder}")
         dag_run = dag.test(run_conf=conf)
     return DagRunResult(
         dag_id=dag_id,

@@ -472,9 +472,9 @@ def _source_entry(spec: SourceSpec, root: Path) -> dict[str, Any]:
 
 
 def _contract_bytes() -> bytes:
-    return ("Data licence agreement DLA-2025-017 between Demo Books Ltd. and the operator.\n"
-            "Licensed for model training; supplier warrants lawful source and quality.\n"
-            ).encode()
+    return (b"Data licence agreement DLA-2025-017 between Demo Books Ltd. and the operator.\n"
+            b"Licensed for model training; supplier warrants lawful source and quality.\n"
+            )
 
 
 def _rules_text(version: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Stack
 
 from trainguard.contract import SourceKind, load_dataset
 from trainguard.demo_data import FINETUNING, PRETRAINING, build_demo_repo
 from trainguard.pipeline import workspace
 from trainguard.versioning import fetch_version, resolve_version
+
+from conftest import Stack
 
 pytestmark = pytest.mark.integration
 

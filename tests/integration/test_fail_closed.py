@@ -6,10 +6,11 @@ import shutil
 from typing import Any
 
 import pytest
-from conftest import Stack
 
 from trainguard.demo_data import PRETRAINING, DemoRepo
 from trainguard.versioning import run_tool
+
+from conftest import Stack
 
 pytestmark = pytest.mark.integration
 

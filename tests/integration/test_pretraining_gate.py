@@ -1,4 +1,4 @@
-"""pretraining_gate, run for real with dag.test(): fail on 'planted', pass and register on 'clean'."""
+"""pretraining_gate run for real (dag.test()): fails on 'planted', passes on 'clean'."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from conftest import MODEL_NAME, Stack
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from dataset_factory import default_sources, write_dataset
 
 pytestmark = pytest.mark.unit

@@ -7,10 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dataset_factory import default_records, default_sources, write_dataset
 
 from trainguard.contract import load_dataset
 from trainguard.exceptions import ContractError
+
+from dataset_factory import default_records, default_sources, write_dataset
 
 pytestmark = pytest.mark.unit
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dataset_factory import default_sources, write_dataset
 
 from trainguard.findings import Decision, Status
 from trainguard.gate import evaluate
 from trainguard.policy import load_policy
+
+from dataset_factory import default_sources, write_dataset
 
 pytestmark = pytest.mark.unit
 
