@@ -1,7 +1,8 @@
 """Gate a pre-training run on data legality, then train and register the model.
 
 Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/pretraining", "rev": "clean"}``.
-The gate fails the run, naming each failed check and its clause, before training can start.
+Each record shard is scanned by its own mapped task; the gate then decides, naming each
+failed check and its clause, before training can start.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ import datetime
 
 from airflow.sdk import DAG, Param
 
-from trainguard.operators import DataGateOperator, DatasetVersionOperator, TrainModelOperator
+from trainguard.operators import (
+    DataGateOperator,
+    DatasetShardsOperator,
+    DatasetVersionOperator,
+    ShardScanOperator,
+    TrainModelOperator,
+)
 
 with DAG(
     dag_id="pretraining_gate",
@@ -21,6 +28,7 @@ with DAG(
     tags=["trainguard", "governance", "pretraining"],
     doc_md=__doc__,
     default_args={"retries": 0},
+    render_template_as_native_obj=True,
     params={
         "repo": Param("", type="string", minLength=1,
                       description="git repository whose dataset is DVC-tracked"),
@@ -28,6 +36,7 @@ with DAG(
                       description="dataset directory inside the repository"),
         "rev": Param("clean", type="string", description="git tag, branch or commit"),
         "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
+        "lexicons": Param([], type="array", description="extra lexicon CSVs (term,risk)"),
         "model_name": Param("trainguard-demo-pretrained", type="string"),
     },
 ) as dag:
@@ -37,8 +46,17 @@ with DAG(
         path="{{ params.path }}",
         rev="{{ params.rev }}",
     )
-    gate = DataGateOperator(task_id="gate", stage="pretraining", policy="{{ params.policy }}")
+    shards = DatasetShardsOperator(
+        task_id="list_shards", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
+    )
+    scans = ShardScanOperator.partial(
+        task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
+    ).expand(shard=shards.output)
+    gate = DataGateOperator(
+        task_id="gate", stage="pretraining", policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+    )
     train = TrainModelOperator(
         task_id="train", stage="pretraining", model_name="{{ params.model_name }}"
     )
-    version >> gate >> train
+    version >> shards >> scans >> gate >> train

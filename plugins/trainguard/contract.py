@@ -244,6 +244,12 @@ class Dataset:
         for shard in self.shards:
             yield from _iter_shard(shard, columns)
 
+    def iter_batches_of(
+        self, shard: Path, columns: list[str] | None = None
+    ) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
+        """The batches of one shard (what a mapped shard task reads)."""
+        yield from _iter_shard(shard, columns)
+
     def validate_records(self) -> RecordStats:
         """Check every row; returns counts. Cached: the shards of a version do not change."""
         if self._stats is None:

@@ -30,6 +30,22 @@ class DagRunResult:
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         return self.xcoms.get(task_id, {}).get(key)
 
+    def states_of(self, task_id: str) -> list[str]:
+        """States of a task's instances (one per mapped index, or one)."""
+        return [state for key, state in sorted(self.task_states.items())
+                if key == task_id or key.startswith(f"{task_id}[")]
+
+    def summary(self) -> str:
+        """'task state' per task, mapped instances counted: 'scan_shard 4x success'."""
+        from collections import Counter
+
+        parts = []
+        for task in dict.fromkeys(key.split("[")[0] for key in sorted(self.task_states)):
+            mapped = task not in self.task_states
+            for state, count in sorted(Counter(self.states_of(task)).items()):
+                parts.append(f"{task} {count}x {state}" if mapped else f"{task} {state}")
+        return ", ".join(parts)
+
 
 def ensure_metadata_db() -> None:
     """Create or upgrade Airflow's metadata database (idempotent, once per process)."""
@@ -84,7 +100,10 @@ def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) 
         dag_id=dag_id,
         run_id=dag_run.run_id,
         state=str(dag_run.state),
-        task_states={ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
+        task_states={
+            ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
+            for ti in dag_run.get_task_instances()
+        },
         xcoms=_xcoms(dag_id, dag_run.run_id),
     )
 

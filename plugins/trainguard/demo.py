@@ -45,13 +45,13 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         result = run_dag(
             DAG_ID,
             {"repo": str(demo.repo), "path": PRETRAINING, "rev": revision,
-             "model_name": MODEL_NAME},
+             "policy": str(demo.policy), "model_name": MODEL_NAME},
             log_file=log_file,
         )
         outcomes[revision] = result
         _print_outcome(result)
 
-    planted_ok = outcomes["planted"].task_states.get("train") != "success"
+    planted_ok = outcomes["planted"].states_of("train") == ["upstream_failed"]
     clean_ok = outcomes["clean"].state == "success"
     print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and model:")
     print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
@@ -73,8 +73,7 @@ def _print_outcome(result: object) -> None:
     if version:
         print(f"      dataset {version['path']}@{version['rev']}: commit "
               f"{version['commit'][:12]}, DVC md5 {version['md5']}")
-    states = ", ".join(f"{task} {state}" for task, state in sorted(result.task_states.items()))
-    print(f"      DAG run {result.state.upper()} ({states})")
+    print(f"      DAG run {result.state.upper()} ({result.summary()})")
     error = result.xcom("gate", "gate_error")
     if error:
         print(f"      gate ERROR - training blocked: {error}")
@@ -83,8 +82,8 @@ def _print_outcome(result: object) -> None:
     if failed:
         print(f"      gate FAILED - training never started. {len(failed['failed'])} reason(s):")
         for finding in failed["failed"]:
-            print(f"        x {finding['check']} [source {finding['source_id']}]: "
-                  f"{finding['message']}")
+            where = f" [source {finding['source_id']}]" if finding["source_id"] else ""
+            print(f"        x {finding['check']}{where}: {finding['message']}")
             print(f"          clause: {'; '.join(finding['clauses'])}")
         print(f"      gate run in MLflow: {failed['gate_run_id']}")
         return

@@ -29,7 +29,7 @@ import yaml
 from trainguard.personal_info import pi_hmac
 from trainguard.versioning import run_tool, tool_env
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "3"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -109,16 +109,21 @@ def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
     return digits + str((10 - total % 10) % 10)
 
 
+def _full_width(text: str) -> str:
+    return text.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+
+
 def _mobile(rng: random.Random) -> tuple[str, str]:
-    number = rng.choice("3456789") + "".join(str(rng.randint(0, 9)) for _ in range(9))
-    number = "1" + number
-    style = rng.randint(0, 3)
+    number = "1" + rng.choice("3456789") + "".join(str(rng.randint(0, 9)) for _ in range(9))
+    style = rng.randint(0, 4)
     if style == 1:
         return number, f"+86 {number[:3]} {number[3:7]} {number[7:]}"
     if style == 2:
         return number, f"0086-{number[:3]}-{number[3:7]}-{number[7:]}"
     if style == 3:  # full-width digits, as typed on some Chinese keyboards
-        return number, number.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+        return number, _full_width(number)
+    if style == 4:  # zero-width spaces pasted in from a web page
+        return number, f"{number[:3]}\u200b{number[3:7]}\u200b{number[7:]}"
     return number, number
 
 
@@ -128,7 +133,17 @@ _PI_TEMPLATES = {
     "email": ["邮箱{v}欢迎来信。", "请把材料发到{v}谢谢。", "My email is {v} for updates."],
     "resident_id": ["身份证号码{v}已经登记。", "办理业务时提供了证件号{v}。"],
     "bank_card": ["退款请打到卡号{v}。", "银行卡 {v} 已绑定。"],
+    "landline_phone": ["办公室座机{v}，上午有人。", "Office line {v} is open."],
+    "passport": ["护照号{v}用于出境登记。", "Passport {v} was scanned."],
+    "ip_address": ["登录地址{v}异常。", "Request came from {v} twice."],
+    "license_plate": ["车牌{v}停在门口。", "我的车{v}被剐蹭了。"],
 }
+PI_KINDS = list(_PI_TEMPLATES)
+SENSITIVE_DEMO_KINDS = ("resident_id", "bank_card")
+# Values that look like PI but are not: they must never be reported.
+_DECOYS = ["订单号2138123456789012已发货。", "旧证件110105194912310021作废。",
+           "卡号6222021234567890127无效。", "版本1.2.3.4.5发布。", "会议时间12:30:45开始。",
+           "Ticket 138123456789 closed."]
 
 
 def _pi_value(kind: str, rng: random.Random, index: int) -> tuple[str, str]:
@@ -137,14 +152,33 @@ def _pi_value(kind: str, rng: random.Random, index: int) -> tuple[str, str]:
         return _mobile(rng)
     if kind == "email":
         value = f"user{index:04d}@example{rng.randint(1, 9)}.cn"
-        return value, value
+        return value, value.upper() if rng.random() < 0.2 else value
     if kind == "resident_id":
         value = _resident_id(rng)
         return value, value
-    card = _luhn_complete("622202", rng.choice([16, 19]), rng)
-    written = " ".join(card[i:i + 4] for i in range(0, len(card), 4)) if rng.random() < 0.5 \
-        else card
-    return card, written
+    if kind == "bank_card":
+        card = _luhn_complete("622202", rng.choice([16, 19]), rng)
+        spaced = " ".join(card[i:i + 4] for i in range(0, len(card), 4))
+        return card, spaced if rng.random() < 0.5 else card
+    if kind == "landline_phone":
+        area = rng.choice(["010", "021", "0755", "0571"])
+        local = str(rng.randint(2, 8)) + "".join(
+            str(rng.randint(0, 9)) for _ in range(7 if len(area) == 3 else 6))
+        return area + local, f"{area}-{local}" if rng.random() < 0.7 else f"({area}){local}"
+    if kind == "passport":
+        value = rng.choice("EG") + "".join(str(rng.randint(0, 9)) for _ in range(8))
+        return value, value
+    if kind == "ip_address":
+        if rng.random() < 0.7:
+            value = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}." \
+                    f"{rng.randint(1, 254)}"
+        else:
+            value = f"2001:db8:{rng.randint(1, 0xffff):x}::{rng.randint(1, 0xffff):x}"
+        return value, value
+    province = rng.choice("京沪粤浙苏川鄂湘")
+    letter = rng.choice("ABCDEFGHJK")
+    tail = "".join(str(rng.randint(0, 9)) for _ in range(5))
+    return province + letter + tail, province + letter + tail
 
 
 # ------------------------------------------------------------------------ the datasets
@@ -234,6 +268,8 @@ class _Builder:
                     cut = rng.randint(0, len(text))
                     text = text[:cut] + term + text[cut:]
                     harmful_ids.append(record_id)
+                if spec.id == "user-feedback" and i % 5 == 2:
+                    text += rng.choice(_DECOYS)
                 if spec.id == "user-feedback" and i % 5 < 2:
                     text, span, consent, covered = self._plant_pi(text, record_id, i)
                     if span is not None:
@@ -242,8 +278,21 @@ class _Builder:
                             consents.append(consent)
                         if not covered:
                             uncovered_ids.append(record_id)
+                if spec.id == "licensed-books" and i % 50 == 0:
+                    text += "（版权所有，未经许可不得转载）"
                 records.append({"record_id": record_id, "source_id": spec.id, "text": text,
                                 "language": spec.language})
+            if spec.id == "en-web" and planted:
+                work_ids = []
+                for k in range(5):  # lightly edited copies of a work withdrawn by its owner
+                    record_id = f"{spec.id}-work{k:02d}"
+                    records.append({"record_id": record_id, "source_id": spec.id,
+                                    "text": _edited(WITHDRAWN_WORK, rng),
+                                    "language": spec.language})
+                    work_ids.append(record_id)
+                problems.append({"problem": "withdrawn_work", "source_id": spec.id,
+                                 "check": "ip.optout", "clause": "Art. 7(2)",
+                                 "work_id": WITHDRAWN_WORK_ID, "record_ids": work_ids})
             if harmful_ids:
                 problems.append({"problem": "harmful_over_threshold" if planted else
                                  "harmful_under_threshold", "source_id": spec.id,
@@ -265,6 +314,8 @@ class _Builder:
         self._write_dataset(root, "demo-pretraining", "pretraining", ["zh", "en"],
                             "Mixed Chinese/English web, books and user text", sources, records,
                             shards=4, fmt="parquet")
+        _write_review(root, "demo-pretraining", records, harmful=set(
+            rid for p in problems if p["check"] == "harmful.rate" for rid in p["record_ids"]))
         _write_csv(root / "consents.csv",
                    ["subject_ref", "pi_kind", "pi_hmac", "purposes", "sensitive_consent",
                     "granted_at", "withdrawn_at"], consents)
@@ -276,9 +327,9 @@ class _Builder:
         self, text: str, record_id: str, index: int
     ) -> tuple[str, dict[str, Any] | None, dict[str, str] | None, bool]:
         rng = self.rng
-        kind = ["mobile_phone", "email", "resident_id", "bank_card"][index % 4]
+        kind = PI_KINDS[(index + index // 60) % len(PI_KINDS)]
         value, written = _pi_value(kind, rng, index)
-        # One in twelve values lacks valid consent in "planted"; "clean" masks those instead.
+        # One value in twelve lacks valid consent in "planted"; "clean" masks those instead.
         problem = (index // 5) % 12 == 0
         if problem and not self.planted:
             return text + "（个人信息已删除）", None, None, True
@@ -287,7 +338,7 @@ class _Builder:
         prefix = text + before
         start = len(prefix)
         text = prefix + written + after
-        sensitive = kind in ("resident_id", "bank_card")
+        sensitive = kind in SENSITIVE_DEMO_KINDS
         consent: dict[str, str] | None = {
             "subject_ref": f"subject-{index:05d}", "pi_kind": kind,
             "pi_hmac": pi_hmac(kind, value, DEMO_HASH_KEY.encode()),
@@ -298,16 +349,14 @@ class _Builder:
         if problem:
             covered = False
             flaw = (index // 60) % 4
-            if flaw == 0:
+            if flaw == 0 or (flaw == 3 and not sensitive):
                 consent = None  # no consent at all
             elif flaw == 1 and consent is not None:
                 consent["withdrawn_at"] = "2025-12-01T00:00:00+08:00"
             elif flaw == 2 and consent is not None:
                 consent["purposes"] = "service"  # training not among the purposes
             elif consent is not None:
-                consent["sensitive_consent"] = "false"
-                if not sensitive:
-                    consent = None
+                consent["sensitive_consent"] = "false"  # sensitive PI without separate consent
         span = {"record_id": record_id, "field": "text", "kind": kind, "start": start,
                 "end": start + len(written), "covered": covered}
         return text, span, consent, covered
@@ -315,7 +364,8 @@ class _Builder:
     def _plant_near_duplicates(self, records: list[dict[str, str]]) -> list[list[str]]:
         """Lightly edited copies (Jaccard of 5-shingles well above 0.7) under new ids."""
         rng = self.rng
-        candidates = [r for r in records if r["source_id"] in ("zh-wiki", "en-web")]
+        candidates = [r for r in records if r["source_id"] in ("zh-wiki", "en-web")
+                      and "-work" not in r["record_id"]]
         pairs = []
         for n, original in enumerate(rng.sample(candidates, self.count(200))):
             text = original["text"]
@@ -388,6 +438,7 @@ class _Builder:
                             "Instruction pairs with human annotation", sources, records,
                             shards=2, fmt="jsonl")
         self._write_evidence(root, [])
+        _write_review(root, "demo-finetuning", records, harmful=set())
         annotation = root / "annotation"
         (annotation / "rules").mkdir(parents=True, exist_ok=True)
         for version in ("v1", "v2"):
@@ -460,6 +511,55 @@ class _Builder:
                         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+WITHDRAWN_WORK_ID = "work-2025-0042"
+WITHDRAWN_WORK = (
+    "The Lantern Keeper of Harbour Street. Every evening the old keeper climbed the narrow "
+    "stairs with a tin of oil and a box of matches, and every evening the harbour answered "
+    "with a hundred small lights of its own. The fishermen said the lamp had never once gone "
+    "dark in forty years, not in the storm of the broken masts nor in the winter when the "
+    "bay froze to the rocks. Children left shells on the bottom step as payment for stories, "
+    "and the keeper told them about ships that sailed past the edge of every chart."
+)
+
+
+def _edited(text: str, rng: random.Random) -> str:
+    """A light edit: one sentence dropped or a few words changed, as copies drift."""
+    words = text.split(" ")
+    for _ in range(3):
+        words[rng.randrange(len(words))] = rng.choice(["the", "a", "and", "its"])
+    return " ".join(words)
+
+
+def _write_review(root: Path, dataset_name: str, records: list[dict[str, str]],
+                  harmful: set[str]) -> None:
+    """The manual spot check of TC260-003 9.2: verdicts on a random 4,000-record sample."""
+    from trainguard.scan import sample_key
+
+    ranked = sorted(records, key=lambda r: sample_key(dataset_name, r["record_id"]))
+    rows = []
+    for n, record in enumerate(ranked[:4000]):
+        failed = record["record_id"] in harmful or n % 97 == 0
+        rows.append({"record_id": record["record_id"], "reviewer_id": f"REV{n % 4 + 1}",
+                     "verdict": "fail" if failed else "pass",
+                     "reviewed_at": "2026-01-20T10:00:00+08:00"})
+    _write_csv(root / "review" / "manual_verdicts.csv", list(rows[0]), rows)
+
+
+def _write_governance(repo: Path) -> None:
+    """The operator's own files, outside the datasets: policy and opt-out registry."""
+    from trainguard.scanners.ip import registry_entry
+
+    folder = repo / "governance"
+    folder.mkdir(exist_ok=True)
+    entry = registry_entry(WITHDRAWN_WORK_ID, WITHDRAWN_WORK, title="The Lantern Keeper",
+                           reason="author opted out of AI training (takedown 2026-01-15)")
+    entry["added_at"] = "2026-01-15T09:00:00+08:00"
+    (folder / "optout.jsonl").write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    (folder / "policy.yaml").write_text(
+        "# Demo operator policy: defaults plus the opt-out registry next to this file.\n"
+        "ip:\n  optout_registry: optout.jsonl\n", encoding="utf-8")
+
+
 def _source_entry(spec: SourceSpec, root: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": spec.id, "kind": spec.kind, "license": spec.license, "origin": spec.origin,
@@ -513,6 +613,10 @@ class DemoRepo:
     repo: Path
     remote: Path
 
+    @property
+    def policy(self) -> Path:
+        return self.repo / "governance" / "policy.yaml"
+
     def ground_truth(self, revision: str) -> dict[str, Any]:
         return json.loads((self.repo / "ground_truth" / f"{revision}.json").read_text("utf-8"))
 
@@ -543,8 +647,9 @@ def build_demo_repo(
     run_tool(["dvc", "init", "--quiet"], repo, "dvc init")
     run_tool(["dvc", "config", "core.analytics", "false"], repo, "dvc config")
     run_tool(["dvc", "remote", "add", "--default", "local", str(remote)], repo, "dvc remote add")
+    _write_governance(repo)
     git("add", "--all")
-    git("commit", "--quiet", "-m", "Initialise DVC with a local remote")
+    git("commit", "--quiet", "-m", "Initialise DVC with a local remote; operator policy")
     for revision in ("planted", "clean"):
         progress(f"generating revision '{revision}'")
         builder = _Builder(revision, scale, seed)
@@ -566,3 +671,8 @@ def build_demo_repo(
     stamp_file.write_text(stamp)
     progress(f"demo data ready: {repo} (tags planted, clean; DVC remote {remote})")
     return DemoRepo(repo, remote)
+
+
+def sample_text(rng: random.Random, language: str) -> str:
+    """A benign demo text (also the classifier's built-in benign examples)."""
+    return _text(rng, language)

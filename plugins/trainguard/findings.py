@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -61,6 +62,8 @@ class GateReport:
     records: int
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    data_docs: Path | None = None  # GX Data Docs site built for this decision
+    tables: dict[str, Any] = field(default_factory=dict)  # PI-free measures the suites read
 
     @property
     def failed(self) -> list[Finding]:
@@ -87,7 +90,15 @@ class GateReport:
             f"dataset {self.dataset_name} ({self.records} records, {self.dataset_digest})",
             f"decision: {self.decision.value.upper()}",
         ]
-        order = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
-        for finding in sorted(self.findings, key=lambda f: order[f.status]):
+        order = {Status.FAIL: 0, Status.WARN: 1}
+        shown = sorted((f for f in self.findings if f.status in order),
+                       key=lambda f: order[f.status])
+        for finding in shown:
             lines.append(f"  {finding.status.value.upper():4}  {finding.summary()}")
+            if finding.record_ids:
+                more = len(finding.record_ids) - 5
+                lines.append("        records: " + ", ".join(finding.record_ids[:5])
+                             + (f" (+{more} more)" if more > 0 else ""))
+        passed = sum(1 for f in self.findings if f.status is Status.PASS)
+        lines.append(f"  {passed} checks passed")
         return "\n".join(lines)

@@ -11,10 +11,12 @@ decision from MLflow and refuses to train unless it passed for this exact versio
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import (
     GateError,
@@ -25,8 +27,11 @@ from trainguard.exceptions import (
 from trainguard.findings import Decision, GateReport
 from trainguard.versioning import DatasetVersion
 
+if TYPE_CHECKING:
+    from trainguard.policy import Policy
+
 HOME_ENV = "TRAINGUARD_HOME"
-GATE_DUTIES = "Art. 7 (lawful, traceable, licensed sources)"
+GATE_DUTIES = "Art. 7 (lawful sources, licences, IP, consent, harmful content)"
 
 
 def workspace() -> Path:
@@ -54,32 +59,89 @@ class GateOutcome:
         }
 
 
+def _fail_closed(step: Callable[[], Any]) -> Any:
+    """Run a gate step; any error becomes a ``GateError`` naming its cause."""
+    try:
+        return step()
+    except (GateFailed, GateError):
+        raise
+    except TrainguardError as exc:
+        raise GateError(_blocked(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - fail closed on anything unexpected
+        raise GateError(_blocked(exc, unexpected=True)) from exc
+
+
+def scan_workdir(version: DatasetVersion, policy: Policy, lexicons: list[str]) -> Path:
+    """Where the shard scans of one version under one policy and lexicon set are written."""
+    key = hashlib.sha256("|".join([policy.digest, *sorted(lexicons)]).encode()).hexdigest()
+    return workspace().parent / "scans" / f"{version.md5[:12]}-{key[:12]}"
+
+
+def _resources(version: DatasetVersion, policy_path: str | None,
+               lexicons: list[str]) -> tuple[Any, Path]:
+    from trainguard.policy import load_policy
+    from trainguard.scan import ScanResources
+    from trainguard.versioning import fetch_version
+
+    policy = load_policy(policy_path or None)
+    local = fetch_version(version, workspace())
+    return ScanResources.build(local, policy, lexicons), scan_workdir(version, policy, lexicons)
+
+
+def list_shards(
+    version: DatasetVersion, *, policy_path: str | None = None, lexicons: list[str] | None = None
+) -> list[str]:
+    """Fetch the version, check its contract once, and name its shards (for task mapping)."""
+
+    def step() -> list[str]:
+        resources, _ = _resources(version, policy_path, lexicons or [])
+        resources.dataset.validate_records()
+        return [shard.name for shard in resources.dataset.shards]
+
+    return _fail_closed(step)
+
+
+def scan_version_shard(
+    version: DatasetVersion, shard: str, *, policy_path: str | None = None,
+    lexicons: list[str] | None = None,
+) -> dict[str, Any]:
+    """Scan one shard of the version (one mapped task); returns a PI-free summary."""
+    from trainguard.gate import SHARDS_DIR
+    from trainguard.scan import scan_shard
+
+    def step() -> dict[str, Any]:
+        resources, workdir = _resources(version, policy_path, lexicons or [])
+        path = resources.dataset.root / "records" / shard
+        if path not in resources.dataset.shards:
+            raise GateError(f"shard {shard} is not part of {version.path}@{version.commit[:12]}")
+        return scan_shard(resources, path, workdir / SHARDS_DIR)
+
+    return _fail_closed(step)
+
+
 def gate_version(
     version: DatasetVersion,
     *,
     stage: str,
     policy_path: str | None = None,
+    lexicons: list[str] | None = None,
     context_tags: dict[str, str] | None = None,
     experiment: str | None = None,
 ) -> GateOutcome:
-    """Fetch, check and record one dataset version; raise unless it passes."""
-    from trainguard.gate import evaluate
-    from trainguard.policy import load_policy
+    """Decide on a version whose shards were scanned, record it; raise unless it passes."""
+    from trainguard.gate import decide
     from trainguard.tracking import log_gate_run
-    from trainguard.versioning import fetch_version
 
-    try:
-        policy = load_policy(policy_path or None)
-        local = fetch_version(version, workspace())
-        report = evaluate(local, policy, digest=version.md5)
+    def step() -> tuple[GateReport, str]:
+        resources, workdir = _resources(version, policy_path, lexicons or [])
+        report = decide(resources, workdir, digest=version.md5)
         run_id = log_gate_run(
-            report, version, policy, stage=stage, context_tags=context_tags,
+            report, version, resources.policy, stage=stage, context_tags=context_tags,
             experiment=experiment,
         )
-    except TrainguardError as exc:
-        raise GateError(_blocked(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - fail closed on anything unexpected
-        raise GateError(_blocked(exc, unexpected=True)) from exc
+        return report, run_id
+
+    report, run_id = _fail_closed(step)
     outcome = GateOutcome(report, run_id)
     if report.decision is Decision.FAIL:
         raise GateFailed(report.failed, gate_run_id=run_id)

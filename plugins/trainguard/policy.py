@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trainguard.contract import PIKind
 from trainguard.exceptions import PolicyError
 
 Fraction = float  # documented alias: a share between 0 and 1
@@ -41,10 +42,27 @@ class SourcePolicy(_Section):
     require_evidence: bool
 
 
+class PersonalInfoPolicy(_Section):
+    sensitive_kinds: list[PIKind]
+    uncovered: Literal["fail", "warn"]
+
+
 class HarmfulPolicy(_Section):
     max_rate: Fraction = Field(gt=0, lt=1)
     sample_size: int = Field(ge=1, le=10_000_000)
     confidence: Fraction = Field(gt=0.5, lt=1)
+    classifier_threshold: Fraction = Field(gt=0, lt=1)
+    classifier_training: str
+
+
+class IPPolicy(_Section):
+    optout_registry: str
+    optout_similarity: Fraction = Field(gt=0, le=1)
+    copyright_notices: Literal["fail", "warn"]
+
+
+class QualityPolicy(_Section):
+    near_duplicate_similarity: Fraction = Field(gt=0, le=1)
 
 
 class CorpusPolicy(_Section):
@@ -52,6 +70,7 @@ class CorpusPolicy(_Section):
     automated_pass_rate: Fraction = Field(gt=0, le=1)
     manual_sample_size: int = Field(ge=1)
     manual_pass_rate: Fraction = Field(gt=0, le=1)
+    manual_review_required: bool
 
 
 class KeywordPolicy(_Section):
@@ -77,9 +96,12 @@ class PolicyValues(_Section):
     service: ServicePolicy
     licenses: LicensePolicy
     sources: SourcePolicy
+    personal_info: PersonalInfoPolicy
     harmful: HarmfulPolicy
     corpus: CorpusPolicy
     keywords: KeywordPolicy
+    ip: IPPolicy
+    quality: QualityPolicy
     annotation: AnnotationPolicy
     violations: ViolationPolicy
 
@@ -100,12 +122,20 @@ class Policy:
     values: PolicyValues
     info: dict[str, SettingInfo]
     source: str
+    base_dir: Path | None = None
 
     def __getattr__(self, section: str) -> Any:
         # Lets callers write policy.harmful.max_rate; only reached for unknown attributes.
         if section.startswith("_"):
             raise AttributeError(section)
         return getattr(self.values, section)
+
+    def resolve_path(self, value: str) -> Path:
+        """A path setting: relative paths are relative to the policy file's folder."""
+        path = Path(value)
+        if path.is_absolute() or self.base_dir is None:
+            return path
+        return self.base_dir / path
 
     def clause(self, key: str) -> str:
         """The clause a dotted setting key serves, e.g. ``clause("harmful.max_rate")``."""
@@ -202,7 +232,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
         ]
         raise PolicyError(f"{where}: " + "; ".join(problems)) from None
     _check_licence_lists(validated, where)
-    return Policy(values=validated, info=info, source=where)
+    base_dir = Path(path).resolve().parent if path is not None else None
+    return Policy(values=validated, info=info, source=where, base_dir=base_dir)
 
 
 def _check_licence_lists(values: PolicyValues, where: str) -> None:

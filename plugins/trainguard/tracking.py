@@ -184,6 +184,11 @@ def log_gate_run(
             mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
             mlflow.log_dict(report.to_dict(), "findings.json")
             mlflow.log_dict(policy.to_dict(), "policy.json")
+            if report.tables:  # counts and rates per source: what the GX suites read
+                mlflow.log_dict(report.tables, "legality_tables.json")
+            if report.data_docs is not None:
+                mlflow.log_artifacts(str(report.data_docs), "data_docs")
+                mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
             return run.info.run_id
 
 

@@ -41,7 +41,7 @@ class Stack:
         return run_dag(
             "pretraining_gate",
             {"repo": str(repo or self.demo.repo), "path": PRETRAINING, "rev": rev,
-             "model_name": MODEL_NAME, **conf},
+             "model_name": MODEL_NAME, "policy": str(self.demo.policy), **conf},
             log_file=self.workdir / "task-logs.txt",
         )
 

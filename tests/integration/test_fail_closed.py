@@ -15,10 +15,10 @@ from conftest import Stack
 pytestmark = pytest.mark.integration
 
 
-def assert_blocked(result: Any, *causes: str) -> str:
-    assert result.task_states["gate"] == "failed"
-    assert result.task_states["train"] == "upstream_failed"
-    error = result.xcom("gate", "gate_error")
+def assert_blocked(result: Any, *causes: str, task: str = "gate") -> str:
+    assert "failed" in result.states_of(task)
+    assert result.states_of("train") == ["upstream_failed"]
+    error = result.xcom(task, "gate_error")
     assert error and "training blocked (fail closed" in error and "Art. 7" in error
     for cause in causes:
         assert cause in error
@@ -28,8 +28,9 @@ def assert_blocked(result: Any, *causes: str) -> str:
 def test_missing_dvc_remote_blocks_training(stack: Stack, small_repo: DemoRepo) -> None:
     """With the DVC remote gone the gate cannot fetch the data, and says so."""
     shutil.rmtree(small_repo.remote)
-    result = stack.run_gate("clean", repo=small_repo.repo)
-    assert_blocked(result, f"cannot fetch {PRETRAINING} from DVC remote {small_repo.remote}")
+    result = stack.run_gate("clean", repo=small_repo.repo, policy=str(small_repo.policy))
+    assert_blocked(result, f"cannot fetch {PRETRAINING} from DVC remote {small_repo.remote}",
+                   task="list_shards")
 
 
 def test_unreachable_mlflow_blocks_training(
@@ -40,7 +41,7 @@ def test_unreachable_mlflow_blocks_training(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-    result = stack.run_gate("clean", repo=small_repo.repo)
+    result = stack.run_gate("clean", repo=small_repo.repo, policy=str(small_repo.policy))
     assert_blocked(result, "MLflow at http://127.0.0.1:9 could not")
 
 
@@ -56,12 +57,13 @@ def test_unreadable_shard_blocks_training(stack: Stack, small_repo: DemoRepo) ->
     run_tool(["git", "commit", "--quiet", "-am", "corrupt a shard"], repo, "commit")
     run_tool(["git", "tag", "corrupt"], repo, "tag")
     run_tool(["dvc", "push", "--quiet"], repo, "dvc push")
-    result = stack.run_gate("corrupt", repo=repo)
-    assert_blocked(result, "part-00001.parquet: unreadable Parquet shard")
+    result = stack.run_gate("corrupt", repo=repo, policy=str(small_repo.policy))
+    assert_blocked(result, "part-00001.parquet: unreadable Parquet shard", task="list_shards")
 
 
 def test_unknown_revision_fails_before_the_gate(stack: Stack) -> None:
     """A revision that does not exist stops the run at resolution, naming it."""
     result = stack.run_gate("no-such-tag")
-    assert result.task_states == {"resolve_dataset_version": "failed",
-                                  "gate": "upstream_failed", "train": "upstream_failed"}
+    assert result.states_of("resolve_dataset_version") == ["failed"]
+    assert result.states_of("gate") == ["upstream_failed"]
+    assert result.states_of("train") == ["upstream_failed"]

@@ -21,25 +21,35 @@ def client() -> Any:
 def test_planted_fails_at_gate_and_training_never_runs(planted_run: Any) -> None:
     """The gate task fails and the training task is never started."""
     assert planted_run.state == "failed"
-    assert planted_run.task_states == {
-        "resolve_dataset_version": "success", "gate": "failed", "train": "upstream_failed"}
+    assert planted_run.states_of("gate") == ["failed"]
+    assert planted_run.states_of("train") == ["upstream_failed"]
+    # One mapped scan task per shard, all of which ran.
+    assert planted_run.states_of("scan_shard") == ["success"] * 4
+
+
+LEGALITY_CHECKS = ("source.", "pi.", "harmful.", "ip.")
 
 
 def test_planted_failures_match_the_ground_truth_with_clauses(
     stack: Stack, planted_run: Any
 ) -> None:
-    """Every planted source-registry problem fails, with its source and clause, and nothing else."""
+    """Every planted legality problem fails with its source and clause, and nothing else."""
     failed = planted_run.xcom("gate", "gate_failed")["failed"]
     found = {(f["check"], f["source_id"]): f for f in failed}
     planted = {
         (p["check"], p["source_id"]): p
         for p in stack.demo.ground_truth("planted")["pretraining"]["problems"]
-        if p["check"].startswith("source.")
+        if p["check"].startswith(LEGALITY_CHECKS)
     }
     assert set(found) == set(planted) == {
-        ("source.licence", "forum-dump"), ("source.evidence", "scraped-blogs")}
+        ("source.licence", "forum-dump"), ("source.evidence", "scraped-blogs"),
+        ("pi.consent", "user-feedback"), ("harmful.rate", "social-posts"),
+        ("ip.optout", "en-web")}
     for key, problem in planted.items():
         assert problem["clause"] in "; ".join(found[key]["clauses"])
+        if "record_ids" in problem:  # the report names the offending records
+            assert set(found[key]["record_ids"]) <= set(problem["record_ids"])
+            assert len(found[key]["record_ids"]) >= min(len(problem["record_ids"]), 100) * 0.9
 
 
 def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> None:
@@ -73,6 +83,7 @@ def test_clean_passes_and_registers_a_model(clean_run: Any) -> None:
     """On 'clean' every task succeeds and the training task returns the registered version."""
     assert clean_run.state == "success"
     assert set(clean_run.task_states.values()) == {"success"}
+    assert len(clean_run.states_of("scan_shard")) == 4
     trained = clean_run.xcom("train")
     assert trained["model_name"] == MODEL_NAME and int(trained["model_version"]) >= 1
 

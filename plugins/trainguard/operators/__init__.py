@@ -2,6 +2,13 @@
 
 from trainguard.operators.dvc import DatasetVersionOperator
 from trainguard.operators.gate import DataGateOperator
+from trainguard.operators.scan import DatasetShardsOperator, ShardScanOperator
 from trainguard.operators.training import TrainModelOperator
 
-__all__ = ["DataGateOperator", "DatasetVersionOperator", "TrainModelOperator"]
+__all__ = [
+    "DataGateOperator",
+    "DatasetShardsOperator",
+    "DatasetVersionOperator",
+    "ShardScanOperator",
+    "TrainModelOperator",
+]

@@ -31,3 +31,12 @@ def pull_version(context: Any, task_id: str) -> DatasetVersion:
             f"no dataset version from task '{task_id}': the gate cannot run (fail closed)"
         )
     return DatasetVersion.from_dict(data)
+
+
+def as_list(value: Any) -> list[str]:
+    """A templated list parameter: a list, or a comma-separated string (CLI conf)."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return [str(item) for item in value]

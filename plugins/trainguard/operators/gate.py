@@ -10,6 +10,7 @@ from trainguard.operators.context import (
     MLFLOW_RUN_XCOM,
     VERSION_TASK_ID,
     airflow_tags,
+    as_list,
     pull_version,
 )
 from trainguard.operators.links import MLflowRunLink
@@ -22,7 +23,7 @@ class DataGateOperator(BaseOperator):
     an error that prevents a decision fails the task too, so downstream training never runs.
     """
 
-    template_fields = ("stage", "policy")
+    template_fields = ("stage", "policy", "lexicons")
     operator_extra_links = (MLflowRunLink(),)
     ui_color = "#e8a33d"
 
@@ -31,6 +32,7 @@ class DataGateOperator(BaseOperator):
         *,
         stage: str,
         policy: str | None = None,
+        lexicons: list[str] | str | None = None,
         version_task_id: str = VERSION_TASK_ID,
         experiment: str | None = None,
         **kwargs: Any,
@@ -38,6 +40,7 @@ class DataGateOperator(BaseOperator):
         super().__init__(**kwargs)
         self.stage = stage
         self.policy = policy
+        self.lexicons = lexicons
         self.version_task_id = version_task_id
         self.experiment = experiment
 
@@ -51,7 +54,8 @@ class DataGateOperator(BaseOperator):
         try:
             outcome = gate_version(
                 pull_version(context, self.version_task_id), stage=self.stage,
-                policy_path=self.policy or None, context_tags=airflow_tags(context),
+                policy_path=self.policy or None, lexicons=as_list(self.lexicons),
+                context_tags=airflow_tags(context),
                 experiment=self.experiment,
             )
         except GateFailed as failed:

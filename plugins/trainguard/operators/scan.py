@@ -1,0 +1,70 @@
+"""Shard scanning as Airflow dynamic task mapping: list the shards, scan each, then gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from trainguard.operators.context import VERSION_TASK_ID, as_list, pull_version
+
+
+class DatasetShardsOperator(BaseOperator):
+    """Fetches the version, checks its contract once, and returns its shard names."""
+
+    template_fields = ("policy", "lexicons")
+    ui_color = "#945dd6"
+
+    def __init__(
+        self,
+        *,
+        policy: str | None = None,
+        lexicons: list[str] | str | None = None,
+        version_task_id: str = VERSION_TASK_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.policy = policy
+        self.lexicons = lexicons
+        self.version_task_id = version_task_id
+
+    def execute(self, context: Any) -> list[str]:
+        from trainguard.pipeline import list_shards
+
+        shards = list_shards(pull_version(context, self.version_task_id),
+                             policy_path=self.policy or None, lexicons=as_list(self.lexicons))
+        self.log.info("%d shard(s) to scan: %s", len(shards), ", ".join(shards))
+        return shards
+
+
+class ShardScanOperator(BaseOperator):
+    """Scans one shard (PI and consent, lexicon, IP, signatures); map it over the shards."""
+
+    template_fields = ("policy", "lexicons")
+    ui_color = "#f0c05a"
+
+    def __init__(
+        self,
+        *,
+        shard: str,
+        policy: str | None = None,
+        lexicons: list[str] | str | None = None,
+        version_task_id: str = VERSION_TASK_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
+        self.policy = policy
+        self.lexicons = lexicons
+        self.version_task_id = version_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from trainguard.pipeline import scan_version_shard
+
+        summary = scan_version_shard(
+            pull_version(context, self.version_task_id), self.shard,
+            policy_path=self.policy or None, lexicons=as_list(self.lexicons))
+        self.log.info("scanned %s: %d records, %d PI values (%d without consent), "
+                      "%d lexicon hits", summary["shard"], summary["records"],
+                      summary["pi_found"], summary["pi_uncovered"], summary["lexicon_hits"])
+        return summary
