@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Consent HMACs need a key; tests that check its absence remove it themselves.
+os.environ.setdefault("TRAINGUARD_HASH_KEY", "trainguard-test-key")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -59,6 +59,12 @@ def write_dataset(
     (root / "evidence" / "crawl.csv").write_text("crawl_id,robots\nc1,obeyed\n")
     (root / "records").mkdir(exist_ok=True)
     rows = default_records() if records is None else records
+    # The manual spot check of TC260-003 9.2: every record, when there are fewer than 4,000.
+    (root / "review").mkdir(exist_ok=True)
+    (root / "review" / "manual_verdicts.csv").write_text(
+        "record_id,reviewer_id,verdict,reviewed_at\n" + "".join(
+            f"{r['record_id']},rev1,pass,2026-01-01T00:00:00\n" for r in rows
+            if isinstance(r.get("record_id"), str) and r.get("record_id")))
     if fmt == "parquet":
         pq.write_table(pa.Table.from_pylist(rows), root / "records" / "part-0.parquet")
     else:

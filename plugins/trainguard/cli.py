@@ -34,7 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     scan = verbs.add_parser("scan", help="run the gate's checks on a dataset directory")
     scan.add_argument("dataset", type=Path, help="dataset directory (DESIGN.md contract)")
     scan.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    scan.add_argument("--lexicon", type=Path, action="append", default=[],
+                      help="keyword lexicon CSV (term,risk); adds to the policy's lexicons")
     scan.add_argument("--format", choices=("text", "json"), default="text")
+    scan.add_argument("--annotations", type=Path, metavar="OUT.parquet",
+                      help="write one row per record: pi spans, risks, duplicate_of")
+    scan.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    mask = verbs.add_parser(
+        "mask", help="mask PI without valid consent, as a new DVC revision of the dataset")
+    mask.add_argument("repo", type=Path, help="git+DVC repository")
+    mask.add_argument("--path", required=True, help="dataset directory in the repository")
+    mask.add_argument("--rev", required=True, help="revision to mask")
+    mask.add_argument("--tag", required=True, help="git tag for the masked revision")
+    mask.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    mask.add_argument("--all", action="store_true",
+                      help="mask every PI value, not only those without valid consent")
 
     policy = verbs.add_parser("policy", help="inspect the gate policy")
     policy_verbs = policy.add_subparsers(dest="policy_verb", required=True, metavar="ACTION")
@@ -66,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy_show(args)
         if args.verb == "demo-data":
             return _demo_data(args)
+        if args.verb == "mask":
+            return _mask(args)
         from trainguard.demo import run_demo
 
         return run_demo(args.workdir, scale=args.scale)
@@ -81,7 +98,17 @@ def _scan(args: argparse.Namespace) -> int:
     from trainguard.gate import evaluate
     from trainguard.policy import load_policy
 
-    report = evaluate(args.dataset, load_policy(args.policy))
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"trainguard: {message}", file=sys.stderr, flush=True)
+
+    report = evaluate(
+        args.dataset, load_policy(args.policy),
+        extra_lexicons=[str(p) for p in args.lexicon],
+        annotations_out=args.annotations, progress=progress,
+    )
+    if args.annotations:
+        progress(f"annotations written to {args.annotations}")
     if args.format == "json":
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -110,6 +137,16 @@ def _policy_show(args: argparse.Namespace) -> int:
         shown = json.dumps(value, ensure_ascii=False)
         print(f"{key} = {shown}\n    # {info.clause} [{info.certainty}]"
               + (f" {info.note}" if info.note else ""))
+    return EXIT_PASS
+
+
+def _mask(args: argparse.Namespace) -> int:
+    from trainguard.masking import mask_revision
+
+    result = mask_revision(args.repo, args.path, args.rev, tag=args.tag,
+                           policy_path=args.policy, mask_all=args.all, progress=print)
+    print(f"masked {result['masked']} PI value(s) in {result['records']} record(s); "
+          f"{args.path}@{args.tag} is commit {result['commit'][:12]}, DVC md5 {result['md5']}")
     return EXIT_PASS
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from trainguard.versioning import DatasetVersion
 
+T = TypeVar("T")
 VERSION_TASK_ID = "resolve_dataset_version"
 GATE_TASK_ID = "gate"
 MLFLOW_RUN_XCOM = "mlflow_run_id"
@@ -31,6 +33,23 @@ def pull_version(context: Any, task_id: str) -> DatasetVersion:
             f"no dataset version from task '{task_id}': the gate cannot run (fail closed)"
         )
     return DatasetVersion.from_dict(data)
+
+
+GATE_ERROR_XCOM = "gate_error"
+
+
+def publishing_gate_errors(context: Any, step: Callable[[], T]) -> T:
+    """Run a gate step; a ``GateError`` is also pushed to XCom so the UI and callers see it.
+
+    The cause is PI-free by construction (files, rows, fields, URIs and ids only).
+    """
+    from trainguard.exceptions import GateError
+
+    try:
+        return step()
+    except GateError as error:
+        context["ti"].xcom_push(key=GATE_ERROR_XCOM, value=str(error))
+        raise
 
 
 def as_list(value: Any) -> list[str]:

@@ -11,6 +11,7 @@ from trainguard.operators.context import (
     VERSION_TASK_ID,
     airflow_tags,
     as_list,
+    publishing_gate_errors,
     pull_version,
 )
 from trainguard.operators.links import MLflowRunLink
@@ -47,25 +48,21 @@ class DataGateOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from trainguard.exceptions import GateError, GateFailed
+        from trainguard.exceptions import GateFailed
         from trainguard.pipeline import gate_version
 
         ti = context["ti"]
+        version = pull_version(context, self.version_task_id)
         try:
-            outcome = gate_version(
-                pull_version(context, self.version_task_id), stage=self.stage,
-                policy_path=self.policy or None, lexicons=as_list(self.lexicons),
-                context_tags=airflow_tags(context),
+            outcome = publishing_gate_errors(context, lambda: gate_version(
+                version, stage=self.stage, policy_path=self.policy or None,
+                lexicons=as_list(self.lexicons), context_tags=airflow_tags(context),
                 experiment=self.experiment,
-            )
+            ))
         except GateFailed as failed:
             ti.xcom_push(key=MLFLOW_RUN_XCOM, value=failed.gate_run_id)
             ti.xcom_push(key="gate_failed", value=failed.to_dict())
             raise AirflowFailException(str(failed)) from None
-        except GateError as error:
-            # The cause is PI-free by construction (files, rows, fields, URIs only).
-            ti.xcom_push(key="gate_error", value=str(error))
-            raise
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=outcome.run_id)
         self.log.info("gate passed: %d records, MLflow run %s",
                       outcome.report.records, outcome.run_id)

@@ -6,7 +6,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from trainguard.operators.context import VERSION_TASK_ID, as_list, pull_version
+from trainguard.operators.context import (
+    VERSION_TASK_ID,
+    as_list,
+    publishing_gate_errors,
+    pull_version,
+)
 
 
 class DatasetShardsOperator(BaseOperator):
@@ -31,8 +36,9 @@ class DatasetShardsOperator(BaseOperator):
     def execute(self, context: Any) -> list[str]:
         from trainguard.pipeline import list_shards
 
-        shards = list_shards(pull_version(context, self.version_task_id),
-                             policy_path=self.policy or None, lexicons=as_list(self.lexicons))
+        version = pull_version(context, self.version_task_id)
+        shards = publishing_gate_errors(context, lambda: list_shards(
+            version, policy_path=self.policy or None, lexicons=as_list(self.lexicons)))
         self.log.info("%d shard(s) to scan: %s", len(shards), ", ".join(shards))
         return shards
 
@@ -61,9 +67,10 @@ class ShardScanOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from trainguard.pipeline import scan_version_shard
 
-        summary = scan_version_shard(
-            pull_version(context, self.version_task_id), self.shard,
-            policy_path=self.policy or None, lexicons=as_list(self.lexicons))
+        version = pull_version(context, self.version_task_id)
+        summary = publishing_gate_errors(context, lambda: scan_version_shard(
+            version, self.shard, policy_path=self.policy or None,
+            lexicons=as_list(self.lexicons)))
         self.log.info("scanned %s: %d records, %d PI values (%d without consent), "
                       "%d lexicon hits", summary["shard"], summary["records"],
                       summary["pi_found"], summary["pi_uncovered"], summary["lexicon_hits"])

@@ -1,0 +1,102 @@
+"""Masking personal information as a new dataset version (Art. 7(3) remedy).
+
+Uncovered PI values (or all, with ``mask_all``) are replaced by ``[<kind>]`` in a copy
+of the dataset, which is committed as a new DVC revision: a temporary clone checks out the
+source revision, the records are rewritten, ``dvc add`` and ``git commit`` record them,
+the data is pushed to the DVC remote and the tag to the repository. The original revision
+is untouched, so the lineage shows both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainguard.versioning import resolve_version, run_tool
+
+
+def mask_text(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, kind) span replaced by ``[kind]`` (spans may be unsorted)."""
+    for start, end, kind in sorted(spans, reverse=True):
+        text = text[:start] + f"[{kind}]" + text[end:]
+    return text
+
+
+def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool) -> dict[str, int]:
+    """Rewrite the shards of ``dataset_dir`` in place with PI masked; returns counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trainguard.policy import load_policy
+    from trainguard.scan import ScanResources
+    from trainguard.scanners.pi import scan_pi
+
+    resources = ScanResources.build(dataset_dir, load_policy(policy_path))
+    from trainguard.personal_info import pi_hmac
+
+    masked = records = 0
+    for shard in resources.dataset.shards:
+        tables = []
+        for _, _, batch in resources.dataset.iter_batches_of(shard):
+            columns = {name: batch.column(name) for name in batch.schema.names}
+            for name in resources.dataset.text_columns:
+                values = columns[name].to_pylist()
+                changed = False
+                for row, matches in scan_pi(columns[name]).items():
+                    spans = [
+                        (m.start, m.end, m.kind.value) for m in matches
+                        if mask_all or resources.ledger.verdict(
+                            m.kind, pi_hmac(m.kind, m.value, resources.hash_key)).value
+                        != "covered"
+                    ]
+                    if spans:
+                        values[row] = mask_text(values[row], spans)
+                        masked += len(spans)
+                        records += 1
+                        changed = True
+                if changed:
+                    columns[name] = pa.array(values, columns[name].type)
+            tables.append(pa.table(columns))
+        table = pa.concat_tables(tables)
+        shard.unlink()  # DVC may hard-link cache files: never write through the link
+        if shard.suffix == ".parquet":
+            pq.write_table(table, shard)
+        else:
+            import json
+
+            with shard.open("w", encoding="utf-8") as handle:
+                for row in table.to_pylist():
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return {"masked": masked, "records": records}
+
+
+def mask_revision(
+    repo: Path, path: str, rev: str, *, tag: str, policy_path: Path | None = None,
+    mask_all: bool = False, progress: Callable[[str], None] = lambda m: None,
+) -> dict[str, Any]:
+    """Mask ``path`` at ``rev`` and commit it as tag ``tag``; returns counts and the version."""
+    source = resolve_version(repo, path, rev)
+    with tempfile.TemporaryDirectory(prefix="trainguard-mask-") as scratch:
+        clone = Path(scratch) / "repo"
+        run_tool(["git", "clone", "--quiet", source.repo, str(clone)], scratch, "clone")
+        run_tool(["git", "checkout", "--quiet", "-B", f"trainguard-mask-{tag}", source.commit],
+                 clone, f"check out {rev}")
+        run_tool(["dvc", "pull", "--quiet", f"{path}.dvc"], clone,
+                 f"fetch {path} from DVC remote {source.remote}")
+        progress(f"masking {path}@{rev} ({source.commit[:12]})")
+        counts = mask_dataset(clone / path, policy_path=policy_path, mask_all=mask_all)
+        run_tool(["dvc", "add", "--quiet", path], clone, "dvc add")
+        run_tool(["git", "add", f"{path}.dvc"], clone, "git add")
+        message = (f"Mask {counts['masked']} PI value(s) without valid consent in {path} "
+                   f"(from {rev}, {source.commit[:12]}; Art. 7(3))")
+        run_tool(["git", "commit", "--quiet", "-m", message], clone, "git commit")
+        run_tool(["git", "tag", tag], clone, f"tag {tag}")
+        run_tool(["dvc", "push", "--quiet", f"{path}.dvc"], clone, "dvc push")
+        run_tool(["git", "push", "--quiet", "origin", f"refs/tags/{tag}"], clone,
+                 f"push tag {tag} to {source.repo}")
+        shutil.rmtree(clone / ".dvc" / "cache", ignore_errors=True)
+    masked = resolve_version(repo, path, tag)
+    return {**counts, "commit": masked.commit, "md5": masked.md5}
