@@ -27,7 +27,8 @@ SUITES = {"legality_sources": "sources", "legality_corpus": "corpus"}
 
 def suites_dir() -> Path:
     configured = os.environ.get(EXPECTATIONS_ENV)
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "expectations"
+    checkout = Path(__file__).resolve().parents[2] / "expectations"
+    folder = Path(configured) if configured else checkout
     if not (folder / "legality_sources.json").is_file():
         raise GateError(f"GX suites not found in {folder}; set {EXPECTATIONS_ENV}")
     return folder
@@ -171,9 +172,10 @@ def _findings(outcome: Any, table: str, frame: Any, result: ScanResult, policy: 
 def _message(check: str, column: str, observed: Any, threshold: Any,
              details: dict[str, Any]) -> str:
     if check == "harmful.rate":
-        return (f"harmful rate {observed:.2%} on a random sample of {details['harmful_sampled']} "
-                f"({details['harmful_flagged']} flagged; 95% bound {details['harmful_rate_low']:.2%}"
-                f"-{details['harmful_rate_high']:.2%}) exceeds {threshold}")
+        return (f"harmful rate {observed:.2%} on a random sample of "
+                f"{details['harmful_sampled']} ({details['harmful_flagged']} flagged; 95% bound "
+                f"{details['harmful_rate_low']:.2%}-{details['harmful_rate_high']:.2%}) "
+                f"exceeds {threshold}")
     if check == "pi.consent":
         return (f"{observed} personal-information value(s) without valid consent "
                 f"({details['pi_uncovered_kinds']}); {details['pi_covered']} covered")

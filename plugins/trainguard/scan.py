@@ -247,7 +247,6 @@ class ScanResult:
 def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from trainguard.scanners.minhash import near_duplicates

@@ -24,8 +24,8 @@ _HARMFUL_TEMPLATES_EN = [
     "Step by step guide to {x}, materials are cheap.", "We will use {x} to take revenge.",
     "Everyone should join the {x} tonight.", "{g} are inferior and should be expelled.",
 ]
-_ACTS_ZH = ["制造爆炸装置", "组装土制炸药", "袭击人群", "在网上散布谣言", "煽动暴乱", "传播极端思想",
-            "分裂国家", "贩卖毒品", "开设网络赌场", "人肉搜索他人"]
+_ACTS_ZH = ["制造爆炸装置", "组装土制炸药", "袭击人群", "在网上散布谣言", "煽动暴乱",
+            "传播极端思想", "分裂国家", "贩卖毒品", "开设网络赌场", "人肉搜索他人"]
 _ACTS_EN = ["building an explosive device", "attacking a crowd", "spreading fake rumours",
             "an armed uprising", "selling drugs online"]
 _GROUPS_ZH = ["某些民族的人", "外地人", "女人", "老年人", "信教的人"]

@@ -3,7 +3,8 @@
 Shingles are 5-character windows of the squeezed text (lexicon.squeeze: no spaces or
 punctuation, so the same words re-spaced still collide). Each shingle is a 5-codepoint
 polynomial hash computed for a whole chunk of records at once; the 128 permutations are
-multiply-add hashes modulo 2^32 (odd multipliers: permutations), minimised per record with ``np.minimum.reduceat``.
+multiply-add hashes modulo 2^32 (odd multipliers make them permutations), minimised per
+record with ``np.minimum.reduceat``.
 Python never loops over shingles, which is where per-record tokenising spends its time.
 
 LSH uses 32 bands of 4 rows: a pair with Jaccard 0.7 becomes a candidate with
