@@ -57,6 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
     show.add_argument("--format", choices=("text", "json"), default="text")
 
+    review = verbs.add_parser(
+        "review-sample", help="write the manual spot-check sample (TC260-003 9.2), PI masked")
+    review.add_argument("dataset", type=Path)
+    review.add_argument("--out", type=Path, required=True, help="CSV to write")
+    review.add_argument("--size", type=int, help="records (default: the policy's, 4,000)")
+    review.add_argument("--policy", type=Path)
+
+    optout = verbs.add_parser("optout", help="the opt-out / takedown registry of works")
+    optout_verbs = optout.add_subparsers(dest="optout_verb", required=True, metavar="ACTION")
+    add = optout_verbs.add_parser("add", help="add a withdrawn work (its fingerprints only)")
+    add.add_argument("--registry", type=Path, required=True, help="registry JSONL file")
+    add.add_argument("--work-id", required=True)
+    add.add_argument("--text-file", type=Path, required=True, help="the work's text (UTF-8)")
+    add.add_argument("--title", default="")
+    add.add_argument("--reason", default="", help="e.g. the takedown request reference")
+
     data = verbs.add_parser("demo-data", help="generate the demo git+DVC repository only")
     data.add_argument("--out", type=Path, required=True, help="folder to build it in")
     data.add_argument("--scale", type=float, default=1.0)
@@ -83,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo_data(args)
         if args.verb == "mask":
             return _mask(args)
+        if args.verb == "review-sample":
+            return _review_sample(args)
+        if args.verb == "optout":
+            return _optout_add(args)
         from trainguard.demo import run_demo
 
         return run_demo(args.workdir, scale=args.scale)
@@ -147,6 +167,39 @@ def _mask(args: argparse.Namespace) -> int:
                            policy_path=args.policy, mask_all=args.all, progress=print)
     print(f"masked {result['masked']} PI value(s) in {result['records']} record(s); "
           f"{args.path}@{args.tag} is commit {result['commit'][:12]}, DVC md5 {result['md5']}")
+    return EXIT_PASS
+
+
+def _review_sample(args: argparse.Namespace) -> int:
+    from trainguard.contract import load_dataset
+    from trainguard.policy import load_policy
+    from trainguard.review import review_file, write_review_sample
+
+    dataset = load_dataset(args.dataset)
+    size = args.size or load_policy(args.policy).corpus.manual_sample_size
+    written = write_review_sample(dataset, size, args.out)
+    print(f"wrote {written} records to review to {args.out}; fill in reviewer_id, verdict "
+          f"(pass/fail) and reviewed_at, and commit it as {review_file(dataset)}")
+    return EXIT_PASS
+
+
+def _optout_add(args: argparse.Namespace) -> int:
+    from trainguard.exceptions import ContractError
+    from trainguard.scanners.ip import OptOutRegistry, registry_entry
+
+    try:
+        text = args.text_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"cannot read the work ({type(exc).__name__})",
+                            file=str(args.text_file)) from None
+    if args.registry.exists() and args.work_id in OptOutRegistry.load(args.registry).work_ids:
+        raise ContractError(f"work '{args.work_id}' is already registered",
+                            file=str(args.registry))
+    entry = registry_entry(args.work_id, text, title=args.title, reason=args.reason)
+    args.registry.parent.mkdir(parents=True, exist_ok=True)
+    with args.registry.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+    print(f"registered {args.work_id} (sha256 {entry['sha256'][:16]}...) in {args.registry}")
     return EXIT_PASS
 
 

@@ -64,6 +64,7 @@ class GateReport:
     metrics: dict[str, float] = field(default_factory=dict)
     data_docs: Path | None = None  # GX Data Docs site built for this decision
     tables: dict[str, Any] = field(default_factory=dict)  # PI-free measures the suites read
+    review_sample: Path | None = None  # records to review by hand (PI masked), when due
 
     @property
     def failed(self) -> list[Finding]:

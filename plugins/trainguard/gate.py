@@ -81,6 +81,14 @@ def decide(
     )
     for source_id, count in sorted(stats.by_source.items()):
         report.metrics[f"records.{source_id}"] = count
+    if not result.corpus["manual_review_file"]:
+        # Nothing reviewed yet: hand the reviewers their sample with the decision.
+        from trainguard.review import write_review_sample
+
+        sample = workdir / "review_sample.csv"
+        size = write_review_sample(dataset, policy.corpus.manual_sample_size, sample)
+        report.review_sample = sample
+        report.metrics["review_sample_size"] = size
     if annotations_out:
         import pyarrow.parquet as pq
 

@@ -18,6 +18,7 @@ import hashlib
 import heapq
 import math
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,6 +103,30 @@ class _SampleHeap:
             heapq.heapreplace(self.items, (-key, record_id, text))
 
 
+def legality_pass(
+    texts: pa.Array | pa.ChunkedArray, lexicon: Lexicon, ledger: ConsentLedger,
+    hash_key: bytes, pool: ThreadPoolExecutor,
+) -> tuple[dict[int, list[tuple[Any, str, bool]]], dict[int, set[str]]]:
+    """PI with consent verdicts, and lexicon risk codes, for one column of one batch.
+
+    The lexicon pass (Arrow kernels and hyperscan, which release the GIL) runs in ``pool``
+    while this thread validates PI in Python: on two cores that overlap is worth ~1.6x.
+    Returns {row: [(match, hmac, covered)]} and {row: risk codes}.
+    """
+    from trainguard.personal_info import pi_hmac
+    from trainguard.scanners.pi import scan_pi
+
+    lexicon_hits = pool.submit(lexicon.matcher.match, texts)
+    found: dict[int, list[tuple[Any, str, bool]]] = {}
+    for row, matches in scan_pi(texts).items():
+        found[row] = []
+        for match in matches:
+            digest = pi_hmac(match.kind, match.value, hash_key)
+            covered = ledger.verdict(match.kind, digest).value == "covered"
+            found[row].append((match, digest, covered))
+    return found, lexicon_hits.result()
+
+
 def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str, Any]:
     """Scan one shard; write ``out_dir/scan-<shard>.parquet``; return a PI-free summary."""
     import numpy as np
@@ -109,11 +134,9 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from trainguard.personal_info import pi_hmac
     from trainguard.scanners.ip import copyright_rows, fingerprint
     from trainguard.scanners.lexicon import squeeze
     from trainguard.scanners.minhash import NUM_PERM
-    from trainguard.scanners.pi import scan_pi
 
     dataset, policy = resources.dataset, resources.policy
     text_fields = list(dataset.text_columns)
@@ -126,7 +149,9 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                                "pi_uncovered": 0, "lexicon_hits": 0}
     corpus_texts: list[tuple[int, str]] = []  # (row in shard, text) in the corpus sample
     row_base = 0
-    for _, _, batch in dataset.iter_batches_of(shard, ["record_id", "source_id", *text_fields]):
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainguard-lexicon")
+    batches = dataset.iter_batches_of(shard, ["record_id", "source_id", *text_fields])
+    for _, _, batch in batches:
         n = batch.num_rows
         record_ids = batch.column("record_id").to_pylist()
         source_ids = batch.column("source_id").to_pylist()
@@ -135,16 +160,16 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         copyright_mask = np.zeros(n, dtype=bool)
         for name in text_fields:
             column = batch.column(name)
-            for row, matches in scan_pi(column).items():
-                for match in matches:
-                    digest = pi_hmac(match.kind, match.value, resources.hash_key)
-                    covered = resources.ledger.verdict(match.kind, digest).value == "covered"
+            found, lexicon_hits = legality_pass(
+                column, resources.lexicon, resources.ledger, resources.hash_key, pool)
+            for row, matches in found.items():
+                for match, digest, covered in matches:
                     pi_lists[row].append({"field": name, "kind": match.kind.value,
                                           "start": match.start, "end": match.end,
                                           "covered": covered, "hmac": digest})
                     if not covered:
                         risks[row].add("A.4.f")
-            for row, codes in resources.lexicon.matcher.match(column).items():
+            for row, codes in lexicon_hits.items():
                 risks[row].update(codes)
             copyright_mask |= np.asarray(copyright_rows(column))
         joined = (batch.column(text_fields[0]) if len(text_fields) == 1 else
@@ -178,6 +203,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         summary["pi_uncovered"] += sum(1 for p in pi_lists for s in p if not s["covered"])
         summary["lexicon_hits"] += sum(lexicon_rows)
         row_base += n
+    pool.shutdown()
     table = pa.concat_tables(tables) if tables else _empty_table()
     scores = _classify(resources, heaps, corpus_texts, table)
     table = table.append_column("harmful_score", pa.array(scores, pa.float64()))

@@ -186,6 +186,8 @@ def log_gate_run(
             mlflow.log_dict(policy.to_dict(), "policy.json")
             if report.tables:  # counts and rates per source: what the GX suites read
                 mlflow.log_dict(report.tables, "legality_tables.json")
+            if report.review_sample is not None:  # PI masked: see trainguard.review
+                mlflow.log_artifact(str(report.review_sample), "review")
             if report.data_docs is not None:
                 mlflow.log_artifacts(str(report.data_docs), "data_docs")
                 mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")

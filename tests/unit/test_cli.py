@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -77,3 +79,55 @@ def test_policy_show_prints_every_setting_with_clause() -> None:
     document = json.loads(trainguard("policy", "show", "--format", "json").stdout)
     assert document["settings"]["corpus.manual_pass_rate"]["clause"] == "TC260-003 9.2"
     assert len(document["digest"]) == 64
+
+
+def test_review_sample_masks_pi_and_feeds_the_manual_check(tmp_path: Path) -> None:
+    """The review sample has every record (fewer than 4,000), PI masked; verdicts pass the gate."""
+    from dataset_factory import default_records
+
+    records = default_records()
+    records[4]["text"] += " 电话13812345678"
+    root = write_dataset(tmp_path / "d", records=records)
+    (root / "review" / "manual_verdicts.csv").unlink()
+    failing = trainguard("scan", str(root), "--format", "json", "--quiet")
+    manual = [f for f in json.loads(failing.stdout)["findings"] if f["check"] == "corpus.manual"]
+    assert failing.returncode == 1 and any(f["status"] == "fail" for f in manual)
+    sample = tmp_path / "sample.csv"
+    done = trainguard("review-sample", str(root), "--out", str(sample))
+    assert done.returncode == 0, done.stderr
+    text = sample.read_text(encoding="utf-8")
+    assert "13812345678" not in text and "[mobile_phone]" in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 30 and rows[0]["verdict"] == ""
+    verdicts = "record_id,reviewer_id,verdict,reviewed_at\n" + "".join(
+        f"{row['record_id']},rev1,pass,2026-01-02T00:00:00\n" for row in rows)
+    (root / "review" / "manual_verdicts.csv").write_text(verdicts)
+    passing = trainguard("scan", str(root), "--format", "json", "--quiet")
+    manual = [f for f in json.loads(passing.stdout)["findings"] if f["check"] == "corpus.manual"]
+    assert manual and all(f["status"] == "pass" for f in manual)
+
+
+def test_optout_registry_catches_a_lightly_edited_work(tmp_path: Path) -> None:
+    """A work added to the registry is found in a record that copies it with small edits."""
+    from dataset_factory import default_records
+
+    work = ("The lantern keeper climbed the stairs every evening with oil and matches, and "
+            "the harbour answered with a hundred small lights of its own for forty years.")
+    (tmp_path / "work.txt").write_text(work)
+    registry = tmp_path / "optout.jsonl"
+    added = trainguard("optout", "add", "--registry", str(registry), "--work-id", "w1",
+                       "--text-file", str(tmp_path / "work.txt"))
+    assert added.returncode == 0, added.stderr
+    assert work[:20] not in registry.read_text()  # fingerprints only
+    again = trainguard("optout", "add", "--registry", str(registry), "--work-id", "w1",
+                       "--text-file", str(tmp_path / "work.txt"))
+    assert again.returncode == 2 and "already registered" in again.stderr
+    records = default_records()
+    records[7]["text"] = work.replace("forty", "fifty").replace("every", "each")
+    root = write_dataset(tmp_path / "d", records=records)
+    (tmp_path / "policy.yaml").write_text(f"ip: {{optout_registry: {registry}}}\n")
+    done = trainguard("scan", str(root), "--policy", str(tmp_path / "policy.yaml"),
+                      "--format", "json", "--quiet")
+    hits = [f for f in json.loads(done.stdout)["findings"] if f["check"] == "ip.optout"
+            and f["status"] == "fail"]
+    assert done.returncode == 1 and hits[0]["record_ids"] == ["r0007"]

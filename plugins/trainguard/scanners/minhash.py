@@ -99,10 +99,13 @@ def candidate_pairs(sigs: np.ndarray, cutoff: float) -> list[tuple[int, int]]:
     for band in range(BANDS):
         keys = bands[:, band, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bands[:, band, 1]
         order = np.argsort(keys, kind="stable")
-        boundaries = np.flatnonzero(np.diff(keys[order])) + 1
-        for group in np.split(order, boundaries):
-            if len(group) < 2:
-                continue
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        lengths = np.diff(np.r_[starts, n])
+        # Only buckets holding two or more records can yield pairs (most hold one).
+        for start, length in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(),
+                                 strict=True):
+            group = order[start:start + length]
             head = int(group.min())
             members = group[group != head]
             close = members[similarity(sigs[members], sigs[head]) >= cutoff]

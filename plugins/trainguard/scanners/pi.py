@@ -36,6 +36,18 @@ PREFILTER = (
     r"|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-z]"
 )
 
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE_HINT = re.compile(f"[{_PROVINCES}][A-Z]")
+_HAS_DIGIT = re.compile(r"[0-9]")
+
+# A cheap test per pattern: most hit rows need two or three of the ten patterns.
+_GATES = {
+    PIKind.EMAIL: lambda text: "@" in text,
+    PIKind.LANDLINE_PHONE: lambda text: "-" in text or "(" in text,
+    PIKind.PASSPORT: lambda text: "E" in text or "G" in text,
+    PIKind.LICENSE_PLATE: lambda text: _PLATE_HINT.search(text) is not None,
+}
+
 _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
     (PIKind.EMAIL, re.compile(
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -55,11 +67,10 @@ _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
         r"(?<![A-Za-z0-9])(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9])")),
     (PIKind.IP_ADDRESS, re.compile(
         r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")),
-    (PIKind.IP_ADDRESS, re.compile(
+    (PIKind.IP_ADDRESS, re.compile(  # IPv6
         r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])")),
     (PIKind.LICENSE_PLATE, re.compile(
-        r"(?<![A-Za-z0-9])[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
-        r"[A-HJ-NP-Z][·•]?[A-HJ-NP-Z0-9]{5,6}(?![A-Za-z0-9])")),
+        rf"(?<![A-Za-z0-9])[{_PROVINCES}][A-HJ-NP-Z][·•]?[A-HJ-NP-Z0-9]{{5,6}}(?![A-Za-z0-9])")),
 ]
 # When spans overlap, the longer wins; on equal length, the earlier kind here.
 _PRIORITY = {kind: rank for rank, kind in enumerate(
@@ -137,10 +148,22 @@ def _validate(kind: PIKind, text: str) -> bool:
     return True
 
 
+# What NFKC does to most CJK text: full-width forms to ASCII, one character for one.
+_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
 def normalise_with_offsets(text: str) -> tuple[str, list[int] | None]:
-    """NFKC text without zero-width characters, and each character's original offset."""
+    """NFKC text without zero-width characters, and each character's original offset.
+
+    Fast path: folding full-width forms keeps every offset, so when that already gives NFKC
+    text without zero-width characters the offsets are the identity (no map is built).
+    """
     if text.isascii():
         return text, None
+    narrowed = text.translate(_NARROW)
+    if _ZERO_WIDTH_RE.search(narrowed) is None and unicodedata.is_normalized("NFKC", narrowed):
+        return narrowed, None
     out: list[str] = []
     index: list[int] = []
     for position, char in enumerate(text):
@@ -157,7 +180,13 @@ def find_pi(text: str) -> list[PIMatch]:
     """Every validated PI value in ``text``, non-overlapping, in order."""
     normal, index = normalise_with_offsets(text)
     candidates: list[tuple[int, int, PIKind, str]] = []
+    has_digit = _HAS_DIGIT.search(normal) is not None
     for kind, pattern in _PATTERNS:
+        gate = _GATES.get(kind)
+        if (gate is not None and not gate(normal)) or (kind is not PIKind.EMAIL and not has_digit):
+            continue
+        if kind is PIKind.IP_ADDRESS and "." not in normal and normal.count(":") < 2:
+            continue
         for match in pattern.finditer(normal):
             if _validate(kind, match.group()):
                 candidates.append((match.start(), match.end(), kind, match.group()))
