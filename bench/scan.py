@@ -37,7 +37,7 @@ def generate(path: Path, megabytes: float, seed: int = 5) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trainguard.demo_data import _DECOYS, PI_KINDS, _pi_value, _PI_TEMPLATES, sample_text
+    from trainguard.demo_data import _DECOYS, _PI_TEMPLATES, PI_KINDS, _pi_value, sample_text
 
     rng = random.Random(seed)
     terms = [line.split(",")[0] for line in _lexicon_lines()[1:200]]
