@@ -46,9 +46,7 @@ with DAG(
         path="{{ params.path }}",
         rev="{{ params.rev }}",
     )
-    shards = DatasetShardsOperator(
-        task_id="list_shards", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
-    )
+    shards = DatasetShardsOperator(task_id="list_shards", policy="{{ params.policy }}")
     scans = ShardScanOperator.partial(
         task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
     ).expand(shard=shards.output)

@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--size", type=int, help="records (default: the policy's, 4,000)")
     review.add_argument("--policy", type=Path)
 
+    annotation = verbs.add_parser("annotation", help="annotation governance (Art. 8)")
+    annotation_verbs = annotation.add_subparsers(dest="annotation_verb", required=True,
+                                                 metavar="ACTION")
+    plan = annotation_verbs.add_parser(
+        "sample", help="the spot checks each batch still needs, by the policy's sampling plan")
+    plan.add_argument("dataset", type=Path, help="fine-tuning dataset directory")
+    plan.add_argument("--out", type=Path, required=True, help="CSV to write")
+    plan.add_argument("--policy", type=Path)
+
     optout = verbs.add_parser("optout", help="the opt-out / takedown registry of works")
     optout_verbs = optout.add_subparsers(dest="optout_verb", required=True, metavar="ACTION")
     add = optout_verbs.add_parser("add", help="add a withdrawn work (its fingerprints only)")
@@ -103,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _review_sample(args)
         if args.verb == "optout":
             return _optout_add(args)
+        if args.verb == "annotation":
+            return _annotation_sample(args)
         from trainguard.demo import run_demo
 
         return run_demo(args.workdir, scale=args.scale)
@@ -180,6 +191,18 @@ def _review_sample(args: argparse.Namespace) -> int:
     written = write_review_sample(dataset, size, args.out)
     print(f"wrote {written} records to review to {args.out}; fill in reviewer_id, verdict "
           f"(pass/fail) and reviewed_at, and commit it as {review_file(dataset)}")
+    return EXIT_PASS
+
+
+def _annotation_sample(args: argparse.Namespace) -> int:
+    from trainguard.checks.annotation import write_spot_check_sample
+    from trainguard.contract import load_dataset
+    from trainguard.policy import load_policy
+
+    written = write_spot_check_sample(load_dataset(args.dataset), load_policy(args.policy),
+                                      args.out)
+    print(f"wrote {written} record(s) to spot-check to {args.out}; add the verdicts to "
+          "annotation/spot_checks.csv")
     return EXIT_PASS
 
 

@@ -1,8 +1,9 @@
 """``trainguard demo``: the main job, end to end, on embedded defaults.
 
-Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` DAG twice
-with Airflow's ``dag.test()``: on revision "planted" (the gate fails, naming clauses, and
-training never runs) and on "clean" (the gate passes and a model version is registered).
+Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` and
+``finetune_gate`` DAGs with Airflow's ``dag.test()``, each on revision "planted" (the gate
+fails, naming clauses, and training never runs) and on "clean" (the gate passes and a
+model version is registered).
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from pathlib import Path
 
 from trainguard.exceptions import TrainguardError
 
-DAG_ID = "pretraining_gate"
-MODEL_NAME = "trainguard-demo-pretrained"
+RUNS = (  # (DAG, dataset, revision, model)
+    ("pretraining_gate", "datasets/pretraining", "planted", "trainguard-demo-pretrained"),
+    ("pretraining_gate", "datasets/pretraining", "clean", "trainguard-demo-pretrained"),
+    ("finetune_gate", "datasets/finetuning", "planted", "trainguard-demo-finetuned"),
+    ("finetune_gate", "datasets/finetuning", "clean", "trainguard-demo-finetuned"),
+)
 
 
 def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
-    from trainguard.demo_data import DEMO_HASH_KEY, PRETRAINING, build_demo_repo
+    from trainguard.demo_data import DEMO_HASH_KEY, build_demo_repo
     from trainguard.embedded import apply_embedded_env
     from trainguard.personal_info import HASH_KEY_ENV
 
@@ -34,34 +39,35 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"  MLflow tracking   {env['MLFLOW_TRACKING_URI']}")
     print(f"  task logs         {log_file}\n")
 
-    print("[1/3] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
+    steps = len(RUNS) + 1
+    print(f"[1/{steps}] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
     demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
 
     from trainguard.dagrun import run_dag
 
-    outcomes = {}
-    for step, revision in ((2, "planted"), (3, "clean")):
-        print(f"\n[{step}/3] Airflow DAG {DAG_ID} on revision '{revision}' ...", flush=True)
+    unexpected = []
+    for step, (dag_id, path, revision, model) in enumerate(RUNS, start=2):
+        print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...",
+              flush=True)
         result = run_dag(
-            DAG_ID,
-            {"repo": str(demo.repo), "path": PRETRAINING, "rev": revision,
-             "policy": str(demo.policy), "model_name": MODEL_NAME},
+            dag_id,
+            {"repo": str(demo.repo), "path": path, "rev": revision,
+             "policy": str(demo.policy), "model_name": model},
             log_file=log_file,
         )
-        outcomes[revision] = result
         _print_outcome(result)
+        expected_state = "failed" if revision == "planted" else "success"
+        trained = result.states_of("train") == ["success"]
+        if result.state != expected_state or trained != (revision == "clean"):
+            unexpected.append(f"{dag_id} on {revision}: {result.state}")
 
-    planted_ok = outcomes["planted"].states_of("train") == ["upstream_failed"]
-    clean_ok = outcomes["clean"].state == "success"
-    print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and model:")
+    print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and models:")
     print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
-    print("  then open http://127.0.0.1:5000 (experiment 'trainguard', model "
-          f"'{MODEL_NAME}')")
-    if not (planted_ok and clean_ok):
+    print("  then open http://127.0.0.1:5000 (experiment 'trainguard'; models "
+          "'trainguard-demo-pretrained' and 'trainguard-demo-finetuned')")
+    if unexpected:
         raise TrainguardError(
-            f"the demo did not behave as expected (planted: {outcomes['planted'].state}, "
-            f"clean: {outcomes['clean'].state}); see {log_file}"
-        )
+            f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}")
     return 0
 
 
@@ -83,6 +89,7 @@ def _print_outcome(result: object) -> None:
         print(f"      gate FAILED - training never started. {len(failed['failed'])} reason(s):")
         for finding in failed["failed"]:
             where = f" [source {finding['source_id']}]" if finding["source_id"] else ""
+            where += f" [{finding['entity']}]" if finding.get("entity") else ""
             print(f"        x {finding['check']}{where}: {finding['message']}")
             print(f"          clause: {'; '.join(finding['clauses'])}")
         print(f"      gate run in MLflow: {failed['gate_run_id']}")

@@ -29,7 +29,7 @@ import yaml
 from trainguard.personal_info import pi_hmac
 from trainguard.versioning import run_tool, tool_env
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -434,6 +434,11 @@ class _Builder:
                 "label": "acceptable" if rng.random() < 0.9 else "needs_fix",
                 "language": language,
             })
+            record = records[-1]
+            # A second, independent label on a third of the items (for Cohen's kappa).
+            other = "needs_fix" if record["label"] == "acceptable" else "acceptable"
+            record["second_label"] = (
+                (record["label"] if rng.random() < 0.97 else other) if i % 3 == 0 else None)
         self._write_dataset(root, "demo-finetuning", "finetuning", ["zh", "en"],
                             "Instruction pairs with human annotation", sources, records,
                             shards=2, fmt="jsonl")

@@ -37,9 +37,11 @@ class Finding:
     observed: Any = None
     threshold: Any = None
     record_ids: tuple[str, ...] = ()
+    entity: str | None = None  # what else a finding is about: "batch B04", "annotator L07"
 
     def summary(self) -> str:
         where = f" [source {self.source_id}]" if self.source_id else ""
+        where += f" [{self.entity}]" if self.entity else ""
         return f"{self.check}{where}: {self.message} ({'; '.join(self.clauses)})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class Finding:
             "clauses": list(self.clauses),
             "status": self.status.value,
             "source_id": self.source_id,
+            "entity": self.entity,
             "observed": self.observed,
             "threshold": self.threshold,
             "record_ids": list(self.record_ids[:MAX_RECORD_IDS]),
@@ -65,6 +68,7 @@ class GateReport:
     data_docs: Path | None = None  # GX Data Docs site built for this decision
     tables: dict[str, Any] = field(default_factory=dict)  # PI-free measures the suites read
     review_sample: Path | None = None  # records to review by hand (PI masked), when due
+    annotation: dict[str, Any] = field(default_factory=dict)  # Art. 8/17 metadata
 
     @property
     def failed(self) -> list[Finding]:

@@ -11,13 +11,37 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from trainguard.checks.annotation import review_annotation
 from trainguard.checks.sources import check_sources
+from trainguard.contract import Stage
 from trainguard.findings import GateReport
 from trainguard.policy import Policy
 from trainguard.scan import ScanResources, scan_shard
 
 SHARDS_DIR = "shards"
 GX_DIR = "gx"
+LEGALITY_SUITES = ["legality_sources", "legality_corpus"]
+QUALITY_SUITES = ["quality_sources", "quality_corpus"]
+ANNOTATION_SUITES = ["annotation_rules", "annotation_annotators", "annotation_batches"]
+
+
+def suite_parameters(policy: Policy, records: int) -> dict[str, float]:
+    """The policy's thresholds, by the $PARAMETER names the suites in expectations/ use."""
+    return {
+        "harmful_max_rate": policy.harmful.max_rate,
+        "automated_sample_fraction": policy.corpus.automated_sample_fraction,
+        "automated_pass_rate": policy.corpus.automated_pass_rate,
+        # The manual check needs the policy's sample size, or every record when fewer.
+        "manual_sample_size": min(policy.corpus.manual_sample_size, records),
+        "manual_pass_rate": policy.corpus.manual_pass_rate,
+        "lexicon_min_terms": policy.keywords.min_terms,
+        "lexicon_min_per_a1": policy.keywords.min_per_a1_risk,
+        "lexicon_min_per_a2": policy.keywords.min_per_a2_risk,
+        **{key: value for key, value in policy.quality.model_dump().items()
+           if key != "near_duplicate_similarity"},
+        "min_accuracy": policy.annotation.min_accuracy,
+        "min_kappa": policy.annotation.min_kappa,
+    }
 
 
 def evaluate(
@@ -64,10 +88,20 @@ def decide(
     )
     report.findings += check_sources(dataset, policy, dict(stats.by_source))
     result = reduce_scans(resources, workdir / SHARDS_DIR)
-    outcome = run_gx_gate(result, policy, workdir / GX_DIR)
+    tables = result.tables()
+    suites = LEGALITY_SUITES + QUALITY_SUITES
+    annotation = review_annotation(dataset, policy)
+    if dataset.manifest.stage is Stage.FINETUNING:
+        tables.update(annotation.tables())
+        suites += ANNOTATION_SUITES
+        report.annotation = {**annotation.metadata, "rules_files": {
+            version: str(path) for version, path in (dataset.annotation.rules.items()
+                                                     if dataset.annotation else [])}}
+    outcome = run_gx_gate(tables, suites, suite_parameters(policy, stats.records), policy,
+                          workdir / GX_DIR)
     report.findings += outcome.findings
     report.data_docs = outcome.data_docs
-    report.tables = {"sources": result.sources, "corpus": result.corpus}
+    report.tables = {name: table.rows for name, table in tables.items()}
     report.metrics.update(
         {
             "records": stats.records,

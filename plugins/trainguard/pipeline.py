@@ -88,15 +88,18 @@ def _resources(version: DatasetVersion, policy_path: str | None,
     return ScanResources.build(local, policy, lexicons), scan_workdir(version, policy, lexicons)
 
 
-def list_shards(
-    version: DatasetVersion, *, policy_path: str | None = None, lexicons: list[str] | None = None
-) -> list[str]:
+def list_shards(version: DatasetVersion, *, policy_path: str | None = None) -> list[str]:
     """Fetch the version, check its contract once, and name its shards (for task mapping)."""
 
     def step() -> list[str]:
-        resources, _ = _resources(version, policy_path, lexicons or [])
-        resources.dataset.validate_records()
-        return [shard.name for shard in resources.dataset.shards]
+        from trainguard.contract import load_dataset
+        from trainguard.policy import load_policy
+        from trainguard.versioning import fetch_version
+
+        load_policy(policy_path or None)  # a bad policy fails here, not in every shard task
+        dataset = load_dataset(fetch_version(version, workspace()))
+        dataset.validate_records()
+        return [shard.name for shard in dataset.shards]
 
     return _fail_closed(step)
 

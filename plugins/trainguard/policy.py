@@ -63,6 +63,16 @@ class IPPolicy(_Section):
 
 class QualityPolicy(_Section):
     near_duplicate_similarity: Fraction = Field(gt=0, le=1)
+    max_near_duplicate_rate: Fraction = Field(ge=0, le=1)
+    max_garbled_rate: Fraction = Field(ge=0, le=1)
+    max_empty_rate: Fraction = Field(ge=0, le=1)
+    max_truncated_rate: Fraction = Field(ge=0, le=1)
+    max_language_mismatch_rate: Fraction = Field(ge=0, le=1)
+    min_sources_per_language: int = Field(ge=1)
+    max_source_share: Fraction = Field(gt=0, le=1)
+    min_domestic_share: Fraction = Field(ge=0, le=1)
+    max_domestic_share: Fraction = Field(ge=0, le=1)
+    min_lexical_diversity: Fraction = Field(ge=0, le=1)
 
 
 class CorpusPolicy(_Section):
@@ -85,6 +95,7 @@ class AnnotationPolicy(_Section):
     min_spot_checks: int = Field(ge=1)
     min_accuracy: Fraction = Field(gt=0, le=1)
     min_assessment_score: Fraction = Field(ge=0, le=1)
+    min_kappa: float = Field(ge=-1, le=1)
 
 
 class ViolationPolicy(_Section):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from trainguard.consent import ConsentLedger
+    from trainguard.gx_gate import Table
     from trainguard.scanners.classifier import HarmfulClassifier
     from trainguard.scanners.ip import OptOutRegistry
     from trainguard.scanners.lexicon import Lexicon
@@ -46,8 +47,15 @@ class ScanResources:
     lexicon: Lexicon
     ledger: ConsentLedger
     registry: OptOutRegistry
-    classifier: HarmfulClassifier
+    classifier_training: str  # labelled CSV, or "" for the built-in examples
     hash_key: bytes
+
+    @property
+    def classifier(self) -> HarmfulClassifier:
+        """Trained on first use (seconds), once per process: not every step needs it."""
+        from trainguard.scanners.classifier import classifier_for
+
+        return classifier_for(self.classifier_training)
 
     @classmethod
     def build(
@@ -55,7 +63,6 @@ class ScanResources:
     ) -> ScanResources:
         from trainguard.consent import ConsentLedger
         from trainguard.personal_info import hash_key
-        from trainguard.scanners.classifier import classifier_for
         from trainguard.scanners.ip import OptOutRegistry
         from trainguard.scanners.lexicon import Lexicon
 
@@ -73,7 +80,7 @@ class ScanResources:
             lexicon=lexicon,
             ledger=ConsentLedger.build(dataset.consents, policy.personal_info.sensitive_kinds),
             registry=registry,
-            classifier=classifier_for(str(policy.resolve_path(training)) if training else ""),
+            classifier_training=str(policy.resolve_path(training)) if training else "",
             hash_key=hash_key(),
         )
 
@@ -137,6 +144,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     from trainguard.scanners.ip import copyright_rows, fingerprint
     from trainguard.scanners.lexicon import squeeze
     from trainguard.scanners.minhash import NUM_PERM
+    from trainguard.scanners.quality import quality_flags
 
     dataset, policy = resources.dataset, resources.policy
     text_fields = list(dataset.text_columns)
@@ -174,6 +182,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
             copyright_mask |= np.asarray(copyright_rows(column))
         joined = (batch.column(text_fields[0]) if len(text_fields) == 1 else
                   pc.binary_join_element_wise(*[batch.column(c) for c in text_fields], "\n"))
+        flags = quality_flags(joined, dataset.manifest.languages)
         squeezed = squeeze(joined).to_pylist()
         digests, sigs = fingerprint(squeezed)
         optout = resources.registry.match(digests, sigs, policy.ip.optout_similarity)
@@ -195,6 +204,11 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
             "lexicon_hit": pa.array(lexicon_rows, pa.bool_()),
             "copyright_notice": pa.array(copyright_mask),
             "optout_work": pa.array([optout.get(r) for r in range(n)], pa.string()),
+            "q_empty": pa.array(flags["empty"]),
+            "q_garbled": pa.array(flags["garbled"]),
+            "q_truncated": pa.array(flags["truncated"]),
+            "q_language_mismatch": pa.array(flags["language_mismatch"]),
+            "language": pa.array(flags["language"].tolist(), pa.string()),
             "signature": pa.FixedSizeListArray.from_arrays(
                 pa.array(sigs.reshape(-1), pa.uint32()), NUM_PERM),
         }))
@@ -269,6 +283,46 @@ class ScanResult:
     annotations: pa.Table
     metrics: dict[str, float]
 
+    def tables(self) -> dict[str, Table]:
+        from trainguard.gx_gate import Table
+
+        return {
+            "sources": Table("sources", self.sources, key="source_id", entity="source",
+                             record_ids=self.record_ids, messages=_SOURCE_MESSAGES),
+            "corpus": Table("corpus", [self.corpus], record_ids=self.record_ids),
+        }
+
+
+def _harmful_message(row: dict[str, Any], threshold: str) -> str:
+    return (f"harmful rate {row['harmful_rate']:.2%} on a random sample of "
+            f"{row['harmful_sampled']} ({row['harmful_flagged']} flagged; 95% bound "
+            f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) exceeds {threshold}")
+
+
+_SOURCE_MESSAGES: dict[str, Any] = {
+    "harmful.rate": _harmful_message,
+    "pi.consent": lambda row, _: (
+        f"{row['pi_uncovered']} personal-information value(s) without valid consent "
+        f"({row['pi_uncovered_kinds']}); {row['pi_covered']} covered"),
+    "ip.optout": lambda row, _: (
+        f"{row['optout_hits']} record(s) match works withdrawn in the opt-out registry"),
+    "ip.copyright": lambda row, _: (
+        f"{row['copyright_notices']} record(s) carry copyright notices or licence headers"),
+    "quality.duplicates": lambda row, _: (
+        f"{row['near_duplicates']} record(s) nearly duplicate an earlier record"),
+    "quality.garbled": lambda row, t: (
+        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded (expected {t})"),
+    "quality.empty": lambda row, t: f"{row['empty_rate']:.2%} of records are empty",
+    "quality.truncated": lambda row, t: (
+        f"{row['truncated_rate']:.2%} of records look truncated (expected {t})"),
+    "quality.language": lambda row, t: (
+        f"{row['language_mismatch_rate']:.2%} of records are in an undeclared language "
+        f"(found: {row['languages']}; expected {t})"),
+    "pi.declaration": lambda row, _: (
+        f"{row['pi_undeclared']} personal-information value(s) in a source that declares "
+        "none"),
+}
+
 
 def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     import numpy as np
@@ -309,6 +363,9 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     for row, source in enumerate(source_ids):
         by_source[source].append(row)
     pi_column = table.column("pi").to_pylist()
+    quality = {name: table.column(f"q_{name}").to_pylist()
+               for name in ("empty", "garbled", "truncated", "language_mismatch")}
+    languages = table.column("language").to_pylist()
     optout = table.column("optout_work").to_pylist()
     notices = table.column("copyright_notice").to_pylist()
     offenders: dict[str, list[str]] = {}
@@ -327,6 +384,9 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
         offenders[f"ip.copyright:{source_id}"] = [record_ids[r] for r in rows if notices[r]]
         offenders[f"quality.duplicates:{source_id}"] = [
             record_ids[r] for r in rows if duplicate_ids[r] is not None]
+        for name, flags in quality.items():
+            offenders[f"{QUALITY_CHECKS[name]}:{source_id}"] = [
+                record_ids[r] for r in rows if flags[r]]
         declared = dataset.sources[source_id].contains_personal_info
         sources.append({
             "source_id": source_id,
@@ -345,6 +405,9 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
             "optout_hits": len(offenders[f"ip.optout:{source_id}"]),
             "copyright_notices": len(offenders[f"ip.copyright:{source_id}"]),
             "near_duplicates": len(offenders[f"quality.duplicates:{source_id}"]),
+            **{f"{name}_rate": len(offenders[f"{QUALITY_CHECKS[name]}:{source_id}"]) / len(rows)
+               if rows else 0.0 for name in quality},
+            "languages": ", ".join(sorted({languages[r] for r in rows})),
         })
 
     wanted = math.ceil(policy.corpus.automated_sample_fraction * len(record_ids))
@@ -366,6 +429,7 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
         "lexicon_min_a1": min(coverage.get(f"A.1.{c}", 0) for c in "abcdefgh"),
         "lexicon_min_a2": min(coverage.get(f"A.2.{c}", 0) for c in "abcdefghi"),
         **_manual_review(dataset, set(record_ids)),
+        **_diversity(dataset, record_ids, source_ids, languages, duplicate_ids, keys),
     }
     offenders["corpus.automated"] = [record_ids[r] for r in automated if harmful[r]]
 
@@ -425,6 +489,36 @@ def _texts(dataset: Dataset, wanted_ids: list[str], indices: list[int], *,
                                    values.to_pylist(), strict=True):
             found[position[record_id]] = text
     return found
+
+
+DIVERSITY_SAMPLE = 2_000
+QUALITY_CHECKS = {"empty": "quality.empty", "garbled": "quality.garbled",
+                  "truncated": "quality.truncated", "language_mismatch": "quality.language"}
+
+
+def _diversity(dataset: Dataset, record_ids: list[str], source_ids: list[str],
+               languages: list[str], duplicate_ids: list[str | None],
+               keys: list[float]) -> dict[str, Any]:
+    """Diversity of the corpus (Art. 7(4); TC260-003 5.1 b): sources, mix, vocabulary."""
+    total = len(record_ids) or 1
+    per_source = Counter(source_ids)
+    sources_of: dict[str, set[str]] = defaultdict(set)
+    for source, language in zip(source_ids, languages, strict=True):
+        sources_of[language].add(source)
+    domestic = sum(count for source, count in per_source.items()
+                   if dataset.sources[source].origin.value == "domestic")
+    # Lexical diversity: distinct character bigrams per bigram on a random sample.
+    sample = sorted(range(len(record_ids)), key=keys.__getitem__)[:DIVERSITY_SAMPLE]
+    texts = _texts(dataset, [record_ids[r] for r in sample], sample, squeezed=False)
+    bigrams = [text[i:i + 2] for text in texts.values() for i in range(len(text) - 1)]
+    return {
+        "near_duplicate_rate": sum(d is not None for d in duplicate_ids) / total,
+        "largest_source_share": max(per_source.values(), default=0) / total,
+        "min_sources_per_language": min(
+            (len(sources_of[language]) for language in dataset.manifest.languages), default=0),
+        "domestic_share": domestic / total,
+        "lexical_diversity": len(set(bigrams)) / len(bigrams) if bigrams else 0.0,
+    }
 
 
 REVIEW_FILE = "review/manual_verdicts.csv"

@@ -184,14 +184,45 @@ def log_gate_run(
             mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
             mlflow.log_dict(report.to_dict(), "findings.json")
             mlflow.log_dict(policy.to_dict(), "policy.json")
-            if report.tables:  # counts and rates per source: what the GX suites read
-                mlflow.log_dict(report.tables, "legality_tables.json")
+            if report.tables:  # counts and rates per entity: what the GX suites read
+                mlflow.log_dict(report.tables, "gate_tables.json")
+            if report.annotation:
+                _log_annotation(report.annotation)
             if report.review_sample is not None:  # PI masked: see trainguard.review
                 mlflow.log_artifact(str(report.review_sample), "review")
             if report.data_docs is not None:
                 mlflow.log_artifacts(str(report.data_docs), "data_docs")
                 mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
             return run.info.run_id
+
+
+def _log_annotation(metadata: dict[str, Any]) -> None:
+    """Art. 8/17 annotation metadata: rules hashes and texts, annotators, spot checks, kappa."""
+    import mlflow
+
+    rules_files = metadata.get("rules_files", {})
+    for version, sha256 in metadata["rules"].items():
+        mlflow.log_param(f"annotation.rules.{version}.sha256", sha256)
+    for path in rules_files.values():
+        mlflow.log_artifact(path, "annotation/rules")
+    annotators = metadata["annotators"]
+    spot = metadata["spot_checks"]
+    metrics = {
+        "annotation.records": metadata["records"],
+        "annotation.labelers": annotators["labelers"],
+        "annotation.reviewers": annotators["reviewers"],
+        "annotation.untrained_annotators": annotators["untrained"],
+        "annotation.spot_checks": spot["checked"],
+        "annotation.accuracy": spot["accuracy"],
+        "annotation.accuracy_low": spot["accuracy_low"],
+        "annotation.accuracy_high": spot["accuracy_high"],
+        **{f"annotation.type.{kind}": count for kind, count in metadata["types"].items()},
+    }
+    if metadata.get("kappa_mean") is not None:
+        metrics["annotation.kappa_mean"] = metadata["kappa_mean"]
+    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+    mlflow.log_dict({k: v for k, v in metadata.items() if k != "rules_files"},
+                    "annotation/annotation.json")
 
 
 def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> dict[str, Any]:

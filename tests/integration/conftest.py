@@ -36,12 +36,16 @@ class Stack:
     demo: DemoRepo
 
     def run_gate(self, rev: str, repo: Path | None = None, **conf: Any) -> Any:
+        return self.run_gate_dag("pretraining_gate", rev, PRETRAINING, MODEL_NAME, repo, **conf)
+
+    def run_gate_dag(self, dag_id: str, rev: str, path: str, model: str,
+                     repo: Path | None = None, **conf: Any) -> Any:
         from trainguard.dagrun import run_dag
 
         return run_dag(
-            "pretraining_gate",
-            {"repo": str(repo or self.demo.repo), "path": PRETRAINING, "rev": rev,
-             "model_name": MODEL_NAME, "policy": str(self.demo.policy), **conf},
+            dag_id,
+            {"repo": str(repo or self.demo.repo), "path": path, "rev": rev,
+             "model_name": model, "policy": str(self.demo.policy), **conf},
             log_file=self.workdir / "task-logs.txt",
         )
 

@@ -35,10 +35,15 @@ def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
-    planted, clean = out.split("on revision 'clean'")
+    pretraining, finetuning = out.split("finetune_gate on revision 'planted'")
+    planted, clean = pretraining.split("pretraining_gate on revision 'clean'")
     assert "gate FAILED - training never started" in planted
-    assert "Art. 7(2)" in planted and "TC260-003 5.1 c" in planted
-    assert "train upstream_failed" in planted
+    assert "Art. 7(2)" in planted and "TC260-003 5.1 c" in planted and "Art. 7(3)" in planted
+    assert "train upstream_failed" in planted and "scan_shard 4x success" in planted
     assert "gate PASSED" in clean and "version 1 registered" in clean
     assert "trainguard.gate_run_id = " in clean and "trainguard.dataset.digest = " in clean
+    ft_planted, ft_clean = finetuning.split("finetune_gate on revision 'clean'")
+    assert "[annotator L07]" in ft_planted and "[batch B04]" in ft_planted
+    assert "Art. 8" in ft_planted
+    assert "trainguard-demo-finetuned version 1 registered" in ft_clean
     assert (tmp_path / "demo" / "mlflow.db").exists()

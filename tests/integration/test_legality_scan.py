@@ -82,7 +82,7 @@ def test_gate_run_logs_data_docs_and_tables(planted_run: Any) -> None:
     run_id = planted_run.xcom("gate", "gate_failed")["gate_run_id"]
     docs = [a.path for a in MlflowClient().list_artifacts(run_id, "data_docs")]
     assert "data_docs/index.html" in docs
-    tables = mlflow.artifacts.load_dict(f"runs:/{run_id}/legality_tables.json")
+    tables = mlflow.artifacts.load_dict(f"runs:/{run_id}/gate_tables.json")
     social = next(s for s in tables["sources"] if s["source_id"] == "social-posts")
     assert social["harmful_rate"] > 0.05 and social["harmful_sampled"] == 1500
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.findings import Status
+from trainguard.gate import LEGALITY_SUITES, suite_parameters
 from trainguard.gx_gate import run_gx_gate, suites_dir
 from trainguard.policy import load_policy
 from trainguard.scan import ScanResult, wilson_interval
@@ -64,7 +65,9 @@ def run(tmp_path: Path, sources: list[dict[str, object]], corpus: dict[str, obje
 
     result = ScanResult(sources, corpus, {"harmful.rate:b": ["b-1", "b-2"]},
                         pa.table({"record_id": pa.array([], pa.string())}), {})
-    return run_gx_gate(result, load_policy(), tmp_path).findings
+    policy = load_policy()
+    return run_gx_gate(result.tables(), LEGALITY_SUITES, suite_parameters(policy, 200), policy,
+                       tmp_path).findings
 
 
 def test_passing_tables_give_only_passes(tmp_path: Path) -> None:

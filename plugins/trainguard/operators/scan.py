@@ -17,28 +17,22 @@ from trainguard.operators.context import (
 class DatasetShardsOperator(BaseOperator):
     """Fetches the version, checks its contract once, and returns its shard names."""
 
-    template_fields = ("policy", "lexicons")
+    template_fields = ("policy",)
     ui_color = "#945dd6"
 
     def __init__(
-        self,
-        *,
-        policy: str | None = None,
-        lexicons: list[str] | str | None = None,
-        version_task_id: str = VERSION_TASK_ID,
-        **kwargs: Any,
+        self, *, policy: str | None = None, version_task_id: str = VERSION_TASK_ID, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.policy = policy
-        self.lexicons = lexicons
         self.version_task_id = version_task_id
 
     def execute(self, context: Any) -> list[str]:
         from trainguard.pipeline import list_shards
 
         version = pull_version(context, self.version_task_id)
-        shards = publishing_gate_errors(context, lambda: list_shards(
-            version, policy_path=self.policy or None, lexicons=as_list(self.lexicons)))
+        shards = publishing_gate_errors(
+            context, lambda: list_shards(version, policy_path=self.policy or None))
         self.log.info("%d shard(s) to scan: %s", len(shards), ", ".join(shards))
         return shards
 

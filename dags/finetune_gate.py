@@ -1,0 +1,61 @@
+"""Gate a fine-tuning run on data legality, quality and annotation, then fine-tune.
+
+Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/finetuning", "rev": "clean"}``.
+Each record shard is scanned by its own mapped task; the gate then runs the legality,
+quality and annotation suites (Art. 7, Art. 8), naming each failed check with its clause
+and the batch, annotator or source concerned, before fine-tuning can start.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, Param
+
+from trainguard.operators import (
+    DataGateOperator,
+    DatasetShardsOperator,
+    DatasetVersionOperator,
+    ShardScanOperator,
+    TrainModelOperator,
+)
+
+with DAG(
+    dag_id="finetune_gate",
+    description="Art. 7 data gate in front of every fine-tuning run",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    catchup=False,
+    tags=["trainguard", "governance", "finetuning"],
+    doc_md=__doc__,
+    default_args={"retries": 0},
+    render_template_as_native_obj=True,
+    params={
+        "repo": Param("", type="string", minLength=1,
+                      description="git repository whose dataset is DVC-tracked"),
+        "path": Param("datasets/finetuning", type="string",
+                      description="dataset directory inside the repository"),
+        "rev": Param("clean", type="string", description="git tag, branch or commit"),
+        "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
+        "lexicons": Param([], type="array", description="extra lexicon CSVs (term,risk)"),
+        "model_name": Param("trainguard-demo-finetuned", type="string"),
+    },
+) as dag:
+    version = DatasetVersionOperator(
+        task_id="resolve_dataset_version",
+        repo="{{ params.repo }}",
+        path="{{ params.path }}",
+        rev="{{ params.rev }}",
+    )
+    shards = DatasetShardsOperator(task_id="list_shards", policy="{{ params.policy }}")
+    scans = ShardScanOperator.partial(
+        task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
+    ).expand(shard=shards.output)
+    gate = DataGateOperator(
+        task_id="gate", stage="finetuning", policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+    )
+    train = TrainModelOperator(
+        task_id="train", stage="finetuning", model_name="{{ params.model_name }}"
+    )
+    version >> shards >> scans >> gate >> train

@@ -1,0 +1,74 @@
+"""Quality (Art. 7(4)): veracity and diversity checks fail on their problem, pass without."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trainguard.findings import Status
+from trainguard.gate import evaluate
+from trainguard.policy import load_policy
+
+from dataset_factory import default_records, default_sources, write_dataset
+
+pytestmark = pytest.mark.unit
+
+
+def failed_checks(root: Path, policy: str = "") -> dict[str, list]:
+    path = None
+    if policy:
+        path = root.parent / "policy.yaml"
+        path.write_text(policy)
+    report = evaluate(root, load_policy(path))
+    found: dict[str, list] = {}
+    for f in report.findings:
+        if f.status is Status.FAIL and f.check.startswith("quality."):
+            found.setdefault(f.check, []).append(f)
+    return found
+
+
+def test_clean_records_pass_every_quality_check(tmp_path: Path) -> None:
+    """The factory's records are complete, well encoded, in zh/en and from three sources."""
+    assert failed_checks(write_dataset(tmp_path / "d"),
+                         "quality: {min_sources_per_language: 1}\n") == {}
+
+
+@pytest.mark.parametrize(
+    ("check", "text"),
+    [
+        ("quality.garbled", "cafÃ© text with mojibake."),
+        ("quality.garbled", "replacement \ufffd character."),
+        ("quality.empty", "   "),
+        ("quality.truncated", "这句话没有说完就"),
+        ("quality.language", "Это предложение на русском языке."),
+    ],
+)
+def test_veracity_problems_fail_per_source(tmp_path: Path, check: str, text: str) -> None:
+    """One bad record in 30 exceeds the default rates and fails its source."""
+    records = default_records()
+    records[3]["text"] = text  # source 'wiki' (index 3 % 3 == 0)
+    found = failed_checks(write_dataset(tmp_path / "d", records=records),
+                          "quality: {min_sources_per_language: 1}\n")
+    assert check in found
+    assert [f.source_id for f in found[check]] == ["wiki"]
+    assert found[check][0].record_ids == ("r0003",)
+
+
+def test_single_source_language_and_dominant_source_fail_diversity(tmp_path: Path) -> None:
+    """With defaults, one source per language and a 60 %+ share fail diversity."""
+    sources = default_sources()[:1]
+    records = [dict(r, source_id="wiki") for r in default_records()]
+    found = failed_checks(write_dataset(tmp_path / "d", sources=sources, records=records))
+    messages = " ".join(f.message for f in found["quality.diversity"])
+    assert "min_sources_per_language is 1" in messages
+    assert "largest_source_share is 1.0" in messages
+
+
+def test_near_duplicate_rate_fails_over_the_threshold(tmp_path: Path) -> None:
+    """Copies of records push the corpus near-duplicate rate over 0.5 %."""
+    records = default_records()
+    records += [dict(r, record_id=r["record_id"] + "-copy") for r in records[:5]]
+    found = failed_checks(write_dataset(tmp_path / "d", records=records),
+                          "quality: {min_sources_per_language: 1}\n")
+    assert "quality.duplicates" in found
