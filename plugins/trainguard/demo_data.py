@@ -29,7 +29,7 @@ import yaml
 from trainguard.personal_info import pi_hmac
 from trainguard.versioning import run_tool, tool_env
 
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -439,6 +439,8 @@ class _Builder:
             other = "needs_fix" if record["label"] == "acceptable" else "acceptable"
             record["second_label"] = (
                 (record["label"] if rng.random() < 0.97 else other) if i % 3 == 0 else None)
+            # The prompt's subject, where it has one (Art. 4(2) grounds): labels are balanced.
+            record["attr_sex"] = ("female", "male", None)[i % 3]
         self._write_dataset(root, "demo-finetuning", "finetuning", ["zh", "en"],
                             "Instruction pairs with human annotation", sources, records,
                             shards=2, fmt="jsonl")

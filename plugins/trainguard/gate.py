@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trainguard.checks.annotation import review_annotation
+from trainguard.checks.objectivity import objectivity_table
 from trainguard.checks.sources import check_sources
 from trainguard.contract import Stage
 from trainguard.findings import GateReport
@@ -21,7 +22,7 @@ from trainguard.scan import ScanResources, scan_shard
 SHARDS_DIR = "shards"
 GX_DIR = "gx"
 LEGALITY_SUITES = ["legality_sources", "legality_corpus"]
-QUALITY_SUITES = ["quality_sources", "quality_corpus"]
+QUALITY_SUITES = ["quality_sources", "quality_corpus", "objectivity_attributes"]
 ANNOTATION_SUITES = ["annotation_rules", "annotation_annotators", "annotation_batches"]
 
 
@@ -39,6 +40,8 @@ def suite_parameters(policy: Policy, records: int) -> dict[str, float]:
         "lexicon_min_per_a2": policy.keywords.min_per_a2_risk,
         **{key: value for key, value in policy.quality.model_dump().items()
            if key != "near_duplicate_similarity"},
+        "min_rate_ratio": policy.objectivity.min_rate_ratio,
+        "max_parity_gap": policy.objectivity.max_parity_gap,
         "min_accuracy": policy.annotation.min_accuracy,
         "min_kappa": policy.annotation.min_kappa,
     }
@@ -89,6 +92,7 @@ def decide(
     report.findings += check_sources(dataset, policy, dict(stats.by_source))
     result = reduce_scans(resources, workdir / SHARDS_DIR)
     tables = result.tables()
+    tables["attributes"] = objectivity_table(dataset, policy)
     suites = LEGALITY_SUITES + QUALITY_SUITES
     annotation = review_annotation(dataset, policy)
     if dataset.manifest.stage is Stage.FINETUNING:

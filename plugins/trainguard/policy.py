@@ -98,6 +98,13 @@ class AnnotationPolicy(_Section):
     min_kappa: float = Field(ge=-1, le=1)
 
 
+class ObjectivityPolicy(_Section):
+    favourable_label: str = Field(min_length=1)
+    min_group_size: int = Field(ge=1)
+    min_rate_ratio: Fraction = Field(ge=0, le=1)
+    max_parity_gap: Fraction = Field(ge=0, le=1)
+
+
 class ViolationPolicy(_Section):
     fix_deadline_days: int = Field(ge=1, le=3650)
     request_deadline_working_days: int = Field(ge=1, le=365)
@@ -114,6 +121,7 @@ class PolicyValues(_Section):
     ip: IPPolicy
     quality: QualityPolicy
     annotation: AnnotationPolicy
+    objectivity: ObjectivityPolicy
     violations: ViolationPolicy
 
 

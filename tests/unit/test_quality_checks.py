@@ -72,3 +72,28 @@ def test_near_duplicate_rate_fails_over_the_threshold(tmp_path: Path) -> None:
     found = failed_checks(write_dataset(tmp_path / "d", records=records),
                           "quality: {min_sources_per_language: 1}\n")
     assert "quality.duplicates" in found
+
+
+def test_label_imbalance_across_protected_groups_fails(tmp_path: Path) -> None:
+    """Favourable labels at 90 % for one sex and 50 % for the other fail objectivity."""
+    from dataset_factory import finetuning_records, write_finetuning_dataset
+
+    def with_sex(biased: bool) -> list[dict]:
+        records = finetuning_records(200)
+        for i, record in enumerate(records):
+            record["attr_sex"] = "female" if i % 2 else "male"
+            # (i // 2) walks each sex's own records: 9 in 10 favourable, or 5 in 10 if biased.
+            favourable = (i // 2) % 10 < (5 if biased and record["attr_sex"] == "female" else 9)
+            record["label"] = "acceptable" if favourable else "needs_fix"
+            record["second_label"] = None
+        return records
+
+    balanced = evaluate(write_finetuning_dataset(tmp_path / "ok", records=with_sex(False)),
+                        load_policy())
+    assert not [f for f in balanced.failed if f.check == "quality.objectivity"]
+    assert [f for f in balanced.findings if f.check == "quality.objectivity"]  # it ran
+    biased = evaluate(write_finetuning_dataset(tmp_path / "bad", records=with_sex(True)),
+                      load_policy())
+    failed = [f for f in biased.failed if f.check == "quality.objectivity"]
+    assert {f.entity for f in failed} == {"attribute sex"}
+    assert "female 50.0%" in failed[0].message and "male 90.0%" in failed[0].message
