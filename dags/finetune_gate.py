@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from trainguard.operators import (
     DataGateOperator,
@@ -19,10 +19,11 @@ from trainguard.operators import (
     ShardScanOperator,
     TrainModelOperator,
 )
+from trainguard.operators.params import gate_params
 
 with DAG(
     dag_id="finetune_gate",
-    description="Art. 7 data gate in front of every fine-tuning run",
+    description="Art. 7 and Art. 8 data gate in front of every fine-tuning run",
     schedule=None,
     start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
     catchup=False,
@@ -30,16 +31,7 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 0},
     render_template_as_native_obj=True,
-    params={
-        "repo": Param("", type="string", minLength=1,
-                      description="git repository whose dataset is DVC-tracked"),
-        "path": Param("datasets/finetuning", type="string",
-                      description="dataset directory inside the repository"),
-        "rev": Param("clean", type="string", description="git tag, branch or commit"),
-        "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
-        "lexicons": Param([], type="array", description="extra lexicon CSVs (term,risk)"),
-        "model_name": Param("trainguard-demo-finetuned", type="string"),
-    },
+    params=gate_params(path="datasets/finetuning", model_name="trainguard-demo-finetuned"),
 ) as dag:
     version = DatasetVersionOperator(
         task_id="resolve_dataset_version",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from trainguard.operators import (
     DataGateOperator,
@@ -18,6 +18,7 @@ from trainguard.operators import (
     ShardScanOperator,
     TrainModelOperator,
 )
+from trainguard.operators.params import gate_params
 
 with DAG(
     dag_id="pretraining_gate",
@@ -29,16 +30,7 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 0},
     render_template_as_native_obj=True,
-    params={
-        "repo": Param("", type="string", minLength=1,
-                      description="git repository whose dataset is DVC-tracked"),
-        "path": Param("datasets/pretraining", type="string",
-                      description="dataset directory inside the repository"),
-        "rev": Param("clean", type="string", description="git tag, branch or commit"),
-        "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
-        "lexicons": Param([], type="array", description="extra lexicon CSVs (term,risk)"),
-        "model_name": Param("trainguard-demo-pretrained", type="string"),
-    },
+    params=gate_params(path="datasets/pretraining", model_name="trainguard-demo-pretrained"),
 ) as dag:
     version = DatasetVersionOperator(
         task_id="resolve_dataset_version",
