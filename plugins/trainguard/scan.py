@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import os
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -222,7 +223,11 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     scores = _classify(resources, heaps, corpus_texts, table)
     table = table.append_column("harmful_score", pa.array(scores, pa.float64()))
     out_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out_dir / f"{SHARD_PREFIX}{shard.name}.parquet")
+    target = out_dir / f"{SHARD_PREFIX}{shard.name}.parquet"
+    # Write then rename: a task killed mid-write never leaves a truncated result behind.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, target)
     return summary
 
 
