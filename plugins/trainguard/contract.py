@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -383,36 +383,45 @@ def _find_shards(records_dir: Path) -> list[Path]:
     return shards
 
 
-def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
-    expected_columns = list(model.model_fields)
+def read_csv(
+    path: Path, required: Iterable[str], *, what: str = "required file",
+    expected: str | None = None,
+) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs of a UTF-8 CSV whose header has the ``required`` columns.
+
+    Every CSV trainguard reads goes through here, so a missing file, a missing column or
+    a non-UTF-8 file is always a ``ContractError`` naming the file (and line).
+    """
+    required = list(required)
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            missing = [name for name in required if name not in header]
+            if missing:
+                raise ContractError(
+                    f"missing column(s) {', '.join(missing)}", file=str(path),
+                    expected=expected or "header " + ",".join(required),
+                )
+            return [
+                (reader.line_num, {key.strip(): (value or "") for key, value in raw.items()
+                                   if key is not None})
+                for raw in reader
+            ]
     except FileNotFoundError:
-        raise ContractError("required file is missing", file=str(path)) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [name.strip() for name in reader.fieldnames or []]
-        missing = [
-            name for name in expected_columns
-            if name not in header and model.model_fields[name].is_required()
-        ]
-        if missing:
-            raise ContractError(
-                f"missing column(s) {', '.join(missing)}",
-                file=str(path),
-                expected="header " + ",".join(expected_columns),
-            )
-        rows = []
-        try:
-            for line_no, raw in enumerate(reader, start=2):
-                values = {
-                    key.strip(): value for key, value in raw.items()
-                    if key is not None and key.strip() in expected_columns
-                }
-                rows.append(_validate(model, values, file=str(path), row=line_no))
-        except UnicodeDecodeError:
-            raise ContractError("not UTF-8 text", file=str(path)) from None
-    return rows
+        raise ContractError(f"{what} is missing", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise ContractError("not UTF-8 text", file=str(path)) from None
+
+
+def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
+    columns = list(model.model_fields)
+    required = [name for name in columns if model.model_fields[name].is_required()]
+    return [
+        _validate(model, {k: v for k, v in row.items() if k in columns}, file=str(path),
+                  row=line)
+        for line, row in read_csv(path, required, expected="header " + ",".join(columns))
+    ]
 
 
 def _load_annotation(directory: Path) -> Annotation:

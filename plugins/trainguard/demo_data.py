@@ -319,7 +319,7 @@ class _Builder:
         _write_csv(root / "consents.csv",
                    ["subject_ref", "pi_kind", "pi_hmac", "purposes", "sensitive_consent",
                     "granted_at", "withdrawn_at"], consents)
-        self._write_evidence(root, sources)
+        self._write_evidence(root)
         self.truth["pretraining"] = {"problems": problems, "pi": pi_spans,
                                      "records": len(records)}
 
@@ -378,17 +378,15 @@ class _Builder:
             pairs.append([copy_id, original["record_id"]])
         return pairs
 
-    def _write_evidence(self, root: Path, sources: list[SourceSpec]) -> None:
+    def _write_evidence(self, root: Path) -> None:
         evidence = root / "evidence"
         (evidence / "licenses").mkdir(parents=True, exist_ok=True)
         (evidence / "contracts").mkdir(parents=True, exist_ok=True)
         (evidence / "licenses" / "CC-BY-4.0.txt").write_text(
             "Creative Commons Attribution 4.0 International (CC BY 4.0)\n"
             "https://creativecommons.org/licenses/by/4.0/legalcode\n", encoding="utf-8")
-        (evidence / "contracts" / "licensed-books.txt").write_text(
-            "Data licence agreement DLA-2025-017 between Demo Books Ltd. and the operator.\n"
-            "Licensed for model training; supplier warrants lawful source and quality.\n",
-            encoding="utf-8")
+        # The registry's contract_sha256 is computed from the same bytes (_source_entry).
+        (evidence / "contracts" / "licensed-books.txt").write_bytes(_contract_bytes())
         (evidence / "news-crawl-collection.csv").write_text(
             "crawl_id,started_at,seed_list,robots_policy\nnc-2025-11,2025-11-01,news-seeds.txt,"
             "obeyed\n", encoding="utf-8")
@@ -444,7 +442,7 @@ class _Builder:
         self._write_dataset(root, "demo-finetuning", "finetuning", ["zh", "en"],
                             "Instruction pairs with human annotation", sources, records,
                             shards=2, fmt="jsonl")
-        self._write_evidence(root, [])
+        self._write_evidence(root)
         _write_review(root, "demo-finetuning", records, harmful=set())
         annotation = root / "annotation"
         (annotation / "rules").mkdir(parents=True, exist_ok=True)

@@ -531,7 +531,7 @@ REVIEW_FILE = "review/manual_verdicts.csv"
 
 def _manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
     """The manual spot check of TC260-003 9.2, read from ``review/manual_verdicts.csv``."""
-    import csv
+    from trainguard.contract import read_csv
 
     path = dataset.root / REVIEW_FILE
     if not path.exists():
@@ -539,34 +539,17 @@ def _manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
     from trainguard.exceptions import ContractError
 
     verdicts: dict[str, str] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"record_id", "verdict"} <= set(reader.fieldnames):
-            raise ContractError("missing column(s)", file=str(path),
-                                expected="header record_id,reviewer_id,verdict,reviewed_at")
-        for line, row in enumerate(reader, start=2):
-            verdict = (row["verdict"] or "").strip()
-            if verdict not in ("pass", "fail"):
-                raise ContractError(f"unknown verdict '{verdict}'", file=str(path), row=line,
-                                    field="verdict", expected="pass or fail")
-            if row["record_id"] not in known_ids:
-                raise ContractError(f"record_id '{row['record_id']}' is not in the dataset",
-                                    file=str(path), row=line, field="record_id")
-            verdicts[row["record_id"]] = verdict
+    for line, row in read_csv(path, ["record_id", "verdict"],
+                              expected="header record_id,reviewer_id,verdict,reviewed_at"):
+        verdict = row["verdict"].strip()
+        if verdict not in ("pass", "fail"):
+            raise ContractError(f"unknown verdict '{verdict}'", file=str(path), row=line,
+                                field="verdict", expected="pass or fail")
+        if row["record_id"] not in known_ids:
+            raise ContractError(f"record_id '{row['record_id']}' is not in the dataset",
+                                file=str(path), row=line, field="record_id")
+        verdicts[row["record_id"]] = verdict
     passed = sum(1 for v in verdicts.values() if v == "pass")
     return {"manual_reviewed": len(verdicts),
             "manual_pass_rate": passed / len(verdicts) if verdicts else 0.0,
             "manual_review_file": True}
-
-
-def scan_dataset(
-    resources: ScanResources, scan_dir: Path, *, progress: Any = None
-) -> ScanResult:
-    """Every shard in turn, then the reduce: what ``trainguard scan`` runs."""
-    for index, shard in enumerate(resources.dataset.shards, start=1):
-        summary = scan_shard(resources, shard, scan_dir)
-        if progress:
-            progress(f"scanned {shard.name} ({index}/{len(resources.dataset.shards)}): "
-                     f"{summary['records']} records")
-    return reduce_scans(resources, scan_dir)
-

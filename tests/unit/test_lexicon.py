@@ -62,3 +62,11 @@ def test_coverage_counts_terms_per_risk(tmp_path: Path) -> None:
     """Coverage counts the distinct terms of each risk code."""
     coverage = lexicon(tmp_path, "a1,A.1.a\na2,A.1.a\nb,A.2.b\n").coverage()
     assert coverage == {"A.1.a": 2, "A.2.b": 1}
+
+
+def test_non_utf8_lexicon_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A lexicon saved in GBK is bad input with its file named, like every CSV."""
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("term,risk\n暴力,A.1.f\n".encode("gbk"))
+    with pytest.raises(ContractError, match=r"gbk\.csv: not UTF-8 text"):
+        Lexicon.load([path])

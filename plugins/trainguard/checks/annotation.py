@@ -134,6 +134,7 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
             "annotation_batch": batch,
             "rules_versions": ", ".join(sorted({get["rules_version"][r] for r in members})),
             "records": len(members), "spot_checks": len(checked),
+            "spot_checks_correct": correct,
             "required_checks": sampling_plan(len(members), policy),
             "accuracy": correct / len(checked) if checked else 0.0,
             "accuracy_low": low, "accuracy_high": high,
@@ -146,7 +147,7 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
         review.record_ids[f"annotation.safety_review:{batch}"] = [ids[r] for r in unreviewed]
 
     checked_total = sum(b["spot_checks"] for b in review.batches)
-    correct_total = sum(round(b["accuracy"] * b["spot_checks"]) for b in review.batches)
+    correct_total = sum(b["spot_checks_correct"] for b in review.batches)
     low, high = wilson_interval(correct_total, checked_total, policy.harmful.confidence)
     kappas = [b["kappa"] for b in review.batches if b["kappa"] is not None]
     review.metadata = {

@@ -7,7 +7,6 @@ through a hashing vectorizer keep it language-agnostic and fit in constant memor
 
 from __future__ import annotations
 
-import csv
 import random
 from functools import cache
 from pathlib import Path
@@ -53,16 +52,11 @@ def builtin_examples(seed: int = 11) -> list[tuple[str, bool]]:
 
 
 def load_examples(path: str | Path) -> list[tuple[str, bool]]:
+    from trainguard.contract import read_csv
+
     path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise ContractError("classifier training file is missing", file=str(path)) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"text", "risk"} <= set(reader.fieldnames):
-            raise ContractError("wrong header", file=str(path), row=1, expected="text,risk")
-        examples = [(row["text"] or "", bool((row["risk"] or "").strip())) for row in reader]
+    examples = [(row["text"], bool(row["risk"].strip())) for _, row in read_csv(
+        path, ["text", "risk"], what="classifier training file", expected="text,risk")]
     labels = {harmful for _, harmful in examples}
     if labels != {True, False}:
         raise ContractError("needs both harmful (risk set) and benign (risk empty) examples",

@@ -10,7 +10,6 @@ per-record Python ``in`` loops manage 0.2 MB/s).
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -91,30 +90,22 @@ class Lexicon:
 
 
 def _read_lexicon_csv(path: Path) -> list[tuple[str, str]]:
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise ContractError("lexicon file is missing", file=str(path)) from None
+    from trainguard.contract import read_csv
+
     rows = []
-    with handle:
-        reader = csv.reader(handle)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if header[:2] != ["term", "risk"]:
-            raise ContractError("wrong header", file=str(path), row=1, expected="term,risk")
-        for line, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise ContractError("missing risk", file=str(path), row=line, field="risk")
-            term, risk = row[0].strip(), row[1].strip()
-            if risk not in RISK_CODES:
-                raise ContractError(
-                    f"unknown risk code '{risk}'", file=str(path), row=line, field="risk",
-                    expected="a code of the 31-risk taxonomy such as A.1.f or A.2.e",
-                )
-            if not squeeze_term(term):
-                raise ContractError("empty term", file=str(path), row=line, field="term")
-            rows.append((term, risk))
+    for line, row in read_csv(path, ["term", "risk"], what="lexicon file",
+                              expected="term,risk"):
+        term, risk = row["term"].strip(), row["risk"].strip()
+        if not risk:
+            raise ContractError("missing risk", file=str(path), row=line, field="risk")
+        if risk not in RISK_CODES:
+            raise ContractError(
+                f"unknown risk code '{risk}'", file=str(path), row=line, field="risk",
+                expected="a code of the 31-risk taxonomy such as A.1.f or A.2.e",
+            )
+        if not squeeze_term(term):
+            raise ContractError("empty term", file=str(path), row=line, field="term")
+        rows.append((term, risk))
     return rows
 
 
