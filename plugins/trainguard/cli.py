@@ -40,6 +40,52 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--annotations", type=Path, metavar="OUT.parquet",
                       help="write one row per record: pi spans, risks, duplicate_of")
     scan.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    scan.add_argument("--waivers", type=Path, metavar="FILE",
+                      help="waiver log to honour (default: $TRAINGUARD_WAIVERS or "
+                           "$TRAINGUARD_HOME/waivers.jsonl)")
+
+    lineage = verbs.add_parser(
+        "lineage", help="a model version's lineage: runs, datasets, sources, findings")
+    lineage.add_argument("model", help="registered model name")
+    lineage.add_argument("version", help="model version")
+    lineage.add_argument("--format", choices=("text", "json"), default="text")
+
+    export = verbs.add_parser(
+        "export", help="write the signed provenance bundle of a model version (Art. 17); "
+                       "also `export verify DIR` and `export keygen --out PEM`")
+    export.add_argument("model", help="registered model name")
+    export.add_argument("version", help="model version")
+    export.add_argument("--out", type=Path, required=True, help="folder to write (new or empty)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    verify = verbs.add_parser("export-verify", help="`export verify DIR`: check a bundle")
+    verify.add_argument("folder", type=Path)
+    verify.add_argument("--public-key", type=Path,
+                        help="Ed25519 public key (PEM) for an Ed25519-signed bundle")
+    keygen = verbs.add_parser("export-keygen", help="`export keygen`: a new Ed25519 key pair")
+    keygen.add_argument("--out", type=Path, required=True, help="private key file to create")
+
+    waiver = verbs.add_parser("waiver", help="time-limited exceptions for named findings")
+    waiver_verbs = waiver.add_subparsers(dest="waiver_verb", required=True, metavar="ACTION")
+    grant = waiver_verbs.add_parser("add", help="approve an exception for a failing check")
+    grant.add_argument("--check", required=True, help="check name, e.g. pi.consent")
+    grant.add_argument("--source", help="only for this source id")
+    grant.add_argument("--entity", help="only for this entity, e.g. 'batch B04'")
+    grant.add_argument("--dataset", help="only for this dataset name")
+    grant.add_argument("--by", required=True, help="the approving reviewer")
+    grant.add_argument("--reason", required=True, help="why the exception is acceptable")
+    grant.add_argument("--until", required=True,
+                       help="expiry: YYYY-MM-DD (end of that day, UTC) or ISO time with offset")
+    grant.add_argument("--policy", type=Path, help="policy (for violations.waiver_max_days)")
+    grant.add_argument("--store", type=Path, help="waiver log (default as for scan)")
+    listing = waiver_verbs.add_parser("list", help="the waivers in force (or all)")
+    listing.add_argument("--all", action="store_true", help="include expired ones")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--store", type=Path)
+    revoke = waiver_verbs.add_parser("revoke", help="withdraw a waiver before it expires")
+    revoke.add_argument("waiver_id")
+    revoke.add_argument("--by", required=True)
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--store", type=Path)
 
     mask = verbs.add_parser(
         "mask", help="mask PI without valid consent, as a new DVC revision of the dataset")
@@ -98,8 +144,21 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] in (["export", "verify"], ["export", "keygen"]):
+        argv = [f"export-{argv[1]}", *argv[2:]]
     args = _parser().parse_args(argv)
     try:
+        if args.verb == "lineage":
+            return _lineage(args)
+        if args.verb == "export":
+            return _export(args)
+        if args.verb == "export-verify":
+            return _export_verify(args)
+        if args.verb == "export-keygen":
+            return _export_keygen(args)
+        if args.verb == "waiver":
+            return _waiver(args)
         if args.verb == "scan":
             return _scan(args)
         if args.verb == "policy":
@@ -133,10 +192,13 @@ def _scan(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"trainguard: {message}", file=sys.stderr, flush=True)
 
+    from trainguard.waivers import WaiverStore
+
     report = evaluate(
         args.dataset, load_policy(args.policy),
         extra_lexicons=[str(p) for p in args.lexicon],
         annotations_out=args.annotations, progress=progress,
+        waivers=WaiverStore(args.waivers).waivers(),
     )
     if args.annotations:
         progress(f"annotations written to {args.annotations}")
@@ -145,6 +207,86 @@ def _scan(args: argparse.Namespace) -> int:
     else:
         print(report.to_text())
     return EXIT_PASS if report.decision.value == "pass" else EXIT_FAIL
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from trainguard.lineage import lineage_text, model_lineage
+
+    lineage = model_lineage(args.model, args.version)
+    if args.format == "json":
+        print(json.dumps(lineage, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        print(lineage_text(lineage, mlflow.get_tracking_uri()))
+    return EXIT_PASS
+
+
+def _export(args: argparse.Namespace) -> int:
+    from trainguard.export import export_bundle
+
+    result = export_bundle(args.model, args.version, args.out, overwrite=args.overwrite)
+    print(f"wrote {len(result.files)} files to {result.out} (manifest sha256 "
+          f"{result.manifest_sha256[:16]}..., signed {result.algorithm}); check it with "
+          f"`trainguard export verify {result.out}`")
+    return EXIT_PASS
+
+
+def _export_verify(args: argparse.Namespace) -> int:
+    from trainguard.export import verify_bundle
+
+    problems = verify_bundle(args.folder, public_key=args.public_key)
+    for problem in problems:
+        print(f"trainguard: {args.folder}/{problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAIL
+    print(f"{args.folder}: intact; manifest and signature verify")
+    return EXIT_PASS
+
+
+def _export_keygen(args: argparse.Namespace) -> int:
+    from trainguard.export import ED25519_KEY_ENV, generate_keypair
+
+    public = generate_keypair(args.out)
+    print(f"private key {args.out} (set {ED25519_KEY_ENV} to it; keep it secret); public key "
+          f"{public} (give it to auditors for `export verify --public-key`)")
+    return EXIT_PASS
+
+
+def _waiver(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from trainguard.waivers import WaiverStore, parse_time
+
+    store = WaiverStore(args.store)
+    if args.waiver_verb == "add":
+        from trainguard.policy import load_policy
+
+        waiver = store.grant(
+            check=args.check, source_id=args.source, entity=args.entity, dataset=args.dataset,
+            approved_by=args.by, reason=args.reason,
+            expires_at=parse_time(args.until, field="until"),
+            max_days=load_policy(args.policy).violations.waiver_max_days)
+        print(f"granted {waiver.id} for {waiver.scope()} until {waiver.expires_at.isoformat()}"
+              f" (recorded in {store.path})")
+        return EXIT_PASS
+    if args.waiver_verb == "revoke":
+        store.revoke(args.waiver_id, revoked_by=args.by, reason=args.reason)
+        print(f"revoked {args.waiver_id}")
+        return EXIT_PASS
+    now = dt.datetime.now(dt.UTC)
+    waivers = store.waivers(at=None if args.all else now)
+    if args.format == "json":
+        print(json.dumps([{**w.to_dict(), "active": w.active_at(now)} for w in waivers],
+                         ensure_ascii=False, indent=2))
+        return EXIT_PASS
+    if not waivers:
+        print(f"no {'' if args.all else 'active '}waivers in {store.path}")
+    for w in waivers:
+        state = "active" if w.active_at(now) else "expired"
+        print(f"{w.id}  {state:7}  {w.scope()}  until {w.expires_at.isoformat()}  by "
+              f"{w.approved_by}: {w.reason}")
+    return EXIT_PASS
 
 
 def _policy_show(args: argparse.Namespace) -> int:

@@ -214,6 +214,8 @@ class RecordStats:
     characters: int = 0
     bytes: int = 0
     by_source: Counter[str] = field(default_factory=Counter)
+    characters_by_source: Counter[str] = field(default_factory=Counter)
+    bytes_by_source: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -570,8 +572,19 @@ def _validate_records(dataset: Dataset) -> RecordStats:
         for entry in counts.to_pylist():
             stats.by_source[entry["values"]] += entry["counts"]
         stats.records += batch.num_rows
+        sizes: dict[str, Any] = {"source_id": source_ids}
         for name in dataset.text_columns:
             column = batch.column(name)
-            stats.characters += pc.sum(pc.utf8_length(column)).as_py() or 0
-            stats.bytes += pc.sum(pc.binary_length(column)).as_py() or 0
+            sizes[f"{name}.chars"] = pc.utf8_length(column)
+            sizes[f"{name}.bytes"] = pc.binary_length(column)
+        per_source = pa.table(sizes).group_by("source_id").aggregate(
+            [(column, "sum") for column in sizes if column != "source_id"]).to_pylist()
+        for row in per_source:
+            source = row["source_id"]
+            for name in dataset.text_columns:
+                chars, size = row[f"{name}.chars_sum"] or 0, row[f"{name}.bytes_sum"] or 0
+                stats.characters_by_source[source] += chars
+                stats.bytes_by_source[source] += size
+                stats.characters += chars
+                stats.bytes += size
     return stats

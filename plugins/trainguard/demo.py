@@ -3,7 +3,8 @@
 Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` and
 ``finetune_gate`` DAGs with Airflow's ``dag.test()``, each on revision "planted" (the gate
 fails, naming clauses, and training never runs) and on "clean" (the gate passes and a
-model version is registered).
+model version is registered). Finally it prints the fine-tuned model's lineage and runs
+``provenance_export`` to write and verify its signed Art. 17 bundle.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"  MLflow tracking   {env['MLFLOW_TRACKING_URI']}")
     print(f"  task logs         {log_file}\n")
 
-    steps = len(RUNS) + 1
+    steps = len(RUNS) + 2
     print(f"[1/{steps}] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
     demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
 
     from trainguard.dagrun import run_dag
 
-    unexpected = []
+    unexpected: list[str] = []
+    last_model: dict[str, str] | None = None
     for step, (dag_id, path, revision, model) in enumerate(RUNS, start=2):
         print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...",
               flush=True)
@@ -60,6 +62,15 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         trained = result.states_of("train") == ["success"]
         if result.state != expected_state or trained != (revision == "clean"):
             unexpected.append(f"{dag_id} on {revision}: {result.state}")
+        if trained:
+            last_model = result.xcom("train")
+
+    print(f"\n[{steps}/{steps}] lineage and provenance export of the fine-tuned model",
+          flush=True)
+    if last_model is None:
+        unexpected.append("no model was registered, so nothing to export")
+    else:
+        unexpected += _lineage_and_export(last_model, workdir, log_file)
 
     print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and models:")
     print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
@@ -69,6 +80,33 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         raise TrainguardError(
             f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}")
     return 0
+
+
+def _lineage_and_export(model: dict[str, str], workdir: Path, log_file: Path) -> list[str]:
+    """Print the model's lineage, run provenance_export, verify the bundle."""
+    from trainguard.dagrun import run_dag
+    from trainguard.export import ED25519_KEY_ENV, generate_keypair, verify_bundle
+    from trainguard.lineage import lineage_text, model_lineage
+
+    key = workdir / "keys" / "export-signing.pem"
+    if not key.exists():  # the demo's own key pair; a deployment configures its own
+        generate_keypair(key)
+    os.environ.setdefault(ED25519_KEY_ENV, str(key))
+    name, version = model["model_name"], model["model_version"]
+    print("\n".join(f"      {line}" for line in lineage_text(
+        model_lineage(name, version)).splitlines()))
+    out = workdir / "exports" / name / f"v{version}"
+    result = run_dag("provenance_export", {"model_name": name, "model_version": version,
+                                           "out": str(out)}, log_file=log_file)
+    print(f"\n      DAG provenance_export {result.state.upper()} ({result.summary()})")
+    if result.state != "success":
+        return [f"provenance_export: {result.state}"]
+    problems = verify_bundle(out, public_key=key.with_name(key.name + ".pub"))
+    print(f"      bundle {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+    print(f"      verified: {'intact and signed (Ed25519)' if not problems else problems}")
+    print(f"      auditors check it with: trainguard export verify {out} --public-key "
+          f"{key}.pub")
+    return [f"export verify: {p}" for p in problems]
 
 
 def _print_outcome(result: object) -> None:

@@ -29,7 +29,7 @@ import yaml
 from trainguard.personal_info import pi_hmac
 from trainguard.versioning import run_tool, tool_env
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -562,6 +562,7 @@ def _write_governance(repo: Path) -> None:
     (folder / "optout.jsonl").write_text(json.dumps(entry) + "\n", encoding="utf-8")
     (folder / "policy.yaml").write_text(
         "# Demo operator policy: defaults plus the opt-out registry next to this file.\n"
+        "service:\n  provider: Demo Generative Services Co. (fictitious)\n"
         "ip:\n  optout_registry: optout.jsonl\n", encoding="utf-8")
 
 

@@ -7,6 +7,8 @@
     ├── PolicyError            a policy file that is malformed or out of range
     ├── DatasetVersionError    a dataset version that cannot be resolved or fetched (git, DVC)
     ├── TrackingError          MLflow could not record or read what the gate needs
+    │   └── LineageError       a model version without (complete) trainguard lineage
+    ├── ExportError            a provenance bundle cannot be written (key, folder)
     ├── GateError              the gate could not decide; training is blocked (fail closed)
     └── GateFailed             the gate decided "fail"; carries the failed findings
 
@@ -68,6 +70,14 @@ class TrackingError(TrainguardError):
     """Raised when MLflow cannot record or return what the gate needs."""
 
 
+class LineageError(TrackingError):
+    """Raised when a model version is unknown or carries no complete trainguard lineage."""
+
+
+class ExportError(TrainguardError):
+    """Raised when a provenance bundle cannot be written or verified (key, folder)."""
+
+
 class GateError(TrainguardError):
     """Raised when the gate cannot reach a decision; training stays blocked."""
 
@@ -75,9 +85,11 @@ class GateError(TrainguardError):
 class GateFailed(TrainguardError):
     """Raised when the gate decides "fail"; carries the failed findings."""
 
-    def __init__(self, failed: Sequence[Finding], *, gate_run_id: str | None = None) -> None:
+    def __init__(self, failed: Sequence[Finding], *, gate_run_id: str | None = None,
+                 report: Any = None) -> None:
         self.failed = list(failed)
         self.gate_run_id = gate_run_id
+        self.report = report  # the full GateReport, for callers that describe the decision
         lines = [f"training blocked: {len(self.failed)} check(s) failed"]
         lines += [f"  - {finding.summary()}" for finding in self.failed]
         if gate_run_id:

@@ -17,6 +17,7 @@ class Status(enum.StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    WAIVED = "waived"  # failed, but a reviewer's unexpired waiver covers it (trainguard.waivers)
 
 
 class Decision(enum.StrEnum):
@@ -38,6 +39,7 @@ class Finding:
     threshold: Any = None
     record_ids: tuple[str, ...] = ()
     entity: str | None = None  # what else a finding is about: "batch B04", "annotator L07"
+    waiver: dict[str, Any] | None = None  # the waiver that covers it, when status is waived
 
     def summary(self) -> str:
         where = f" [source {self.source_id}]" if self.source_id else ""
@@ -45,7 +47,7 @@ class Finding:
         return f"{self.check}{where}: {self.message} ({'; '.join(self.clauses)})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        record = {
             "check": self.check,
             "clauses": list(self.clauses),
             "status": self.status.value,
@@ -56,6 +58,9 @@ class Finding:
             "record_ids": list(self.record_ids[:MAX_RECORD_IDS]),
             "message": self.message,
         }
+        if self.waiver is not None:
+            record["waiver"] = self.waiver
+        return record
 
 
 @dataclass
@@ -69,6 +74,8 @@ class GateReport:
     tables: dict[str, Any] = field(default_factory=dict)  # PI-free measures the suites read
     review_sample: Path | None = None  # records to review by hand (PI masked), when due
     annotation: dict[str, Any] = field(default_factory=dict)  # Art. 8/17 metadata
+    waivers: list[Any] = field(default_factory=list)  # trainguard.waivers.Waiver honoured
+    composition: dict[str, Any] = field(default_factory=dict)  # manifest + sources (Art. 17)
 
     @property
     def failed(self) -> list[Finding]:
@@ -88,6 +95,7 @@ class GateReport:
             },
             "decision": self.decision.value,
             "findings": [f.to_dict() for f in self.findings],
+            "waivers": [w.to_dict() for w in self.waivers],
         }
 
     def to_text(self) -> str:
@@ -95,11 +103,15 @@ class GateReport:
             f"dataset {self.dataset_name} ({self.records} records, {self.dataset_digest})",
             f"decision: {self.decision.value.upper()}",
         ]
-        order = {Status.FAIL: 0, Status.WARN: 1}
+        order = {Status.FAIL: 0, Status.WAIVED: 1, Status.WARN: 2}
         shown = sorted((f for f in self.findings if f.status in order),
                        key=lambda f: order[f.status])
         for finding in shown:
             lines.append(f"  {finding.status.value.upper():4}  {finding.summary()}")
+            if finding.waiver:
+                lines.append(f"        waiver {finding.waiver['id']} by "
+                             f"{finding.waiver['approved_by']} until "
+                             f"{finding.waiver['expires_at']}: {finding.waiver['reason']}")
             if finding.record_ids:
                 more = len(finding.record_ids) - 5
                 lines.append("        records: " + ", ".join(finding.record_ids[:5])

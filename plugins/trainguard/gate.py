@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.annotation import review_annotation
 from trainguard.checks.objectivity import objectivity_table
@@ -18,6 +19,10 @@ from trainguard.contract import Stage
 from trainguard.findings import GateReport
 from trainguard.policy import Policy
 from trainguard.scan import ScanResources, scan_shard
+
+if TYPE_CHECKING:
+    from trainguard.contract import Dataset, RecordStats
+    from trainguard.waivers import Waiver
 
 SHARDS_DIR = "shards"
 GX_DIR = "gx"
@@ -56,6 +61,7 @@ def evaluate(
     workdir: str | Path | None = None,
     annotations_out: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    waivers: list[Waiver] | None = None,
 ) -> GateReport:
     """Run every gate check on the dataset at ``dataset_dir``; ``digest`` names its version."""
     resources = ScanResources.build(dataset_dir, policy, extra_lexicons)
@@ -68,7 +74,8 @@ def evaluate(
             if progress:
                 progress(f"scanned {shard.name} ({index}/{len(shards)}, "
                          f"{summary['records']} records)")
-        return decide(resources, root, digest=digest, annotations_out=annotations_out)
+        return decide(resources, root, digest=digest, annotations_out=annotations_out,
+                      waivers=waivers)
 
 
 def decide(
@@ -77,8 +84,12 @@ def decide(
     *,
     digest: str | None = None,
     annotations_out: str | Path | None = None,
+    waivers: list[Waiver] | None = None,
 ) -> GateReport:
-    """Registry checks, the reduce over ``workdir/shards`` and the GX suites: the report."""
+    """Registry checks, the reduce over ``workdir/shards`` and the GX suites: the report.
+
+    Failed findings that an active waiver covers are reported as waived (not failed).
+    """
     from trainguard.gx_gate import run_gx_gate
     from trainguard.scan import reduce_scans
 
@@ -104,6 +115,10 @@ def decide(
     outcome = run_gx_gate(tables, suites, suite_parameters(policy, stats.records), policy,
                           workdir / GX_DIR)
     report.findings += outcome.findings
+    if waivers:
+        from trainguard.waivers import apply_waivers
+
+        apply_waivers(report, waivers)
     report.data_docs = outcome.data_docs
     report.tables = {name: table.rows for name, table in tables.items()}
     report.metrics.update(
@@ -113,12 +128,14 @@ def decide(
             "bytes": stats.bytes,
             "sources": len(dataset.sources),
             "failed_checks": len(report.failed),
+            "waived_checks": sum(1 for f in report.findings if f.status.value == "waived"),
             "gx_expectations": outcome.statistics["expectations_evaluated"],
             **result.metrics,
         }
     )
     for source_id, count in sorted(stats.by_source.items()):
         report.metrics[f"records.{source_id}"] = count
+    report.composition = composition(dataset, stats)
     if not result.corpus["manual_review_file"]:
         # Nothing reviewed yet: hand the reviewers their sample with the decision.
         from trainguard.review import write_review_sample
@@ -133,3 +150,20 @@ def decide(
         Path(annotations_out).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(result.annotations, annotations_out)
     return report
+
+
+def composition(dataset: Dataset, stats: RecordStats) -> dict[str, Any]:
+    """What the data is (Art. 17): the manifest, and each source with its scale and evidence."""
+    sources = []
+    for source_id, source in sorted(dataset.sources.items()):
+        sources.append({
+            **source.model_dump(mode="json", exclude_none=True),
+            "missing_evidence": source.missing_evidence(),
+            "records": stats.by_source.get(source_id, 0),
+            "characters": stats.characters_by_source.get(source_id, 0),
+            "bytes": stats.bytes_by_source.get(source_id, 0),
+        })
+    return {"dataset": dataset.manifest.model_dump(mode="json"),
+            "scale": {"records": stats.records, "characters": stats.characters,
+                      "bytes": stats.bytes},
+            "sources": sources}

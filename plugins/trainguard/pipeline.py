@@ -59,6 +59,33 @@ class GateOutcome:
         }
 
 
+def governance_facts(report: GateReport, version: DatasetVersion,
+                     gate_run_id: str | None) -> dict[str, Any]:
+    """What lineage consumers need of a decision (PI-free): licences, PI kinds, clauses."""
+    sources = report.composition.get("sources", [])
+    found: dict[str, int] = {}
+    covered: dict[str, int] = {}
+    for key, value in report.metrics.items():
+        if key.startswith(("pi.covered.", "pi.uncovered.")):
+            kind = key.rsplit(".", 1)[-1]
+            found[kind] = found.get(kind, 0) + int(value)
+            if key.startswith("pi.covered."):
+                covered[kind] = covered.get(kind, 0) + int(value)
+    return {
+        "decision": report.decision.value,
+        "gate_run_id": gate_run_id or "",
+        "failed_checks": sorted({f.check for f in report.failed}),
+        "failed_clauses": sorted({c for f in report.failed for c in f.clauses}),
+        "waived_checks": sorted({f.check for f in report.findings if f.waiver}),
+        "licenses": {s["id"]: s["license"] for s in sources},
+        "pi_kinds_found": dict(sorted(found.items())),
+        "pi_kinds_covered": dict(sorted(covered.items())),
+        "records": report.records,
+        "dataset": {"repo": version.repo, "path": version.path, "commit": version.commit,
+                    "md5": version.md5},
+    }
+
+
 def _fail_closed(step: Callable[[], Any]) -> Any:
     """Run a gate step; any error becomes a ``GateError`` naming its cause."""
     try:
@@ -136,8 +163,11 @@ def gate_version(
     from trainguard.tracking import log_gate_run
 
     def step() -> tuple[GateReport, str]:
+        from trainguard.waivers import WaiverStore
+
         resources, workdir = _resources(version, policy_path, lexicons or [])
-        report = decide(resources, workdir, digest=version.md5)
+        report = decide(resources, workdir, digest=version.md5,
+                        waivers=WaiverStore().waivers())
         run_id = log_gate_run(
             report, version, resources.policy, stage=stage, context_tags=context_tags,
             experiment=experiment,
@@ -147,7 +177,7 @@ def gate_version(
     report, run_id = _fail_closed(step)
     outcome = GateOutcome(report, run_id)
     if report.decision is Decision.FAIL:
-        raise GateFailed(report.failed, gate_run_id=run_id)
+        raise GateFailed(report.failed, gate_run_id=run_id, report=report)
     return outcome
 
 

@@ -29,6 +29,7 @@ class _Section(BaseModel):
 
 class ServicePolicy(_Section):
     commercial: bool
+    provider: str = Field(min_length=1, max_length=200)
 
 
 class LicensePolicy(_Section):
@@ -108,6 +109,7 @@ class ObjectivityPolicy(_Section):
 class ViolationPolicy(_Section):
     fix_deadline_days: int = Field(ge=1, le=3650)
     request_deadline_working_days: int = Field(ge=1, le=365)
+    waiver_max_days: int = Field(ge=1, le=365)
 
 
 class PolicyValues(_Section):

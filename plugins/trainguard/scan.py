@@ -457,6 +457,12 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     }
     for row in sources:
         metrics[f"harmful_rate.{row['source_id']}"] = float(row["harmful_rate"])
+    for language, count in sorted(Counter(languages).items()):  # detected, by script
+        metrics[f"records.language.{language}"] = float(count)
+    pi_kinds: Counter[tuple[str, bool]] = Counter(
+        (span["kind"], bool(span["covered"])) for spans in pi_column for span in spans)
+    for (kind, covered), count in sorted(pi_kinds.items()):
+        metrics[f"pi.{'covered' if covered else 'uncovered'}.{kind}"] = float(count)
     return ScanResult(sources, corpus, offenders, annotations, metrics)
 
 

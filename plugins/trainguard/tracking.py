@@ -163,6 +163,7 @@ def log_gate_run(
         f"{TAG_PREFIX}failed_clauses": "; ".join(
             sorted({c for f in failed for c in f.clauses})) or "none",
         f"{TAG_PREFIX}policy.digest": policy.digest,
+        f"{TAG_PREFIX}waivers": ", ".join(w.id for w in report.waivers) or "none",
         **version_tags(version),
         **(context_tags or {}),
     }
@@ -173,6 +174,7 @@ def log_gate_run(
             tags=tags,
         ) as run:
             mlflow.log_input(_dataset_input(version, report.dataset_name), context="gate")
+            mlflow.set_tag("mlflow.note.content", _gate_note(report, version))
             mlflow.log_params({
                 "policy_digest": policy.digest,
                 "policy_source": policy.source[:500],
@@ -184,6 +186,10 @@ def log_gate_run(
             mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
             mlflow.log_dict(report.to_dict(), "findings.json")
             mlflow.log_dict(policy.to_dict(), "policy.json")
+            mlflow.log_dict(report.composition, "composition.json")
+            if report.waivers:
+                mlflow.log_dict({"waivers": [w.to_dict() for w in report.waivers]},
+                                "waivers.json")
             if report.tables:  # counts and rates per entity: what the GX suites read
                 mlflow.log_dict(report.tables, "gate_tables.json")
             if report.annotation:
@@ -194,6 +200,23 @@ def log_gate_run(
                 mlflow.log_artifacts(str(report.data_docs), "data_docs")
                 mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
             return run.info.run_id
+
+
+def _gate_note(report: GateReport, version: DatasetVersion) -> str:
+    """The run description the MLflow UI shows: the decision and why, by clause."""
+    lines = [f"Gate **{report.decision.value.upper()}** for `{version.path}@{version.rev}` "
+             f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`, "
+             f"{report.records} records).", ""]
+    for finding in report.failed:
+        lines.append(f"- FAIL {finding.summary()}")
+    for finding in report.findings:
+        if finding.waiver:
+            lines.append(f"- WAIVED {finding.summary()} - waiver {finding.waiver['id']} by "
+                         f"{finding.waiver['approved_by']} until {finding.waiver['expires_at']}")
+    lines.append("")
+    lines.append("Artifacts: `findings.json` (every check), `composition.json` (sources), "
+                 "`data_docs/index.html` (Great Expectations).")
+    return "\n".join(lines)
 
 
 def _log_annotation(metadata: dict[str, Any]) -> None:
@@ -277,8 +300,13 @@ def log_trained_model(
         ) as run:
             mlflow.log_input(_dataset_input(version, version.path.rsplit("/", 1)[-1]),
                              context="training")
-            mlflow.log_params(params)
+            mlflow.log_params({**params, **library_versions()})
             mlflow.log_metrics(metrics)
+            gate_link = run_link(experiment_id, gate_run_id)
+            mlflow.set_tag("mlflow.note.content", (
+                f"Training of **{model_name}** ({stage}) on `{version.path}@{version.rev}` "
+                f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`), admitted by "
+                f"[gate run {gate_run_id[:12]}]({gate_link})."))
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -297,11 +325,34 @@ def log_trained_model(
         mlflow.set_logged_model_tags(info.model_id, lineage)
         client.update_model_version(
             model_name, str(registered),
-            description=(f"Trained on {version.path}@{version.rev} (commit {version.commit[:12]},"
-                         f" DVC md5 {version.md5}); admitted by gate run {gate_run_id}."),
+            description=(
+                f"Trained on `{version.path}@{version.rev}` (commit `{version.commit[:12]}`, "
+                f"DVC md5 `{version.md5}`) by [training run {run.info.run_id[:12]}]"
+                f"({run_link(experiment_id, run.info.run_id)}); admitted by "
+                f"[gate run {gate_run_id[:12]}]({run_link(experiment_id, gate_run_id)}). "
+                f"Lineage: `trainguard lineage {model_name} {registered}`."),
         )
     return {"run_id": run.info.run_id, "model_name": model_name,
             "model_version": str(registered), "model_uri": info.model_uri}
+
+
+def run_link(experiment_id: str, run_id: str) -> str:
+    """A link to a run inside the MLflow UI (relative, so it works behind any host)."""
+    return f"#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def library_versions() -> dict[str, str]:
+    """The foundational libraries a model was trained with (Art. 17 "algorithms")."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"lib.python": platform.python_version()}
+    for name in ("trainguard", "scikit-learn", "numpy", "mlflow"):
+        try:
+            found[f"lib.{name}"] = version(name)
+        except PackageNotFoundError:
+            found[f"lib.{name}"] = "unknown"
+    return found
 
 
 def _pip_requirements() -> list[str]:

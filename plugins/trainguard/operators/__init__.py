@@ -1,6 +1,7 @@
 """The Airflow layer's operators: thin wrappers over ``trainguard.pipeline``."""
 
 from trainguard.operators.dvc import DatasetVersionOperator
+from trainguard.operators.export import ProvenanceExportOperator
 from trainguard.operators.gate import DataGateOperator
 from trainguard.operators.scan import DatasetShardsOperator, ShardScanOperator
 from trainguard.operators.training import TrainModelOperator
@@ -9,6 +10,7 @@ __all__ = [
     "DataGateOperator",
     "DatasetShardsOperator",
     "DatasetVersionOperator",
+    "ProvenanceExportOperator",
     "ShardScanOperator",
     "TrainModelOperator",
 ]

@@ -44,15 +44,19 @@ class DataGateOperator(BaseOperator):
         self.lexicons = lexicons
         self.version_task_id = version_task_id
         self.experiment = experiment
+        # What OpenLineage reports once the task ends (see get_openlineage_facets_*).
+        self._lineage_version: Any = None
+        self._lineage_facts: dict[str, Any] | None = None
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from trainguard.exceptions import GateFailed
-        from trainguard.pipeline import gate_version
+        from trainguard.pipeline import gate_version, governance_facts
 
         ti = context["ti"]
         version = pull_version(context, self.version_task_id)
+        self._lineage_version = version
         try:
             outcome = publishing_gate_errors(context, lambda: gate_version(
                 version, stage=self.stage, policy_path=self.policy or None,
@@ -60,10 +64,21 @@ class DataGateOperator(BaseOperator):
                 experiment=self.experiment,
             ))
         except GateFailed as failed:
+            self._lineage_facts = governance_facts(failed.report, version, failed.gate_run_id)
             ti.xcom_push(key=MLFLOW_RUN_XCOM, value=failed.gate_run_id)
             ti.xcom_push(key="gate_failed", value=failed.to_dict())
             raise AirflowFailException(str(failed)) from None
+        self._lineage_facts = governance_facts(outcome.report, version, outcome.run_id)
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=outcome.run_id)
         self.log.info("gate passed: %d records, MLflow run %s",
                       outcome.report.records, outcome.run_id)
         return outcome.summary()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from trainguard.operators.openlineage import gate_lineage
+
+        return gate_lineage(self._lineage_version, self._lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        # A "fail" decision is the most important event to report: same facets.
+        return self.get_openlineage_facets_on_complete(task_instance)

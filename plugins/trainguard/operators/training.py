@@ -39,6 +39,8 @@ class TrainModelOperator(BaseOperator):
         self.version_task_id = version_task_id
         self.gate_task_id = gate_task_id
         self.experiment = experiment
+        self._lineage_version: Any = None
+        self._lineage_registered: dict[str, str] | None = None
 
     def execute(self, context: Any) -> dict[str, str]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -51,12 +53,23 @@ class TrainModelOperator(BaseOperator):
             raise AirflowFailException(
                 f"training refused: no passing decision from task '{self.gate_task_id}'"
             )
+        version = pull_version(context, self.version_task_id)
+        self._lineage_version = version
         registered = train_admitted_version(
-            pull_version(context, self.version_task_id), gate_run_id=gate["gate_run_id"],
+            version, gate_run_id=gate["gate_run_id"],
             model_name=self.model_name, stage=self.stage, context_tags=airflow_tags(context),
             experiment=self.experiment,
         )
+        self._lineage_registered = registered
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=registered["run_id"])
         self.log.info("registered %s version %s (run %s)", registered["model_name"],
                       registered["model_version"], registered["run_id"])
         return registered
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        import mlflow
+
+        from trainguard.operators.openlineage import training_lineage
+
+        return training_lineage(self._lineage_version, self._lineage_registered,
+                                mlflow.get_tracking_uri())
