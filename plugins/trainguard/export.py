@@ -82,9 +82,10 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
     for dataset in lineage["datasets"]:
         gate = gates.get(dataset["gate_run_id"] or "", {})
         manifest = dataset["manifest"]
-        language_records = {key.removeprefix("records.language."): int(value)
-                            for key, value in gate.get("metrics", {}).items()
-                            if key.startswith("records.language.")}
+        prefix = "gate.records.language."  # the gate run logs report metrics as gate.*
+        language_records = {key.removeprefix(prefix): int(value)
+                            for key, value in sorted(gate.get("metrics", {}).items())
+                            if key.startswith(prefix)}
         corpus_rows = gate.get("tables", {}).get("corpus", [])
         datasets.append({
             "name": dataset["name"],
@@ -98,8 +99,7 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
             "scale": dataset["scale"],
             "quality": {"gate_run_id": gate.get("run_id"),
                         "corpus": corpus_rows[0] if corpus_rows else {},
-                        "metrics": {k: v for k, v in sorted(gate.get("metrics", {}).items())
-                                    if k.startswith(("gate.", "scan."))}},
+                        "metrics": dict(sorted(gate.get("metrics", {}).items()))},
             "sources": [{
                 "id": source["id"],
                 "kind": source["kind"],

@@ -171,7 +171,8 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
             "link": f"#/models/{model_name}/versions/{model_version.version}",
             "registered_at": iso(model_version.creation_timestamp),
             "source": model_version.source,
-            "model_id": getattr(model_version, "model_id", None),
+            "model_id": (getattr(model_version, "model_id", None)
+                         or tags.get(f"{TAG_PREFIX}logged_model_id")),
             "description": model_version.description,
             "tags": _own_tags(tags),
         },

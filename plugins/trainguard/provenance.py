@@ -63,8 +63,8 @@ def prov_document(lineage: dict[str, Any]) -> Any:
                              "prov:type": "tg:Training", "prov:label": training["run_name"],
                              **{f"tg:param/{k}": str(v) for k, v in training["params"].items()}})
     doc.wasGeneratedBy(model_entity, train, _time(training["ended_at"]))
-    for agent in agent_for(training):
-        doc.wasAssociatedWith(train, agent)
+    for who in agent_for(training):
+        doc.wasAssociatedWith(train, who)
 
     dataset_entities = {}
     for dataset in lineage["datasets"]:
@@ -97,8 +97,8 @@ def prov_document(lineage: dict[str, Any]) -> Any:
         doc.wasGeneratedBy(decision, activity, _time(gate["ended_at"]))
         doc.used(train, decision)
         doc.wasInformedBy(train, activity)
-        for agent in agent_for(gate):
-            doc.wasAssociatedWith(activity, agent)
+        for who in agent_for(gate):
+            doc.wasAssociatedWith(activity, who)
         for waiver in gate["waivers"]:
             reviewer = agent(f"tg:reviewer/{waiver['approved_by']}", {
                 "prov:type": "prov:Person", "prov:label": "reviewer"})

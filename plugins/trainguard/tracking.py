@@ -322,6 +322,8 @@ def log_trained_model(
             client.set_model_version_tag(model_name, str(registered), key, value)
         client.set_model_version_tag(model_name, str(registered), f"{TAG_PREFIX}training_run_id",
                                      run.info.run_id)
+        client.set_model_version_tag(model_name, str(registered), f"{TAG_PREFIX}logged_model_id",
+                                     info.model_id)
         mlflow.set_logged_model_tags(info.model_id, lineage)
         client.update_model_version(
             model_name, str(registered),

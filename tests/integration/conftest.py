@@ -7,6 +7,7 @@ at import time).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -23,7 +24,17 @@ from trainguard.embedded import apply_embedded_env
 WORKDIR = Path(tempfile.mkdtemp(prefix="trainguard-it-"))
 apply_embedded_env(WORKDIR)
 os.environ["TRAINGUARD_HASH_KEY"] = DEMO_HASH_KEY
+os.environ["TRAINGUARD_EXPORT_KEY"] = "integration-test-export-key"
+# Every DAG run of the session reports to OpenLineage through the provider's file
+# transport, so the events can be checked (and searched for leaks) like any other output.
+OPENLINEAGE_EVENTS = WORKDIR / "openlineage" / "events.jsonl"
+OPENLINEAGE_EVENTS.parent.mkdir()
+os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+    {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True})
+os.environ["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "trainguard-it"
 MODEL_NAME = "it-pretrained"
+# Trained, under waivers, on canary PI (test_provenance): its weights hold that data.
+WAIVED_MODEL = "it-waived"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -70,3 +81,39 @@ def clean_run(stack: Stack) -> Any:
 def small_repo(tmp_path: Path) -> Iterator[DemoRepo]:
     """A small demo repository of the test's own, free to be broken."""
     yield build_demo_repo(tmp_path / "small", scale=0.02)
+
+
+CANARIES = {  # valid-looking PI values that must never leave the data
+    "resident_id": "11010519491231002X",
+    "mobile_phone": "13987654321",
+    "email": "canary.leaktest@example.org",
+    "bank_card": "6222021234567890128",
+    "passport": "E87654321",
+}
+
+
+def plant_canaries(repo: Path, tag: str, source_id: str = "news-crawl") -> None:
+    """Commit the clean revision plus one shard of canary PI records as DVC revision ``tag``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trainguard.versioning import run_tool
+
+    run_tool(["git", "checkout", "--quiet", "clean"], repo, "checkout")
+    run_tool(["dvc", "checkout", "--quiet"], repo, "dvc checkout")
+    texts = [f"测试记录，联系方式{value}，请勿外传。" for value in CANARIES.values()]
+    pq.write_table(pa.table({
+        "record_id": [f"canary-{i}" for i in range(len(texts))],
+        "source_id": [source_id] * len(texts),
+        "text": texts, "language": ["zh"] * len(texts)}),
+        repo / PRETRAINING / "records" / "part-canary.parquet")
+    run_tool(["dvc", "add", "--quiet", PRETRAINING], repo, "dvc add")
+    run_tool(["git", "commit", "--quiet", "-am", f"canaries ({tag})"], repo, "commit")
+    run_tool(["git", "tag", tag], repo, "tag")
+    run_tool(["dvc", "push", "--quiet"], repo, "dvc push")
+
+
+def assert_no_canary(outputs: dict[str, str]) -> None:
+    for label, text in outputs.items():
+        for kind, value in CANARIES.items():
+            assert value not in text and value.lower() not in text, f"{kind} leaked in {label}"

@@ -46,4 +46,11 @@ def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
     assert "[annotator L07]" in ft_planted and "[batch B04]" in ft_planted
     assert "Art. 8" in ft_planted
     assert "trainguard-demo-finetuned version 1 registered" in ft_clean
+    export = ft_clean.split("lineage and provenance export")[1]
+    assert "model trainguard-demo-finetuned version 1" in export and "annotation:" in export
+    assert "DAG provenance_export SUCCESS" in export
+    assert "verified: intact and signed (Ed25519)" in export
+    bundle = tmp_path / "demo" / "exports" / "trainguard-demo-finetuned" / "v1"
+    disclosure = json.loads((bundle / "disclosure.json").read_text())
+    assert disclosure["annotation"]["rules"][0]["text"]  # the rules text itself
     assert (tmp_path / "demo" / "mlflow.db").exists()

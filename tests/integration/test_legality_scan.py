@@ -16,7 +16,14 @@ from trainguard.demo_data import PRETRAINING, DemoRepo
 from trainguard.pipeline import workspace
 from trainguard.versioning import fetch_version, resolve_version, run_tool
 
-from conftest import WORKDIR, Stack
+from conftest import (
+    CANARIES,
+    WAIVED_MODEL,
+    WORKDIR,
+    Stack,
+    assert_no_canary,
+    plant_canaries,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,32 +113,11 @@ def test_masked_revision_passes_the_consent_check(small_repo: DemoRepo) -> None:
     assert consent and all(f["status"] == "pass" for f in consent)
 
 
-CANARIES = {
-    "resident_id": "11010519491231002X",
-    "mobile_phone": "13987654321",
-    "email": "canary.leaktest@example.org",
-    "bank_card": "6222021234567890128",
-    "passport": "E87654321",
-}
-
-
 def test_no_raw_pi_leaks_into_any_output(stack: Stack, small_repo: DemoRepo) -> None:
     """Canary PI values planted in the data appear in no report, log, XCom or MLflow file."""
-    import pyarrow as pa
 
     repo = small_repo.repo
-    run_tool(["git", "checkout", "--quiet", "clean"], repo, "checkout")
-    run_tool(["dvc", "checkout", "--quiet"], repo, "dvc checkout")
-    canary_texts = [f"测试记录，联系方式{value}，请勿外传。" for value in CANARIES.values()]
-    pq.write_table(pa.table({
-        "record_id": [f"canary-{i}" for i in range(len(canary_texts))],
-        "source_id": ["news-crawl"] * len(canary_texts),  # declares no PI: none is consented
-        "text": canary_texts, "language": ["zh"] * len(canary_texts)}),
-        repo / PRETRAINING / "records" / "part-canary.parquet")
-    run_tool(["dvc", "add", "--quiet", PRETRAINING], repo, "dvc add")
-    run_tool(["git", "commit", "--quiet", "-am", "canaries"], repo, "commit")
-    run_tool(["git", "tag", "canary"], repo, "tag")
-    run_tool(["dvc", "push", "--quiet"], repo, "dvc push")
+    plant_canaries(repo, "canary")  # into news-crawl, which declares no PI: none consented
 
     result = stack.run_gate("canary", repo=repo, policy=str(small_repo.policy))
     failed = result.xcom("gate", "gate_failed")["failed"]
@@ -150,15 +136,20 @@ def test_no_raw_pi_leaks_into_any_output(stack: Stack, small_repo: DemoRepo) -> 
     # The search itself works: the same decoding finds every canary in the data.
     data = str(pq.read_table(local / "records" / "part-canary.parquet").to_pylist())
     assert all(value in data for value in CANARIES.values())
-    for label, text in outputs.items():
-        for kind, value in CANARIES.items():
-            assert value not in text and value.lower() not in text, f"{kind} leaked in {label}"
+    assert_no_canary(outputs)
 
 
 def _readable_outputs(outputs: dict[str, str], annotations: Path) -> int:
     """Every file trainguard, Airflow and MLflow wrote, as text (Parquet decoded)."""
     outputs["annotations"] = str(pq.read_table(annotations).to_pylist())
+    from mlflow import MlflowClient
+
     skipped = {"datasets", "demo", "dvc-site-cache"}  # the data itself, on purpose
+    # The weights of a model deliberately trained on canary data (admitted by waivers in
+    # test_provenance) reproduce that data by design; every other model is searched.
+    skipped |= {version.tags.get("trainguard.logged_model_id", "")
+                for version in MlflowClient().search_model_versions(f"name='{WAIVED_MODEL}'")}
+    skipped.discard("")
     for path in WORKDIR.rglob("*"):
         if not path.is_file() or skipped & set(path.relative_to(WORKDIR).parts):
             continue

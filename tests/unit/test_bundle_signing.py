@@ -1,0 +1,123 @@
+"""The bundle's manifest and signature: any change to any file is caught and named.
+
+The files here are synthetic (the real bundle is tested in the integration suite); what is
+under test is the manifest, HMAC and Ed25519 signing and ``trainguard export verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainguard.exceptions import ExportError
+from trainguard.export import (
+    MANIFEST,
+    SIGNATURE,
+    Signer,
+    dumps,
+    generate_keypair,
+    manifest_text,
+    signer_from_env,
+    verify_bundle,
+)
+
+pytestmark = pytest.mark.unit
+
+FILES = {"disclosure.json": dumps({"model": "m", "version": "1"}),
+         "checks.csv": b"check,status\nsource.licence,pass\n",
+         "report.html": "<p>报告</p>\n".encode()}
+
+
+def write_bundle(folder: Path, signer: Signer) -> Path:
+    folder.mkdir()
+    for name, content in FILES.items():
+        (folder / name).write_bytes(content)
+    manifest = manifest_text(FILES)
+    (folder / MANIFEST).write_bytes(manifest)
+    (folder / SIGNATURE).write_bytes(dumps({
+        "algorithm": signer.algorithm, "key_id": signer.key_id,
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "signature": signer.sign(manifest)}))
+    return folder
+
+
+@pytest.fixture()
+def hmac_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("TRAINGUARD_EXPORT_SIGNING_KEY", raising=False)
+    monkeypatch.setenv("TRAINGUARD_EXPORT_KEY", "unit-test-secret")
+    return write_bundle(tmp_path / "bundle", signer_from_env())
+
+
+def test_an_intact_bundle_verifies(hmac_bundle: Path) -> None:
+    assert verify_bundle(hmac_bundle) == []
+    assert (hmac_bundle / MANIFEST).read_text().count("\n") == len(FILES)
+
+
+@pytest.mark.parametrize("name", [*FILES, MANIFEST])
+def test_one_changed_byte_in_any_file_is_caught_and_named(hmac_bundle: Path,
+                                                          name: str) -> None:
+    path = hmac_bundle / name
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    path.write_bytes(bytes(content))
+    problems = verify_bundle(hmac_bundle)
+    assert problems
+    named = name if name != MANIFEST else SIGNATURE  # a changed manifest breaks the signature
+    assert any(p.startswith(named) for p in problems), problems
+
+
+def test_added_removed_files_and_a_wrong_key_are_caught(hmac_bundle: Path,
+                                                        tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    shutil.copytree(hmac_bundle, extra)
+    (extra / "notes.txt").write_text("added later")
+    assert verify_bundle(extra) == ["notes.txt: not in the manifest (added after signing)"]
+    (hmac_bundle / "checks.csv").unlink()
+    assert verify_bundle(hmac_bundle) == ["checks.csv: listed in the manifest but missing"]
+    (hmac_bundle / "checks.csv").write_bytes(FILES["checks.csv"])
+    assert verify_bundle(hmac_bundle, hmac_key="another-secret") == [
+        f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
+
+
+def test_ed25519_bundles_verify_with_the_public_key_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private = tmp_path / "keys" / "signing.pem"
+    public = generate_keypair(private)
+    assert private.stat().st_mode & 0o077 == 0  # the private key is readable by its owner only
+    monkeypatch.setenv("TRAINGUARD_EXPORT_SIGNING_KEY", str(private))
+    signer = signer_from_env()
+    assert signer.algorithm == "ed25519"
+    bundle = write_bundle(tmp_path / "bundle", signer)
+    assert verify_bundle(bundle, public_key=public) == []
+    other = generate_keypair(tmp_path / "other.pem")
+    assert verify_bundle(bundle, public_key=other) != []
+    with pytest.raises(ExportError, match="--public-key"):
+        verify_bundle(bundle)
+    signature = json.loads((bundle / SIGNATURE).read_text())
+    # Ed25519 is deterministic: signing the same manifest again gives the same bytes.
+    assert signer.sign((bundle / MANIFEST).read_bytes()) == signature["signature"]
+
+
+def test_no_key_configured_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRAINGUARD_EXPORT_KEY", raising=False)
+    monkeypatch.delenv("TRAINGUARD_EXPORT_SIGNING_KEY", raising=False)
+    with pytest.raises(ExportError, match="TRAINGUARD_EXPORT_SIGNING_KEY"):
+        signer_from_env()
+
+
+def test_export_verify_cli_exits_1_naming_the_changed_file(hmac_bundle: Path) -> None:
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "trainguard.cli", "export", "verify",
+                               str(hmac_bundle)], capture_output=True, text=True, check=False)
+
+    assert verify().returncode == 0
+    (hmac_bundle / "report.html").write_bytes(FILES["report.html"] + b" ")
+    done = verify()
+    assert done.returncode == 1
+    assert "report.html: content changed" in done.stderr and "Traceback" not in done.stderr
