@@ -201,13 +201,13 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
     for dataset in lineage["datasets"]:
         lines.append(f"   ├─ dataset {dataset['path']}@{dataset['rev']} "
                      f"(commit {str(dataset['commit'])[:12]}, DVC md5 {dataset['md5']}, "
-                     f"{dataset['scale'].get('records', '?')} records)")
+                     f"{dataset['scale'].get('records', 0):,} records)")
         for source in dataset["sources"]:
             evidence = ("evidence complete" if not source.get("missing_evidence")
                         else "MISSING " + ", ".join(source["missing_evidence"]))
             lines.append(f"   │  ├─ source {source['id']}: {source['kind']}, licence "
                          f"{source['license']}, {source['origin']}, {evidence}, "
-                         f"{source['records']} records")
+                         f"{source['records']:,} records")
     for gate in lineage["gate_runs"]:
         statuses: dict[str, int] = {}
         for finding in gate["findings"]:
@@ -230,7 +230,7 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
     annotation = lineage["annotation"]
     if annotation:
         rules = ", ".join(f"{v} (sha256 {h[:12]})" for v, h in sorted(annotation["rules"].items()))
-        lines.append(f"   ├─ annotation: {annotation['records']} records, rules {rules}, "
+        lines.append(f"   ├─ annotation: {annotation['records']:,} records, rules {rules}, "
                      f"{annotation['annotators']['labelers']} labelers, "
                      f"{annotation['spot_checks']['checked']} spot checks, accuracy "
                      f"{annotation['spot_checks']['accuracy']:.3f}")
