@@ -128,6 +128,62 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--title", default="")
     add.add_argument("--reason", default="", help="e.g. the takedown request reference")
 
+    violations = verbs.add_parser(
+        "violations", help="the violation registry (Art. 13, 15, 19): report, list, move")
+    violation_verbs = violations.add_subparsers(dest="violations_verb", required=True,
+                                                metavar="ACTION")
+    report = violation_verbs.add_parser("report", help="file a violation")
+    report.add_argument("--kind", required=True,
+                        choices=("harmful_output", "pi_request", "ip_complaint", "data_finding"))
+    report.add_argument("--summary", required=True, help="what happened (no personal data)")
+    report.add_argument("--by", required=True, help="who reports it")
+    report.add_argument("--owner", default="compliance", help="who must fix it")
+    report.add_argument("--prompt", default="", help="harmful_output: the prompt")
+    report.add_argument("--output", default="", help="harmful_output: the generated output")
+    report.add_argument("--output-file", type=Path, help="harmful_output: the output, from a file")
+    report.add_argument("--pi", action="append", default=[], metavar="KIND=VALUE",
+                        help="pi_request: a value to delete (stored only as its HMAC)")
+    report.add_argument("--work-id", default="", help="ip_complaint: the work's id")
+    report.add_argument("--work-file", type=Path, help="ip_complaint: the work's text")
+    report.add_argument("--source", default="", help="ip_complaint/data_finding: source id")
+    report.add_argument("--finding", default="", help="data_finding: the check that failed")
+    report.add_argument("--model", default=None, help="the model name concerned")
+    report.add_argument("--model-version", default=None)
+    listing_v = violation_verbs.add_parser("list", help="violations with their deadlines")
+    listing_v.add_argument("--status")
+    listing_v.add_argument("--kind")
+    listing_v.add_argument("--open", action="store_true", help="only open ones")
+    listing_v.add_argument("--overdue", action="store_true",
+                           help="only open ones past or near their deadline (at risk)")
+    show_v = violation_verbs.add_parser("show", help="one violation with its events")
+    show_v.add_argument("violation_id")
+    move = violation_verbs.add_parser("transition", help="move a violation along its lifecycle")
+    move.add_argument("violation_id")
+    move.add_argument("--to", required=True, help="triaged, filtered, remediating, verified, "
+                                                  "closed or rejected")
+    move.add_argument("--by", required=True)
+    move.add_argument("--reason", default="", help="required for rejected")
+    violation_verbs.add_parser("audit", help="verify the hash chain of every event")
+    for sub in (report, listing_v, show_v, move):
+        sub.add_argument("--format", choices=("text", "json"), default="text")
+    for sub in (report, listing_v, show_v, move, violation_verbs.choices["audit"]):
+        sub.add_argument("--registry", metavar="URL",
+                         help="SQLAlchemy URL (default: $TRAINGUARD_REGISTRY_URL or SQLite in "
+                              "$TRAINGUARD_HOME)")
+        sub.add_argument("--policy", type=Path, help="policy (deadlines, calendar)")
+
+    hmac_verb = verbs.add_parser(
+        "pi-hmac", help="the HMAC of a PI value (for violation_intake's pi_hmacs)")
+    hmac_verb.add_argument("kind", help="resident_id, mobile_phone, email, ...")
+    hmac_verb.add_argument("value", nargs="?",
+                           help="the value (default: read from stdin, kept out of shell history)")
+
+    check = verbs.add_parser("filter-check",
+                             help="would the output filter block this text? (exit 1 if so)")
+    check.add_argument("--text", help="the generated text")
+    check.add_argument("--file", type=Path, help="the generated text, from a file")
+    check.add_argument("--registry", metavar="URL")
+
     data = verbs.add_parser("demo-data", help="generate the demo git+DVC repository only")
     data.add_argument("--out", type=Path, required=True, help="folder to build it in")
     data.add_argument("--scale", type=float, default=1.0)
@@ -159,6 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export_keygen(args)
         if args.verb == "waiver":
             return _waiver(args)
+        if args.verb == "violations":
+            from trainguard.cli_violations import run_violations
+
+            return run_violations(args)
+        if args.verb == "pi-hmac":
+            return _pi_hmac(args)
+        if args.verb == "filter-check":
+            from trainguard.cli_violations import run_filter_check
+
+            return run_filter_check(args)
         if args.verb == "scan":
             return _scan(args)
         if args.verb == "policy":
@@ -286,6 +352,23 @@ def _waiver(args: argparse.Namespace) -> int:
         state = "active" if w.active_at(now) else "expired"
         print(f"{w.id}  {state:7}  {w.scope()}  until {w.expires_at.isoformat()}  by "
               f"{w.approved_by}: {w.reason}")
+    return EXIT_PASS
+
+
+def _pi_hmac(args: argparse.Namespace) -> int:
+    from trainguard.contract import PIKind
+    from trainguard.exceptions import ContractError
+    from trainguard.personal_info import pi_hmac
+
+    try:
+        kind = PIKind(args.kind)
+    except ValueError:
+        raise ContractError(f"unknown PI kind '{args.kind}'", field="kind",
+                            expected=", ".join(k.value for k in PIKind)) from None
+    value = args.value if args.value is not None else sys.stdin.readline().strip()
+    if not value:
+        raise ContractError("no value given", field="value")
+    print(f"{kind.value}={pi_hmac(kind, value)}")
     return EXIT_PASS
 
 

@@ -9,6 +9,7 @@
     ├── TrackingError          MLflow could not record or read what the gate needs
     │   └── LineageError       a model version without (complete) trainguard lineage
     ├── ExportError            a provenance bundle cannot be written (key, folder)
+    ├── RegistryError          the violation registry cannot be read or written
     ├── GateError              the gate could not decide; training is blocked (fail closed)
     └── GateFailed             the gate decided "fail"; carries the failed findings
 
@@ -76,6 +77,10 @@ class LineageError(TrackingError):
 
 class ExportError(TrainguardError):
     """Raised when a provenance bundle cannot be written or verified (key, folder)."""
+
+
+class RegistryError(TrainguardError):
+    """Raised when the violation registry's database cannot be reached, read or written."""
 
 
 class GateError(TrainguardError):

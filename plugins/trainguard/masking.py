@@ -9,13 +9,9 @@ is untouched, so the lineage shows both.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from trainguard.versioning import resolve_version, run_tool
 
 
 def mask_text(text: str, spans: list[tuple[int, int, str]]) -> str:
@@ -78,25 +74,15 @@ def mask_revision(
     mask_all: bool = False, progress: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
     """Mask ``path`` at ``rev`` and commit it as tag ``tag``; returns counts and the version."""
-    source = resolve_version(repo, path, rev)
-    with tempfile.TemporaryDirectory(prefix="trainguard-mask-") as scratch:
-        clone = Path(scratch) / "repo"
-        run_tool(["git", "clone", "--quiet", source.repo, str(clone)], scratch, "clone")
-        run_tool(["git", "checkout", "--quiet", "-B", f"trainguard-mask-{tag}", source.commit],
-                 clone, f"check out {rev}")
-        run_tool(["dvc", "pull", "--quiet", f"{path}.dvc"], clone,
-                 f"fetch {path} from DVC remote {source.remote}")
-        progress(f"masking {path}@{rev} ({source.commit[:12]})")
-        counts = mask_dataset(clone / path, policy_path=policy_path, mask_all=mask_all)
-        run_tool(["dvc", "add", "--quiet", path], clone, "dvc add")
-        run_tool(["git", "add", f"{path}.dvc"], clone, "git add")
-        message = (f"Mask {counts['masked']} PI value(s) without valid consent in {path} "
-                   f"(from {rev}, {source.commit[:12]}; Art. 7(3))")
-        run_tool(["git", "commit", "--quiet", "-m", message], clone, "git commit")
-        run_tool(["git", "tag", tag], clone, f"tag {tag}")
-        run_tool(["dvc", "push", "--quiet", f"{path}.dvc"], clone, "dvc push")
-        run_tool(["git", "push", "--quiet", "origin", f"refs/tags/{tag}"], clone,
-                 f"push tag {tag} to {source.repo}")
-        shutil.rmtree(clone / ".dvc" / "cache", ignore_errors=True)
-    masked = resolve_version(repo, path, tag)
+    from trainguard.versioning import rewrite_revision
+
+    progress(f"masking {path}@{rev}")
+    counts: dict[str, int] = {}
+
+    def rewrite(dataset_dir: Path) -> str:
+        counts.update(mask_dataset(dataset_dir, policy_path=policy_path, mask_all=mask_all))
+        return (f"Mask {counts['masked']} PI value(s) without valid consent in {path} "
+                f"(from {rev}; Art. 7(3))")
+
+    masked = rewrite_revision(repo, path, rev, tag=tag, rewrite=rewrite)
     return {**counts, "commit": masked.commit, "md5": masked.md5}

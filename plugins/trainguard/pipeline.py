@@ -12,6 +12,7 @@ decision from MLflow and refuses to train unless it passed for this exact versio
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,8 +169,10 @@ def gate_version(
         resources, workdir = _resources(version, policy_path, lexicons or [])
         report = decide(resources, workdir, digest=version.md5,
                         waivers=WaiverStore().waivers())
+        # The lexicons are recorded so a later re-gate (remediation) uses the same ones.
+        tags = {**(context_tags or {}), "trainguard.lexicons": json.dumps(lexicons or [])}
         run_id = log_gate_run(
-            report, version, resources.policy, stage=stage, context_tags=context_tags,
+            report, version, resources.policy, stage=stage, context_tags=tags,
             experiment=experiment,
         )
         return report, run_id

@@ -7,6 +7,7 @@ Unknown keys and out-of-range values are rejected with the dotted key named.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trainguard.contract import PIKind
 from trainguard.exceptions import PolicyError
@@ -110,6 +111,29 @@ class ViolationPolicy(_Section):
     fix_deadline_days: int = Field(ge=1, le=3650)
     request_deadline_working_days: int = Field(ge=1, le=365)
     waiver_max_days: int = Field(ge=1, le=365)
+    at_risk_fraction: Fraction = Field(gt=0, lt=1)
+    timezone: str = Field(min_length=1)
+    weekend_days: list[int]
+    holidays: list[dt.date]
+    extra_working_days: list[dt.date]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{name}' is not an IANA time zone such as Asia/Shanghai") from None
+        return name
+
+    @field_validator("weekend_days")
+    @classmethod
+    def _weekdays(cls, days: list[int]) -> list[int]:
+        if any(not 0 <= day <= 6 for day in days) or len(set(days)) > 6:
+            raise ValueError("weekend days are 0 (Monday) to 6 (Sunday), at most six of them")
+        return days
 
 
 class PolicyValues(_Section):

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,35 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target / version.path
+
+
+def rewrite_revision(repo: str | Path, path: str, rev: str, *, tag: str,
+                     rewrite: Callable[[Path], str]) -> DatasetVersion:
+    """Commit a rewritten copy of ``path`` at ``rev`` as a new DVC revision tagged ``tag``.
+
+    ``rewrite(dataset_dir)`` changes the files in place and returns the commit message.
+    The work happens in a scratch clone; the tag reaches the repository last, after the
+    data reached the DVC remote, so a crash leaves either no revision or a complete one.
+    If ``tag`` already exists it is returned as it is: rerunning never makes a duplicate.
+    """
+    try:
+        return resolve_version(repo, path, tag)
+    except DatasetVersionError:
+        pass
+    source = resolve_version(repo, path, rev)
+    with tempfile.TemporaryDirectory(prefix="trainguard-rewrite-") as scratch:
+        clone = Path(scratch) / "repo"
+        run_tool(["git", "clone", "--quiet", source.repo, str(clone)], scratch, "clone")
+        run_tool(["git", "checkout", "--quiet", "-B", f"trainguard-{tag}", source.commit],
+                 clone, f"check out {rev}")
+        run_tool(["dvc", "pull", "--quiet", f"{path}.dvc"], clone,
+                 f"fetch {path} from DVC remote {source.remote}")
+        message = rewrite(clone / path)
+        run_tool(["dvc", "add", "--quiet", path], clone, "dvc add")
+        run_tool(["git", "add", f"{path}.dvc"], clone, "git add")
+        run_tool(["git", "commit", "--quiet", "-m", message], clone, "git commit")
+        run_tool(["git", "tag", tag], clone, f"tag {tag}")
+        run_tool(["dvc", "push", "--quiet", f"{path}.dvc"], clone, "dvc push")
+        run_tool(["git", "push", "--quiet", "origin", f"refs/tags/{tag}"], clone,
+                 f"push tag {tag} to {source.repo}")
+    return resolve_version(repo, path, tag)

@@ -5,8 +5,18 @@ from trainguard.operators.export import ProvenanceExportOperator
 from trainguard.operators.gate import DataGateOperator
 from trainguard.operators.scan import DatasetShardsOperator, ShardScanOperator
 from trainguard.operators.training import TrainModelOperator
+from trainguard.operators.violations import (
+    DeadlineCheckOperator,
+    OpenViolationsOperator,
+    RemediateViolationOperator,
+    ViolationIntakeOperator,
+)
 
 __all__ = [
+    "DeadlineCheckOperator",
+    "OpenViolationsOperator",
+    "RemediateViolationOperator",
+    "ViolationIntakeOperator",
     "DataGateOperator",
     "DatasetShardsOperator",
     "DatasetVersionOperator",

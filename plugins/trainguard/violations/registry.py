@@ -1,0 +1,464 @@
+"""The violation registry on SQLAlchemy: SQLite by default, PostgreSQL in production.
+
+Every change is an event appended to one hash chain in the same transaction as the
+change itself, so a violation never exists without its ``reported`` event and a status
+never changes without its ``transition`` event. Appends serialise on the chain head
+(``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): concurrent
+reports queue for a few milliseconds instead of forking the chain or getting lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainguard.exceptions import ContractError, RegistryError
+from trainguard.violations.deadlines import WorkingCalendar, aware, sla_state
+
+REGISTRY_URL_ENV = "TRAINGUARD_REGISTRY_URL"
+GENESIS = "0" * 64
+
+KINDS = {
+    # kind: (clause, deadline rule) - "fix" counts calendar days, "request" working days
+    "harmful_output": ("Art. 15 (draft)", "fix"),
+    "data_finding": ("Art. 15 (draft)", "fix"),
+    "pi_request": ("Art. 13", "request"),
+    "ip_complaint": ("Art. 13", "request"),
+}
+STATUSES = ("reported", "triaged", "filtered", "remediating", "verified", "closed", "rejected")
+OPEN_STATUSES = STATUSES[:5]
+TRANSITIONS = {
+    "reported": {"triaged", "rejected"},
+    "triaged": {"filtered", "rejected"},
+    "filtered": {"remediating", "rejected"},
+    "remediating": {"verified", "rejected"},
+    "verified": {"closed", "remediating"},  # a probe that fails later reopens the fix
+    "closed": set(),
+    "rejected": set(),
+}
+
+
+def default_url() -> str:
+    explicit = os.environ.get(REGISTRY_URL_ENV)
+    if explicit:
+        return explicit
+    home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(home) / 'violations.db'}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return aware(moment).isoformat(timespec="microseconds")
+
+
+def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    """sha256 over the previous hash and the event's fields, in a canonical form."""
+    fields = {key: event[key] for key in ("seq", "violation_id", "action", "from_status",
+                                          "to_status", "actor", "at", "detail")}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Violation:
+    id: str
+    kind: str
+    status: str
+    summary: str
+    owner: str
+    reported_by: str
+    reported_at: dt.datetime
+    deadline: dt.datetime
+    model_name: str | None
+    model_version: str | None
+    subject: dict[str, Any]
+    evidence: dict[str, Any]
+    updated_at: dt.datetime
+    closed_at: dt.datetime | None
+
+    @property
+    def clause(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def sla(self, now: dt.datetime, at_risk_fraction: float) -> str:
+        if not self.open:
+            return "closed" if self.status == "closed" else "rejected"
+        return sla_state(self.reported_at, self.deadline, now, at_risk_fraction)
+
+    def to_dict(self, now: dt.datetime | None = None,
+                at_risk_fraction: float | None = None) -> dict[str, Any]:
+        record = {
+            "id": self.id, "kind": self.kind, "clause": self.clause, "status": self.status,
+            "summary": self.summary, "owner": self.owner, "reported_by": self.reported_by,
+            "reported_at": _iso(self.reported_at), "deadline": _iso(self.deadline),
+            "model_name": self.model_name, "model_version": self.model_version,
+            "subject": self.subject, "evidence": self.evidence,
+            "updated_at": _iso(self.updated_at),
+            "closed_at": _iso(self.closed_at) if self.closed_at else None,
+        }
+        if now is not None and at_risk_fraction is not None:
+            record["sla"] = self.sla(now, at_risk_fraction)
+            record["time_left_hours"] = round((self.deadline - now).total_seconds() / 3600, 1)
+        return record
+
+
+class Registry:
+    """The registry at ``url`` (default ``$TRAINGUARD_REGISTRY_URL`` or SQLite in HOME)."""
+
+    def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
+        from sqlalchemy import create_engine, event
+
+        self.url = url or default_url()
+        try:
+            if self.url.startswith("sqlite"):
+                self.engine = create_engine(self.url, connect_args={"timeout": 60})
+
+                @event.listens_for(self.engine, "connect")
+                def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+                    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+                    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+                    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+                @event.listens_for(self.engine, "begin")
+                def _sqlite_begin(connection: Any) -> None:
+                    # IMMEDIATE takes the write lock up front: no lock upgrade deadlocks.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                self.engine = create_engine(self.url, pool_pre_ping=True)
+        except Exception as exc:  # noqa: BLE001 - a bad URL is the user's to fix
+            raise RegistryError(f"cannot open the violation registry at {self._safe_url}: "
+                                f"{exc}") from None
+        if upgrade:
+            self.upgrade()
+
+    @property
+    def _safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001
+            return "<unparsable URL>"
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[Any]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except (ContractError, RegistryError):
+            raise
+        except SQLAlchemyError as exc:
+            cause = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+            raise RegistryError(f"violation registry at {self._safe_url} could not {action}: "
+                                f"{cause}") from exc
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent, concurrency-safe)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._transaction("migrate its schema") as connection:
+            if connection.dialect.name == "postgresql":
+                # One migrator at a time, whichever process gets here first.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(74726167)")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # ------------------------------------------------------------------ events
+
+    def _append(self, connection: Any, violation_id: str, action: str, actor: str,
+                at: dt.datetime, *, from_status: str | None = None,
+                to_status: str | None = None, detail: dict[str, Any] | None = None) -> int:
+        from sqlalchemy import select, update
+
+        from trainguard.violations.schema import chain_head, events
+
+        head = connection.execute(
+            select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
+            .with_for_update()).one()
+        event = {"seq": head.seq + 1, "violation_id": violation_id, "action": action,
+                 "from_status": from_status, "to_status": to_status, "actor": actor,
+                 "at": _iso(at), "detail": json.dumps(detail or {}, sort_keys=True,
+                                                      ensure_ascii=False)}
+        digest = event_hash(head.hash, event)
+        connection.execute(events.insert().values(**event, prev_hash=head.hash, hash=digest))
+        connection.execute(update(chain_head).where(chain_head.c.id == 1)
+                           .values(seq=event["seq"], hash=digest))
+        return event["seq"]
+
+    # ------------------------------------------------------------------ commands
+
+    def report(self, *, kind: str, summary: str, subject: dict[str, Any], reported_by: str,
+               owner: str, policy: Any, model_name: str | None = None,
+               model_version: str | None = None, reported_at: dt.datetime | None = None,
+               ) -> Violation:
+        """File a violation; its deadline follows from the kind and the policy's calendar."""
+        from trainguard.violations.schema import violations
+
+        if kind not in KINDS:
+            raise ContractError(f"unknown kind '{kind}'", field="kind",
+                                expected=" | ".join(KINDS))
+        for name, value in (("summary", summary), ("by", reported_by), ("owner", owner)):
+            if not value or not value.strip():
+                raise ContractError("must not be empty", field=name)
+        reported_at = aware(reported_at or _now())
+        calendar = WorkingCalendar.from_policy(policy)
+        if KINDS[kind][1] == "fix":
+            deadline = calendar.add_days(reported_at, policy.violations.fix_deadline_days)
+        else:
+            deadline = calendar.add_working_days(
+                reported_at, policy.violations.request_deadline_working_days)
+        stamp = reported_at.astimezone(calendar.zone).strftime("%Y%m%d")
+        violation_id = f"V-{stamp}-{secrets.token_hex(4)}"
+        row = {"id": violation_id, "kind": kind, "status": "reported",
+               "summary": summary.strip(), "owner": owner.strip(),
+               "reported_by": reported_by.strip(), "reported_at": reported_at,
+               "deadline": deadline, "model_name": model_name, "model_version": model_version,
+               "subject": subject, "evidence": {}, "updated_at": reported_at,
+               "closed_at": None, "sla_alerted": "none"}
+        with self._transaction("file the violation") as connection:
+            connection.execute(violations.insert().values(**row))
+            self._append(connection, violation_id, "reported", row["reported_by"], reported_at,
+                         to_status="reported",
+                         detail={"kind": kind, "deadline": _iso(deadline),
+                                 "subject_sha256": _digest(subject)})
+        return self.get(violation_id)
+
+    def transition(self, violation_id: str, to_status: str, *, actor: str,
+                   reason: str = "", evidence: dict[str, Any] | None = None,
+                   at: dt.datetime | None = None) -> Violation:
+        """Move a violation along its lifecycle (``rejected`` needs a reason)."""
+        from sqlalchemy import select, update
+
+        from trainguard.violations.schema import violations
+
+        if to_status not in STATUSES:
+            raise ContractError(f"unknown status '{to_status}'", field="to",
+                                expected=" | ".join(STATUSES))
+        if to_status == "rejected" and not reason.strip():
+            raise ContractError("a rejection needs a reason", field="reason")
+        if not actor.strip():
+            raise ContractError("must not be empty", field="by")
+        at = aware(at or _now())
+        with self._transaction(f"move {violation_id} to {to_status}") as connection:
+            current = connection.execute(
+                select(violations).where(violations.c.id == violation_id)
+                .with_for_update()).first()
+            if current is None:
+                raise ContractError(f"no violation '{violation_id}'", field="id")
+            allowed = TRANSITIONS[current.status]
+            if to_status not in allowed:
+                raise ContractError(
+                    f"{violation_id} is {current.status}; it cannot move to {to_status}",
+                    field="to", expected=" | ".join(sorted(allowed)) or "no further status")
+            merged = {**(current.evidence or {}), **(evidence or {})}
+            values: dict[str, Any] = {"status": to_status, "updated_at": at,
+                                      "evidence": merged}
+            if to_status in ("closed", "rejected"):
+                values["closed_at"] = at
+            connection.execute(update(violations).where(violations.c.id == violation_id)
+                               .values(**values))
+            self._append(connection, violation_id, "transition", actor.strip(), at,
+                         from_status=current.status, to_status=to_status,
+                         detail={"reason": reason.strip(), "evidence": evidence or {}})
+        return self.get(violation_id)
+
+    def filter(self, violation_id: str, entries: list[dict[str, Any]], *,
+               actor: str) -> Violation:
+        """Put the violation's content into the output filter and mark it ``filtered``,
+        in one transaction: the block is in force exactly when the status says so."""
+        from sqlalchemy import select, update
+
+        from trainguard.violations.schema import filter_entries, violations
+
+        at = _now()
+        with self._transaction(f"filter {violation_id}") as connection:
+            current = connection.execute(
+                select(violations.c.status).where(violations.c.id == violation_id)
+                .with_for_update()).first()
+            if current is None:
+                raise ContractError(f"no violation '{violation_id}'", field="id")
+            if current.status != "triaged":
+                raise ContractError(f"{violation_id} is {current.status}; only a triaged "
+                                    "violation is filtered", field="to")
+            for entry in entries:
+                connection.execute(filter_entries.insert().values(
+                    violation_id=violation_id, kind=entry["kind"], value=entry["value"],
+                    detail=entry.get("detail", {}), active=True, added_at=at))
+            connection.execute(update(violations).where(violations.c.id == violation_id)
+                               .values(status="filtered", updated_at=at))
+            self._append(connection, violation_id, "transition", actor, at,
+                         from_status="triaged", to_status="filtered",
+                         detail={"filter_entries": [{"kind": e["kind"], "value": e["value"]}
+                                                    for e in entries]})
+        return self.get(violation_id)
+
+    def filter_entries(self) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import filter_entries
+
+        with self._transaction("read the output filter") as connection:
+            return [dict(row._mapping) for row in connection.execute(
+                select(filter_entries).where(filter_entries.c.active.is_(True))
+                .order_by(filter_entries.c.id))]
+
+    def add_evidence(self, violation_id: str, evidence: dict[str, Any], *, actor: str,
+                     action: str = "evidence") -> Violation:
+        """Attach evidence (a remediation step's digests and run ids) without a transition."""
+        from sqlalchemy import select, update
+
+        from trainguard.violations.schema import violations
+
+        at = _now()
+        with self._transaction(f"attach evidence to {violation_id}") as connection:
+            current = connection.execute(
+                select(violations.c.evidence).where(violations.c.id == violation_id)
+                .with_for_update()).first()
+            if current is None:
+                raise ContractError(f"no violation '{violation_id}'", field="id")
+            connection.execute(update(violations).where(violations.c.id == violation_id)
+                               .values(evidence={**(current.evidence or {}), **evidence},
+                                       updated_at=at))
+            self._append(connection, violation_id, action, actor, at, detail=evidence)
+        return self.get(violation_id)
+
+    def mark_alerted(self, violation_id: str, level: str, *, actor: str) -> None:
+        """Remember the SLA alert sent (at_risk, overdue), so each is raised once."""
+        from sqlalchemy import update
+
+        from trainguard.violations.schema import violations
+
+        with self._transaction(f"record the {level} alert of {violation_id}") as connection:
+            connection.execute(update(violations).where(violations.c.id == violation_id)
+                               .values(sla_alerted=level))
+            self._append(connection, violation_id, "sla_alert", actor, _now(),
+                         detail={"level": level})
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, violation_id: str) -> Violation:
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import violations
+
+        with self._transaction(f"read {violation_id}") as connection:
+            row = connection.execute(
+                select(violations).where(violations.c.id == violation_id)).first()
+        if row is None:
+            raise ContractError(f"no violation '{violation_id}'", field="id")
+        return _violation(row)
+
+    def list(self, *, status: str | None = None, kind: str | None = None,
+             open_only: bool = False) -> list[Violation]:
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import violations
+
+        query = select(violations).order_by(violations.c.reported_at, violations.c.id)
+        if status:
+            query = query.where(violations.c.status == status)
+        if kind:
+            query = query.where(violations.c.kind == kind)
+        if open_only:
+            query = query.where(violations.c.status.in_(OPEN_STATUSES))
+        with self._transaction("list violations") as connection:
+            return [_violation(row) for row in connection.execute(query)]
+
+    def sla_alerted(self, violation_id: str) -> str:
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import violations
+
+        with self._transaction(f"read {violation_id}") as connection:
+            return connection.execute(select(violations.c.sla_alerted)
+                                      .where(violations.c.id == violation_id)).scalar_one()
+
+    def events(self, violation_id: str | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import events
+
+        query = select(events).order_by(events.c.seq)
+        if violation_id:
+            query = query.where(events.c.violation_id == violation_id)
+        with self._transaction("read events") as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def audit(self) -> list[str]:
+        """Every break in the event chain, and every violation whose state its events
+        do not explain (empty when intact)."""
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import chain_head, violations
+
+        problems = []
+        with self._transaction("read the chain head") as connection:
+            head = connection.execute(select(chain_head).where(chain_head.c.id == 1)).one()
+            rows = {row.id: row for row in connection.execute(select(violations))}
+        previous, expected_seq = GENESIS, 1
+        replayed: dict[str, str] = {}
+        for event in self.events():
+            if event["seq"] != expected_seq:
+                problems.append(f"event {expected_seq}: missing (next is {event['seq']})")
+            if event["prev_hash"] != previous:
+                problems.append(f"event {event['seq']}: does not follow event "
+                                f"{event['seq'] - 1} (prev_hash differs)")
+            if event_hash(event["prev_hash"], event) != event["hash"]:
+                problems.append(f"event {event['seq']} ({event['violation_id']}): content "
+                                "changed after it was written")
+            if event["to_status"]:
+                replayed[event["violation_id"]] = event["to_status"]
+            previous, expected_seq = event["hash"], event["seq"] + 1
+        if head.seq != expected_seq - 1 or head.hash != previous:
+            problems.append(f"chain head names event {head.seq}, but the chain ends at event "
+                            f"{expected_seq - 1}: events were removed or added outside")
+        for violation_id, row in sorted(rows.items()):
+            if replayed.get(violation_id) != row.status:
+                problems.append(f"{violation_id}: status '{row.status}' is not what its events "
+                                f"say ('{replayed.get(violation_id)}')")
+        for violation_id in sorted(set(replayed) - set(rows)):
+            problems.append(f"{violation_id}: has events but no violation row (deleted)")
+        return problems
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+def _violation(row: Any) -> Violation:
+    def utc(moment: dt.datetime | None) -> dt.datetime | None:
+        if moment is None:
+            return None
+        # SQLite returns naive datetimes for timezone=True columns: they were stored as UTC.
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(
+            dt.UTC)
+
+    return Violation(
+        id=row.id, kind=row.kind, status=row.status, summary=row.summary, owner=row.owner,
+        reported_by=row.reported_by, reported_at=utc(row.reported_at),
+        deadline=utc(row.deadline), model_name=row.model_name,
+        model_version=row.model_version, subject=row.subject or {},
+        evidence=row.evidence or {}, updated_at=utc(row.updated_at),
+        closed_at=utc(row.closed_at))

@@ -1,0 +1,89 @@
+"""The SLA check: which open violations are at risk or overdue, and the alerts they raise.
+
+Each level (``at_risk``, then ``overdue``) is alerted once per violation; the level sent
+is stored with the violation, so a restarted scheduler neither repeats nor forgets an
+alert. ``send_alert`` always logs, and also emails and posts to a webhook when configured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+LEVELS = {"none": 0, "at_risk": 1, "overdue": 2}
+WEBHOOK_ENV = "TRAINGUARD_ALERT_WEBHOOK"
+EMAIL_ENV = "TRAINGUARD_ALERT_EMAIL"  # comma-separated recipients
+SMTP_ENV = "TRAINGUARD_SMTP"  # host[:port]
+log = logging.getLogger("trainguard.alerts")
+
+
+def check_deadlines(registry: Any, policy: Any, *, now: dt.datetime | None = None,
+                    notify: Callable[[dict[str, Any]], None] | None = None,
+                    actor: str = "trainguard-sla") -> list[dict[str, Any]]:
+    """Alert every open violation that reached a new SLA level; returns the alerts sent."""
+    now = now or dt.datetime.now(dt.UTC)
+    fraction = policy.violations.at_risk_fraction
+    alerts = []
+    for violation in registry.list(open_only=True):
+        level = violation.sla(now, fraction)
+        if LEVELS.get(level, 0) <= LEVELS[registry.sla_alerted(violation.id)]:
+            continue
+        alert = {"level": level, "violation": violation.id, "kind": violation.kind,
+                 "clause": violation.clause, "status": violation.status,
+                 "owner": violation.owner, "deadline": violation.deadline.isoformat(),
+                 "hours_left": round((violation.deadline - now).total_seconds() / 3600, 1),
+                 "summary": violation.summary}
+        (notify or send_alert)(alert)
+        registry.mark_alerted(violation.id, level, actor=actor)
+        alerts.append(alert)
+    return alerts
+
+
+def alert_text(alert: dict[str, Any]) -> str:
+    when = (f"{-alert['hours_left']:.0f} h past its deadline" if alert["hours_left"] < 0
+            else f"{alert['hours_left']:.0f} h left")
+    return (f"[trainguard] {alert['level'].upper().replace('_', ' ')}: violation "
+            f"{alert['violation']} ({alert['kind']}, {alert['clause']}) is {alert['status']}, "
+            f"{when} (deadline {alert['deadline']}); owner {alert['owner']}: "
+            f"{alert['summary']}")
+
+
+def send_alert(alert: dict[str, Any]) -> None:
+    """Log the alert; email it and post it to the webhook when those are configured.
+
+    A failing channel is logged, never raised: the other channels and the log still count.
+    """
+    text = alert_text(alert)
+    log.warning(text)
+    webhook = os.environ.get(WEBHOOK_ENV)
+    if webhook:
+        import urllib.request
+
+        request = urllib.request.Request(
+            webhook, data=json.dumps({**alert, "text": text}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+        except OSError as exc:
+            log.error("alert webhook %s failed: %s", webhook, exc)
+    recipients = os.environ.get(EMAIL_ENV)
+    if recipients:
+        import smtplib
+        from email.message import EmailMessage
+
+        host, _, port = os.environ.get(SMTP_ENV, "localhost:25").partition(":")
+        message = EmailMessage()
+        message["Subject"] = text[:120]
+        message["From"] = os.environ.get("TRAINGUARD_ALERT_FROM", "trainguard@localhost")
+        message["To"] = recipients
+        message.set_content(text)
+        try:
+            with smtplib.SMTP(host, int(port or 25), timeout=10) as smtp:
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.error("alert email to %s failed: %s", recipients, exc)
