@@ -4,7 +4,11 @@ Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` and
 ``finetune_gate`` DAGs with Airflow's ``dag.test()``, each on revision "planted" (the gate
 fails, naming clauses, and training never runs) and on "clean" (the gate passes and a
 model version is registered). Finally it prints the fine-tuned model's lineage and runs
-``provenance_export`` to write and verify its signed Art. 17 bundle.
+``provenance_export`` to write and verify its signed Art. 17 bundle. Before that, the
+violation lifecycle: a harmful output of the fine-tuned model and a personal-information
+deletion request are filed through ``violation_intake`` (filtered at once), fixed by
+``violation_remediation`` (fixed DVC revision, gate, optimization training, probe) and
+closed; an artificially aged report shows as overdue and raises the SLA alert.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainguard.exceptions import TrainguardError
+
+if TYPE_CHECKING:
+    from trainguard.demo_data import DemoRepo
 
 RUNS = (  # (DAG, dataset, revision, model)
     ("pretraining_gate", "datasets/pretraining", "planted", "trainguard-demo-pretrained"),
@@ -40,7 +48,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"  MLflow tracking   {env['MLFLOW_TRACKING_URI']}")
     print(f"  task logs         {log_file}\n")
 
-    steps = len(RUNS) + 2
+    steps = len(RUNS) + 3
     print(f"[1/{steps}] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
     demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
 
@@ -65,6 +73,16 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         if trained:
             last_model = result.xcom("train")
 
+    print(f"\n[{steps - 1}/{steps}] violations: intake, filter, remediation, deadlines",
+          flush=True)
+    if last_model is None:
+        unexpected.append("no fine-tuned model, so no violation to report against it")
+    else:
+        problems, fixed_version = _violations(demo, last_model, log_file)
+        unexpected += problems
+        last_model = {**last_model, "model_version": fixed_version or last_model[
+            "model_version"]}
+
     print(f"\n[{steps}/{steps}] lineage and provenance export of the fine-tuned model",
           flush=True)
     if last_model is None:
@@ -80,6 +98,123 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         raise TrainguardError(
             f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}")
     return 0
+
+
+def _violations(demo: DemoRepo, finetuned: dict[str, str],
+                log_file: Path) -> tuple[list[str], str | None]:
+    """File, filter, fix and close two violations; age a third past its deadline."""
+    import datetime as dt
+
+    import mlflow.sklearn
+
+    from trainguard.dagrun import run_dag
+    from trainguard.filtering import check_output, intake_subject
+    from trainguard.personal_info import pi_hmac
+    from trainguard.policy import load_policy
+    from trainguard.violations import Registry
+
+    registry = Registry()
+    name, version = finetuned["model_name"], finetuned["model_version"]
+    prompt = _finetuning_prompt(demo)
+    [answer] = mlflow.sklearn.load_model(f"models:/{name}/{version}").predict([prompt])
+    pi_kind, pi_value = _consented_pi_value(demo)
+    print(f"      a user reports {name} v{version}'s answer to a prompt as harmful; a data "
+          f"subject asks to delete their {pi_kind} (sent as its HMAC only)")
+    filed = []
+    for conf in ({"kind": "harmful_output", "summary": "user report: harmful answer",
+                  "reported_by": "user-feedback", "prompt": prompt, "output": answer,
+                  "model_name": name, "model_version": version},
+                 {"kind": "pi_request", "summary": "data subject asks for deletion",
+                  "reported_by": "privacy-desk", "owner": "privacy",
+                  "pi_hmacs": [f"{pi_kind}={pi_hmac(pi_kind, pi_value)}"]}):
+        result = run_dag("violation_intake", {**conf, "policy": str(demo.policy)},
+                         log_file=log_file)
+        filed.append(result.xcom("file_violation") or {})
+        print(f"      violation_intake {result.state.upper()}: {filed[-1].get('id')} "
+              f"{filed[-1].get('status')}, deadline {filed[-1].get('deadline')} "
+              f"({filed[-1].get('clause')})")
+    problems = [f"intake: {f}" for f in filed if f.get("status") != "filtered"]
+    for label, text in (("the reported answer", answer), (f"the {pi_kind}", pi_value)):
+        verdict = check_output(f"... {text} ...", registry)
+        print(f"      output filter on {label}: "
+              + ("BLOCKED (" + "; ".join(verdict.reasons) + ")" if not verdict.allowed
+                 else "allowed"))
+        problems += [f"filter let {label} through"] if verdict.allowed else []
+    aged = registry.report(
+        kind="ip_complaint", summary="takedown request nobody triaged", reported_by="legal",
+        owner="legal", policy=load_policy(demo.policy),
+        subject=intake_subject("ip_complaint", work_id="W-demo-aged"),
+        reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60))
+    print(f"      an IP complaint {aged.id} is back-dated 60 days (deadline "
+          f"{aged.deadline.isoformat()})")
+
+    print("      violation_remediation (daily; run now) ...", flush=True)
+    result = run_dag("violation_remediation", {"policy": str(demo.policy)}, log_file=log_file)
+    print(f"      DAG run {result.state.upper()} ({result.summary()})")
+    for alert in result.xcom("check_deadlines") or []:
+        from trainguard.violations.sla import alert_text
+
+        print(f"      alert: {alert_text(alert)}")
+    if aged.id not in [a["violation"] for a in result.xcom("check_deadlines") or []]:
+        problems.append("the aged violation raised no overdue alert")
+    fixed_version = None
+    for item in filed:
+        violation = registry.get(item["id"])
+        print(f"      {violation.id} ({violation.kind}): {violation.status.upper()}"
+              + (f" {violation.closed_at.isoformat()}, before its deadline"
+                 if violation.closed_at and violation.closed_at < violation.deadline else ""))
+        for target in violation.evidence.get("targets", []):
+            model = target["model_name"]
+            dataset = violation.evidence[f"{model}:dataset"]
+            trained = violation.evidence[f"{model}:model"]
+            probe = violation.evidence[f"{model}:probe"]
+            print(f"        {model}: {target['records']} record(s) in "
+                  f"{dataset['version']['path']}@{dataset['from_commit'][:12]} -> "
+                  f"{dataset['version']['rev']} (DVC md5 {dataset['version']['md5']}); gate "
+                  f"{violation.evidence[f'{model}:gate']['decision']}; retrained as version "
+                  f"{trained['model_version']}; probe "
+                  f"{'PASSED' if probe['passed'] else 'FAILED'} ({probe['probe_prompts']} "
+                  f"prompt(s), {probe['answers_violating']} violating answer(s), "
+                  f"{probe['dataset_records_still_matching']} record(s) still matching)")
+            if model == name:
+                fixed_version = trained["model_version"]
+        if violation.status != "closed":
+            problems.append(f"{violation.id} is {violation.status}")
+    audit = registry.audit()
+    print(f"      event chain: {'intact' if not audit else audit} "
+          f"({len(registry.events())} events); `trainguard violations list --overdue` shows "
+          f"{aged.id}")
+    return problems + audit, fixed_version
+
+
+def _finetuning_prompt(demo: DemoRepo) -> str:
+    from trainguard.contract import load_dataset
+    from trainguard.demo_data import FINETUNING
+    from trainguard.pipeline import workspace
+    from trainguard.versioning import fetch_version, resolve_version
+
+    dataset = load_dataset(fetch_version(resolve_version(demo.repo, FINETUNING, "clean"),
+                                         workspace()))
+    _, _, batch = next(dataset.iter_batches(["prompt"]))
+    return str(batch.column("prompt")[7].as_py())
+
+
+def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:
+    """A PI value the clean pretraining data holds with consent (the subject withdraws)."""
+    from trainguard.contract import load_dataset
+    from trainguard.demo_data import PRETRAINING
+    from trainguard.pipeline import workspace
+    from trainguard.scanners.pi import scan_pi
+    from trainguard.versioning import fetch_version, resolve_version
+
+    dataset = load_dataset(fetch_version(resolve_version(demo.repo, PRETRAINING, "clean"),
+                                         workspace()))
+    for _, _, batch in dataset.iter_batches(["text"]):
+        texts = batch.column("text")
+        for row, matches in sorted(scan_pi(texts).items()):
+            match = matches[0]
+            return match.kind.value, texts[row].as_py()[match.start:match.end]
+    raise TrainguardError("the demo data holds no personal information to request deleted")
 
 
 def _lineage_and_export(model: dict[str, str], workdir: Path, log_file: Path) -> list[str]:

@@ -146,7 +146,13 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
             "violations", [])
     datasets = []
     for dataset_input in training["inputs"]:
-        source = dataset_input["source"] or {}
+        source = dict(dataset_input["source"] or {})
+        if tags.get(f"{TAG_PREFIX}dataset.digest") == dataset_input["digest"]:
+            # MLflow keeps one dataset per name and digest: when two revisions hold the same
+            # content, the input names the first. The version's own tags name this one.
+            source.update({key: tags[f"{TAG_PREFIX}dataset.{key}"]
+                           for key in ("repo", "path", "commit", "rev")
+                           if f"{TAG_PREFIX}dataset.{key}" in tags})
         gate = next((g for g in gates if any(i["digest"] == dataset_input["digest"]
                                              for i in g["inputs"])), None)
         composition = gate["composition"] if gate else {}

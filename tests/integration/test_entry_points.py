@@ -46,11 +46,21 @@ def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
     assert "[annotator L07]" in ft_planted and "[batch B04]" in ft_planted
     assert "Art. 8" in ft_planted
     assert "trainguard-demo-finetuned version 1 registered" in ft_clean
-    export = ft_clean.split("lineage and provenance export")[1]
-    assert "model trainguard-demo-finetuned version 1" in export and "annotation:" in export
+    violations, export = ft_clean.split("lineage and provenance export")
+    violations = violations.split("violations: intake, filter, remediation, deadlines")[1]
+    assert violations.count("filtered, deadline") == 2
+    assert "output filter on the reported answer: BLOCKED" in violations
+    assert "output filter on the mobile_phone: BLOCKED" in violations
+    assert "alert: [trainguard] OVERDUE" in violations
+    assert violations.count(", before its deadline") == 2
+    assert violations.count("probe PASSED") == 2 and "event chain: intact" in violations
+    # The export is of the fine-tuned model's fixed version, which lists what it fixed.
+    assert "model trainguard-demo-finetuned version 2" in export and "annotation:" in export
     assert "DAG provenance_export SUCCESS" in export
     assert "verified: intact and signed (Ed25519)" in export
-    bundle = tmp_path / "demo" / "exports" / "trainguard-demo-finetuned" / "v1"
+    bundle = tmp_path / "demo" / "exports" / "trainguard-demo-finetuned" / "v2"
     disclosure = json.loads((bundle / "disclosure.json").read_text())
     assert disclosure["annotation"]["rules"][0]["text"]  # the rules text itself
+    [fixed] = disclosure["violations"]
+    assert fixed["kind"] == "harmful_output" and fixed["status"] == "closed"
     assert (tmp_path / "demo" / "mlflow.db").exists()

@@ -6,6 +6,7 @@ Each test gets a database of its own, created and dropped around it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,7 +19,7 @@ from trainguard.violations import Registry
 
 pytestmark = pytest.mark.integration
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+SERVER = os.environ.get("TRAINGUARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture()
