@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +118,23 @@ def assert_no_canary(outputs: dict[str, str]) -> None:
     for label, text in outputs.items():
         for kind, value in CANARIES.items():
             assert value not in text and value.lower() not in text, f"{kind} leaked in {label}"
+
+
+# The PostgreSQL server of this machine (and of CI): each test gets a database of its own.
+SERVER = os.environ.get("TRAINGUARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"trainguard_it_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

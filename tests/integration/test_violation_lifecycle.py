@@ -35,10 +35,20 @@ MODEL = "it-remediated"
 
 @pytest.fixture()
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    """A registry of the test's own (the DAGs run in this process and read the variable)."""
+    """A SQLite registry of the test's own (the DAGs run in this process and read the
+    variable)."""
     url = f"sqlite:///{tmp_path / 'violations.db'}"
     monkeypatch.setenv("TRAINGUARD_REGISTRY_URL", url)
     return Registry(url)
+
+
+@pytest.fixture()
+def pg_registry(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """A registry in a PostgreSQL database of the test's own: the production set-up."""
+    monkeypatch.setenv("TRAINGUARD_REGISTRY_URL", pg_url)
+    registry = Registry(pg_url)
+    yield registry
+    registry.engine.dispose()  # the database is dropped next
 
 
 @pytest.fixture()
@@ -178,7 +188,8 @@ def mlflow_client() -> Any:
 
 
 def test_a_remediation_killed_midway_resumes_without_a_duplicate_version(
-        registry: Registry, trained: dict[str, Any], small_repo: DemoRepo) -> None:
+        pg_registry: Registry, trained: dict[str, Any], small_repo: DemoRepo) -> None:
+    registry = pg_registry
     text, _ = first_texts(trained["dir"])
     violation = registry.report(
         kind="harmful_output", summary="reported output", reported_by="user", owner="safety",

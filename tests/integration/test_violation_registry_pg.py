@@ -6,9 +6,6 @@ Each test gets a database of its own, created and dropped around it.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -18,25 +15,6 @@ from trainguard.policy import load_policy
 from trainguard.violations import Registry
 
 pytestmark = pytest.mark.integration
-
-SERVER = os.environ.get("TRAINGUARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-
-
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    name = f"trainguard_it_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def _file(url: str, worker: int, count: int) -> list[str]:
     # Each process opens (and migrates, if it is first) the registry itself.
