@@ -165,9 +165,15 @@ def _violations(demo: DemoRepo, finetuned: dict[str, str],
                  if violation.closed_at and violation.closed_at < violation.deadline else ""))
         for target in violation.evidence.get("targets", []):
             model = target["model_name"]
-            dataset = violation.evidence[f"{model}:dataset"]
-            trained = violation.evidence[f"{model}:model"]
-            probe = violation.evidence[f"{model}:probe"]
+            dataset = violation.evidence.get(f"{model}:dataset")
+            trained = violation.evidence.get(f"{model}:model")
+            probe = violation.evidence.get(f"{model}:probe")
+            if not (dataset and trained and probe):
+                failed = violation.evidence.get(f"{model}:gate_failed", {}).get("failed")
+                print(f"        {model}: not fixed yet"
+                      + (f"; the fixed version fails the gate: {'; '.join(failed)}"
+                         if failed else ""))
+                continue
             print(f"        {model}: {target['records']} record(s) in "
                   f"{dataset['version']['path']}@{dataset['from_commit'][:12]} -> "
                   f"{dataset['version']['rev']} (DVC md5 {dataset['version']['md5']}); gate "
@@ -195,8 +201,15 @@ def _finetuning_prompt(demo: DemoRepo) -> str:
 
     dataset = load_dataset(fetch_version(resolve_version(demo.repo, FINETUNING, "clean"),
                                          workspace()))
-    _, _, batch = next(dataset.iter_batches(["prompt"]))
-    return str(batch.column("prompt")[7].as_py())
+    # Not a spot-checked record: dropping one would leave its batch short of the checks
+    # the sampling plan needs, and the fixed version would (rightly) fail the gate.
+    checked = {row.record_id for row in dataset.annotation.spot_checks}
+    for _, _, batch in dataset.iter_batches(["record_id", "prompt"]):
+        for record_id, prompt in zip(batch.column("record_id").to_pylist(),
+                                     batch.column("prompt").to_pylist(), strict=True):
+            if record_id not in checked:
+                return str(prompt)
+    raise TrainguardError("every fine-tuning record is spot-checked; none to report")
 
 
 def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:

@@ -52,12 +52,12 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _grams(text: str, size: int) -> set[str]:
+def char_grams(text: str, size: int) -> set[str]:
     return {text[i:i + size] for i in range(max(len(text) - size + 1, 1))} if text else set()
 
 
-def _gram_hashes(text: str, size: int) -> set[str]:
-    return {hashlib.blake2b(g.encode(), digest_size=6).hexdigest() for g in _grams(text, size)}
+def hashed_grams(text: str, size: int) -> set[str]:
+    return {hashlib.blake2b(g.encode(), digest_size=6).hexdigest() for g in char_grams(text, size)}
 
 
 def entries_for(violation: Violation) -> list[dict[str, Any]]:
@@ -118,9 +118,12 @@ def intake_subject(kind: str, *, prompt: str = "", output: str = "",
         subject: dict[str, Any] = {"work_id": work_id, "source_id": source_id or None}
         if work_text:
             text = normalise(work_text)
-            subject.update(work_sha256=sha256(text), work_grams=sorted(_gram_hashes(text, 8)))
+            subject.update(work_sha256=sha256(text), work_grams=sorted(hashed_grams(text, 8)))
         return subject
-    return {"finding": finding, "source_id": source_id or None}
+    if not source_id:
+        raise ContractError("a data finding names the source whose records it concerns",
+                            field="source")
+    return {"finding": finding, "source_id": source_id}
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ class OutputFilter:
 
     def refresh(self) -> None:
         self.entries = self.registry.filter_entries()
-        self._outputs = [(e, set(_grams(e["detail"]["text"], 4))) for e in self.entries
+        self._outputs = [(e, set(char_grams(e["detail"]["text"], 4))) for e in self.entries
                          if e["kind"] == "output"]
         self._pi = {e["value"]: e for e in self.entries if e["kind"] == "pi"}
         self._works = [(e, set(e["detail"]["grams"])) for e in self.entries
@@ -156,7 +159,7 @@ class OutputFilter:
         if self._outputs or self._works:
             masked, _ = mask_pi(text)
             normal = normalise(masked)
-            grams = _grams(normal, 4)
+            grams = char_grams(normal, 4)
             for entry, banned in self._outputs:
                 banned_text = entry["detail"]["text"]
                 union = len(grams | banned) or 1
@@ -165,7 +168,7 @@ class OutputFilter:
                     blocked.setdefault(entry["violation_id"],
                                        "reproduces a reported harmful output")
             if self._works:
-                hashed = _gram_hashes(normal, 8)
+                hashed = hashed_grams(normal, 8)
                 for entry, work in self._works:
                     if len(hashed) >= 5 and len(hashed & work) / len(hashed) >= WORK_OVERLAP:
                         blocked.setdefault(entry["violation_id"],

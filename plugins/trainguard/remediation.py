@@ -28,12 +28,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trainguard.exceptions import ContractError, TrainguardError
+from trainguard.exceptions import ContractError, GateFailed, TrainguardError
 from trainguard.filtering import (
     NEAR_DUPLICATE_JACCARD,
     WORK_OVERLAP,
-    _gram_hashes,
-    _grams,
+    char_grams,
+    hashed_grams,
     normalise,
 )
 from trainguard.tracking import TAG_PREFIX
@@ -57,14 +57,18 @@ class Matcher:
         subject = violation.subject
         if self.kind == "harmful_output":
             self.banned = normalise(subject["output"])
-            self.banned_grams = _grams(self.banned, 4)
+            self.banned_grams = char_grams(self.banned, 4)
         elif self.kind == "pi_request":
             self.hmacs = {item["hmac"] for item in subject["pi"]}
         elif self.kind == "ip_complaint":
             self.work = set(subject.get("work_grams") or [])
+            if not self.work and not subject.get("source_id"):
+                raise ContractError("the complaint names neither the text of a work nor a "
+                                    "source to look for", field="work-file")
             if not self.work:
-                raise ContractError("the complaint carries no text of the work to look for",
-                                    field="work-file")
+                self.kind = "source"  # a complaint about a whole source: drop its records
+        if self.kind == "data_finding":
+            self.kind = "source"
         self.source_id = subject.get("source_id")
 
     def text_offends(self, text: str) -> bool:
@@ -72,11 +76,11 @@ class Matcher:
         if self.kind == "harmful_output":
             if self.banned and self.banned in normal:
                 return True
-            grams = _grams(normal, 4)
+            grams = char_grams(normal, 4)
             union = len(grams | self.banned_grams) or 1
             return len(grams & self.banned_grams) / union >= NEAR_DUPLICATE_JACCARD
         if self.kind == "ip_complaint":
-            hashed = _gram_hashes(normal, 8)
+            hashed = hashed_grams(normal, 8)
             return len(hashed) >= 5 and len(hashed & self.work) / len(hashed) >= WORK_OVERLAP
         return False
 
@@ -109,7 +113,7 @@ class Matcher:
                 keep.append(row)
                 continue
             offends = (columns["source_id"][row] == self.source_id
-                       if self.kind == "data_finding"
+                       if self.kind == "source"
                        else any(self.text_offends(columns[n][row]) for n in text_columns))
             if offends:
                 touched.append(ids[row])
@@ -323,8 +327,8 @@ def _probe(violation: Any, target: dict[str, Any], fixed: DatasetVersion,
     answers = model.predict(prompts) if prompts else []
     if violation.kind == "pi_request":
         leaking = [i for i, answer in enumerate(answers) if matcher.pi_spans(answer)]
-    elif violation.kind == "data_finding":
-        leaking = []
+    elif matcher.kind == "source":
+        leaking = []  # the dataset check above is the proof: no record of the source is left
     else:
         leaking = [i for i, answer in enumerate(answers) if matcher.text_offends(answer)]
     return {"passed": not remaining and not leaking,
@@ -383,8 +387,18 @@ def remediate(violation_id: str, *, registry: Any = None,
                 violation = registry.add_evidence(violation_id, {f"{name}:dataset": step},
                                                   actor=ACTOR, action="step:dataset")
             fixed = DatasetVersion.from_dict(violation.evidence[f"{name}:dataset"]["version"])
-            if f"{name}:gate" not in violation.evidence:
-                step = _gate(fixed, target, tags)
+            if f"{name}:gate" not in violation.evidence:  # recorded only once passed
+                try:
+                    step = _gate(fixed, target, tags)
+                except GateFailed as failed:
+                    checks = [f.summary() for f in failed.failed]
+                    registry.add_evidence(violation_id, {f"{name}:gate_failed": {
+                        "gate_run_id": failed.gate_run_id, "failed": checks}},
+                        actor=ACTOR, action="step:gate_failed")
+                    raise RemediationFailed(
+                        f"{violation_id}: the fixed dataset version {fixed.rev} fails the gate "
+                        f"({'; '.join(checks)}); fix the data or have a reviewer grant a "
+                        "waiver, then rerun: the remediation resumes at the gate") from None
                 progress(f"{violation_id}: gate {step['decision']} ({step['gate_run_id']})")
                 violation = registry.add_evidence(violation_id, {f"{name}:gate": step},
                                                   actor=ACTOR, action="step:gate")
