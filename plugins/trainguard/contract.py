@@ -588,3 +588,22 @@ def _validate_records(dataset: Dataset) -> RecordStats:
                 stats.characters += chars
                 stats.bytes += size
     return stats
+
+
+def rewrite_shard(shard: Path, table: pa.Table) -> None:
+    """Replace a shard's records with ``table``, in the shard's own format.
+
+    The file is unlinked first: DVC may hard-link cache files, and writing through the
+    link would change the cached copy of the previous version.
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    shard.unlink()
+    if shard.suffix == ".parquet":
+        pq.write_table(table, shard)
+        return
+    with shard.open("w", encoding="utf-8") as handle:
+        for row in table.to_pylist():
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -24,8 +24,8 @@ def mask_text(text: str, spans: list[tuple[int, int, str]]) -> str:
 def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool) -> dict[str, int]:
     """Rewrite the shards of ``dataset_dir`` in place with PI masked; returns counts."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    from trainguard.contract import rewrite_shard
     from trainguard.policy import load_policy
     from trainguard.scan import ScanResources
     from trainguard.scanners.pi import scan_pi
@@ -56,16 +56,7 @@ def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool)
                 if changed:
                     columns[name] = pa.array(values, columns[name].type)
             tables.append(pa.table(columns))
-        table = pa.concat_tables(tables)
-        shard.unlink()  # DVC may hard-link cache files: never write through the link
-        if shard.suffix == ".parquet":
-            pq.write_table(table, shard)
-        else:
-            import json
-
-            with shard.open("w", encoding="utf-8") as handle:
-                for row in table.to_pylist():
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        rewrite_shard(shard, pa.concat_tables(tables))
     return {"masked": masked, "records": records}
 
 

@@ -138,9 +138,8 @@ class Matcher:
 def _rewrite_dataset(dataset_dir: Path, matcher: Matcher) -> list[str]:
     """Rewrite every shard of ``dataset_dir`` in place; returns the ids changed or dropped."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from trainguard.contract import load_dataset
+    from trainguard.contract import load_dataset, rewrite_shard
 
     dataset = load_dataset(dataset_dir)
     touched: list[str] = []
@@ -153,14 +152,7 @@ def _rewrite_dataset(dataset_dir: Path, matcher: Matcher) -> list[str]:
         touched += in_shard
         if not in_shard:
             continue  # untouched shards keep their bytes (and their DVC cache entries)
-        table = pa.concat_tables(tables)
-        shard.unlink()  # DVC may hard-link cache files: never write through the link
-        if shard.suffix == ".parquet":
-            pq.write_table(table, shard)
-        else:
-            with shard.open("w", encoding="utf-8") as handle:
-                for row in table.to_pylist():
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        rewrite_shard(shard, pa.concat_tables(tables))
     if matcher.kind != "pi_request":  # dropped records leave the files that name them too
         for name in RECORD_FILES:
             _drop_rows(dataset_dir / name, set(touched))
