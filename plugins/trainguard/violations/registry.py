@@ -87,6 +87,7 @@ class Violation:
     evidence: dict[str, Any]
     updated_at: dt.datetime
     closed_at: dt.datetime | None
+    sla_alerted: str = "none"  # the last SLA alert level raised (none, at_risk, overdue)
 
     @property
     def clause(self) -> str:
@@ -206,6 +207,18 @@ class Registry:
                            .values(seq=event["seq"], hash=digest))
         return event["seq"]
 
+    def _locked(self, connection: Any, violation_id: str) -> Any:
+        """The violation's row, locked for this transaction (or a clear error)."""
+        from sqlalchemy import select
+
+        from trainguard.violations.schema import violations
+
+        row = connection.execute(select(violations).where(violations.c.id == violation_id)
+                                 .with_for_update()).first()
+        if row is None:
+            raise ContractError(f"no violation '{violation_id}'", field="id")
+        return row
+
     # ------------------------------------------------------------------ commands
 
     def report(self, *, kind: str, summary: str, subject: dict[str, Any], reported_by: str,
@@ -248,7 +261,7 @@ class Registry:
                    reason: str = "", evidence: dict[str, Any] | None = None,
                    at: dt.datetime | None = None) -> Violation:
         """Move a violation along its lifecycle (``rejected`` needs a reason)."""
-        from sqlalchemy import select, update
+        from sqlalchemy import update
 
         from trainguard.violations.schema import violations
 
@@ -261,11 +274,7 @@ class Registry:
             raise ContractError("must not be empty", field="by")
         at = aware(at or _now())
         with self._transaction(f"move {violation_id} to {to_status}") as connection:
-            current = connection.execute(
-                select(violations).where(violations.c.id == violation_id)
-                .with_for_update()).first()
-            if current is None:
-                raise ContractError(f"no violation '{violation_id}'", field="id")
+            current = self._locked(connection, violation_id)
             allowed = TRANSITIONS[current.status]
             if to_status not in allowed:
                 raise ContractError(
@@ -287,17 +296,13 @@ class Registry:
                actor: str) -> Violation:
         """Put the violation's content into the output filter and mark it ``filtered``,
         in one transaction: the block is in force exactly when the status says so."""
-        from sqlalchemy import select, update
+        from sqlalchemy import update
 
         from trainguard.violations.schema import filter_entries, violations
 
         at = _now()
         with self._transaction(f"filter {violation_id}") as connection:
-            current = connection.execute(
-                select(violations.c.status).where(violations.c.id == violation_id)
-                .with_for_update()).first()
-            if current is None:
-                raise ContractError(f"no violation '{violation_id}'", field="id")
+            current = self._locked(connection, violation_id)
             if current.status != "triaged":
                 raise ContractError(f"{violation_id} is {current.status}; only a triaged "
                                     "violation is filtered", field="to")
@@ -326,17 +331,13 @@ class Registry:
     def add_evidence(self, violation_id: str, evidence: dict[str, Any], *, actor: str,
                      action: str = "evidence") -> Violation:
         """Attach evidence (a remediation step's digests and run ids) without a transition."""
-        from sqlalchemy import select, update
+        from sqlalchemy import update
 
         from trainguard.violations.schema import violations
 
         at = _now()
         with self._transaction(f"attach evidence to {violation_id}") as connection:
-            current = connection.execute(
-                select(violations.c.evidence).where(violations.c.id == violation_id)
-                .with_for_update()).first()
-            if current is None:
-                raise ContractError(f"no violation '{violation_id}'", field="id")
+            current = self._locked(connection, violation_id)
             connection.execute(update(violations).where(violations.c.id == violation_id)
                                .values(evidence={**(current.evidence or {}), **evidence},
                                        updated_at=at))
@@ -384,15 +385,6 @@ class Registry:
             query = query.where(violations.c.status.in_(OPEN_STATUSES))
         with self._transaction("list violations") as connection:
             return [_violation(row) for row in connection.execute(query)]
-
-    def sla_alerted(self, violation_id: str) -> str:
-        from sqlalchemy import select
-
-        from trainguard.violations.schema import violations
-
-        with self._transaction(f"read {violation_id}") as connection:
-            return connection.execute(select(violations.c.sla_alerted)
-                                      .where(violations.c.id == violation_id)).scalar_one()
 
     def events(self, violation_id: str | None = None) -> list[dict[str, Any]]:
         from sqlalchemy import select
@@ -461,4 +453,4 @@ def _violation(row: Any) -> Violation:
         deadline=utc(row.deadline), model_name=row.model_name,
         model_version=row.model_version, subject=row.subject or {},
         evidence=row.evidence or {}, updated_at=utc(row.updated_at),
-        closed_at=utc(row.closed_at))
+        closed_at=utc(row.closed_at), sla_alerted=row.sla_alerted)

@@ -30,7 +30,7 @@ def check_deadlines(registry: Any, policy: Any, *, now: dt.datetime | None = Non
     alerts = []
     for violation in registry.list(open_only=True):
         level = violation.sla(now, fraction)
-        if LEVELS.get(level, 0) <= LEVELS[registry.sla_alerted(violation.id)]:
+        if LEVELS.get(level, 0) <= LEVELS[violation.sla_alerted]:
             continue
         alert = {"level": level, "violation": violation.id, "kind": violation.kind,
                  "clause": violation.clause, "status": violation.status,
