@@ -8,10 +8,15 @@ VENV := .venv
 # Never let uv fetch a Python build from the internet: use the machine's python3.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-unit test-integration lint venv clean
+.PHONY: demo ui test test-unit test-integration lint venv clean
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/trainguard demo
+
+# The Airflow UI with the Governance page on the demo's folder (after `make demo`).
+PORT ?= 8080
+ui: $(VENV)/.synced
+	$(VENV)/bin/trainguard ui --port $(PORT)
 
 test: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest
@@ -37,4 +42,4 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	@touch $@
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .trainguard-demo .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .trainguard-demo .pytest_cache build

@@ -184,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--file", type=Path, help="the generated text, from a file")
     check.add_argument("--registry", metavar="URL")
 
+    ui = verbs.add_parser(
+        "ui", help="serve the Airflow UI, with the Governance page, on the demo's folder")
+    ui.add_argument("--workdir", type=Path, default=Path(".trainguard-demo"),
+                    help="the folder `trainguard demo` wrote (default: %(default)s)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=8080)
+
     data = verbs.add_parser("demo-data", help="generate the demo git+DVC repository only")
     data.add_argument("--out", type=Path, required=True, help="folder to build it in")
     data.add_argument("--scale", type=float, default=1.0)
@@ -231,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy_show(args)
         if args.verb == "demo-data":
             return _demo_data(args)
+        if args.verb == "ui":
+            from trainguard.demo import serve_ui
+
+            return serve_ui(args.workdir, host=args.host, port=args.port)
         if args.verb == "mask":
             return _mask(args)
         if args.verb == "review-sample":

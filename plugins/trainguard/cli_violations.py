@@ -69,15 +69,10 @@ def run_violations(args: argparse.Namespace) -> int:
                       f"filed {violation.id} ({violation.kind}, {violation.clause}); deadline "
                       f"{violation.deadline.isoformat()}")
     if verb == "transition":
-        if args.to == "filtered":
-            from trainguard.filtering import entries_for
+        from trainguard.filtering import move
 
-            violation = registry.filter(args.violation_id,
-                                        entries_for(registry.get(args.violation_id)),
-                                        actor=args.by)
-        else:
-            violation = registry.transition(args.violation_id, args.to, actor=args.by,
-                                            reason=args.reason)
+        violation = move(registry, args.violation_id, args.to, actor=args.by,
+                         reason=args.reason)
         return _print(args, [violation], now, at_risk,
                       f"{violation.id} is now {violation.status}")
     if verb == "show":

@@ -94,6 +94,9 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
     print("  then open http://127.0.0.1:5000 (experiment 'trainguard'; models "
           "'trainguard-demo-pretrained' and 'trainguard-demo-finetuned')")
+    print("Review gates and violations and download exports in the Airflow UI:")
+    print(f"  make ui   (or: .venv/bin/trainguard ui --workdir {workdir}), then open "
+          "http://127.0.0.1:8080/plugin/governance")
     if unexpected:
         raise TrainguardError(
             f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}")
@@ -299,3 +302,39 @@ def _model_version_tags(trained: dict[str, str]) -> dict[str, str]:
     wanted = ("trainguard.gate_run_id", "trainguard.dataset.digest", "trainguard.dataset.commit",
               "trainguard.training_run_id")
     return {key: version.tags[key] for key in wanted if key in version.tags}
+
+
+def serve_ui(workdir: Path, *, host: str, port: int) -> int:
+    """``trainguard ui``: Airflow's API server (UI, REST API, Governance page) on the demo's
+    folder, with one user per duty. Replaces this process; Ctrl-C stops it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from trainguard.embedded import UI_USERS, ui_env, ui_passwords
+
+    workdir = workdir.resolve()
+    if not (workdir / "mlflow.db").exists():
+        print(f"trainguard ui: {workdir} holds no demo yet; the page will be empty until "
+              "`make demo` (or `trainguard demo`) has run", file=sys.stderr)
+    env = {**os.environ, **ui_env(workdir), "AIRFLOW__API__HOST": host,
+           "AIRFLOW__API__PORT": str(port)}
+    airflow = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
+    if not Path(env["AIRFLOW_HOME"], "airflow.db").exists():
+        print("trainguard ui: creating the Airflow metadata database ...", flush=True)
+        done = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            raise TrainguardError(f"airflow db migrate failed: {done.stderr[-500:]}")
+    passwords = ui_passwords(env)
+    base = f"http://{host}:{port}"
+    print(f"trainguard ui: Airflow on {base} - Governance page: {base}/plugin/governance")
+    print("  sign in as (passwords from "
+          f"{env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']}):")
+    for user, (role, duty) in UI_USERS.items():
+        print(f"    {user:9} {passwords[user]:14} role {role:6} - {duty}")
+    print(f"  REST API schema: {base}/trainguard/openapi.json (Authorization: Bearer, "
+          f"token from POST {base}/auth/token)", flush=True)
+    os.execve(airflow, [airflow, "api-server", "--host", host, "--port", str(port),
+                        "--workers", "1"], env)
+    return 0  # not reached

@@ -55,3 +55,60 @@ def apply_embedded_env(workdir: str | Path) -> dict[str, str]:
     env = embedded_env(workdir)
     os.environ.update(env)
     return env
+
+
+# The demo's Airflow users (simple auth manager) and what trainguard lets each role do
+# (trainguard.api.auth): one per duty, so the Governance page can be tried as each.
+UI_USERS = {
+    "reviewer": ("op", "files and transitions violations"),
+    "auditor": ("viewer", "reads everything, starts and downloads exports"),
+    "engineer": ("user", "files violations"),
+    "admin": ("admin", "everything"),
+}
+
+
+def _secret_file(path: Path, make: object) -> str:
+    """A secret kept beside the demo's data, made once (owner-only permissions)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make(), encoding="utf-8")  # type: ignore[operator]
+    return path.read_text(encoding="utf-8").strip()
+
+
+def ui_env(workdir: str | Path) -> dict[str, str]:
+    """``embedded_env`` plus what the API server of ``trainguard ui`` needs: the demo's
+    users and their passwords file, a stable JWT secret, and the demo's keys."""
+    import json
+    import secrets
+
+    from trainguard.demo_data import DEMO_HASH_KEY
+
+    env = embedded_env(workdir)
+    airflow_home = Path(env["AIRFLOW_HOME"])
+    passwords = airflow_home / "simple_auth_manager_passwords.json"
+    _secret_file(passwords, lambda: json.dumps(
+        {user: secrets.token_urlsafe(9) for user in UI_USERS}) + "\n")
+    signing_key = Path(env["TRAINGUARD_HOME"]) / "keys" / "export-signing.pem"
+    if not signing_key.exists():
+        from trainguard.export import generate_keypair
+
+        generate_keypair(signing_key)
+    return {
+        **env,
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{user}:{role}" for user, (role, _) in UI_USERS.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret_file(
+            airflow_home / "jwt_secret", lambda: secrets.token_urlsafe(32)),
+        "TRAINGUARD_HASH_KEY": DEMO_HASH_KEY,
+        "TRAINGUARD_EXPORT_SIGNING_KEY": str(signing_key),
+    }
+
+
+def ui_passwords(env: dict[str, str]) -> dict[str, str]:
+    import json
+
+    return json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())

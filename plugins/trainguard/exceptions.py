@@ -4,6 +4,8 @@
 
     TrainguardError
     ├── ContractError          bad input: a dataset that breaks the DESIGN.md contract
+    │   ├── ViolationNotFound  no violation with that id in the registry
+    │   └── TransitionNotAllowed  the violation's status does not allow that move
     ├── PolicyError            a policy file that is malformed or out of range
     ├── DatasetVersionError    a dataset version that cannot be resolved or fetched (git, DVC)
     ├── TrackingError          MLflow could not record or read what the gate needs
@@ -57,6 +59,14 @@ class ContractError(TrainguardError):
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)
+
+
+class ViolationNotFound(ContractError):
+    """Raised when a violation id is not in the registry."""
+
+
+class TransitionNotAllowed(ContractError):
+    """Raised when a violation cannot move to the requested status from its current one."""
 
 
 class PolicyError(TrainguardError):

@@ -201,3 +201,12 @@ def triage_and_filter(registry: Registry, violation_id: str, *, actor: str) -> V
     if violation.status == "triaged":
         violation = registry.filter(violation_id, entries_for(violation), actor=actor)
     return violation
+
+
+def move(registry: Registry, violation_id: str, to_status: str, *, actor: str,
+         reason: str = "") -> Violation:
+    """A reviewer's transition; ``filtered`` also puts the content into the output filter."""
+    if to_status == "filtered":
+        return registry.filter(violation_id, entries_for(registry.get(violation_id)),
+                               actor=actor)
+    return registry.transition(violation_id, to_status, actor=actor, reason=reason)

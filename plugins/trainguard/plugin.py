@@ -6,9 +6,23 @@ from airflow.plugins_manager import AirflowPlugin
 
 from trainguard.operators.links import MLflowRunLink
 
+URL_PREFIX = "/trainguard"
+
+
+def _governance_app() -> object:
+    from trainguard.api.app import app
+
+    return app
+
 
 class TrainguardPlugin(AirflowPlugin):
-    """Registers trainguard's operator links, so the UI shows each task's MLflow run."""
+    """Operator links to MLflow runs; the Governance page and REST API in the API server."""
 
     name = "trainguard"
     operator_extra_links = [MLflowRunLink()]
+    fastapi_apps = [{"app": _governance_app(), "url_prefix": URL_PREFIX,
+                     "name": "trainguard governance"}]
+    # Framed by the Airflow UI at /plugin/governance, under "Browse" in the navigation.
+    external_views = [{"name": "Governance", "href": f"{URL_PREFIX}/ui/",
+                       "url_route": "governance", "destination": "nav",
+                       "category": "browse"}]

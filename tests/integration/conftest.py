@@ -138,3 +138,104 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def clean_env() -> dict[str, str]:
+    """This environment without the test session's Airflow, MLflow and trainguard settings:
+    what a newcomer's shell has before `make demo`."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "MLFLOW", "TRAINGUARD", "OPENLINEAGE"))}
+
+
+@dataclass(frozen=True)
+class DemoFolder:
+    path: Path
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+@pytest.fixture(scope="session")
+def demo_folder() -> DemoFolder:
+    """`trainguard demo --scale 0.1` run once, as a newcomer runs it (a clean environment)."""
+    import subprocess
+    import sys
+
+    folder = WORKDIR / "newcomer-demo"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "trainguard"), "demo", "--workdir", str(folder),
+         "--scale", "0.1"],
+        capture_output=True, text=True, env=clean_env(), check=False, timeout=900)
+    return DemoFolder(folder, done.stdout, done.stderr, done.returncode)
+
+
+@dataclass
+class GovernanceServer:
+    """`trainguard ui` on the demo's folder: Airflow's real API server with the plugin."""
+
+    base: str
+    folder: Path
+    env: dict[str, str]
+    log: Path
+
+    def token(self, user: str) -> str:
+        import urllib.request
+
+        from trainguard.embedded import ui_passwords
+
+        body = json.dumps({"username": user, "password": ui_passwords(self.env)[user]})
+        request = urllib.request.Request(f"{self.base}/auth/token", data=body.encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["access_token"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
+    """Started the way the README says (`trainguard ui`); stopped with its process group."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from trainguard.embedded import ui_env
+
+    assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
+    port = free_port()
+    log = WORKDIR / "api-server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "trainguard"), "ui", "--workdir",
+             str(demo_folder.path), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"trainguard ui exited {process.returncode}: "
+                                   f"{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"API server not up: {log.read_text()[-3000:]}") from None
+                time.sleep(1)
+        yield GovernanceServer(base, demo_folder.path,
+                               {**clean_env(), **ui_env(demo_folder.path)}, log)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)

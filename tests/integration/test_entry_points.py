@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DemoFolder
+
 pytestmark = pytest.mark.integration
 
 
@@ -21,20 +23,16 @@ def test_airflow_loads_the_plugin_from_its_entry_point() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     plugins = {p["name"]: p for p in json.loads(done.stdout)}
     assert "trainguard" in plugins
-    assert "MLflowRunLink" in json.dumps(plugins["trainguard"])
+    described = json.dumps(plugins["trainguard"])
+    assert "MLflowRunLink" in described
+    assert "/trainguard" in described and "trainguard governance" in described  # the API
+    assert "Governance" in described and "governance" in described  # the UI page
 
 
-def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
+def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     """`trainguard demo` exits 0 after a failed gate with clauses and a registered model."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "MLFLOW", "TRAINGUARD"))}
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "demo", "--workdir",
-         str(tmp_path / "demo"), "--scale", "0.1"],
-        capture_output=True, text=True, env=env, check=False, timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    assert demo_folder.returncode == 0, demo_folder.stdout[-3000:] + demo_folder.stderr[-3000:]
+    out = demo_folder.stdout
     pretraining, finetuning = out.split("finetune_gate on revision 'planted'")
     planted, clean = pretraining.split("pretraining_gate on revision 'clean'")
     assert "gate FAILED - training never started" in planted
@@ -58,9 +56,9 @@ def test_demo_runs_the_failed_then_passed_gate(tmp_path: Path) -> None:
     assert "model trainguard-demo-finetuned version 2" in export and "annotation:" in export
     assert "DAG provenance_export SUCCESS" in export
     assert "verified: intact and signed (Ed25519)" in export
-    bundle = tmp_path / "demo" / "exports" / "trainguard-demo-finetuned" / "v2"
+    bundle = demo_folder.path / "exports" / "trainguard-demo-finetuned" / "v2"
     disclosure = json.loads((bundle / "disclosure.json").read_text())
     assert disclosure["annotation"]["rules"][0]["text"]  # the rules text itself
     [fixed] = disclosure["violations"]
     assert fixed["kind"] == "harmful_output" and fixed["status"] == "closed"
-    assert (tmp_path / "demo" / "mlflow.db").exists()
+    assert (demo_folder.path / "mlflow.db").exists()

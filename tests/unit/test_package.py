@@ -13,7 +13,7 @@ import trainguard
 
 pytestmark = pytest.mark.unit
 
-AIRFLOW_LAYER = {"operators", "plugin", "dagrun", "demo"}
+AIRFLOW_LAYER = {"operators", "plugin", "dagrun", "demo", "api"}
 
 
 def test_all_matches_public_names() -> None:

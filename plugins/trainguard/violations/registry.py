@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainguard.exceptions import ContractError, RegistryError
+from trainguard.exceptions import (
+    ContractError,
+    RegistryError,
+    TransitionNotAllowed,
+    ViolationNotFound,
+)
 from trainguard.violations.deadlines import WorkingCalendar, aware, sla_state
 
 REGISTRY_URL_ENV = "TRAINGUARD_REGISTRY_URL"
@@ -216,7 +221,7 @@ class Registry:
         row = connection.execute(select(violations).where(violations.c.id == violation_id)
                                  .with_for_update()).first()
         if row is None:
-            raise ContractError(f"no violation '{violation_id}'", field="id")
+            raise ViolationNotFound(f"no violation '{violation_id}'", field="id")
         return row
 
     # ------------------------------------------------------------------ commands
@@ -277,7 +282,7 @@ class Registry:
             current = self._locked(connection, violation_id)
             allowed = TRANSITIONS[current.status]
             if to_status not in allowed:
-                raise ContractError(
+                raise TransitionNotAllowed(
                     f"{violation_id} is {current.status}; it cannot move to {to_status}",
                     field="to", expected=" | ".join(sorted(allowed)) or "no further status")
             merged = {**(current.evidence or {}), **(evidence or {})}
@@ -367,7 +372,7 @@ class Registry:
             row = connection.execute(
                 select(violations).where(violations.c.id == violation_id)).first()
         if row is None:
-            raise ContractError(f"no violation '{violation_id}'", field="id")
+            raise ViolationNotFound(f"no violation '{violation_id}'", field="id")
         return _violation(row)
 
     def list(self, *, status: str | None = None, kind: str | None = None,

@@ -1,0 +1,1 @@
+"""The Airflow API-server side of trainguard: the Governance page and the REST API."""

@@ -1,0 +1,110 @@
+"""The Governance page's HTML, export jobs on disk, and the API's PI-free error bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from trainguard.exceptions import ContractError, ExportError, LineageError
+from trainguard.governance import ExportJobs
+from trainguard.governance_page import render
+
+pytestmark = pytest.mark.unit
+
+
+def _violation(**overrides: object) -> dict[str, object]:
+    return {"id": "V-20261001-0000abcd", "kind": "ip_complaint", "clause": "Art. 13",
+            "status": "reported", "model_name": None, "model_version": None,
+            "owner": "legal", "deadline": "2026-10-21T16:00:00+00:00", "sla": "overdue",
+            "time_left_hours": -917.4, "summary": "takedown", **overrides}
+
+
+def _page(**overrides: object) -> str:
+    arguments: dict[str, object] = {
+        "user": "auditor", "roles": ["viewer"], "can_export": True, "can_review": False,
+        "gates": [], "models": [], "violations": [_violation()], "sources": [],
+        "exports": [], "mlflow_ui": "http://mlflow", "errors": []}
+    return render(**{**arguments, **overrides})  # type: ignore[arg-type]
+
+
+def test_overdue_violations_stand_out_with_time_left() -> None:
+    page = _page()
+    row = next(line for line in page.splitlines() if "data-violation=" in line)
+    assert "class='overdue'" in row and "OVERDUE" in row and "-38.2 days" in row
+
+
+def test_every_value_is_escaped() -> None:
+    page = _page(violations=[_violation(summary="<script>alert(1)</script>",
+                                        owner="a'onmouseover='x")], user="<b>x</b>")
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "a&#x27;onmouseover=&#x27;x" in page and "<b>x</b>" not in page
+
+
+def test_reviewers_get_the_allowed_moves_and_auditors_the_export_button() -> None:
+    model = {"name": "m", "version": "3", "registered_at": None, "gate_run_ids": ["a" * 32],
+             "fixes_violations": [], "dataset": {"path": "d", "rev": "r"}}
+    reviewer = _page(can_review=True, can_export=False, models=[model])
+    auditor = _page(models=[model])
+    assert "<option>triaged</option><option>rejected</option>" in reviewer
+    assert "<option>closed</option>" not in reviewer  # not allowed from "reported"
+    assert "Export bundle" not in reviewer and "auditors only" in reviewer
+    assert "Export bundle" in auditor and "<select" not in auditor
+
+
+def test_a_running_export_reloads_the_page_until_it_is_done() -> None:
+    job = {"id": "0" * 16, "state": "running", "requested_at": "2026-11-28T10:00:00+00:00",
+           "model_name": "m", "model_version": "1", "requested_by": "auditor"}
+    assert "http-equiv='refresh'" in _page(exports=[job])
+    assert "http-equiv='refresh'" not in _page(exports=[{**job, "state": "failed",
+                                                         "error": "no key"}])
+
+
+def test_export_jobs_live_on_disk_and_record_failures(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("TRAINGUARD_EXPORT_KEY", "TRAINGUARD_EXPORT_SIGNING_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    jobs = ExportJobs(tmp_path / "jobs")
+    job = jobs.start("model", "2", requested_by="auditor")
+    assert ExportJobs(tmp_path / "jobs").get(job["id"])["state"] == "queued"  # any process
+    finished = jobs.run(job["id"])  # no signing key configured: fails, never raises
+    assert finished["state"] == "failed" and "TRAINGUARD_EXPORT" in finished["error"]
+    assert jobs.list()[0]["id"] == job["id"]
+    with pytest.raises(ExportError, match="is failed, not done"):
+        jobs.archive(job["id"])
+    with pytest.raises(ContractError, match="not an export job id"):
+        jobs.get("../../etc")
+    with pytest.raises(LineageError, match="no export job"):
+        jobs.get("f" * 16)
+
+
+def test_an_export_cut_off_by_a_restart_reads_as_failed(tmp_path: Path) -> None:
+    jobs = ExportJobs(tmp_path)
+    job = jobs.start("model", "1", requested_by="auditor")
+    path = tmp_path / job["id"] / "job.json"
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    path.write_text(json.dumps({**job, "state": "running",
+                                "requested_at": old.isoformat(timespec="seconds")}))
+    assert jobs.get(job["id"])["state"] == "failed"
+    assert "interrupted" in jobs.get(job["id"])["error"]
+
+
+def test_validation_errors_never_carry_the_value_back() -> None:
+    from trainguard.api.app import _field_errors
+
+    phone = "13912345678"
+    errors = [
+        {"loc": ("body",), "msg": f"Input tag 'call {phone}' found using 'kind' does not "
+                                  "match any of the expected tags",
+         "type": "union_tag_invalid", "input": {"kind": f"call {phone}"},
+         "ctx": {"tag": f"call {phone}", "expected_tags": "'a', 'b'"}},
+        {"loc": ("body", "x", "owner"), "msg": "String should match pattern", "input": phone,
+         "type": "string_pattern_mismatch", "ctx": {"pattern": "^x$"}},
+    ]
+    cleaned = _field_errors(errors)
+    assert phone not in json.dumps(cleaned)
+    assert cleaned[0]["msg"].startswith("Input tag '<the value sent>'")
+    assert cleaned[1] == {"loc": ["body", "x", "owner"], "msg": "String should match pattern",
+                          "type": "string_pattern_mismatch"}
