@@ -8,7 +8,7 @@ VENV := .venv
 # Never let uv fetch a Python build from the internet: use the machine's python3.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo ui test test-unit test-integration lint venv clean
+.PHONY: demo ui test test-unit test-integration test-stack lint venv clean
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/trainguard demo
@@ -19,13 +19,18 @@ ui: $(VENV)/.synced
 	$(VENV)/bin/trainguard ui --port $(PORT)
 
 test: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -m "not stack"
 
 test-unit: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m unit
 
 test-integration: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m integration
+
+# The Celery topology of docker-compose.yml as local processes, on this machine's
+# PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), configured from .env.example.
+test-stack: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest -m stack tests/stack
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check plugins dags tests bench

@@ -19,7 +19,7 @@ from trainguard.operators import (
     ShardScanOperator,
     TrainModelOperator,
 )
-from trainguard.operators.params import gate_params
+from trainguard.operators.params import gate_params, scan_retry_args
 
 with DAG(
     dag_id="finetune_gate",
@@ -41,7 +41,8 @@ with DAG(
     )
     shards = DatasetShardsOperator(task_id="list_shards", policy="{{ params.policy }}")
     scans = ShardScanOperator.partial(
-        task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}"
+        task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}",
+        **scan_retry_args(),
     ).expand(shard=shards.output)
     gate = DataGateOperator(
         task_id="gate", stage="finetuning", policy="{{ params.policy }}",

@@ -1,4 +1,4 @@
-"""Shared test configuration: every test must be marked unit or integration."""
+"""Shared test configuration: every test must be marked unit, integration or stack."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ os.environ.setdefault("TRAINGUARD_HASH_KEY", "trainguard-test-key")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [
         item.nodeid for item in items
-        if not any(item.get_closest_marker(name) for name in ("unit", "integration"))
+        if not any(item.get_closest_marker(name) for name in ("unit", "integration", "stack"))
     ]
     if unmarked:
         raise pytest.UsageError(
-            "tests must be marked unit or integration: " + ", ".join(unmarked)
+            "tests must be marked unit, integration or stack: " + ", ".join(unmarked)
         )

@@ -234,8 +234,10 @@ def _pretraining_sources(revision: str) -> list[SourceSpec]:
 class _Builder:
     """Builds one revision of both datasets and the ground truth of what it planted."""
 
-    def __init__(self, revision: str, scale: float, seed: int) -> None:
+    def __init__(self, revision: str, scale: float, seed: int,
+                 pretraining_shards: int = 4) -> None:
         self.revision = revision
+        self.pretraining_shards = pretraining_shards
         self.planted = revision == "planted"
         self.scale = scale
         self.rng = random.Random(f"{seed}-{revision}")
@@ -313,7 +315,7 @@ class _Builder:
                              "clause": "Art. 7(4)", "pairs": pairs})
         self._write_dataset(root, "demo-pretraining", "pretraining", ["zh", "en"],
                             "Mixed Chinese/English web, books and user text", sources, records,
-                            shards=4, fmt="parquet")
+                            shards=self.pretraining_shards, fmt="parquet")
         _write_review(root, "demo-pretraining", records, harmful=set(
             rid for p in problems if p["check"] == "harmful.rate" for rid in p["record_ids"]))
         _write_csv(root / "consents.csv",
@@ -628,13 +630,17 @@ class DemoRepo:
 
 
 def build_demo_repo(
-    root: str | Path, *, scale: float = 1.0, seed: int = 7,
+    root: str | Path, *, scale: float = 1.0, seed: int = 7, pretraining_shards: int = 4,
     progress: Callable[[str], None] = lambda message: None,
 ) -> DemoRepo:
-    """Create (or reuse, when already built with the same settings) the demo repository."""
+    """Create (or reuse, when already built with the same settings) the demo repository.
+
+    ``pretraining_shards`` splits the pre-training records into that many files, each
+    scanned by its own mapped task (the scale-out test and benchmark use more)."""
     root = Path(root).resolve()
     repo, remote = root / "data-repo", root / "dvc-remote"
-    stamp = f"{GENERATOR_VERSION}:{scale}:{seed}"
+    stamp = f"{GENERATOR_VERSION}:{scale}:{seed}" + (
+        f":{pretraining_shards}" if pretraining_shards != 4 else "")
     stamp_file = root / ".demo-data-stamp"
     if stamp_file.exists() and stamp_file.read_text() == stamp and (repo / ".git").is_dir():
         progress(f"demo data already built in {repo}")
@@ -658,7 +664,7 @@ def build_demo_repo(
     git("commit", "--quiet", "-m", "Initialise DVC with a local remote; operator policy")
     for revision in ("planted", "clean"):
         progress(f"generating revision '{revision}'")
-        builder = _Builder(revision, scale, seed)
+        builder = _Builder(revision, scale, seed, pretraining_shards)
         for dataset, build in ((PRETRAINING, builder.pretraining),
                                (FINETUNING, builder.finetuning)):
             shutil.rmtree(repo / dataset, ignore_errors=True)

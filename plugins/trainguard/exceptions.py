@@ -12,6 +12,7 @@
     │   └── LineageError       a model version without (complete) trainguard lineage
     ├── ExportError            a provenance bundle cannot be written (key, folder)
     ├── RegistryError          the violation registry cannot be read or written
+    ├── StackError             a process of the local Celery stack did not start or answer
     ├── GateError              the gate could not decide; training is blocked (fail closed)
     └── GateFailed             the gate decided "fail"; carries the failed findings
 
@@ -91,6 +92,11 @@ class ExportError(TrainguardError):
 
 class RegistryError(TrainguardError):
     """Raised when the violation registry's database cannot be reached, read or written."""
+
+
+class StackError(TrainguardError):
+    """Raised when a component of the local stack (``trainguard.stack``) did not start,
+    answer or finish in time."""
 
 
 class GateError(TrainguardError):

@@ -321,8 +321,9 @@ def manifest_text(files: dict[str, bytes]) -> bytes:
 
 def default_export_dir(model_name: str, version: str) -> Path:
     """``$TRAINGUARD_HOME/exports/<model>/v<version>``."""
-    home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
-    return Path(home) / "exports" / model_name / f"v{version}"
+    from trainguard.paths import trainguard_home
+
+    return trainguard_home() / "exports" / model_name / f"v{version}"
 
 
 def export_bundle(model_name: str, version: str | int, out: str | Path, *,

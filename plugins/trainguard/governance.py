@@ -214,8 +214,9 @@ class ExportJobs:
 
     @classmethod
     def default(cls) -> ExportJobs:
-        home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
-        return cls(Path(home) / "exports" / "jobs")
+        from trainguard.paths import trainguard_home
+
+        return cls(trainguard_home() / "exports" / "jobs")
 
     def _folder(self, job_id: str) -> Path:
         if not EXPORT_JOB_ID.fullmatch(job_id):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,19 +25,18 @@ from trainguard.exceptions import (
     TrainguardError,
 )
 from trainguard.findings import Decision, GateReport
+from trainguard.paths import trainguard_home
 from trainguard.versioning import DatasetVersion
 
 if TYPE_CHECKING:
     from trainguard.policy import Policy
 
-HOME_ENV = "TRAINGUARD_HOME"
 GATE_DUTIES = "Art. 7 (lawful sources, licences, IP, consent, harmful content)"
 
 
 def workspace() -> Path:
     """Where fetched dataset versions are cached: ``$TRAINGUARD_HOME/datasets``."""
-    home = os.environ.get(HOME_ENV) or str(Path.home() / ".trainguard")
-    return Path(home) / "datasets"
+    return trainguard_home() / "datasets"
 
 
 @dataclass(frozen=True)

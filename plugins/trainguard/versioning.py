@@ -125,7 +125,8 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     """The dataset directory of ``version``, cloned and pulled under ``workspace``.
 
     Reuses an earlier complete fetch of the same commit and md5; a fetch that dies midway
-    leaves only a temporary folder, never a half-filled target.
+    leaves only a temporary folder, never a half-filled target. Tasks fetching the same
+    version at once on one machine each stage their own copy; the first to finish wins.
     """
     workspace = Path(workspace)
     target = workspace / f"{version.commit[:12]}-{version.md5[:12]}"
@@ -143,9 +144,13 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
         if not (staging / version.path).is_dir():
             raise DatasetVersionError(f"DVC pulled nothing into {version.path}")
         (staging / _READY_MARKER).write_text(version.md5)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        try:
+            staging.rename(target)  # atomic: target only ever appears complete
+        except OSError:
+            # Another task on this machine (a second Celery slot) finished the same fetch
+            # first; its copy is complete and may be in use, so keep it.
+            if not (target / _READY_MARKER).exists():
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

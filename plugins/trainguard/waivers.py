@@ -33,8 +33,9 @@ def default_store() -> Path:
     explicit = os.environ.get(WAIVERS_ENV)
     if explicit:
         return Path(explicit)
-    home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
-    return Path(home) / "waivers.jsonl"
+    from trainguard.paths import trainguard_home
+
+    return trainguard_home() / "waivers.jsonl"
 
 
 def utc(moment: dt.datetime) -> dt.datetime:

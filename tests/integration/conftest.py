@@ -190,14 +190,6 @@ class GovernanceServer:
             return json.loads(response.read())["access_token"]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
     """Started the way the README says (`trainguard ui`); stopped with its process group."""
@@ -208,6 +200,7 @@ def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
     import urllib.request
 
     from trainguard.embedded import ui_env
+    from trainguard.stack import free_port
 
     assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
     port = free_port()

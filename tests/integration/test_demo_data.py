@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.contract import PIKind, SourceKind, load_dataset
-from trainguard.demo_data import FINETUNING, PRETRAINING, build_demo_repo
+from trainguard.demo_data import FINETUNING, PRETRAINING, DemoRepo, build_demo_repo
 from trainguard.pipeline import workspace
 from trainguard.versioning import fetch_version, resolve_version
 
@@ -78,3 +78,24 @@ def test_ground_truth_offsets_point_at_the_planted_values(stack: Stack) -> None:
             assert "@" in value
         elif span["kind"] in ("mobile_phone", "resident_id", "bank_card"):
             assert sum(ch.isdigit() for ch in value) >= 11, span["kind"]
+
+
+def _fetch(repo: str, workspace_dir: str) -> list[str]:
+    version = resolve_version(repo, PRETRAINING, "clean")
+    local = fetch_version(version, workspace_dir)
+    return sorted(p.name for p in (local / "records").iterdir())
+
+
+def test_concurrent_fetches_of_one_version_share_one_complete_copy(
+        small_repo: DemoRepo, tmp_path: Path) -> None:
+    """Two Celery slots on one machine fetching the same version at once: both get it,
+    one copy stays, no staging folder is left behind."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    repo = str(small_repo.repo)
+    shared = str(tmp_path / "datasets")
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        listings = list(pool.map(_fetch, [repo] * 4, [shared] * 4))
+    assert all(listing == listings[0] for listing in listings) and listings[0]
+    assert [p.name for p in Path(shared).iterdir() if p.name.startswith(".fetch-")] == []
+    assert len(list(Path(shared).iterdir())) == 1

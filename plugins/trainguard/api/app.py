@@ -582,7 +582,7 @@ def _page_routes(app: FastAPI) -> None:
 
 
 def _data_docs_file(run_id: str, path: str) -> Any:
-    from pathlib import Path, PurePosixPath
+    from pathlib import PurePosixPath
 
     import mlflow
 
@@ -591,8 +591,9 @@ def _data_docs_file(run_id: str, path: str) -> Any:
     parts = PurePosixPath(path).parts
     if not parts or any(part in ("..", "") or part.startswith("/") for part in parts):
         raise LineageError(f"no Data Docs page {path!r}")
-    home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
-    cache = Path(home) / "cache" / "data-docs" / run_id
+    from trainguard.paths import trainguard_home
+
+    cache = trainguard_home() / "cache" / "data-docs" / run_id
     target = cache.joinpath("data_docs", *parts)
     if not target.is_file():
         with mlflow_errors(f"read the Data Docs of gate run {run_id}"):

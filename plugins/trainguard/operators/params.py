@@ -18,3 +18,19 @@ def gate_params(*, path: str, model_name: str) -> dict[str, Any]:
         "lexicons": Param([], type="array", description="extra lexicon CSVs (term,risk)"),
         "model_name": Param(model_name, type="string"),
     }
+
+
+def scan_retry_args() -> dict[str, Any]:
+    """Retries of the mapped shard scans, from ``[trainguard] scan_retries`` (default 0).
+
+    A scan is idempotent (it reads one shard and returns counts), so on a distributed
+    executor a scan lost with its worker is simply run again elsewhere; the production
+    stack sets 2. Embedded runs keep 0, so a corrupt shard fails at once.
+    """
+    import datetime
+
+    from airflow.configuration import conf
+
+    return {"retries": conf.getint("trainguard", "scan_retries", fallback=0),
+            "retry_delay": datetime.timedelta(
+                seconds=conf.getint("trainguard", "scan_retry_delay_seconds", fallback=5))}

@@ -55,9 +55,11 @@ def default_url() -> str:
     explicit = os.environ.get(REGISTRY_URL_ENV)
     if explicit:
         return explicit
-    home = os.environ.get("TRAINGUARD_HOME") or str(Path.home() / ".trainguard")
-    Path(home).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(home) / 'violations.db'}"
+    from trainguard.paths import trainguard_home
+
+    home = trainguard_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'violations.db'}"
 
 
 def _now() -> dt.datetime:
