@@ -29,7 +29,7 @@ SCREENSHOTS = Path(os.environ.get("TRAINGUARD_SCREENSHOTS")
 @pytest.fixture()
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("TRAINGUARD_REQUIRE_BROWSER") or os.environ.get("CI"):
+        if os.environ.get("TRAINGUARD_REQUIRE_TOOLS") or os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are missing: .ci/run installs them")
         pytest.skip("Chromium is not installed here (apt-get install chromium "
                     "chromium-driver; .ci/run does)")

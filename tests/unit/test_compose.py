@@ -3,7 +3,10 @@ every store, and every environment variable trainguard's code reads is set somew
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,25 @@ def test_every_environment_variable_the_code_reads_is_set() -> None:
     assert "MLFLOW_TRACKING_URI" in provided  # read by MLflow itself, in every task
     missing = sorted(read - provided)
     assert not missing, f"read by the code but set nowhere in the stack: {missing}"
+
+
+def test_docker_compose_itself_accepts_the_file(tmp_path: Path) -> None:
+    """Compose's own parser and schema (no image is pulled or built)."""
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        if os.environ.get("TRAINGUARD_REQUIRE_TOOLS"):
+            pytest.fail("docker-compose is missing: .ci/run installs it")
+        pytest.skip("docker-compose is not installed here (apt-get install docker-compose; "
+                    ".ci/run does)")
+    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    shutil.copytree(ROOT / "stack", tmp_path / "stack")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    done = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resolved = yaml.safe_load(done.stdout)["services"]
+    worker = resolved["airflow-worker"]
+    assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert worker["environment"]["TRAINGUARD_REGISTRY_URL"].endswith("@postgres:5432/violations")
+    assert set(worker["depends_on"]) == {"postgres", "redis", "mlflow", "airflow-init",
+                                         "airflow-apiserver"}
