@@ -25,6 +25,7 @@ from trainguard.tracking import DEFAULT_EXPERIMENT, EXPERIMENT_ENV, TAG_PREFIX, 
 GATE_TAGS = ("stage", "decision", "failed_checks", "failed_clauses", "waivers",
              "dataset.path", "dataset.rev", "dataset.commit", "dataset.digest", "data_docs")
 EXPORT_JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+DATASET_PATH = r"[\w./-]{1,500}"
 # An export job still "running" after this long was cut off (the server restarted).
 STALE_EXPORT = dt.timedelta(minutes=30)
 
@@ -72,24 +73,32 @@ def _gate_summary(run: Any) -> dict[str, Any]:
 
 
 def gate_history(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest gate runs first, optionally of one dataset path."""
-    import mlflow
-
-    experiment_id = _experiment_id()
-    if experiment_id is None:
-        return []
-    query = f"tags.`{TAG_PREFIX}kind` = 'gate'"
-    if dataset:
-        query += f" and tags.`{TAG_PREFIX}dataset.path` = '{dataset.replace(chr(39), '')}'"
-    with mlflow_errors("list the gate runs"):
-        runs = mlflow.search_runs([experiment_id], filter_string=query,
-                                  order_by=["attributes.start_time DESC"],
-                                  max_results=limit, output_format="list")
-    gates = [_gate_summary(run) for run in runs]
+    """The newest gate runs first, optionally of one dataset path, with the models each
+    admitted."""
+    gates = _gate_runs(dataset=dataset, limit=limit)
     by_gate = models_by_gate()
     for gate in gates:
         gate["models"] = by_gate.get(gate["run_id"], [])
     return gates
+
+
+def _gate_runs(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    import mlflow
+
+    query = f"tags.`{TAG_PREFIX}kind` = 'gate'"
+    if dataset:
+        if not re.fullmatch(DATASET_PATH, dataset):  # it goes into an MLflow filter string
+            raise ContractError("not a dataset path", field="dataset",
+                                expected="letters, digits, '.', '_', '-' and '/'")
+        query += f" and tags.`{TAG_PREFIX}dataset.path` = '{dataset}'"
+    experiment_id = _experiment_id()
+    if experiment_id is None:
+        return []
+    with mlflow_errors("list the gate runs"):
+        runs = mlflow.search_runs([experiment_id], filter_string=query,
+                                  order_by=["attributes.start_time DESC"],
+                                  max_results=limit, output_format="list")
+    return [_gate_summary(run) for run in runs]
 
 
 def gate_detail(run_id: str) -> dict[str, Any]:
@@ -166,7 +175,7 @@ def sources() -> list[dict[str, Any]]:
     import mlflow
 
     newest: dict[str, dict[str, Any]] = {}
-    for gate in gate_history(limit=200):
+    for gate in _gate_runs(limit=200):
         newest.setdefault(gate["dataset"]["path"] or "", gate)
     rows = []
     for path, gate in sorted(newest.items()):

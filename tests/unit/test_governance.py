@@ -108,3 +108,10 @@ def test_validation_errors_never_carry_the_value_back() -> None:
     assert cleaned[0]["msg"].startswith("Input tag '<the value sent>'")
     assert cleaned[1] == {"loc": ["body", "x", "owner"], "msg": "String should match pattern",
                           "type": "string_pattern_mismatch"}
+
+
+def test_a_dataset_filter_cannot_reach_into_the_mlflow_query() -> None:
+    from trainguard.governance import gate_history
+
+    with pytest.raises(ContractError, match="field 'dataset': not a dataset path"):
+        gate_history(dataset="x' or tags.`trainguard.kind` = 'gate")

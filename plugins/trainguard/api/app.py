@@ -351,7 +351,8 @@ def _api_routes(app: FastAPI) -> None:
     v1 = "/api/v1"
 
     @app.get(f"{v1}/gates", responses=_errors, tags=["gates"])
-    def list_gates(who: Who, dataset: Annotated[str | None, Query(max_length=500)] = None,
+    def list_gates(who: Who, dataset: Annotated[str | None, Query(
+                       max_length=500, pattern=r"^[\w./-]+$")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
         """Gate runs, newest first: decision, failed checks and clauses, models trained."""
         from trainguard.governance import gate_history
@@ -361,8 +362,7 @@ def _api_routes(app: FastAPI) -> None:
 
     @app.get(f"{v1}/gates/{{run_id}}", responses={**_errors, 404: {"model": Problem}},
              tags=["gates"])
-    def get_gate(who: Who, run_id: RunId
-                 ) -> dict[str, Any]:
+    def get_gate(who: Who, run_id: RunId) -> dict[str, Any]:
         """One gate run with every finding (record ids, never values) and its waivers."""
         from trainguard.governance import gate_detail
 
