@@ -197,11 +197,8 @@ class LocalStack:
             self._bin("airflow"), "celery", "worker", "--concurrency",
             str(self.worker_concurrency), "--celery-hostname", f"{name}@%h",
             "--without-mingle", "--without-gossip"], env)
-        self._wait(f"Celery {name}", lambda: self._celery_ready(process), 120, process)
+        self._wait(f"Celery {name}", lambda: "ready." in process.tail(200), 120, process)
         return process
-
-    def _celery_ready(self, process: Process) -> bool:
-        return "ready." in process.tail(200)
 
     def kill(self, process: Process) -> None:
         """SIGKILL the process and everything it started: a worker lost with its tasks."""
@@ -330,11 +327,6 @@ class LocalStack:
             return state if state in ("success", "failed") else None
 
         return str(self._wait(f"DAG run {run_id}", finished, timeout))
-
-    def assert_alive(self) -> None:
-        dead = [p for p in self.processes if not p.alive() and not p.name.startswith("worker")]
-        if dead:
-            raise StackError("; ".join(f"{p.name} exited:\n{p.tail()}" for p in dead))
 
 
 def _get(url: str) -> bool:

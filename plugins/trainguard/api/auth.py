@@ -46,7 +46,6 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 class Principal:
     name: str
     roles: tuple[str, ...]
-    via_cookie: bool
 
     def may(self, permission: str) -> bool:
         allowed = set()
@@ -103,7 +102,7 @@ async def principal(request: Request) -> Principal:
     if via_cookie and request.method not in SAFE_METHODS and not _same_origin(request):
         raise Refused(403, "a write signed in with the UI cookie must come from this site "
                            "(Origin or Referer does not match)")
-    return Principal(name=user.get_name(), roles=user_roles(user), via_cookie=via_cookie)
+    return Principal(name=user.get_name(), roles=user_roles(user))
 
 
 def _same_origin(request: Request) -> bool:
