@@ -23,7 +23,7 @@ def records(count: int, seed: int = 13) -> tuple[list[str], list[tuple[int, int]
     """Squeezed texts and the planted (copy, original) pairs."""
     import pyarrow as pa
 
-    from trainguard.demo_data import sample_text
+    from trainguard.local.demo_data import sample_text
     from trainguard.scanners.lexicon import squeeze
 
     rng = random.Random(seed)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 
 def _file(url: str, worker: int, count: int) -> float:
-    from trainguard.filtering import intake_subject
     from trainguard.policy import load_policy
     from trainguard.violations import Registry
+    from trainguard.violations.filtering import intake_subject
 
     registry, policy = Registry(url), load_policy(None)
     started = time.perf_counter()

@@ -63,8 +63,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="measured runs per configuration")
     args = parser.parse_args()
 
-    from trainguard.demo_data import DEMO_HASH_KEY, PRETRAINING, build_demo_repo
-    from trainguard.stack import LocalStack
+    from trainguard.local.demo_data import DEMO_HASH_KEY, PRETRAINING, build_demo_repo
+    from trainguard.local.stack import LocalStack
 
     workdir = Path(tempfile.mkdtemp(prefix="trainguard-scale-"))
     demo = build_demo_repo(workdir / "demo", scale=args.scale,

@@ -37,7 +37,7 @@ def generate(path: Path, megabytes: float, seed: int = 5) -> tuple[int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trainguard.demo_data import _DECOYS, _PI_TEMPLATES, PI_KINDS, _pi_value, sample_text
+    from trainguard.local.demo_data import _DECOYS, _PI_TEMPLATES, PI_KINDS, _pi_value, sample_text
 
     rng = random.Random(seed)
     terms = [line.split(",")[0] for line in _lexicon_lines()[1:200]]
@@ -87,7 +87,7 @@ def _lexicon_lines() -> list[str]:
 
 
 def _resources(workdir: Path):
-    from trainguard.consent import ConsentLedger
+    from trainguard.checks.consent import ConsentLedger
     from trainguard.scanners.lexicon import Lexicon
 
     lexicon_file = workdir / "lexicon.csv"
@@ -104,7 +104,7 @@ def full_scan(path: Path, workdir: Path, row_groups: list[int] | None = None) ->
 
     import pyarrow.parquet as pq
 
-    from trainguard.scan import legality_pass
+    from trainguard.gate.scan import legality_pass
 
     lexicon, ledger = _resources(workdir)
     parquet = pq.ParquetFile(path)

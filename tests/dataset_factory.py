@@ -34,7 +34,7 @@ def default_sources() -> list[dict[str, Any]]:
 
 def default_records(n: int = 30) -> list[dict[str, str]]:
     """Varied text, Chinese and English from every source (distinct, well formed)."""
-    from trainguard.demo_data import sample_text
+    from trainguard.local.demo_data import sample_text
 
     sources = ["wiki", "books", "crawl"]
     return [

@@ -3,8 +3,6 @@
 The public API is small; modules are implementation. Core modules never import Airflow.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from trainguard.contract import Dataset, load_dataset
 from trainguard.exceptions import (
     ContractError,
@@ -16,14 +14,12 @@ from trainguard.exceptions import (
     TrainguardError,
 )
 from trainguard.findings import Decision, Finding, GateReport, Status
-from trainguard.gate import evaluate
+from trainguard.gate.decide import evaluate
 from trainguard.policy import Policy, load_policy
+from trainguard.settings import package_version as _package_version
 from trainguard.versioning import DatasetVersion, fetch_version, resolve_version
 
-try:
-    __version__ = version("trainguard")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = _package_version()
 
 __all__ = [
     "ContractError",

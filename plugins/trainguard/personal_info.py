@@ -1,14 +1,13 @@
-"""Normalising and keyed hashing of personal-information values (DESIGN.md consent ledger).
+"""Personal-information values: normalising, keyed hashing, pseudonyms and masking.
 
-Only HMACs leave this module: the consent ledger, reports and exports compare values
-by ``pi_hmac(kind, value)``, never by the value itself.
+Only HMACs, pseudonyms and masked text leave this module: the consent ledger, reports and
+exports compare values by ``pi_hmac(kind, value)``, never by the value itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import unicodedata
 
@@ -42,7 +41,9 @@ def normalise_pi(kind: PIKind | str, value: str) -> str:
 
 
 def hash_key() -> bytes:
-    key = os.environ.get(HASH_KEY_ENV, "")
+    from trainguard.settings import env
+
+    key = env(HASH_KEY_ENV)
     if not key:
         raise TrainguardError(
             f"{HASH_KEY_ENV} is not set: personal information cannot be matched against the "
@@ -55,3 +56,25 @@ def pi_hmac(kind: PIKind | str, value: str, key: bytes | None = None) -> str:
     """HMAC-SHA256 (hex) of the normalised value under ``TRAINGUARD_HASH_KEY``."""
     message = normalise_pi(kind, value).encode()
     return hmac.new(key or hash_key(), message, hashlib.sha256).hexdigest()
+
+
+def pseudonym(person_id: str) -> str:
+    """A stable pseudonym for a person's id, keyed so it cannot be reversed by guessing."""
+    digest = hmac.new(hash_key(), f"annotator:{person_id}".encode(), hashlib.sha256)
+    return f"annotator-{digest.hexdigest()[:12]}"
+
+
+def mask_text(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with each (start, end, kind) span replaced by ``[kind]`` (spans may be unsorted)."""
+    for start, end, kind in sorted(spans, reverse=True):
+        text = text[:start] + f"[{kind}]" + text[end:]
+    return text
+
+
+def mask_pi(text: str) -> tuple[str, list[dict[str, str]]]:
+    """``text`` with every PI value found masked as ``[kind]``, and the HMACs of those values."""
+    from trainguard.scanners.pi import find_pi
+
+    matches = find_pi(text)
+    masked = mask_text(text, [(m.start, m.end, m.kind.value) for m in matches])
+    return masked, [{"kind": m.kind.value, "hmac": pi_hmac(m.kind, m.value)} for m in matches]

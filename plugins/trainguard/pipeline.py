@@ -25,7 +25,7 @@ from trainguard.exceptions import (
     TrainguardError,
 )
 from trainguard.findings import Decision, GateReport
-from trainguard.paths import trainguard_home
+from trainguard.settings import trainguard_home
 from trainguard.versioning import DatasetVersion
 
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ def scan_workdir(version: DatasetVersion, policy: Policy, lexicons: list[str]) -
 
 def _resources(version: DatasetVersion, policy_path: str | None,
                lexicons: list[str]) -> tuple[Any, Path]:
+    from trainguard.gate.scan import ScanResources
     from trainguard.policy import load_policy
-    from trainguard.scan import ScanResources
     from trainguard.versioning import fetch_version
 
     policy = load_policy(policy_path or None)
@@ -135,8 +135,8 @@ def scan_version_shard(
     lexicons: list[str] | None = None,
 ) -> dict[str, Any]:
     """Scan one shard of the version (one mapped task); returns a PI-free summary."""
-    from trainguard.gate import SHARDS_DIR
-    from trainguard.scan import scan_shard
+    from trainguard.gate.decide import SHARDS_DIR
+    from trainguard.gate.scan import scan_shard
 
     def step() -> dict[str, Any]:
         resources, workdir = _resources(version, policy_path, lexicons or [])
@@ -158,11 +158,11 @@ def gate_version(
     experiment: str | None = None,
 ) -> GateOutcome:
     """Decide on a version whose shards were scanned, record it; raise unless it passes."""
-    from trainguard.gate import decide
+    from trainguard.gate.decide import decide
     from trainguard.tracking import log_gate_run
 
     def step() -> tuple[GateReport, str]:
-        from trainguard.waivers import WaiverStore
+        from trainguard.gate.waivers import WaiverStore
 
         resources, workdir = _resources(version, policy_path, lexicons or [])
         report = decide(resources, workdir, digest=version.md5,

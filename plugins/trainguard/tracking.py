@@ -10,11 +10,11 @@ treat it as "cannot record the decision", which blocks training.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import TrackingError
+from trainguard.settings import env
 
 if TYPE_CHECKING:
     from trainguard.findings import GateReport
@@ -110,12 +110,12 @@ def ensure_experiment(name: str | None = None) -> str:
     """The experiment id, creating it (with the configured artifact root) when missing."""
     import mlflow
 
-    name = name or os.environ.get(EXPERIMENT_ENV, DEFAULT_EXPERIMENT)
+    name = name or env(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
     with mlflow_errors(f"open experiment '{name}'"):
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        root = os.environ.get(ARTIFACT_ROOT_ENV)
+        root = env(ARTIFACT_ROOT_ENV)
         location = f"{root.rstrip('/')}/{name}" if root else None
         return mlflow.create_experiment(name, artifact_location=location)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from trainguard.demo_data import DEMO_HASH_KEY, PRETRAINING, DemoRepo, build_demo_repo
-from trainguard.embedded import apply_embedded_env
+from trainguard.local.demo_data import DEMO_HASH_KEY, PRETRAINING, DemoRepo, build_demo_repo
+from trainguard.local.embedded import apply_embedded_env
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="trainguard-it-"))
 apply_embedded_env(WORKDIR)
@@ -52,7 +52,7 @@ class Stack:
 
     def run_gate_dag(self, dag_id: str, rev: str, path: str, model: str,
                      repo: Path | None = None, **conf: Any) -> Any:
-        from trainguard.dagrun import run_dag
+        from trainguard.local.dagrun import run_dag
 
         return run_dag(
             dag_id,
@@ -181,7 +181,7 @@ class GovernanceServer:
     def token(self, user: str) -> str:
         import urllib.request
 
-        from trainguard.embedded import ui_passwords
+        from trainguard.local.embedded import ui_passwords
 
         body = json.dumps({"username": user, "password": ui_passwords(self.env)[user]})
         request = urllib.request.Request(f"{self.base}/auth/token", data=body.encode(),
@@ -199,8 +199,8 @@ def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
     import time
     import urllib.request
 
-    from trainguard.embedded import ui_env
-    from trainguard.stack import free_port
+    from trainguard.local.embedded import ui_env
+    from trainguard.local.stack import free_port
 
     assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
     port = free_port()

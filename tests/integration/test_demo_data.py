@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.contract import PIKind, SourceKind, load_dataset
-from trainguard.demo_data import FINETUNING, PRETRAINING, DemoRepo, build_demo_repo
+from trainguard.local.demo_data import FINETUNING, PRETRAINING, DemoRepo, build_demo_repo
 from trainguard.pipeline import workspace
 from trainguard.versioning import fetch_version, resolve_version
 

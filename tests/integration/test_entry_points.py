@@ -62,3 +62,18 @@ def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     [fixed] = disclosure["violations"]
     assert fixed["kind"] == "harmful_output" and fixed["status"] == "closed"
     assert (demo_folder.path / "mlflow.db").exists()
+
+
+def test_airflow_reads_the_trainguard_options_from_the_provider_entry_point() -> None:
+    """`airflow providers list` names trainguard and `airflow config get-value` finds the
+    [trainguard] defaults it declares, with nothing in airflow.cfg."""
+    airflow = Path(sys.executable).parent / "airflow"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__TRAINGUARD__")}
+    done = subprocess.run([str(airflow), "providers", "list", "--output", "json"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trainguard" in {p["package_name"] for p in json.loads(done.stdout)}
+    value = subprocess.run([str(airflow), "config", "get-value", "trainguard", "reviewer_roles"],
+                           capture_output=True, text=True, env=env, check=False)
+    assert value.returncode == 0, value.stderr[-2000:]
+    assert value.stdout.strip() == "op, admin"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trainguard.demo_data import PRETRAINING, DemoRepo
+from trainguard.local.demo_data import PRETRAINING, DemoRepo
 from trainguard.versioning import run_tool
 
 from conftest import Stack

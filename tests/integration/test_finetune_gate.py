@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from trainguard.demo_data import FINETUNING
+from trainguard.local.demo_data import FINETUNING
 
 from conftest import Stack
 

@@ -250,8 +250,8 @@ def test_a_violation_is_filed_and_moved_without_its_pi_coming_back(
     for answer in (filed, requested, triaged, filtered, shown, listed):
         assert PHONE not in answer.text
     # The output filter blocks the reported answer from now on (the same registry).
-    from trainguard.filtering import check_output
     from trainguard.violations import Registry
+    from trainguard.violations.filtering import check_output
 
     verdict = check_output(f"call {PHONE} now",
                            Registry(f"sqlite:///{governance_server.folder / 'violations.db'}"))
@@ -289,7 +289,7 @@ def test_gates_and_findings_carry_clauses_and_record_ids(governance_server: Gove
 
 def test_an_auditor_exports_and_downloads_a_verified_bundle(
         governance_server: GovernanceServer, tmp_path: Path) -> None:
-    from trainguard.export import verify_bundle
+    from trainguard.export.bundle import verify_bundle
 
     with _client(governance_server, "auditor") as client:
         started = client.post(f"{API}/exports", json={"model_name": FINETUNED,

@@ -67,7 +67,7 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
         governance_server: GovernanceServer, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    from trainguard.embedded import ui_passwords
+    from trainguard.local.embedded import ui_passwords
 
     browser.get(f"{governance_server.base}/plugin/governance")
     # Not signed in: Airflow's own login page, which returns to the Governance page.

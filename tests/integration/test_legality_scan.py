@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from trainguard.demo_data import PRETRAINING, DemoRepo
+from trainguard.local.demo_data import PRETRAINING, DemoRepo
 from trainguard.pipeline import workspace
 from trainguard.versioning import fetch_version, resolve_version, run_tool
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="session")
 def planted_annotations(stack: Stack) -> Any:
-    from trainguard.gate import evaluate
+    from trainguard.gate.decide import evaluate
     from trainguard.policy import load_policy
 
     version = resolve_version(stack.demo.repo, PRETRAINING, "planted")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from trainguard.contract import load_dataset
-from trainguard.demo_data import PRETRAINING, DemoRepo
-from trainguard.export import MANIFEST, SIGNATURE
+from trainguard.export.bundle import MANIFEST, SIGNATURE
+from trainguard.local.demo_data import PRETRAINING, DemoRepo
 from trainguard.pipeline import workspace
 from trainguard.versioning import DatasetVersion, fetch_version
 
@@ -193,7 +193,7 @@ def test_spdx_has_the_ai_and_dataset_profile_fields(bundle: Path) -> None:
 
     from spdx_python_model import v3_0_1 as spdx
 
-    from trainguard.provenance import AI_REQUIRED, DATASET_REQUIRED
+    from trainguard.export.documents import AI_REQUIRED, DATASET_REQUIRED
 
     document = json.loads((bundle / "spdx.json").read_text())
     graph = {node.get("spdxId", node.get("@id")): node for node in document["@graph"]}
@@ -222,7 +222,7 @@ def test_spdx_has_the_ai_and_dataset_profile_fields(bundle: Path) -> None:
 
 
 def test_the_export_dag_writes_the_same_bundle(bundle: Path, model_version: str) -> None:
-    from trainguard.dagrun import run_dag
+    from trainguard.local.dagrun import run_dag
 
     out = WORKDIR / "exports" / "dag"
     result = run_dag("provenance_export", {"model_name": MODEL_NAME,

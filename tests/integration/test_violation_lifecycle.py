@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 
-from trainguard.demo_data import DemoRepo
-from trainguard.filtering import check_output, intake_subject
+from trainguard.local.demo_data import DemoRepo
 from trainguard.personal_info import pi_hmac
 from trainguard.pipeline import workspace
 from trainguard.policy import load_policy
 from trainguard.versioning import DatasetVersion, fetch_version, run_tool
 from trainguard.violations import Registry
+from trainguard.violations.filtering import check_output
+from trainguard.violations.intake import intake_subject
 
 from conftest import WORKDIR, Stack
 
@@ -83,7 +84,7 @@ def first_texts(dataset_dir: Path) -> tuple[str, tuple[str, str]]:
 
 
 def run(dag_id: str, conf: dict[str, Any]) -> Any:
-    from trainguard.dagrun import run_dag
+    from trainguard.local.dagrun import run_dag
 
     return run_dag(dag_id, conf, log_file=WORKDIR / "task-logs.txt")
 
@@ -195,10 +196,10 @@ def test_a_remediation_killed_midway_resumes_without_a_duplicate_version(
         kind="harmful_output", summary="reported output", reported_by="user", owner="safety",
         policy=load_policy(small_repo.policy), model_name=MODEL,
         subject=intake_subject("harmful_output", prompt=text[:40], output=text))
-    from trainguard.filtering import triage_and_filter
+    from trainguard.violations.filtering import triage_and_filter
 
     triage_and_filter(registry, violation.id, actor="lead")
-    script = ("from pathlib import Path; from trainguard.dagrun import run_dag; "
+    script = ("from pathlib import Path; from trainguard.local.dagrun import run_dag; "
               f"run_dag('violation_remediation', {{'violation_id': '{violation.id}'}}, "
               f"log_file=Path('{WORKDIR / 'killed-task-logs.txt'}'))")
     output = (WORKDIR / "killed-remediation.out").open("w")

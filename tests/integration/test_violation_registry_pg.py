@@ -10,9 +10,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from trainguard.filtering import intake_subject
 from trainguard.policy import load_policy
 from trainguard.violations import Registry
+from trainguard.violations.intake import intake_subject
 
 pytestmark = pytest.mark.integration
 

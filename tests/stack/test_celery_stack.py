@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from trainguard.demo_data import DEMO_HASH_KEY, PRETRAINING, DemoRepo, build_demo_repo
-from trainguard.stack import LocalStack
+from trainguard.local.demo_data import DEMO_HASH_KEY, PRETRAINING, DemoRepo, build_demo_repo
+from trainguard.local.stack import LocalStack
 
 pytestmark = pytest.mark.stack
 

@@ -9,7 +9,7 @@ import pytest
 
 from trainguard.checks.annotation import sampling_plan
 from trainguard.findings import Status
-from trainguard.gate import evaluate
+from trainguard.gate.decide import evaluate
 from trainguard.policy import load_policy
 
 from dataset_factory import (

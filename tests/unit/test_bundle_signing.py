@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.exceptions import ExportError
-from trainguard.export import (
+from trainguard.export.bundle import (
     MANIFEST,
     SIGNATURE,
     Signer,

@@ -86,20 +86,17 @@ def test_secrets_come_from_the_env_file() -> None:
 
 
 def _read_by_code() -> set[str]:
-    """Every environment variable a module of the package reads (literal or *_ENV name)."""
-    names: set[str] = set()
-    sources = [p for p in (ROOT / "plugins" / "trainguard").rglob("*.py")
-               if p.name not in ("stack.py", "demo.py", "embedded.py")]  # dev tooling
-    constants: dict[str, str] = {}
-    for path in sources:
-        text = path.read_text()
-        constants.update(re.findall(r'^(\w+_ENV) = "([A-Z0-9_]+)"', text, re.M))
-    for path in sources:
-        text = path.read_text()
-        for found in re.findall(r'os\.environ(?:\.get\(|\[)\s*("?)([A-Za-z0-9_]+)\1', text):
-            quoted, name = found
-            names.add(name if quoted else constants.get(name, name))
-    return {n for n in names if n.isupper() and not n.startswith("MLFLOW_ENABLE")}
+    """Every environment variable the package reads: the ones ``settings`` declares (the
+    only reader of TRAINGUARD_*), and any other name a module reads from ``os.environ``."""
+    from trainguard.settings import ENV
+
+    dev_tooling = {"TRAINGUARD_DAGS_FOLDER", "TRAINGUARD_WORKER_NAME"}  # demo and local stack
+    names = set(ENV) - dev_tooling
+    for path in (ROOT / "plugins" / "trainguard").rglob("*.py"):
+        if "local" in path.parts:
+            continue
+        names |= set(re.findall(r'os\.environ(?:\.get\(|\[)\s*"([A-Z0-9_]+)"', path.read_text()))
+    return {n for n in names if not n.startswith("MLFLOW_ENABLE")}
 
 
 def test_every_environment_variable_the_code_reads_is_set() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from trainguard.consent import ConsentLedger, ConsentVerdict
+from trainguard.checks.consent import ConsentLedger, ConsentVerdict
 from trainguard.contract import ConsentRow
 
 pytestmark = pytest.mark.unit

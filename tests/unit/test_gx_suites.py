@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from trainguard.findings import Status
-from trainguard.gate import LEGALITY_SUITES, suite_parameters
-from trainguard.gx_gate import run_gx_gate, suites_dir
+from trainguard.gate.decide import LEGALITY_SUITES, suite_parameters
+from trainguard.gate.gx import run_gx_gate, suites_dir
+from trainguard.checks.stats import wilson_interval
+from trainguard.gate.scan import ScanResult
 from trainguard.policy import load_policy
-from trainguard.scan import ScanResult, wilson_interval
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +23,7 @@ def test_suites_load_in_a_fresh_process_with_every_expectation() -> None:
     """Custom expectations are registered first, so GX keeps every expectation of each suite."""
     code = (
         "import json, sys\n"
-        "from trainguard.gx_gate import load_suite, suites_dir\n"
+        "from trainguard.gate.gx import load_suite, suites_dir\n"
         "out = {}\n"
         "for path in sorted(suites_dir().glob('*.json')):\n"
         "    suite = load_suite(path.stem)\n"

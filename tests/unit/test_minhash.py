@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from trainguard.demo_data import sample_text
+from trainguard.local.demo_data import sample_text
 from trainguard.scanners.minhash import jaccard, near_duplicates, signatures, similarity
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.findings import Status
-from trainguard.gate import evaluate
+from trainguard.gate.decide import evaluate
 from trainguard.policy import load_policy
 
 from dataset_factory import default_records, default_sources, write_dataset

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from trainguard.filtering import intake_subject
 from trainguard.policy import load_policy
 from trainguard.violations import Registry
+from trainguard.violations.intake import intake_subject
 from trainguard.violations.sla import alert_text, check_deadlines, send_alert
 
 pytestmark = pytest.mark.unit

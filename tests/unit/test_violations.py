@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from trainguard.exceptions import ContractError
-from trainguard.filtering import OutputFilter, intake_subject, triage_and_filter
 from trainguard.policy import load_policy
 from trainguard.violations import Registry, WorkingCalendar
+from trainguard.violations.filtering import OutputFilter, triage_and_filter
+from trainguard.violations.intake import intake_subject
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ import pytest
 
 from trainguard.exceptions import ContractError
 from trainguard.findings import Decision, Finding, GateReport, Status
-from trainguard.waivers import WaiverStore, apply_waivers, parse_time
+from trainguard.gate.waivers import WaiverStore, apply_waivers, parse_time
 
 from dataset_factory import default_sources, write_dataset
 

@@ -55,9 +55,9 @@ class Principal:
 
 
 def configured_roles(option: str) -> set[str]:
-    from airflow.configuration import conf
+    from trainguard.settings import option as configured
 
-    value = conf.get("trainguard", option, fallback=DEFAULT_ROLES[option])
+    value = configured(option)
     return {role.strip().lower() for role in value.split(",") if role.strip()}
 
 

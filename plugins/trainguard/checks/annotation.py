@@ -18,9 +18,19 @@ from typing import TYPE_CHECKING, Any
 from trainguard.contract import RULES_SECTIONS, AnnotatorRole, Dataset
 
 if TYPE_CHECKING:
-    from trainguard.gx_gate import Table
+    from trainguard.gate.gx import Table
     from trainguard.policy import Policy
 
+CHECKS = {
+    "annotation.rules": "Art. 8; TC260-003 5.3",
+    "annotation.training": "Art. 8",
+    "annotation.assessment": "Art. 8; GB/T 45674-2025",
+    "annotation.roles": "Art. 8; TC260-003 5.3",
+    "annotation.sampling": "Art. 8",
+    "annotation.spot_checks": "Art. 8",
+    "annotation.safety_review": "Art. 8; TC260-003 5.3",
+    "annotation.agreement": "Art. 8",
+}
 _HEADING = re.compile(r"^#{1,6}\s*(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -39,7 +49,7 @@ class AnnotationReview:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def tables(self) -> dict[str, Table]:
-        from trainguard.gx_gate import Table
+        from trainguard.gate.gx import Table
 
         return {
             "rules": Table("rules", self.rules, key="rules_version", entity="rules version",
@@ -56,7 +66,7 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
     """Measure the annotation of a fine-tuning dataset (empty review for pretraining)."""
     import pyarrow as pa
 
-    from trainguard.scan import wilson_interval
+    from trainguard.checks.stats import wilson_interval
 
     review = AnnotationReview()
     annotation = dataset.annotation
@@ -171,7 +181,7 @@ def write_spot_check_sample(dataset: Dataset, policy: Policy, out: Path) -> int:
     import csv
 
     from trainguard.exceptions import ContractError
-    from trainguard.scan import sample_key
+    from trainguard.checks.stats import sample_key
 
     if dataset.annotation is None:
         raise ContractError("not a fine-tuning dataset: it has no annotation/",

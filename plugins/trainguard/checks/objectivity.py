@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from trainguard.contract import Dataset
 
 if TYPE_CHECKING:
-    from trainguard.gx_gate import Table
+    from trainguard.gate.gx import Table
     from trainguard.policy import Policy
 
+CHECKS = {"quality.objectivity": "Art. 7(4) objectivity; Art. 4(2); Art. 12"}
 ATTRIBUTE_PREFIX = "attr_"
 
 
@@ -25,7 +26,7 @@ def objectivity_table(dataset: Dataset, policy: Policy) -> Table:
     """One row per protected attribute present with labels (empty when there is none)."""
     import pyarrow as pa
 
-    from trainguard.gx_gate import Table
+    from trainguard.gate.gx import Table
 
     first = next(dataset.iter_batches(), None)
     names = first[2].schema.names if first else []

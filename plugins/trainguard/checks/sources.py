@@ -1,4 +1,10 @@
-"""Source-registry checks: lawful, traceable sources under allowed licences (Art. 7)."""
+"""Art. 7(1)(2): lawful, traceable sources under allowed licences (TC260-003 5.1 a, c).
+
+These checks read the source registry (``sources.yaml``) and its evidence, not records, so
+they are decided here rather than by a GX suite. A finding cites the clause of the policy
+setting it applies (``licenses.allow`` / ``deny`` / ``unknown``, ``sources.blocked``,
+``sources.require_evidence``); ``REGISTRY_CHECKS`` names the duty each check serves.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,13 @@ from trainguard.findings import Finding, Status
 from trainguard.licenses import LicenceVerdict, judge_licence
 from trainguard.policy import Policy
 
+# Checks decided in Python on the registry (no suite): check id -> the clauses it serves.
+REGISTRY_CHECKS = {
+    "source.licence": "Art. 7(1), 7(2); TC260-003 5.1 a",
+    "source.blocked": "Art. 7(1); TC260-003 5.1 a",
+    "source.evidence": "Art. 7(1); TC260-003 5.1 c",
+    "source.records": "TC260-003 5.1 c",
+}
 EVIDENCE_DIR = "evidence"
 
 

@@ -28,7 +28,7 @@ class ProvenanceExportOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from trainguard.exceptions import ExportError, LineageError
-        from trainguard.export import default_export_dir, export_bundle
+        from trainguard.export.bundle import default_export_dir, export_bundle
 
         out = self.out or str(default_export_dir(self.model_name, str(self.model_version)))
         try:

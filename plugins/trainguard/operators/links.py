@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from airflow.sdk import BaseOperatorLink
 
 from trainguard.operators.context import MLFLOW_RUN_XCOM
+from trainguard.settings import env
 
 MLFLOW_UI_ENV = "TRAINGUARD_MLFLOW_UI_URL"
 
@@ -23,5 +23,5 @@ class MLflowRunLink(BaseOperatorLink):
         run_id = XCom.get_value(ti_key=ti_key, key=MLFLOW_RUN_XCOM)
         if not run_id:
             return ""
-        base = os.environ.get(MLFLOW_UI_ENV, "http://127.0.0.1:5000").rstrip("/")
+        base = env(MLFLOW_UI_ENV).rstrip("/")
         return f"{base}/#/runs/{run_id}"

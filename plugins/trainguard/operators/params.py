@@ -29,8 +29,7 @@ def scan_retry_args() -> dict[str, Any]:
     """
     import datetime
 
-    from airflow.configuration import conf
+    from trainguard.settings import int_option
 
-    return {"retries": conf.getint("trainguard", "scan_retries", fallback=0),
-            "retry_delay": datetime.timedelta(
-                seconds=conf.getint("trainguard", "scan_retry_delay_seconds", fallback=5))}
+    return {"retries": int_option("scan_retries"),
+            "retry_delay": datetime.timedelta(seconds=int_option("scan_retry_delay_seconds"))}

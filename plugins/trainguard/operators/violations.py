@@ -50,25 +50,20 @@ class ViolationIntakeOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from trainguard.exceptions import ContractError
-        from trainguard.filtering import intake_subject, triage_and_filter
         from trainguard.policy import load_policy
         from trainguard.violations import Registry
+        from trainguard.violations.intake import file_violation
 
-        registry = Registry()
         try:
-            subject = intake_subject(
-                self.kind, prompt=self.prompt, output=self.output_text,
+            violation = file_violation(
+                Registry(), kind=self.kind, summary=self.summary, reported_by=self.reported_by,
+                owner=self.violation_owner, policy=load_policy(self.policy or None),
+                prompt=self.prompt, output=self.output_text,
                 pi_hmacs=_pairs(self.pi_hmacs, "pi_hmacs"), work_id=self.work_id,
-                source_id=self.source_id, finding=self.finding)
-            violation = registry.report(
-                kind=self.kind, summary=self.summary, subject=subject,
-                reported_by=self.reported_by, owner=self.violation_owner,
-                policy=load_policy(self.policy or None), model_name=self.model_name or None,
-                model_version=self.model_version or None)
+                source_id=self.source_id, finding=self.finding, model_name=self.model_name,
+                model_version=self.model_version, triage=self.triage)
         except ContractError as exc:  # bad input: a retry cannot fix it
             raise AirflowFailException(str(exc)) from None
-        if self.triage:
-            violation = triage_and_filter(registry, violation.id, actor=self.reported_by)
         self.log.info("filed %s (%s, %s), %s; deadline %s", violation.id, violation.kind,
                       violation.clause, violation.status, violation.deadline.isoformat())
         return {"id": violation.id, "status": violation.status,
@@ -134,7 +129,7 @@ class RemediateViolationOperator(BaseOperator):
 
         from trainguard.exceptions import ContractError
         from trainguard.operators.context import airflow_tags
-        from trainguard.remediation import RemediationFailed, remediate
+        from trainguard.violations.remediation import RemediationFailed, remediate
 
         try:
             violation = remediate(self.violation_id, context_tags=airflow_tags(context),

@@ -33,7 +33,7 @@ _GROUPS_EN = ["People from that region", "Women", "Old people", "Believers"]
 
 def builtin_examples(seed: int = 11) -> list[tuple[str, bool]]:
     """Seeded labelled examples: harmful templates against the demo's benign text."""
-    from trainguard.demo_data import sample_text
+    from trainguard.scanners.benign_text import sample_text
 
     rng = random.Random(seed)
     examples: list[tuple[str, bool]] = []

@@ -1,10 +1,12 @@
-"""Violations (Art. 13, 15, 19): the registry, its deadlines, and the SLA check.
+"""Violations (Art. 13, 15, 19): filing, the registry, deadlines, filtering, remediation.
 
-Core: no Airflow. ``Registry`` files and moves violations (hash-chained events),
-``trainguard.filtering`` blocks their content at once, and the remediation DAG fixes them.
+Core: no Airflow. ``intake.file_violation`` is the one front door (CLI, API, operator);
+``Registry`` files and moves violations (hash-chained events), ``filtering`` blocks their
+content at once, ``remediation`` fixes them, ``masking`` rewrites PI out of a dataset.
 """
 
 from trainguard.violations.deadlines import WorkingCalendar, sla_state
+from trainguard.violations.kinds import SlaState, ViolationKind, ViolationStatus
 from trainguard.violations.registry import (
     KINDS,
     OPEN_STATUSES,
@@ -21,7 +23,10 @@ __all__ = [
     "STATUSES",
     "TRANSITIONS",
     "Registry",
+    "SlaState",
     "Violation",
+    "ViolationKind",
+    "ViolationStatus",
     "WorkingCalendar",
     "default_url",
     "sla_state",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,35 +26,32 @@ from trainguard.exceptions import (
     ViolationNotFound,
 )
 from trainguard.violations.deadlines import WorkingCalendar, aware, sla_state
+from trainguard.violations.kinds import (
+    FINAL_STATUSES,
+    KIND_RULES,
+    OPEN_STATUSES,
+    ViolationKind,
+    ViolationStatus,
+)
+from trainguard.violations.kinds import TRANSITIONS as _TRANSITIONS
 
 REGISTRY_URL_ENV = "TRAINGUARD_REGISTRY_URL"
 GENESIS = "0" * 64
 
-KINDS = {
-    # kind: (clause, deadline rule) - "fix" counts calendar days, "request" working days
-    "harmful_output": ("Art. 15 (draft)", "fix"),
-    "data_finding": ("Art. 15 (draft)", "fix"),
-    "pi_request": ("Art. 13", "request"),
-    "ip_complaint": ("Art. 13", "request"),
-}
-STATUSES = ("reported", "triaged", "filtered", "remediating", "verified", "closed", "rejected")
-OPEN_STATUSES = STATUSES[:5]
-TRANSITIONS = {
-    "reported": {"triaged", "rejected"},
-    "triaged": {"filtered", "rejected"},
-    "filtered": {"remediating", "rejected"},
-    "remediating": {"verified", "rejected"},
-    "verified": {"closed", "remediating"},  # a probe that fails later reopens the fix
-    "closed": set(),
-    "rejected": set(),
-}
+# The shapes of earlier releases, derived from the enums (kinds.py is the one source).
+KINDS = {kind.value: (rule.clause, rule.deadline) for kind, rule in KIND_RULES.items()}
+STATUSES = tuple(status.value for status in ViolationStatus)
+TRANSITIONS = {status.value: {target.value for target in targets}
+               for status, targets in _TRANSITIONS.items()}
 
 
 def default_url() -> str:
-    explicit = os.environ.get(REGISTRY_URL_ENV)
+    from trainguard.settings import env
+
+    explicit = env(REGISTRY_URL_ENV)
     if explicit:
         return explicit
-    from trainguard.paths import trainguard_home
+    from trainguard.settings import trainguard_home
 
     home = trainguard_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -238,19 +234,20 @@ class Registry:
         if kind not in KINDS:
             raise ContractError(f"unknown kind '{kind}'", field="kind",
                                 expected=" | ".join(KINDS))
+        kind = ViolationKind(kind)
         for name, value in (("summary", summary), ("by", reported_by), ("owner", owner)):
             if not value or not value.strip():
                 raise ContractError("must not be empty", field=name)
         reported_at = aware(reported_at or _now())
         calendar = WorkingCalendar.from_policy(policy)
-        if KINDS[kind][1] == "fix":
+        if KIND_RULES[kind].deadline == "fix":
             deadline = calendar.add_days(reported_at, policy.violations.fix_deadline_days)
         else:
             deadline = calendar.add_working_days(
                 reported_at, policy.violations.request_deadline_working_days)
         stamp = reported_at.astimezone(calendar.zone).strftime("%Y%m%d")
         violation_id = f"V-{stamp}-{secrets.token_hex(4)}"
-        row = {"id": violation_id, "kind": kind, "status": "reported",
+        row = {"id": violation_id, "kind": kind.value, "status": ViolationStatus.REPORTED.value,
                "summary": summary.strip(), "owner": owner.strip(),
                "reported_by": reported_by.strip(), "reported_at": reported_at,
                "deadline": deadline, "model_name": model_name, "model_version": model_version,
@@ -275,7 +272,7 @@ class Registry:
         if to_status not in STATUSES:
             raise ContractError(f"unknown status '{to_status}'", field="to",
                                 expected=" | ".join(STATUSES))
-        if to_status == "rejected" and not reason.strip():
+        if to_status == ViolationStatus.REJECTED and not reason.strip():
             raise ContractError("a rejection needs a reason", field="reason")
         if not actor.strip():
             raise ContractError("must not be empty", field="by")
@@ -290,7 +287,7 @@ class Registry:
             merged = {**(current.evidence or {}), **(evidence or {})}
             values: dict[str, Any] = {"status": to_status, "updated_at": at,
                                       "evidence": merged}
-            if to_status in ("closed", "rejected"):
+            if to_status in FINAL_STATUSES:
                 values["closed_at"] = at
             connection.execute(update(violations).where(violations.c.id == violation_id)
                                .values(**values))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
+
+from trainguard.settings import env
 
 LEVELS = {"none": 0, "at_risk": 1, "overdue": 2}
 WEBHOOK_ENV = "TRAINGUARD_ALERT_WEBHOOK"
@@ -59,7 +60,7 @@ def send_alert(alert: dict[str, Any]) -> None:
     """
     text = alert_text(alert)
     log.warning(text)
-    webhook = os.environ.get(WEBHOOK_ENV)
+    webhook = env(WEBHOOK_ENV)
     if webhook:
         import urllib.request
 
@@ -71,15 +72,15 @@ def send_alert(alert: dict[str, Any]) -> None:
                 response.read()
         except OSError as exc:
             log.error("alert webhook %s failed: %s", webhook, exc)
-    recipients = os.environ.get(EMAIL_ENV)
+    recipients = env(EMAIL_ENV)
     if recipients:
         import smtplib
         from email.message import EmailMessage
 
-        host, _, port = os.environ.get(SMTP_ENV, "localhost:25").partition(":")
+        host, _, port = env(SMTP_ENV).partition(":")
         message = EmailMessage()
         message["Subject"] = text[:120]
-        message["From"] = os.environ.get("TRAINGUARD_ALERT_FROM", "trainguard@localhost")
+        message["From"] = env("TRAINGUARD_ALERT_FROM")
         message["To"] = recipients
         message.set_content(text)
         try:

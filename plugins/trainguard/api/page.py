@@ -1,0 +1,88 @@
+"""The Governance page: one server-rendered HTML document, no scripts.
+
+It is shown inside the Airflow UI (an external view of the plugin) and links relative to
+``/trainguard/ui/``: Data Docs and export downloads are served by the same app, behind the
+same Airflow login. The markup is in ``templates/`` (Jinja2, autoescaped: every value is
+HTML-escaped); nothing here reads a store.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0 1.2em 2em;color:#1a1a1a}
+h1{font-size:1.4em;margin:.8em 0 .2em}h2{font-size:1.15em;margin:1.6em 0 .4em}
+h3{font-size:1em;margin:1em 0 .3em}
+table{border-collapse:collapse;width:100%;margin:.3em 0 1em}
+th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+td.text{overflow-wrap:anywhere;min-width:12em}
+td code{white-space:nowrap}select,input[type=text]{font-size:.9em;max-width:9em}
+th{background:#f4f5f7;font-weight:600}
+.pass{color:#0a6b2d;font-weight:600}.fail{color:#b00020;font-weight:600}
+.waived{color:#8a5a00}.muted{color:#666}
+tr.overdue td{background:#fde8ea}tr.at_risk td{background:#fff6dc}
+.badge{display:inline-block;padding:0 .45em;border-radius:3px;font-size:.85em;
+       font-weight:600}
+.badge.overdue{background:#b00020;color:#fff}.badge.at_risk{background:#f0b400}
+.badge.on_time{background:#d9f2e1}
+code{font-size:.92em}form{display:inline;margin:0}
+nav a{margin-right:1em}
+"""
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    environment = Environment(
+        loader=PackageLoader("trainguard.api", "templates"), autoescape=True,
+        trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+    environment.filters.update(hours=_hours, short=_short, quote_all=lambda s: quote(s, safe=""),
+                               quote_path=quote)
+    environment.globals["moves"] = _moves
+    return environment
+
+
+def _hours(hours: float) -> str:
+    sign = "-" if hours < 0 else ""
+    hours = abs(hours)
+    if hours >= 48:
+        return f"{sign}{hours / 24:.1f} days"
+    return f"{sign}{hours:.1f} h"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _moves(status: str) -> list[str]:
+    """The statuses the lifecycle allows next, in lifecycle order (rejected last)."""
+    from trainguard.violations.kinds import TRANSITIONS, ViolationStatus
+
+    order = list(ViolationStatus)
+    return [s.value for s in sorted(TRANSITIONS[ViolationStatus(status)], key=order.index)]
+
+
+def render(*, user: str, roles: list[str], can_export: bool, can_review: bool,
+           gates: list[dict[str, Any]],
+           models: list[dict[str, Any]], violations: list[dict[str, Any]],
+           sources: list[dict[str, Any]], exports: list[dict[str, Any]], mlflow_ui: str,
+           errors: list[str]) -> str:
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for gate in gates:
+        by_dataset.setdefault(gate["dataset"]["path"] or "?", []).append(gate)
+    return str(_environment().get_template("governance.html.j2").render(
+        style=STYLE, user=user, roles=roles, can_export=can_export, can_review=can_review,
+        running=any(job["state"] in ("queued", "running") for job in exports),
+        gates=gates, gates_by_dataset=sorted(by_dataset.items()), models=models,
+        violations=violations, sources=sources, exports=exports, mlflow_ui=mlflow_ui,
+        errors=errors))
+
+
+def problem(status: int, message: str, login_url: str | None) -> str:
+    """What the page shows when a request is refused or fails: why, and the way back."""
+    return str(_environment().get_template("problem.html.j2").render(
+        style=STYLE, status=status, message=message, login_url=login_url))

@@ -1,0 +1,315 @@
+"""What reviewers and auditors look at: gate history, models, sources, open violations,
+and provenance-export jobs - read from MLflow and the violation registry.
+
+The Governance page and the REST API (``trainguard.api``) are thin shells over this
+module; it never imports Airflow. Every document it returns is PI-free: gate runs carry
+checks, clauses and record ids; violation subjects carry masked texts and HMACs, and the
+n-gram fingerprints of withdrawn works are reduced to their count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainguard.exceptions import ContractError, ExportError, LineageError, TrainguardError
+from trainguard.settings import env, quiet_mlflow_progress
+from trainguard.tracking import DEFAULT_EXPERIMENT, EXPERIMENT_ENV, TAG_PREFIX, mlflow_errors
+
+GATE_TAGS = ("stage", "decision", "failed_checks", "failed_clauses", "waivers",
+             "dataset.path", "dataset.rev", "dataset.commit", "dataset.digest", "data_docs")
+EXPORT_JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+DATASET_PATH = r"[\w./-]{1,500}"
+# An export job still "running" after this long was cut off (the server restarted).
+STALE_EXPORT = dt.timedelta(minutes=30)
+
+
+def _iso(millis: int | None) -> str | None:
+    if millis is None:
+        return None
+    return dt.datetime.fromtimestamp(millis / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+def _experiment_id() -> str | None:
+    import mlflow
+
+    # Artifact reads below would each draw a progress bar in the server's log.
+    quiet_mlflow_progress()
+
+    name = env(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+    with mlflow_errors(f"open experiment '{name}'"):
+        experiment = mlflow.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else None
+
+
+def _gate_summary(run: Any) -> dict[str, Any]:
+    tags = run.data.tags
+    tag = {key: tags.get(f"{TAG_PREFIX}{key}") for key in GATE_TAGS}
+    # A clause text may itself hold ";" ("Art. 7(1), 7(2); TC260-003 5.1 a"): split and dedupe.
+    listed = {key: [] if tag[key] in (None, "none") else list(dict.fromkeys(
+              part.strip() for part in tag[key].split(";" if key == "failed_clauses" else ",")))
+              for key in ("failed_checks", "failed_clauses", "waivers")}
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": run.info.experiment_id,
+        "started_at": _iso(run.info.start_time),
+        "stage": tag["stage"],
+        "decision": tag["decision"],
+        "dataset": {"path": tag["dataset.path"], "rev": tag["dataset.rev"],
+                    "commit": tag["dataset.commit"], "md5": tag["dataset.digest"]},
+        **listed,
+        "records": int(run.data.metrics.get("gate.records", 0)) or None,
+        "data_docs": bool(tag["data_docs"]),
+        "dag_run": {key.removeprefix(f"{TAG_PREFIX}airflow."): value
+                    for key, value in tags.items() if key.startswith(f"{TAG_PREFIX}airflow.")},
+        "violation": tags.get(f"{TAG_PREFIX}violation"),  # a remediation's gate
+    }
+
+
+def gate_history(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest gate runs first, optionally of one dataset path, with the models each
+    admitted."""
+    gates = _gate_runs(dataset=dataset, limit=limit)
+    by_gate = models_by_gate()
+    for gate in gates:
+        gate["models"] = by_gate.get(gate["run_id"], [])
+    return gates
+
+
+def _gate_runs(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    import mlflow
+
+    query = f"tags.`{TAG_PREFIX}kind` = 'gate'"
+    if dataset:
+        if not re.fullmatch(DATASET_PATH, dataset):  # it goes into an MLflow filter string
+            raise ContractError("not a dataset path", field="dataset",
+                                expected="letters, digits, '.', '_', '-' and '/'")
+        query += f" and tags.`{TAG_PREFIX}dataset.path` = '{dataset}'"
+    experiment_id = _experiment_id()
+    if experiment_id is None:
+        return []
+    with mlflow_errors("list the gate runs"):
+        runs = mlflow.search_runs([experiment_id], filter_string=query,
+                                  order_by=["attributes.start_time DESC"],
+                                  max_results=limit, output_format="list")
+    return [_gate_summary(run) for run in runs]
+
+
+def gate_detail(run_id: str) -> dict[str, Any]:
+    """One gate run with its findings (every check) and waivers."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    if not re.fullmatch(r"[0-9a-f]{32}", run_id):
+        raise LineageError(f"no gate run {run_id!r}: MLflow run ids are 32 hex digits")
+    client = MlflowClient()
+    with mlflow_errors(f"read gate run {run_id}"):
+        try:
+            run = client.get_run(run_id)
+        except Exception as exc:  # noqa: BLE001 - MLflow raises one type for "missing" and "down"
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
+                raise LineageError(f"no gate run {run_id}") from None
+            raise
+        if run.data.tags.get(f"{TAG_PREFIX}kind") != "gate":
+            raise LineageError(f"run {run_id} is not a trainguard gate run")
+        report = mlflow.artifacts.load_dict(f"runs:/{run_id}/findings.json")
+    findings = [{key: finding.get(key) for key in (
+        "check", "status", "clauses", "source_id", "entity", "message", "observed",
+        "threshold", "record_ids")} | {"waiver_id": (finding.get("waiver") or {}).get("id")}
+        for finding in report.get("findings", [])]
+    return {**_gate_summary(run), "findings": findings,
+            "waivers": report.get("waivers", []), "models": models_by_gate().get(run_id, [])}
+
+
+def models_by_gate() -> dict[str, list[dict[str, str]]]:
+    by_gate: dict[str, list[dict[str, str]]] = {}
+    for model in model_versions():
+        for run_id in model["gate_run_ids"]:
+            by_gate.setdefault(run_id, []).append(
+                {"name": model["name"], "version": model["version"]})
+    return by_gate
+
+
+def model_versions() -> list[dict[str, Any]]:
+    """Every registered model version trainguard trained, newest first."""
+    from mlflow import MlflowClient
+
+    with mlflow_errors("list the registered model versions"):
+        found = MlflowClient().search_model_versions(max_results=1000)
+    models = []
+    for version in found:
+        tags = version.tags or {}
+        if f"{TAG_PREFIX}training_run_id" not in tags:
+            continue
+        models.append({
+            "name": version.name,
+            "version": str(version.version),
+            "registered_at": _iso(version.creation_timestamp),
+            "dataset": {"path": tags.get(f"{TAG_PREFIX}dataset.path"),
+                        "rev": tags.get(f"{TAG_PREFIX}dataset.rev"),
+                        "commit": tags.get(f"{TAG_PREFIX}dataset.commit")},
+            "training_run_id": tags[f"{TAG_PREFIX}training_run_id"],
+            "gate_run_ids": [r for r in tags.get(f"{TAG_PREFIX}gate_run_id", "").split(",")
+                             if r],
+            "fixes_violations": [v for v in tags.get(f"{TAG_PREFIX}fixes_violations",
+                                                     "").split(",") if v],
+        })
+    return sorted(models, key=lambda m: (m["name"], -int(m["version"])))
+
+
+def require_model_version(name: str, version: str) -> dict[str, Any]:
+    for model in model_versions():
+        if model["name"] == name and model["version"] == str(version):
+            return model
+    raise LineageError(f"no trainguard model '{name}' version {version}")
+
+
+def sources() -> list[dict[str, Any]]:
+    """Each dataset's sources, as its newest gate run saw them: licence, evidence, checks."""
+    import mlflow
+
+    newest: dict[str, dict[str, Any]] = {}
+    for gate in _gate_runs(limit=200):
+        newest.setdefault(gate["dataset"]["path"] or "", gate)
+    rows = []
+    for path, gate in sorted(newest.items()):
+        with mlflow_errors(f"read the composition of gate run {gate['run_id']}"):
+            composition = mlflow.artifacts.load_dict(
+                f"runs:/{gate['run_id']}/composition.json")
+            report = mlflow.artifacts.load_dict(f"runs:/{gate['run_id']}/findings.json")
+        failed: dict[str, set[str]] = {}
+        for finding in report.get("findings", []):
+            if finding.get("status") == "fail" and finding.get("source_id"):
+                failed.setdefault(finding["source_id"], set()).add(finding["check"])
+        for source in composition.get("sources", []):
+            rows.append({
+                "dataset": path, "rev": gate["dataset"]["rev"], "gate_run_id": gate["run_id"],
+                "id": source["id"], "kind": source["kind"], "license": source["license"],
+                "origin": source["origin"], "records": source.get("records", 0),
+                "missing_evidence": source.get("missing_evidence", []),
+                "failed_checks": sorted(failed.get(source["id"], ())),
+            })
+    return rows
+
+
+def violation_view(violation: Any, now: dt.datetime, at_risk_fraction: float
+                   ) -> dict[str, Any]:
+    """A violation for people and clients: no fingerprints, time left in hours."""
+    record = violation.to_dict(now, at_risk_fraction)
+    subject = dict(record["subject"])
+    if "work_grams" in subject:
+        subject["work_grams"] = len(subject["work_grams"])
+    record["subject"] = subject
+    return record
+
+
+# --- provenance-export jobs ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportJobs:
+    """Export jobs on disk: ``<root>/<id>/job.json`` and, when done, the bundle and its zip.
+
+    Kept on disk rather than in memory so every API-server worker sees every job.
+    """
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> ExportJobs:
+        from trainguard.settings import trainguard_home
+
+        return cls(trainguard_home() / "exports" / "jobs")
+
+    def _folder(self, job_id: str) -> Path:
+        if not EXPORT_JOB_ID.fullmatch(job_id):
+            raise ContractError("not an export job id", field="job_id",
+                                expected="16 hex digits")
+        return self.root / job_id
+
+    def _write(self, job: dict[str, Any]) -> dict[str, Any]:
+        folder = self._folder(job["id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / "job.json.partial"
+        staging.write_text(json.dumps(job, indent=2), encoding="utf-8")
+        staging.replace(folder / "job.json")
+        return job
+
+    def start(self, model_name: str, version: str, *, requested_by: str) -> dict[str, Any]:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return self._write({"id": secrets.token_hex(8), "model_name": model_name,
+                            "model_version": str(version), "state": "queued",
+                            "requested_by": requested_by, "requested_at": now,
+                            "finished_at": None, "error": None, "archive": None,
+                            "manifest_sha256": None, "algorithm": None, "files": []})
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        path = self._folder(job_id) / "job.json"
+        try:
+            job = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LineageError(f"no export job {job_id}") from None
+        if job["state"] in ("queued", "running"):
+            started = dt.datetime.fromisoformat(job["requested_at"])
+            if dt.datetime.now(dt.UTC) - started > STALE_EXPORT:
+                job.update(state="failed", error="interrupted: the server stopped before the "
+                                                 "export finished; start it again")
+        return job
+
+    def list(self, limit: int = 20) -> list[dict[str, Any]]:
+        if not self.root.is_dir():
+            return []
+        jobs = [self.get(folder.name) for folder in self.root.iterdir()
+                if EXPORT_JOB_ID.fullmatch(folder.name) and (folder / "job.json").is_file()]
+        return sorted(jobs, key=lambda j: j["requested_at"], reverse=True)[:limit]
+
+    def run(self, job_id: str) -> dict[str, Any]:
+        """Write, sign and zip the bundle; the job records the outcome, never raises."""
+        from trainguard.export.bundle import export_bundle
+
+        job = self.get(job_id)
+        self._write({**job, "state": "running"})
+        folder = self._folder(job_id)
+        try:
+            result = export_bundle(job["model_name"], job["model_version"], folder / "bundle",
+                                   overwrite=True)
+            archive = folder / f"{job['model_name']}-v{job['model_version']}-provenance.zip"
+            _zip_folder(result.out, archive)
+        except TrainguardError as exc:
+            return self._write({**job, "state": "failed", "error": str(exc)[:1000],
+                                "finished_at": _now()})
+        except Exception as exc:  # noqa: BLE001 - recorded on the job, which the UI shows
+            return self._write({**job, "state": "failed", "finished_at": _now(),
+                                "error": f"unexpected {type(exc).__name__}; see the server log"})
+        return self._write({**job, "state": "done", "finished_at": _now(),
+                            "archive": archive.name, "files": result.files,
+                            "manifest_sha256": result.manifest_sha256,
+                            "algorithm": result.algorithm})
+
+    def archive(self, job_id: str) -> Path:
+        job = self.get(job_id)
+        if job["state"] != "done":
+            raise ExportError(f"export job {job_id} is {job['state']}, not done")
+        return self._folder(job_id) / job["archive"]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _zip_folder(folder: Path, archive: Path) -> None:
+    """A zip whose bytes depend only on the files (fixed timestamps, sorted names)."""
+    staging = archive.with_name(archive.name + ".partial")
+    with zipfile.ZipFile(staging, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(folder.iterdir()):
+            info = zipfile.ZipInfo(f"{archive.stem}/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            bundle.writestr(info, path.read_bytes())
+    staging.replace(archive)

@@ -1,0 +1,120 @@
+"""Art. 7(3): personal information only with consent.
+
+The consent ledger (``consents.csv``) answers, for each PI value the scan finds, whether
+it is covered: a ledger row with its kind and HMAC lists ``training`` among its purposes,
+is not withdrawn (as of the check), and, for sensitive kinds, carries
+``sensitive_consent: true`` (separate consent, PIPL Art. 29; TC260-003 5.1 d). ``measure``
+turns the scan's verdicts into the per-source columns the ``legality_sources`` suite checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trainguard.checks.base import Measures, Message
+from trainguard.contract import ConsentRow, PIKind
+
+if TYPE_CHECKING:
+    from trainguard.checks.base import ScanView
+
+CHECKS = {
+    "pi.consent": "Art. 7(3)",
+    "pi.declaration": "Art. 7(3); TC260-003 5.1 c",
+}
+
+TRAINING_PURPOSE = "training"
+
+
+class ConsentVerdict(enum.StrEnum):
+    COVERED = "covered"
+    NO_CONSENT = "no_consent"
+    WITHDRAWN = "withdrawn"
+    PURPOSE_MISSING = "purpose_missing"
+    SENSITIVE_CONSENT_MISSING = "sensitive_consent_missing"
+
+
+@dataclass(frozen=True)
+class ConsentLedger:
+    rows: dict[tuple[str, str], list[ConsentRow]]
+    sensitive_kinds: frozenset[str]
+
+    @classmethod
+    def build(
+        cls, rows: Iterable[ConsentRow] | None, sensitive_kinds: Iterable[str]
+    ) -> ConsentLedger:
+        index: dict[tuple[str, str], list[ConsentRow]] = {}
+        for row in rows or ():
+            index.setdefault((row.pi_kind.value, row.pi_hmac), []).append(row)
+        return cls(index, frozenset(str(kind) for kind in sensitive_kinds))
+
+    def verdict(
+        self, kind: PIKind | str, hmac_hex: str, *, now: dt.datetime | None = None
+    ) -> ConsentVerdict:
+        """The best verdict any ledger row gives this value (one valid row suffices)."""
+        kind = PIKind(kind).value
+        rows = self.rows.get((kind, hmac_hex))
+        if not rows:
+            return ConsentVerdict.NO_CONSENT
+        now = now or dt.datetime.now(dt.UTC)
+        best = ConsentVerdict.NO_CONSENT
+        for row in rows:
+            withdrawn = row.withdrawn_at is not None and _aware(row.withdrawn_at) <= now
+            if withdrawn:
+                problem = ConsentVerdict.WITHDRAWN
+            elif TRAINING_PURPOSE not in row.purposes:
+                problem = ConsentVerdict.PURPOSE_MISSING
+            elif kind in self.sensitive_kinds and not row.sensitive_consent:
+                problem = ConsentVerdict.SENSITIVE_CONSENT_MISSING
+            else:
+                return ConsentVerdict.COVERED
+            best = problem if best is ConsentVerdict.NO_CONSENT else best
+        return best
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # A ledger time without zone is read as UTC rather than rejected mid-scan.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def measure(view: ScanView) -> Measures:
+    """Per source: PI values found, covered and not, by kind; PI in undeclaring sources."""
+    out = Measures(messages=MESSAGES)
+    for source_id in sorted(view.dataset.sources):
+        rows = view.by_source.get(source_id, [])
+        spans = [s for r in rows for s in view.pi[r]]
+        covered = sum(1 for s in spans if s["covered"])
+        kinds = Counter(s["kind"] for s in spans if not s["covered"])
+        declared = view.dataset.sources[source_id].contains_personal_info
+        out.offenders[f"pi.consent:{source_id}"] = view.ids(
+            [r for r in rows if any(not s["covered"] for s in view.pi[r])])
+        out.sources[source_id] = {
+            "pi_found": len(spans),
+            "pi_covered": covered,
+            "pi_uncovered": len(spans) - covered,
+            "pi_uncovered_kinds": ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+            "pi_declared": declared,
+            "pi_undeclared": len(spans) if not declared else 0,
+        }
+    by_kind: Counter[tuple[str, bool]] = Counter(
+        (span["kind"], bool(span["covered"])) for spans in view.pi for span in spans)
+    for (kind, is_covered), count in sorted(by_kind.items()):
+        out.metrics[f"pi.{'covered' if is_covered else 'uncovered'}.{kind}"] = float(count)
+    out.metrics["scan.pi_found"] = float(sum(len(spans) for spans in view.pi))
+    out.metrics["scan.pi_uncovered"] = float(sum(
+        1 for spans in view.pi for span in spans if not span["covered"]))
+    return out
+
+
+MESSAGES: dict[str, Message] = {
+    "pi.consent": lambda row, _: (
+        f"{row['pi_uncovered']} personal-information value(s) without valid consent "
+        f"({row['pi_uncovered_kinds']}); {row['pi_covered']} covered"),
+    "pi.declaration": lambda row, _: (
+        f"{row['pi_undeclared']} personal-information value(s) in a source that declares "
+        "none"),
+}

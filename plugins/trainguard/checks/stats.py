@@ -1,0 +1,36 @@
+"""Sampling and bounds every duty shares: the per-record sampling key, Wilson intervals."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+
+def sample_key(dataset_name: str, record_id: str) -> float:
+    """A uniform [0, 1) value per record: the random order samples are drawn in.
+
+    Derived from the record id (not the row position or the version digest), so adding a
+    review file or reordering shards keeps the same sample.
+    """
+    digest = hashlib.blake2b(record_id.encode(), digest_size=8,
+                             key=dataset_name.encode()[:64]).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion (good at small rates and small n)."""
+    if n == 0:
+        return 0.0, 1.0
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def smallest_keys(rows: list[int], keys: list[float], size: int) -> list[int]:
+    """The ``size`` rows with the smallest sampling keys: a random sample, stable per id."""
+    return sorted(rows, key=keys.__getitem__)[:size]

@@ -1,0 +1,169 @@
+"""The gate: validate a dataset against the contract, run the checks, decide.
+
+``evaluate`` runs everything in one process (``trainguard scan``). In Airflow the shard
+scans run as mapped tasks (``scan.scan_shard``) and the gate task calls ``decide`` on
+their results. Bad input raises ``ContractError``; the decision is in the report.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainguard.checks.annotation import review_annotation
+from trainguard.checks.objectivity import objectivity_table
+from trainguard.checks.sources import check_sources
+from trainguard.contract import Stage
+from trainguard.findings import GateReport
+from trainguard.gate.scan import ScanResources, scan_shard
+from trainguard.policy import Policy
+
+if TYPE_CHECKING:
+    from trainguard.contract import Dataset, RecordStats
+    from trainguard.gate.waivers import Waiver
+
+SHARDS_DIR = "shards"
+GX_DIR = "gx"
+LEGALITY_SUITES = ["legality_sources", "legality_corpus"]
+QUALITY_SUITES = ["quality_sources", "quality_corpus", "objectivity_attributes"]
+ANNOTATION_SUITES = ["annotation_rules", "annotation_annotators", "annotation_batches"]
+
+
+def suite_parameters(policy: Policy, records: int) -> dict[str, float]:
+    """The policy's thresholds, by the $PARAMETER names the suites in expectations/ use."""
+    return {
+        "harmful_max_rate": policy.harmful.max_rate,
+        "automated_sample_fraction": policy.corpus.automated_sample_fraction,
+        "automated_pass_rate": policy.corpus.automated_pass_rate,
+        # The manual check needs the policy's sample size, or every record when fewer.
+        "manual_sample_size": min(policy.corpus.manual_sample_size, records),
+        "manual_pass_rate": policy.corpus.manual_pass_rate,
+        "lexicon_min_terms": policy.keywords.min_terms,
+        "lexicon_min_per_a1": policy.keywords.min_per_a1_risk,
+        "lexicon_min_per_a2": policy.keywords.min_per_a2_risk,
+        **{key: value for key, value in policy.quality.model_dump().items()
+           if key != "near_duplicate_similarity"},
+        "min_rate_ratio": policy.objectivity.min_rate_ratio,
+        "max_parity_gap": policy.objectivity.max_parity_gap,
+        "min_accuracy": policy.annotation.min_accuracy,
+        "min_kappa": policy.annotation.min_kappa,
+    }
+
+
+def evaluate(
+    dataset_dir: str | Path,
+    policy: Policy,
+    *,
+    digest: str | None = None,
+    extra_lexicons: list[str] | None = None,
+    workdir: str | Path | None = None,
+    annotations_out: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    waivers: list[Waiver] | None = None,
+) -> GateReport:
+    """Run every gate check on the dataset at ``dataset_dir``; ``digest`` names its version."""
+    resources = ScanResources.build(dataset_dir, policy, extra_lexicons)
+    resources.dataset.validate_records()
+    with tempfile.TemporaryDirectory(prefix="trainguard-scan-") as scratch:
+        root = Path(workdir) if workdir else Path(scratch)
+        shards = resources.dataset.shards
+        for index, shard in enumerate(shards, start=1):
+            summary = scan_shard(resources, shard, root / SHARDS_DIR)
+            if progress:
+                progress(f"scanned {shard.name} ({index}/{len(shards)}, "
+                         f"{summary['records']} records)")
+        return decide(resources, root, digest=digest, annotations_out=annotations_out,
+                      waivers=waivers)
+
+
+def decide(
+    resources: ScanResources,
+    workdir: Path,
+    *,
+    digest: str | None = None,
+    annotations_out: str | Path | None = None,
+    waivers: list[Waiver] | None = None,
+) -> GateReport:
+    """Registry checks, the reduce over ``workdir/shards`` and the GX suites: the report.
+
+    Failed findings that an active waiver covers are reported as waived (not failed).
+    """
+    from trainguard.gate.gx import run_gx_gate
+    from trainguard.gate.scan import reduce_scans
+
+    dataset, policy = resources.dataset, resources.policy
+    stats = dataset.validate_records()
+    report = GateReport(
+        dataset_name=dataset.manifest.name,
+        dataset_digest=digest or dataset.content_digest(),
+        records=stats.records,
+    )
+    report.findings += check_sources(dataset, policy, dict(stats.by_source))
+    result = reduce_scans(resources, workdir / SHARDS_DIR)
+    tables = result.tables()
+    tables["attributes"] = objectivity_table(dataset, policy)
+    suites = LEGALITY_SUITES + QUALITY_SUITES
+    annotation = review_annotation(dataset, policy)
+    if dataset.manifest.stage is Stage.FINETUNING:
+        tables.update(annotation.tables())
+        suites += ANNOTATION_SUITES
+        report.annotation = {**annotation.metadata, "rules_files": {
+            version: str(path) for version, path in (dataset.annotation.rules.items()
+                                                     if dataset.annotation else [])}}
+    outcome = run_gx_gate(tables, suites, suite_parameters(policy, stats.records), policy,
+                          workdir / GX_DIR)
+    report.findings += outcome.findings
+    if waivers:
+        from trainguard.gate.waivers import apply_waivers
+
+        apply_waivers(report, waivers)
+    report.data_docs = outcome.data_docs
+    report.tables = {name: table.rows for name, table in tables.items()}
+    report.metrics.update(
+        {
+            "records": stats.records,
+            "characters": stats.characters,
+            "bytes": stats.bytes,
+            "sources": len(dataset.sources),
+            "failed_checks": len(report.failed),
+            "waived_checks": sum(1 for f in report.findings if f.status.value == "waived"),
+            "gx_expectations": outcome.statistics["expectations_evaluated"],
+            **result.metrics,
+        }
+    )
+    for source_id, count in sorted(stats.by_source.items()):
+        report.metrics[f"records.{source_id}"] = count
+    report.composition = composition(dataset, stats)
+    if not result.corpus["manual_review_file"]:
+        # Nothing reviewed yet: hand the reviewers their sample with the decision.
+        from trainguard.checks.harmful import write_review_sample
+
+        sample = workdir / "review_sample.csv"
+        size = write_review_sample(dataset, policy.corpus.manual_sample_size, sample)
+        report.review_sample = sample
+        report.metrics["review_sample_size"] = size
+    if annotations_out:
+        import pyarrow.parquet as pq
+
+        Path(annotations_out).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(result.annotations, annotations_out)
+    return report
+
+
+def composition(dataset: Dataset, stats: RecordStats) -> dict[str, Any]:
+    """What the data is (Art. 17): the manifest, and each source with its scale and evidence."""
+    sources = []
+    for source_id, source in sorted(dataset.sources.items()):
+        sources.append({
+            **source.model_dump(mode="json", exclude_none=True),
+            "missing_evidence": source.missing_evidence(),
+            "records": stats.by_source.get(source_id, 0),
+            "characters": stats.characters_by_source.get(source_id, 0),
+            "bytes": stats.bytes_by_source.get(source_id, 0),
+        })
+    return {"dataset": dataset.manifest.model_dump(mode="json"),
+            "scale": {"records": stats.records, "characters": stats.characters,
+                      "bytes": stats.bytes},
+            "sources": sources}

@@ -1,0 +1,152 @@
+"""The output filter a serving layer applies: the immediate measure of Art. 15.
+
+When a violation is triaged its content goes into a store-backed blocklist (the
+registry's ``tg_filter_entries``), effective before any retraining:
+
+- a harmful or unlawful output: blocked when a generated text equals it, contains it, or
+  nearly duplicates it (character 4-gram Jaccard >= 0.8), after normalisation;
+- a personal-information deletion or masking request: blocked when a generated text
+  contains a value whose HMAC is on the list (the values themselves are never stored);
+- an IP complaint: blocked when half or more of a generated text's 8-grams come from the
+  withdrawn work.
+
+``check_output(text)`` returns a ``Verdict`` naming the violations that block the text.
+Entries keep hashes, HMACs and PI-masked text only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from trainguard.personal_info import mask_pi
+
+if TYPE_CHECKING:
+    from trainguard.violations import Registry, Violation
+
+NEAR_DUPLICATE_JACCARD = 0.8
+WORK_OVERLAP = 0.5
+_SPACE = re.compile(r"\s+")
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def normalise(text: str) -> str:
+    """NFKC, zero-width characters removed, case folded, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    return _SPACE.sub(" ", text).strip()
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def char_grams(text: str, size: int) -> set[str]:
+    return {text[i:i + size] for i in range(max(len(text) - size + 1, 1))} if text else set()
+
+
+def hashed_grams(text: str, size: int) -> set[str]:
+    return {hashlib.blake2b(g.encode(), digest_size=6).hexdigest() for g in char_grams(text, size)}
+
+
+def entries_for(violation: Violation) -> list[dict[str, Any]]:
+    """The filter entries that block a violation's content."""
+    subject = violation.subject
+    if violation.kind == "harmful_output":
+        text = normalise(subject["output"])
+        return [{"kind": "output", "value": sha256(text), "detail": {"text": text}}]
+    if violation.kind == "pi_request":
+        return [{"kind": "pi", "value": item["hmac"], "detail": {"pi_kind": item["kind"]}}
+                for item in subject["pi"]]
+    if violation.kind == "ip_complaint" and subject.get("work_grams"):
+        return [{"kind": "work", "value": subject["work_sha256"],
+                 "detail": {"work_id": subject["work_id"], "grams": subject["work_grams"]}}]
+    return []  # a data finding is fixed in the data; nothing to block at serving time
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    violations: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"allowed": self.allowed, "violations": list(self.violations),
+                "reasons": list(self.reasons)}
+
+
+class OutputFilter:
+    """The blocklist loaded from the registry (``refresh()`` picks up new entries)."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        from trainguard.violations import Registry
+
+        self.registry = registry or Registry()
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.entries = self.registry.filter_entries()
+        self._outputs = [(e, set(char_grams(e["detail"]["text"], 4))) for e in self.entries
+                         if e["kind"] == "output"]
+        self._pi = {e["value"]: e for e in self.entries if e["kind"] == "pi"}
+        self._works = [(e, set(e["detail"]["grams"])) for e in self.entries
+                       if e["kind"] == "work"]
+
+    def check_output(self, text: str) -> Verdict:
+        blocked: dict[str, str] = {}
+        if self._outputs or self._works:
+            masked, _ = mask_pi(text)
+            normal = normalise(masked)
+            grams = char_grams(normal, 4)
+            for entry, banned in self._outputs:
+                banned_text = entry["detail"]["text"]
+                union = len(grams | banned) or 1
+                if (banned_text in normal
+                        or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD):
+                    blocked.setdefault(entry["violation_id"],
+                                       "reproduces a reported harmful output")
+            if self._works:
+                hashed = hashed_grams(normal, 8)
+                for entry, work in self._works:
+                    if len(hashed) >= 5 and len(hashed & work) / len(hashed) >= WORK_OVERLAP:
+                        blocked.setdefault(entry["violation_id"],
+                                           f"copies withdrawn work {entry['detail']['work_id']}")
+        if self._pi:
+            from trainguard.personal_info import pi_hmac
+            from trainguard.scanners.pi import find_pi
+
+            for match in find_pi(text):
+                entry = self._pi.get(pi_hmac(match.kind, match.value))
+                if entry is not None:
+                    blocked.setdefault(entry["violation_id"],
+                                       f"contains {match.kind.value} under a deletion request")
+        if not blocked:
+            return Verdict(True)
+        ids = tuple(sorted(blocked))
+        return Verdict(False, ids, tuple(f"{i}: {blocked[i]}" for i in ids))
+
+
+def check_output(text: str, registry: Registry | None = None) -> Verdict:
+    """One-off check (a server keeps an ``OutputFilter`` and calls ``refresh`` instead)."""
+    return OutputFilter(registry).check_output(text)
+
+
+def triage_and_filter(registry: Registry, violation_id: str, *, actor: str) -> Violation:
+    """Triage a reported violation and put its content into the filter (idempotent)."""
+    violation = registry.get(violation_id)
+    if violation.status == "reported":
+        violation = registry.transition(violation_id, "triaged", actor=actor)
+    if violation.status == "triaged":
+        violation = registry.filter(violation_id, entries_for(violation), actor=actor)
+    return violation
+
+
+def move(registry: Registry, violation_id: str, to_status: str, *, actor: str,
+         reason: str = "") -> Violation:
+    """A reviewer's transition; ``filtered`` also puts the content into the output filter."""
+    if to_status == "filtered":
+        return registry.filter(violation_id, entries_for(registry.get(violation_id)),
+                               actor=actor)
+    return registry.transition(violation_id, to_status, actor=actor, reason=reason)
