@@ -34,7 +34,7 @@ def records(count: int, seed: int = 13) -> tuple[list[str], list[tuple[int, int]
         text = texts[original]
         for _ in range(1 + n % 4):
             cut = rng.randrange(len(text))
-            text = text[:cut] + rng.choice(["，", "。", " 的 ", "xx"]) + text[cut + 2:]
+            text = text[:cut] + rng.choice(["，", "。", " 的 ", "xx"]) + text[cut + 2 :]
         texts.append(text)
         pairs.append((len(texts) - 1, original))
     return squeeze(pa.array(texts)).to_pylist(), pairs
@@ -43,8 +43,9 @@ def records(count: int, seed: int = 13) -> tuple[list[str], list[tuple[int, int]
 def trainguard_detector(texts: list[str]) -> set[tuple[int, int]]:
     from trainguard.scanners.minhash import near_duplicates, signatures
 
-    duplicate_of = near_duplicates(signatures(texts), THRESHOLD,
-                                   lambda idx: {i: texts[i] for i in idx})
+    duplicate_of = near_duplicates(
+        signatures(texts), THRESHOLD, lambda idx: {i: texts[i] for i in idx}
+    )
     clusters: dict[int, list[int]] = {}
     for i, root in enumerate(duplicate_of.tolist()):
         clusters.setdefault(i if root < 0 else root, []).append(i)
@@ -82,21 +83,26 @@ def main() -> None:
     args = parser.parse_args()
     texts, pairs = records(args.records)
     similar = [(a, b) for a, b in pairs if jaccard(texts[a], texts[b]) >= THRESHOLD]
-    print(f"{len(texts):,} records; {len(pairs)} planted pairs, {len(similar)} with "
-          f"Jaccard >= {THRESHOLD}")
+    print(
+        f"{len(texts):,} records; {len(pairs)} planted pairs, {len(similar)} with "
+        f"Jaccard >= {THRESHOLD}"
+    )
     results = {}
-    for name, detector in (("trainguard", trainguard_detector),
-                           ("datasketch", datasketch_detector)):
+    for name, detector in (
+        ("trainguard", trainguard_detector),
+        ("datasketch", datasketch_detector),
+    ):
         start = time.perf_counter()
         linked = detector(texts)
         seconds = time.perf_counter() - start
         recall = sum((a, b) in linked for a, b in similar) / len(similar)
         results[name] = (len(texts) / seconds, recall)
-        print(f"{name:12} {len(texts) / seconds:10,.0f} records/s  recall {recall:.3f}",
-              flush=True)
+        print(f"{name:12} {len(texts) / seconds:10,.0f} records/s  recall {recall:.3f}", flush=True)
     ours, theirs = results["trainguard"], results["datasketch"]
-    print(f"RESULT dedup_rec_s={ours[0]:.0f} datasketch_rec_s={theirs[0]:.0f} "
-          f"ratio={ours[0] / theirs[0]:.1f} recall={ours[1]:.3f} datasketch_recall={theirs[1]:.3f}")
+    print(
+        f"RESULT dedup_rec_s={ours[0]:.0f} datasketch_rec_s={theirs[0]:.0f} "
+        f"ratio={ours[0] / theirs[0]:.1f} recall={ours[1]:.3f} datasketch_recall={theirs[1]:.3f}"
+    )
 
 
 if __name__ == "__main__":

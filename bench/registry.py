@@ -22,16 +22,24 @@ from pathlib import Path
 def _file(url: str, worker: int, count: int) -> float:
     from trainguard.policy import load_policy
     from trainguard.violations import Registry
-    from trainguard.violations.filtering import intake_subject
+    from trainguard.violations.intake import intake_subject
 
     registry, policy = Registry(url), load_policy(None)
     started = time.perf_counter()
     for index in range(count):
-        subject = intake_subject("harmful_output", prompt=f"prompt {worker} {index}",
-                                 output=f"reported output {worker} {index}")
-        registry.report(kind="harmful_output", summary=f"report {worker}-{index}",
-                        subject=subject, reported_by=f"user-{worker}", owner="safety",
-                        policy=policy)
+        subject = intake_subject(
+            "harmful_output",
+            prompt=f"prompt {worker} {index}",
+            output=f"reported output {worker} {index}",
+        )
+        registry.report(
+            kind="harmful_output",
+            summary=f"report {worker}-{index}",
+            subject=subject,
+            reported_by=f"user-{worker}",
+            owner="safety",
+            policy=policy,
+        )
     registry.engine.dispose()
     return time.perf_counter() - started
 
@@ -74,9 +82,11 @@ def main() -> None:
     print(f"{total} reports from {args.workers} processes, one hash chain, audited intact")
     print(f"  PostgreSQL  {pg['wall_s']:6.2f} s  {pg['reports_s']:7.1f} reports/s")
     print(f"  SQLite      {lite['wall_s']:6.2f} s  {lite['reports_s']:7.1f} reports/s")
-    print(f"RESULT registry_pg_reports_s={pg['reports_s']:.1f} "
-          f"registry_sqlite_reports_s={lite['reports_s']:.1f} "
-          f"ratio={pg['reports_s'] / lite['reports_s']:.2f} reports={total}")
+    print(
+        f"RESULT registry_pg_reports_s={pg['reports_s']:.1f} "
+        f"registry_sqlite_reports_s={lite['reports_s']:.1f} "
+        f"ratio={pg['reports_s'] / lite['reports_s']:.2f} reports={total}"
+    )
 
 
 if __name__ == "__main__":

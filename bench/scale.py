@@ -30,7 +30,7 @@ SERIAL_TASKS = ("resolve_dataset_version", "list_shards", "gate")
 
 
 def _when(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(text)
 
 
 def _measure(stack: Any, conf: dict[str, Any]) -> dict[str, float]:
@@ -48,12 +48,13 @@ def _measure(stack: Any, conf: dict[str, Any]) -> dict[str, float]:
     def seconds(ti: dict[str, Any]) -> float:
         return (_when(ti["end_date"]) - _when(ti["start_date"])).total_seconds()
 
-    return {"wall_s": (end - start).total_seconds(),
-            "serial_tasks_s": sum(seconds(ti) for name in SERIAL_TASKS
-                                  for ti in by_task[name]),
-            "scan_task_s": statistics.mean(seconds(ti) for ti in scans),
-            "scans": len(scans),
-            "workers_used": len({ti["hostname"] for ti in scans})}
+    return {
+        "wall_s": (end - start).total_seconds(),
+        "serial_tasks_s": sum(seconds(ti) for name in SERIAL_TASKS for ti in by_task[name]),
+        "scan_task_s": statistics.mean(seconds(ti) for ti in scans),
+        "scans": len(scans),
+        "workers_used": len({ti["hostname"] for ti in scans}),
+    }
 
 
 def main() -> None:
@@ -67,29 +68,38 @@ def main() -> None:
     from trainguard.local.stack import LocalStack
 
     workdir = Path(tempfile.mkdtemp(prefix="trainguard-scale-"))
-    demo = build_demo_repo(workdir / "demo", scale=args.scale,
-                           pretraining_shards=args.shards)
+    demo = build_demo_repo(workdir / "demo", scale=args.scale, pretraining_shards=args.shards)
     import pyarrow.parquet as pq
 
-    records = sum(pq.ParquetFile(path).metadata.num_rows
-                  for path in (demo.repo / PRETRAINING / "records").glob("*.parquet"))
-    conf = {"repo": str(demo.repo), "path": PRETRAINING, "rev": "planted",
-            "policy": str(demo.policy), "model_name": "scale-bench"}
+    records = sum(
+        pq.ParquetFile(path).metadata.num_rows
+        for path in (demo.repo / PRETRAINING / "records").glob("*.parquet")
+    )
+    conf = {
+        "repo": str(demo.repo),
+        "path": PRETRAINING,
+        "rev": "planted",
+        "policy": str(demo.policy),
+        "model_name": "scale-bench",
+    }
     results: dict[int, dict[str, float]] = {}
-    with LocalStack(workdir / "stack", workers=1,
-                    extra_env={"TRAINGUARD_HASH_KEY": DEMO_HASH_KEY}) as stack:
+    with LocalStack(
+        workdir / "stack", workers=1, extra_env={"TRAINGUARD_HASH_KEY": DEMO_HASH_KEY}
+    ) as stack:
         for workers in (1, 2):
             if workers == 2:
                 stack.start_worker(2)
             _measure(stack, conf)  # warm-up: every worker fetches the dataset version once
             runs = [_measure(stack, conf) for _ in range(args.runs)]
-            results[workers] = {key: statistics.median(run[key] for run in runs)
-                                for key in runs[0]}
-            print(f"{workers} worker(s): gate wall {results[workers]['wall_s']:.1f} s "
-                  f"({results[workers]['scans']:.0f} scans on "
-                  f"{results[workers]['workers_used']:.0f} worker(s), "
-                  f"{results[workers]['scan_task_s']:.1f} s per scan task, serial tasks "
-                  f"{results[workers]['serial_tasks_s']:.1f} s)", flush=True)
+            results[workers] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            print(
+                f"{workers} worker(s): gate wall {results[workers]['wall_s']:.1f} s "
+                f"({results[workers]['scans']:.0f} scans on "
+                f"{results[workers]['workers_used']:.0f} worker(s), "
+                f"{results[workers]['scan_task_s']:.1f} s per scan task, serial tasks "
+                f"{results[workers]['serial_tasks_s']:.1f} s)",
+                flush=True,
+            )
     one, two = results[1]["wall_s"], results[2]["wall_s"]
     speedup = one / two
     serial = min(1.0, max(0.0, 2 * two / one - 1))
@@ -100,11 +110,15 @@ def main() -> None:
     projected = {}
     for n in (4, 8, 16, 32):
         projected[n] = one * (serial + (1 - serial) / n)
-        print(f"{n:>8} {projected[n]:>14.1f} {one / projected[n]:>8.2f}   projected "
-              f"(Amdahl, serial fraction {serial:.2f})")
-    print(f"RESULT scale_1_worker_s={one:.1f} scale_2_workers_s={two:.1f} "
-          f"speedup={speedup:.2f} serial_fraction={serial:.2f} "
-          f"projected_8_workers_s={projected[8]:.1f} shards={args.shards}")
+        print(
+            f"{n:>8} {projected[n]:>14.1f} {one / projected[n]:>8.2f}   projected "
+            f"(Amdahl, serial fraction {serial:.2f})"
+        )
+    print(
+        f"RESULT scale_1_worker_s={one:.1f} scale_2_workers_s={two:.1f} "
+        f"speedup={speedup:.2f} serial_fraction={serial:.2f} "
+        f"projected_8_workers_s={projected[8]:.1f} shards={args.shards}"
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,13 @@ def generate(path: Path, megabytes: float, seed: int = 5) -> tuple[int, int]:
     while size < target:
         texts = pool[: min(len(pool), 65_536)]
         rng.shuffle(pool)
-        batch = pa.table({"record_id": [f"r{records + i}" for i in range(len(texts))],
-                          "source_id": ["s"] * len(texts), "text": texts})
+        batch = pa.table(
+            {
+                "record_id": [f"r{records + i}" for i in range(len(texts))],
+                "source_id": ["s"] * len(texts),
+                "text": texts,
+            }
+        )
         writer = writer or pq.ParquetWriter(path, batch.schema)
         writer.write_table(batch, row_group_size=16_384)
         records += len(texts)
@@ -111,8 +116,7 @@ def full_scan(path: Path, workdir: Path, row_groups: list[int] | None = None) ->
     groups = row_groups if row_groups is not None else list(range(parquet.num_row_groups))
     found = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for batch in parquet.iter_batches(batch_size=65_536, row_groups=groups,
-                                          columns=["text"]):
+        for batch in parquet.iter_batches(batch_size=65_536, row_groups=groups, columns=["text"]):
             pi, _ = legality_pass(batch.column(0), lexicon, ledger, HASH_KEY, pool)
             found += sum(len(matches) for matches in pi.values())
     return found
@@ -157,11 +161,15 @@ def gx_regex(path: Path) -> bool:
     frame = pq.read_table(path, columns=["record_id", "text"]).to_pandas()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    batch = (context.data_sources.add_pandas("bench").add_dataframe_asset("corpus")
-             .add_batch_definition_whole_dataframe("all").get_batch(
-                 batch_parameters={"dataframe": frame}))
+    batch = (
+        context.data_sources.add_pandas("bench")
+        .add_dataframe_asset("corpus")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
     expectation = gx.expectations.ExpectColumnValuesToNotMatchRegexList(
-        column="text", regex_list=[p.pattern for _, p in _PATTERNS])
+        column="text", regex_list=[p.pattern for _, p in _PATTERNS]
+    )
     return batch.validate(expectation).success
 
 
@@ -187,13 +195,14 @@ def peak_memory(megabytes: float, workdir: Path) -> float:
     """Peak RSS (MB) of a fresh process that generates then scans a corpus of this size."""
     path = workdir / f"mem-{megabytes:g}.parquet"
     generate(path, megabytes, seed=7)
-    code = (f"import sys, resource; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-            "import scan as bench\n"
-            "from pathlib import Path\n"
-            f"bench.full_scan(Path({str(path)!r}), Path({str(workdir)!r}))\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    code = (
+        f"import sys, resource; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import scan as bench\n"
+        "from pathlib import Path\n"
+        f"bench.full_scan(Path({str(path)!r}), Path({str(workdir)!r}))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     path.unlink()
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -201,8 +210,12 @@ def peak_memory(megabytes: float, workdir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=100.0, help="corpus size in MB")
-    parser.add_argument("--gx-mb", type=float, default=None,
-                        help="measure GX on a prefix of this many MB (default: all)")
+    parser.add_argument(
+        "--gx-mb",
+        type=float,
+        default=None,
+        help="measure GX on a prefix of this many MB (default: all)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trainguard-bench-") as scratch:
         workdir = Path(scratch)
@@ -213,15 +226,19 @@ def main() -> None:
         print(f"corpus: {records:,} records, {mb:.1f} MB of text, {os.cpu_count()} cores")
         _resources(workdir)  # build the lexicon file once, outside the timings
         results = {}
-        for name, function in [("full scan, 1 process", full_scan),
-                               ("full scan, 2 processes", parallel_scan)]:
+        for name, function in [
+            ("full scan, 1 process", full_scan),
+            ("full scan, 2 processes", parallel_scan),
+        ]:
             seconds, found = timed(function, path, workdir)
             results[name] = mb / seconds
             print(f"{name:32} {mb / seconds:8.1f} MB/s  ({found} PI values)", flush=True)
         seconds, found = timed(naive_re, path)
         results["naive"] = mb / seconds
-        print(f"{'per-record Python re loop':32} {mb / seconds:8.1f} MB/s  ({found} matches)",
-              flush=True)
+        print(
+            f"{'per-record Python re loop':32} {mb / seconds:8.1f} MB/s  ({found} matches)",
+            flush=True,
+        )
         gx_path, gx_mb = path, mb
         if args.gx_mb and args.gx_mb < args.mb:
             gx_path = workdir / "gx.parquet"
@@ -231,19 +248,24 @@ def main() -> None:
         print(f"{'GX regex-list expectation':32} {gx_mb / seconds:8.1f} MB/s", flush=True)
         seconds, hits = timed(re2_ceiling, path)
         results["re2"] = mb / seconds
-        print(f"{'Arrow RE2 combined pattern':32} {mb / seconds:8.1f} MB/s  ({hits} rows)",
-              flush=True)
+        print(
+            f"{'Arrow RE2 combined pattern':32} {mb / seconds:8.1f} MB/s  ({hits} rows)", flush=True
+        )
         small, large = args.mb / 2, args.mb * 2
         peak_small = peak_memory(small, workdir)
         peak_large = peak_memory(large, workdir)
-        print(f"peak memory of the full scan: {peak_small:.0f} MB at {small:g} MB, "
-              f"{peak_large:.0f} MB at {large:g} MB")
+        print(
+            f"peak memory of the full scan: {peak_small:.0f} MB at {small:g} MB, "
+            f"{peak_large:.0f} MB at {large:g} MB"
+        )
     scan = results["full scan, 1 process"]
-    print(f"RESULT scan_mb_s={scan:.1f} naive_re_mb_s={results['naive']:.1f} "
-          f"gx_regex_mb_s={results['gx']:.1f} re2_ceiling_mb_s={results['re2']:.1f} "
-          f"ratio_naive={scan / results['naive']:.2f} ratio_gx={scan / results['gx']:.2f} "
-          f"ratio_ceiling={scan / results['re2']:.2f} peak_mb_small={peak_small:.0f} "
-          f"peak_mb_large={peak_large:.0f}")
+    print(
+        f"RESULT scan_mb_s={scan:.1f} naive_re_mb_s={results['naive']:.1f} "
+        f"gx_regex_mb_s={results['gx']:.1f} re2_ceiling_mb_s={results['re2']:.1f} "
+        f"ratio_naive={scan / results['naive']:.2f} ratio_gx={scan / results['gx']:.2f} "
+        f"ratio_ceiling={scan / results['re2']:.2f} peak_mb_small={peak_small:.0f} "
+        f"peak_mb_large={peak_large:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,11 +40,15 @@ with DAG(
     )
     shards = DatasetShardsOperator(task_id="list_shards", policy="{{ params.policy }}")
     scans = ShardScanOperator.partial(
-        task_id="scan_shard", policy="{{ params.policy }}", lexicons="{{ params.lexicons }}",
+        task_id="scan_shard",
+        policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
         **scan_retry_args(),
     ).expand(shard=shards.output)
     gate = DataGateOperator(
-        task_id="gate", stage="pretraining", policy="{{ params.policy }}",
+        task_id="gate",
+        stage="pretraining",
+        policy="{{ params.policy }}",
         lexicons="{{ params.lexicons }}",
     )
     train = TrainModelOperator(

@@ -15,8 +15,7 @@ import datetime
 from airflow.sdk import DAG, Param
 
 from trainguard.operators import ViolationIntakeOperator
-
-KINDS = ["harmful_output", "pi_request", "ip_complaint", "data_finding"]
+from trainguard.violations.kinds import kind_names
 
 with DAG(
     dag_id="violation_intake",
@@ -29,7 +28,7 @@ with DAG(
     default_args={"retries": 1},
     render_template_as_native_obj=True,
     params={
-        "kind": Param("harmful_output", type="string", enum=KINDS),
+        "kind": Param("harmful_output", type="string", enum=kind_names()),
         "summary": Param("", type="string", minLength=1, description="what happened, no PI"),
         "reported_by": Param("", type="string", minLength=1),
         "owner": Param("compliance", type="string", minLength=1),
@@ -42,15 +41,23 @@ with DAG(
         "model_name": Param("", type="string"),
         "model_version": Param("", type="string"),
         "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
+        "triage": Param(True, type="boolean", description="triage and filter it at once"),
     },
 ) as dag:
     ViolationIntakeOperator(
         task_id="file_violation",
-        kind="{{ params.kind }}", summary="{{ params.summary }}",
-        reported_by="{{ params.reported_by }}", violation_owner="{{ params.owner }}",
-        prompt="{{ params.prompt }}", output_text="{{ params.output }}",
-        pi_hmacs="{{ params.pi_hmacs }}", work_id="{{ params.work_id }}",
-        source_id="{{ params.source_id }}", finding="{{ params.finding }}",
-        model_name="{{ params.model_name }}", model_version="{{ params.model_version }}",
+        kind="{{ params.kind }}",
+        summary="{{ params.summary }}",
+        reported_by="{{ params.reported_by }}",
+        violation_owner="{{ params.owner }}",
+        prompt="{{ params.prompt }}",
+        output_text="{{ params.output }}",
+        pi_hmacs="{{ params.pi_hmacs }}",
+        work_id="{{ params.work_id }}",
+        source_id="{{ params.source_id }}",
+        finding="{{ params.finding }}",
+        model_name="{{ params.model_name }}",
+        model_version="{{ params.model_version }}",
         policy="{{ params.policy }}",
+        triage="{{ params.triage }}",
     )

@@ -35,8 +35,8 @@ with DAG(
     },
 ) as dag:
     deadlines = DeadlineCheckOperator(task_id="check_deadlines", policy="{{ params.policy }}")
-    due = OpenViolationsOperator(task_id="open_violations",
-                                 violation_id="{{ params.violation_id }}")
-    fixes = RemediateViolationOperator.partial(task_id="remediate").expand(
-        violation_id=due.output)
+    due = OpenViolationsOperator(
+        task_id="open_violations", violation_id="{{ params.violation_id }}"
+    )
+    fixes = RemediateViolationOperator.partial(task_id="remediate").expand(violation_id=due.output)
     deadlines >> due >> fixes

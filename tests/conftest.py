@@ -12,7 +12,8 @@ os.environ.setdefault("TRAINGUARD_HASH_KEY", "trainguard-test-key")
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [
-        item.nodeid for item in items
+        item.nodeid
+        for item in items
         if not any(item.get_closest_marker(name) for name in ("unit", "integration", "stack"))
     ]
     if unmarked:

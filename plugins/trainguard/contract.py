@@ -13,7 +13,6 @@ import datetime as dt
 import enum
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from trainguard.exceptions import ContractError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     import pyarrow as pa
 
 BATCH_ROWS = 65_536
@@ -324,7 +325,11 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _validate(
-    model: type[BaseModel], data: dict[str, Any], *, file: str, row: int | None = None,
+    model: type[BaseModel],
+    data: dict[str, Any],
+    *,
+    file: str,
+    row: int | None = None,
     prefix: str = "",
 ) -> Any:
     try:
@@ -386,7 +391,10 @@ def _find_shards(records_dir: Path) -> list[Path]:
 
 
 def read_csv(
-    path: Path, required: Iterable[str], *, what: str = "required file",
+    path: Path,
+    required: Iterable[str],
+    *,
+    what: str = "required file",
     expected: str | None = None,
 ) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a UTF-8 CSV whose header has the ``required`` columns.
@@ -402,12 +410,15 @@ def read_csv(
             missing = [name for name in required if name not in header]
             if missing:
                 raise ContractError(
-                    f"missing column(s) {', '.join(missing)}", file=str(path),
+                    f"missing column(s) {', '.join(missing)}",
+                    file=str(path),
                     expected=expected or "header " + ",".join(required),
                 )
             return [
-                (reader.line_num, {key.strip(): (value or "") for key, value in raw.items()
-                                   if key is not None})
+                (
+                    reader.line_num,
+                    {key.strip(): (value or "") for key, value in raw.items() if key is not None},
+                )
                 for raw in reader
             ]
     except FileNotFoundError:
@@ -420,8 +431,7 @@ def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
     columns = list(model.model_fields)
     required = [name for name in columns if model.model_fields[name].is_required()]
     return [
-        _validate(model, {k: v for k, v in row.items() if k in columns}, file=str(path),
-                  row=line)
+        _validate(model, {k: v for k, v in row.items() if k in columns}, file=str(path), row=line)
         for line, row in read_csv(path, required, expected="header " + ",".join(columns))
     ]
 
@@ -430,7 +440,8 @@ def _load_annotation(directory: Path) -> Annotation:
     rules_dir = directory / "rules"
     if not rules_dir.is_dir():
         raise ContractError(
-            "finetuning datasets need annotation rules", file=str(rules_dir),
+            "finetuning datasets need annotation rules",
+            file=str(rules_dir),
             expected="rules/<rules_version>.md files",
         )
     rules = {path.stem: path for path in sorted(rules_dir.glob("*.md"))}
@@ -494,23 +505,29 @@ def _read_jsonl(shard: Path) -> pa.Table:
                     value = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ContractError(
-                        f"invalid JSON ({exc.msg})", file=str(shard), row=line_no,
+                        f"invalid JSON ({exc.msg})",
+                        file=str(shard),
+                        row=line_no,
                         expected="one JSON object per line",
                     ) from None
                 if not isinstance(value, dict):
                     raise ContractError(
-                        "not a JSON object", file=str(shard), row=line_no,
+                        "not a JSON object",
+                        file=str(shard),
+                        row=line_no,
                         expected="one JSON object per line",
                     )
         except UnicodeDecodeError:
             raise ContractError("not UTF-8 text", file=str(shard)) from None
     raise ContractError(
-        "inconsistent value types across lines", file=str(shard),
+        "inconsistent value types across lines",
+        file=str(shard),
         expected="each column to keep one type (strings for ids and text)",
     )
 
 
-def _validate_records(dataset: Dataset) -> RecordStats:
+# One pass over every record, checking each contract rule in turn (DESIGN.md).
+def _validate_records(dataset: Dataset) -> RecordStats:  # noqa: C901
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -523,29 +540,40 @@ def _validate_records(dataset: Dataset) -> RecordStats:
         missing = [c for c in required if c not in names]
         if missing:
             raise ContractError(
-                f"missing column(s) {', '.join(missing)}", file=str(shard),
+                f"missing column(s) {', '.join(missing)}",
+                file=str(shard),
                 expected="columns " + ", ".join(required),
             )
         for name in required:
             column = batch.column(name)
-            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-                    or pa.types.is_null(column.type)):
+            if not (
+                pa.types.is_string(column.type)
+                or pa.types.is_large_string(column.type)
+                or pa.types.is_null(column.type)
+            ):
                 raise ContractError(
-                    f"wrong column type {column.type}", file=str(shard), field=name,
+                    f"wrong column type {column.type}",
+                    file=str(shard),
+                    field=name,
                     expected="string",
                 )
             if column.null_count:
                 index = pc.index(pc.is_null(column), True).as_py()
                 raise ContractError(
-                    "missing value", file=str(shard), row=first_row + index, field=name,
+                    "missing value",
+                    file=str(shard),
+                    row=first_row + index,
+                    field=name,
                     expected="a non-empty string",
                 )
         record_ids = batch.column("record_id")
         empty = pc.equal(pc.utf8_length(record_ids), 0)
         if pc.any(empty).as_py():
             raise ContractError(
-                "empty record_id", file=str(shard),
-                row=first_row + pc.index(empty, True).as_py(), field="record_id",
+                "empty record_id",
+                file=str(shard),
+                row=first_row + pc.index(empty, True).as_py(),
+                field="record_id",
                 expected="a unique non-empty string",
             )
         source_ids = batch.column("source_id")
@@ -553,9 +581,12 @@ def _validate_records(dataset: Dataset) -> RecordStats:
         if pc.any(unknown).as_py():
             index = pc.index(unknown, True).as_py()
             raise ContractError(
-                f"unknown source_id '{source_ids[index].as_py()}'", file=str(shard),
-                row=first_row + index, field="source_id",
-                expected="an id listed in sources.yaml (" + ", ".join(sorted(dataset.sources))
+                f"unknown source_id '{source_ids[index].as_py()}'",
+                file=str(shard),
+                row=first_row + index,
+                field="source_id",
+                expected="an id listed in sources.yaml ("
+                + ", ".join(sorted(dataset.sources))
                 + ")",
             )
         for index, record_id in enumerate(record_ids.to_pylist()):
@@ -564,7 +595,9 @@ def _validate_records(dataset: Dataset) -> RecordStats:
                 raise ContractError(
                     f"duplicate record_id '{record_id}' (first seen in {previous[0]} row "
                     f"{previous[1]})",
-                    file=str(shard), row=first_row + index, field="record_id",
+                    file=str(shard),
+                    row=first_row + index,
+                    field="record_id",
                     expected="unique record ids across all shards",
                 )
             seen[record_id] = (shard.name, first_row + index)
@@ -577,8 +610,12 @@ def _validate_records(dataset: Dataset) -> RecordStats:
             column = batch.column(name)
             sizes[f"{name}.chars"] = pc.utf8_length(column)
             sizes[f"{name}.bytes"] = pc.binary_length(column)
-        per_source = pa.table(sizes).group_by("source_id").aggregate(
-            [(column, "sum") for column in sizes if column != "source_id"]).to_pylist()
+        per_source = (
+            pa.table(sizes)
+            .group_by("source_id")
+            .aggregate([(column, "sum") for column in sizes if column != "source_id"])
+            .to_pylist()
+        )
         for row in per_source:
             source = row["source_id"]
             for name in dataset.text_columns:

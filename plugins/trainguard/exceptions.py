@@ -23,10 +23,11 @@ Messages never contain raw personal information: only files, rows, fields and id
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from trainguard.findings import Finding
 
 
@@ -106,8 +107,9 @@ class GateError(TrainguardError):
 class GateFailed(TrainguardError):
     """Raised when the gate decides "fail"; carries the failed findings."""
 
-    def __init__(self, failed: Sequence[Finding], *, gate_run_id: str | None = None,
-                 report: Any = None) -> None:
+    def __init__(
+        self, failed: Sequence[Finding], *, gate_run_id: str | None = None, report: Any = None
+    ) -> None:
         self.failed = list(failed)
         self.gate_run_id = gate_run_id
         self.report = report  # the full GateReport, for callers that describe the decision

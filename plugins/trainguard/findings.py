@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Status(enum.StrEnum):
@@ -104,18 +106,24 @@ class GateReport:
             f"decision: {self.decision.value.upper()}",
         ]
         order = {Status.FAIL: 0, Status.WAIVED: 1, Status.WARN: 2}
-        shown = sorted((f for f in self.findings if f.status in order),
-                       key=lambda f: order[f.status])
+        shown = sorted(
+            (f for f in self.findings if f.status in order), key=lambda f: order[f.status]
+        )
         for finding in shown:
             lines.append(f"  {finding.status.value.upper():4}  {finding.summary()}")
             if finding.waiver:
-                lines.append(f"        waiver {finding.waiver['id']} by "
-                             f"{finding.waiver['approved_by']} until "
-                             f"{finding.waiver['expires_at']}: {finding.waiver['reason']}")
+                lines.append(
+                    f"        waiver {finding.waiver['id']} by "
+                    f"{finding.waiver['approved_by']} until "
+                    f"{finding.waiver['expires_at']}: {finding.waiver['reason']}"
+                )
             if finding.record_ids:
                 more = len(finding.record_ids) - 5
-                lines.append("        records: " + ", ".join(finding.record_ids[:5])
-                             + (f" (+{more} more)" if more > 0 else ""))
+                lines.append(
+                    "        records: "
+                    + ", ".join(finding.record_ids[:5])
+                    + (f" (+{more} more)" if more > 0 else "")
+                )
         passed = sum(1 for f in self.findings if f.status is Status.PASS)
         lines.append(f"  {passed} checks passed")
         return "\n".join(lines)

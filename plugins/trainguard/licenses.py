@@ -8,10 +8,12 @@ the policy's allow and deny lists like any other.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 LICENSE_REF_PREFIX = "LicenseRef-"
 

@@ -9,10 +9,12 @@ a removed record can no longer come back out. Pluggable: any estimator with ``fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class NearestNeighbourResponder(BaseEstimator):
@@ -35,8 +37,11 @@ class NearestNeighbourResponder(BaseEstimator):
             raise ValueError("keys and values differ in length")
         # char_wb n-grams work for Chinese (no spaces between words) and English alike.
         self.vectorizer_ = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=self.ngram_range, max_features=self.max_features,
-            sublinear_tf=True, dtype=_float32(),
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            max_features=self.max_features,
+            sublinear_tf=True,
+            dtype=_float32(),
         )
         matrix = self.vectorizer_.fit_transform(keys)
         self.index_ = NearestNeighbors(n_neighbors=1, metric="cosine", algorithm="brute")

@@ -27,7 +27,7 @@ def normalise_pi(kind: PIKind | str, value: str) -> str:
         digits = _NON_DIGITS.sub("", text)
         for prefix in ("0086", "86"):
             if len(digits) == 11 + len(prefix) and digits.startswith(prefix):
-                digits = digits[len(prefix):]
+                digits = digits[len(prefix) :]
         return "+86" + digits
     if kind is PIKind.EMAIL:
         return text.lower()

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import (
@@ -26,10 +24,13 @@ from trainguard.exceptions import (
 )
 from trainguard.findings import Decision, GateReport
 from trainguard.settings import trainguard_home
-from trainguard.versioning import DatasetVersion
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from trainguard.policy import Policy
+    from trainguard.versioning import DatasetVersion
 
 GATE_DUTIES = "Art. 7 (lawful sources, licences, IP, consent, harmful content)"
 
@@ -51,15 +52,20 @@ class GateOutcome:
             "gate_run_id": self.run_id,
             "dataset": self.report.to_dict()["dataset"],
             "failed": [
-                {"check": f.check, "clauses": list(f.clauses), "source_id": f.source_id,
-                 "message": f.message}
+                {
+                    "check": f.check,
+                    "clauses": list(f.clauses),
+                    "source_id": f.source_id,
+                    "message": f.message,
+                }
                 for f in self.report.failed
             ],
         }
 
 
-def governance_facts(report: GateReport, version: DatasetVersion,
-                     gate_run_id: str | None) -> dict[str, Any]:
+def governance_facts(
+    report: GateReport, version: DatasetVersion, gate_run_id: str | None
+) -> dict[str, Any]:
     """What lineage consumers need of a decision (PI-free): licences, PI kinds, clauses."""
     sources = report.composition.get("sources", [])
     found: dict[str, int] = {}
@@ -80,8 +86,12 @@ def governance_facts(report: GateReport, version: DatasetVersion,
         "pi_kinds_found": dict(sorted(found.items())),
         "pi_kinds_covered": dict(sorted(covered.items())),
         "records": report.records,
-        "dataset": {"repo": version.repo, "path": version.path, "commit": version.commit,
-                    "md5": version.md5},
+        "dataset": {
+            "repo": version.repo,
+            "path": version.path,
+            "commit": version.commit,
+            "md5": version.md5,
+        },
     }
 
 
@@ -93,7 +103,7 @@ def _fail_closed(step: Callable[[], Any]) -> Any:
         raise
     except TrainguardError as exc:
         raise GateError(_blocked(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - fail closed on anything unexpected
+    except Exception as exc:
         raise GateError(_blocked(exc, unexpected=True)) from exc
 
 
@@ -103,8 +113,9 @@ def scan_workdir(version: DatasetVersion, policy: Policy, lexicons: list[str]) -
     return workspace().parent / "scans" / f"{version.md5[:12]}-{key[:12]}"
 
 
-def _resources(version: DatasetVersion, policy_path: str | None,
-               lexicons: list[str]) -> tuple[Any, Path]:
+def _resources(
+    version: DatasetVersion, policy_path: str | None, lexicons: list[str]
+) -> tuple[Any, Path]:
     from trainguard.gate.scan import ScanResources
     from trainguard.policy import load_policy
     from trainguard.versioning import fetch_version
@@ -131,7 +142,10 @@ def list_shards(version: DatasetVersion, *, policy_path: str | None = None) -> l
 
 
 def scan_version_shard(
-    version: DatasetVersion, shard: str, *, policy_path: str | None = None,
+    version: DatasetVersion,
+    shard: str,
+    *,
+    policy_path: str | None = None,
     lexicons: list[str] | None = None,
 ) -> dict[str, Any]:
     """Scan one shard of the version (one mapped task); returns a PI-free summary."""
@@ -165,12 +179,15 @@ def gate_version(
         from trainguard.gate.waivers import WaiverStore
 
         resources, workdir = _resources(version, policy_path, lexicons or [])
-        report = decide(resources, workdir, digest=version.md5,
-                        waivers=WaiverStore().waivers())
+        report = decide(resources, workdir, digest=version.md5, waivers=WaiverStore().waivers())
         # The lexicons are recorded so a later re-gate (remediation) uses the same ones.
         tags = {**(context_tags or {}), "trainguard.lexicons": json.dumps(lexicons or [])}
         run_id = log_gate_run(
-            report, version, resources.policy, stage=stage, context_tags=tags,
+            report,
+            version,
+            resources.policy,
+            stage=stage,
+            context_tags=tags,
             experiment=experiment,
         )
         return report, run_id
@@ -184,8 +201,10 @@ def gate_version(
 
 def _blocked(exc: BaseException, *, unexpected: bool = False) -> str:
     kind = f"unexpected {type(exc).__name__}: " if unexpected else ""
-    return (f"gate could not decide, training blocked (fail closed; {GATE_DUTIES} "
-            f"unverified): {kind}{exc}")
+    return (
+        f"gate could not decide, training blocked (fail closed; {GATE_DUTIES} "
+        f"unverified): {kind}{exc}"
+    )
 
 
 def train_admitted_version(
@@ -211,7 +230,13 @@ def train_admitted_version(
         )
     result = train_responder(fetch_version(version, workspace()))
     return log_trained_model(
-        result.model, version, gate_run_id=gate_run_id, model_name=model_name, stage=stage,
-        params=result.params, metrics=result.metrics, context_tags=context_tags,
+        result.model,
+        version,
+        gate_run_id=gate_run_id,
+        model_name=model_name,
+        stage=stage,
+        params=result.params,
+        metrics=result.metrics,
+        context_tags=context_tags,
         experiment=experiment,
     )

@@ -20,9 +20,16 @@ class TrainguardPlugin(AirflowPlugin):
 
     name = "trainguard"
     operator_extra_links = [MLflowRunLink()]
-    fastapi_apps = [{"app": _governance_app(), "url_prefix": URL_PREFIX,
-                     "name": "trainguard governance"}]
+    fastapi_apps = [
+        {"app": _governance_app(), "url_prefix": URL_PREFIX, "name": "trainguard governance"}
+    ]
     # Framed by the Airflow UI at /plugin/governance, under "Browse" in the navigation.
-    external_views = [{"name": "Governance", "href": f"{URL_PREFIX}/ui/",
-                       "url_route": "governance", "destination": "nav",
-                       "category": "browse"}]
+    external_views = [
+        {
+            "name": "Governance",
+            "href": f"{URL_PREFIX}/ui/",
+            "url_route": "governance",
+            "destination": "nav",
+            "category": "browse",
+        }
+    ]

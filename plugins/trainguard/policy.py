@@ -222,9 +222,7 @@ def _default_document() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _apply_overrides(
-    values: dict[str, dict[str, Any]], overrides: Any, where: str
-) -> None:
+def _apply_overrides(values: dict[str, dict[str, Any]], overrides: Any, where: str) -> None:
     if overrides is None:
         return
     if not isinstance(overrides, dict):

@@ -41,48 +41,98 @@ class Option:
 
 
 _ENV = [
-    EnvSetting("TRAINGUARD_HOME", "", "trainguard's own folder (fetched datasets, registry "
-               "SQLite, waivers, exports, scan intermediates); default ~/.trainguard. Shared "
-               "by every worker of a distributed deployment."),
-    EnvSetting("TRAINGUARD_HASH_KEY", "", "key of the HMAC-SHA256 of personal-information "
-               "values (consent ledger, deletion requests); required to scan"),
+    EnvSetting(
+        "TRAINGUARD_HOME",
+        "",
+        "trainguard's own folder (fetched datasets, registry "
+        "SQLite, waivers, exports, scan intermediates); default ~/.trainguard. Shared "
+        "by every worker of a distributed deployment.",
+    ),
+    EnvSetting(
+        "TRAINGUARD_HASH_KEY",
+        "",
+        "key of the HMAC-SHA256 of personal-information "
+        "values (consent ledger, deletion requests); required to scan",
+    ),
     EnvSetting("TRAINGUARD_POLICY", "", "policy YAML the API and CLI use (empty: defaults)"),
-    EnvSetting("TRAINGUARD_EXPECTATIONS_DIR", "", "folder of the GX suites (default: the "
-               "checkout's expectations/)"),
-    EnvSetting("TRAINGUARD_EXPERIMENT", "trainguard", "MLflow experiment of gate and "
-               "training runs"),
+    EnvSetting(
+        "TRAINGUARD_EXPECTATIONS_DIR",
+        "",
+        "folder of the GX suites (default: the checkout's expectations/)",
+    ),
+    EnvSetting(
+        "TRAINGUARD_EXPERIMENT", "trainguard", "MLflow experiment of gate and training runs"
+    ),
     EnvSetting("TRAINGUARD_ARTIFACT_ROOT", "", "artifact location of a new experiment"),
-    EnvSetting("TRAINGUARD_MLFLOW_UI_URL", "http://127.0.0.1:5000", "MLflow UI base URL for "
-               "links from Airflow and the Governance page"),
-    EnvSetting("TRAINGUARD_REGISTRY_URL", "", "SQLAlchemy URL of the violation registry "
-               "(default: SQLite in TRAINGUARD_HOME)"),
+    EnvSetting(
+        "TRAINGUARD_MLFLOW_UI_URL",
+        "http://127.0.0.1:5000",
+        "MLflow UI base URL for links from Airflow and the Governance page",
+    ),
+    EnvSetting(
+        "TRAINGUARD_REGISTRY_URL",
+        "",
+        "SQLAlchemy URL of the violation registry (default: SQLite in TRAINGUARD_HOME)",
+    ),
     EnvSetting("TRAINGUARD_WAIVERS", "", "waiver log (default: TRAINGUARD_HOME/waivers.jsonl)"),
     EnvSetting("TRAINGUARD_EXPORT_KEY", "", "shared secret that HMAC-signs export bundles"),
-    EnvSetting("TRAINGUARD_EXPORT_SIGNING_KEY", "", "path of an Ed25519 private key (PEM) "
-               "that signs export bundles"),
+    EnvSetting(
+        "TRAINGUARD_EXPORT_SIGNING_KEY",
+        "",
+        "path of an Ed25519 private key (PEM) that signs export bundles",
+    ),
     EnvSetting("TRAINGUARD_ALERT_WEBHOOK", "", "URL the SLA check posts alerts to"),
     EnvSetting("TRAINGUARD_ALERT_EMAIL", "", "comma-separated recipients of SLA alerts"),
     EnvSetting("TRAINGUARD_ALERT_FROM", "trainguard@localhost", "sender of SLA alert mails"),
     EnvSetting("TRAINGUARD_SMTP", "localhost:25", "SMTP server host[:port] for SLA alerts"),
-    EnvSetting("TRAINGUARD_DAGS_FOLDER", "", "folder of trainguard's DAG files (embedded "
-               "Airflow of the demo; default: the checkout's dags/)"),
-    EnvSetting("TRAINGUARD_WORKER_NAME", "", "host name a Celery worker of the local stack "
-               "reports (default: the machine's)"),
+    EnvSetting(
+        "TRAINGUARD_DAGS_FOLDER",
+        "",
+        "folder of trainguard's DAG files (embedded "
+        "Airflow of the demo; default: the checkout's dags/)",
+    ),
+    EnvSetting(
+        "TRAINGUARD_WORKER_NAME",
+        "",
+        "host name a Celery worker of the local stack reports (default: the machine's)",
+    ),
 ]
 ENV: dict[str, EnvSetting] = {setting.name: setting for setting in _ENV}
 
 _OPTIONS = [
-    Option("scan_retries", "integer", "0", "retries of a mapped shard scan (idempotent); the "
-           "production stack sets 2 so a scan lost with its worker runs again elsewhere", "2"),
+    Option(
+        "scan_retries",
+        "integer",
+        "0",
+        "retries of a mapped shard scan (idempotent); the "
+        "production stack sets 2 so a scan lost with its worker runs again elsewhere",
+        "2",
+    ),
     Option("scan_retry_delay_seconds", "integer", "5", "seconds between shard-scan retries"),
-    Option("reporter_roles", "string", "user, op, admin", "Airflow roles that may file "
-           "violations through the API and the Governance page"),
-    Option("reviewer_roles", "string", "op, admin", "Airflow roles that may move violations "
-           "along their lifecycle"),
-    Option("auditor_roles", "string", "viewer, admin", "Airflow roles that may start and "
-           "download provenance exports"),
-    Option("max_request_bytes", "integer", str(64 * 1024), "largest request body the API "
-           "reads; larger ones get 413 before they are parsed"),
+    Option(
+        "reporter_roles",
+        "string",
+        "user, op, admin",
+        "Airflow roles that may file violations through the API and the Governance page",
+    ),
+    Option(
+        "reviewer_roles",
+        "string",
+        "op, admin",
+        "Airflow roles that may move violations along their lifecycle",
+    ),
+    Option(
+        "auditor_roles",
+        "string",
+        "viewer, admin",
+        "Airflow roles that may start and download provenance exports",
+    ),
+    Option(
+        "max_request_bytes",
+        "integer",
+        str(64 * 1024),
+        "largest request body the API reads; larger ones get 413 before they are parsed",
+    ),
 ]
 OPTIONS: dict[str, Option] = {option.name: option for option in _OPTIONS}
 SECTION = "trainguard"
@@ -135,13 +185,18 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "trainguard",
         "name": "trainguard",
         "description": "Gates generative-model training on data legality and quality "
-                       "(China's Measures for generative AI services).",
+        "(China's Measures for generative AI services).",
         "config": {
             SECTION: {
                 "description": "trainguard's gate DAGs, Governance page and REST API.",
                 "options": {
-                    o.name: {"description": o.description, "version_added": "0.1.0",
-                             "type": o.type, "example": o.example, "default": o.default}
+                    o.name: {
+                        "description": o.description,
+                        "version_added": "0.1.0",
+                        "type": o.type,
+                        "example": o.example,
+                        "default": o.default,
+                    }
                     for o in _OPTIONS
                 },
             }

@@ -10,13 +10,14 @@ treat it as "cannot record the decision", which blocks training.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import TrackingError
 from trainguard.settings import env
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from trainguard.findings import GateReport
     from trainguard.policy import Policy
     from trainguard.versioning import DatasetVersion
@@ -35,7 +36,12 @@ def _dvc_source_class() -> type:
 
         def __init__(self, repo: str, path: str, commit: str, rev: str = "", remote: str = ""):
             self.repo, self.path, self.commit, self.rev, self.remote = (
-                repo, path, commit, rev, remote)
+                repo,
+                path,
+                commit,
+                rev,
+                remote,
+            )
 
         @staticmethod
         def _get_source_type() -> str:
@@ -63,8 +69,13 @@ def _dvc_source_class() -> type:
             return cls(repo=repo, path=path, commit=commit)
 
         def to_dict(self) -> dict[str, Any]:
-            return {"repo": self.repo, "path": self.path, "commit": self.commit,
-                    "rev": self.rev, "remote": self.remote}
+            return {
+                "repo": self.repo,
+                "path": self.path,
+                "commit": self.commit,
+                "rev": self.rev,
+                "remote": self.remote,
+            }
 
         @classmethod
         def from_dict(cls, source_dict: dict[Any, Any]) -> DVCDatasetSource:
@@ -98,7 +109,7 @@ def mlflow_errors(action: str) -> Iterator[None]:
         yield
     except TrackingError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure of the store blocks training
+    except Exception as exc:
         import mlflow
 
         uri = mlflow.get_tracking_uri()
@@ -124,10 +135,14 @@ def _dataset_input(version: DatasetVersion, name: str) -> Any:
     from mlflow.data.meta_dataset import MetaDataset
 
     source = dvc_dataset_source()(
-        repo=version.repo, path=version.path, commit=version.commit, rev=version.rev,
+        repo=version.repo,
+        path=version.path,
+        commit=version.commit,
+        rev=version.rev,
         remote=version.remote,
     )
-    return MetaDataset(source=source, name=name, digest=version.md5)
+    # MetaDataset declares profile abstract in its stubs but implements it (MLflow 3).
+    return MetaDataset(source=source, name=name, digest=version.md5)  # type: ignore[abstract]
 
 
 def version_tags(version: DatasetVersion) -> dict[str, str]:
@@ -160,62 +175,74 @@ def log_gate_run(
         f"{TAG_PREFIX}stage": stage,
         f"{TAG_PREFIX}decision": report.decision.value,
         f"{TAG_PREFIX}failed_checks": ", ".join(sorted({f.check for f in failed})) or "none",
-        f"{TAG_PREFIX}failed_clauses": "; ".join(
-            sorted({c for f in failed for c in f.clauses})) or "none",
+        f"{TAG_PREFIX}failed_clauses": "; ".join(sorted({c for f in failed for c in f.clauses}))
+        or "none",
         f"{TAG_PREFIX}policy.digest": policy.digest,
         f"{TAG_PREFIX}waivers": ", ".join(w.id for w in report.waivers) or "none",
         **version_tags(version),
         **(context_tags or {}),
     }
-    with mlflow_errors("record the gate run"):
-        with mlflow.start_run(
+    with (
+        mlflow_errors("record the gate run"),
+        mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"gate {report.dataset_name}@{version.rev}",
             tags=tags,
-        ) as run:
-            mlflow.log_input(_dataset_input(version, report.dataset_name), context="gate")
-            mlflow.set_tag("mlflow.note.content", _gate_note(report, version))
-            mlflow.log_params({
+        ) as run,
+    ):
+        mlflow.log_input(_dataset_input(version, report.dataset_name), context="gate")
+        mlflow.set_tag("mlflow.note.content", _gate_note(report, version))
+        mlflow.log_params(
+            {
                 "policy_digest": policy.digest,
                 "policy_source": policy.source[:500],
                 "dataset_commit": version.commit,
                 "dataset_rev": version.rev,
                 "dataset_path": version.path,
-            })
-            mlflow.log_metrics({f"gate.{k}": float(v) for k, v in report.metrics.items()})
-            mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
-            mlflow.log_dict(report.to_dict(), "findings.json")
-            mlflow.log_dict(policy.to_dict(), "policy.json")
-            mlflow.log_dict(report.composition, "composition.json")
-            if report.waivers:
-                mlflow.log_dict({"waivers": [w.to_dict() for w in report.waivers]},
-                                "waivers.json")
-            if report.tables:  # counts and rates per entity: what the GX suites read
-                mlflow.log_dict(report.tables, "gate_tables.json")
-            if report.annotation:
-                _log_annotation(report.annotation)
-            if report.review_sample is not None:  # PI masked: see trainguard.review
-                mlflow.log_artifact(str(report.review_sample), "review")
-            if report.data_docs is not None:
-                mlflow.log_artifacts(str(report.data_docs), "data_docs")
-                mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
-            return run.info.run_id
+            }
+        )
+        mlflow.log_metrics({f"gate.{k}": float(v) for k, v in report.metrics.items()})
+        mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
+        mlflow.log_dict(report.to_dict(), "findings.json")
+        mlflow.log_dict(policy.to_dict(), "policy.json")
+        mlflow.log_dict(report.composition, "composition.json")
+        if report.waivers:
+            mlflow.log_dict({"waivers": [w.to_dict() for w in report.waivers]}, "waivers.json")
+        if report.tables:  # counts and rates per entity: what the GX suites read
+            mlflow.log_dict(report.tables, "gate_tables.json")
+        if report.annotation:
+            _log_annotation(report.annotation)
+        if report.review_sample is not None:  # PI masked: see trainguard.review
+            mlflow.log_artifact(str(report.review_sample), "review")
+        if report.data_docs is not None:
+            mlflow.log_artifacts(str(report.data_docs), "data_docs")
+            mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
+        return run.info.run_id
 
 
 def _gate_note(report: GateReport, version: DatasetVersion) -> str:
     """The run description the MLflow UI shows: the decision and why, by clause."""
-    lines = [f"Gate **{report.decision.value.upper()}** for `{version.path}@{version.rev}` "
-             f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`, "
-             f"{report.records} records).", ""]
+    lines = [
+        (
+            f"Gate **{report.decision.value.upper()}** for `{version.path}@{version.rev}` "
+            f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`, "
+            f"{report.records} records)."
+        ),
+        "",
+    ]
     for finding in report.failed:
         lines.append(f"- FAIL {finding.summary()}")
     for finding in report.findings:
         if finding.waiver:
-            lines.append(f"- WAIVED {finding.summary()} - waiver {finding.waiver['id']} by "
-                         f"{finding.waiver['approved_by']} until {finding.waiver['expires_at']}")
+            lines.append(
+                f"- WAIVED {finding.summary()} - waiver {finding.waiver['id']} by "
+                f"{finding.waiver['approved_by']} until {finding.waiver['expires_at']}"
+            )
     lines.append("")
-    lines.append("Artifacts: `findings.json` (every check), `composition.json` (sources), "
-                 "`data_docs/index.html` (Great Expectations).")
+    lines.append(
+        "Artifacts: `findings.json` (every check), `composition.json` (sources), "
+        "`data_docs/index.html` (Great Expectations)."
+    )
     return "\n".join(lines)
 
 
@@ -244,8 +271,9 @@ def _log_annotation(metadata: dict[str, Any]) -> None:
     if metadata.get("kappa_mean") is not None:
         metrics["annotation.kappa_mean"] = metadata["kappa_mean"]
     mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
-    mlflow.log_dict({k: v for k, v in metadata.items() if k != "rules_files"},
-                    "annotation/annotation.json")
+    mlflow.log_dict(
+        {k: v for k, v in metadata.items() if k != "rules_files"}, "annotation/annotation.json"
+    )
 
 
 def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> dict[str, Any]:
@@ -253,13 +281,18 @@ def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> d
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
-    query = (f"tags.`{TAG_PREFIX}kind` = 'gate' and "
-             f"tags.`{TAG_PREFIX}dataset.digest` = '{version.md5}' and "
-             f"tags.`{TAG_PREFIX}dataset.commit` = '{version.commit}'")
+    query = (
+        f"tags.`{TAG_PREFIX}kind` = 'gate' and "
+        f"tags.`{TAG_PREFIX}dataset.digest` = '{version.md5}' and "
+        f"tags.`{TAG_PREFIX}dataset.commit` = '{version.commit}'"
+    )
     with mlflow_errors("find the gate run"):
         runs = mlflow.search_runs(
-            [experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
-            max_results=1, output_format="list",
+            [experiment_id],
+            filter_string=query,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+            output_format="list",
         )
     if not runs:
         raise TrackingError(
@@ -298,15 +331,20 @@ def log_trained_model(
             run_name=f"train {model_name} on {version.path}@{version.rev}",
             tags={f"{TAG_PREFIX}kind": "training", **lineage, **(context_tags or {})},
         ) as run:
-            mlflow.log_input(_dataset_input(version, version.path.rsplit("/", 1)[-1]),
-                             context="training")
+            mlflow.log_input(
+                _dataset_input(version, version.path.rsplit("/", 1)[-1]), context="training"
+            )
             mlflow.log_params({**params, **library_versions()})
             mlflow.log_metrics(metrics)
             gate_link = run_link(experiment_id, gate_run_id)
-            mlflow.set_tag("mlflow.note.content", (
-                f"Training of **{model_name}** ({stage}) on `{version.path}@{version.rev}` "
-                f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`), admitted by "
-                f"[gate run {gate_run_id[:12]}]({gate_link})."))
+            mlflow.set_tag(
+                "mlflow.note.content",
+                (
+                    f"Training of **{model_name}** ({stage}) on `{version.path}@{version.rev}` "
+                    f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`), admitted by "
+                    f"[gate run {gate_run_id[:12]}]({gate_link})."
+                ),
+            )
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -320,22 +358,30 @@ def log_trained_model(
         registered = info.registered_model_version
         for key, value in lineage.items():
             client.set_model_version_tag(model_name, str(registered), key, value)
-        client.set_model_version_tag(model_name, str(registered), f"{TAG_PREFIX}training_run_id",
-                                     run.info.run_id)
-        client.set_model_version_tag(model_name, str(registered), f"{TAG_PREFIX}logged_model_id",
-                                     info.model_id)
+        client.set_model_version_tag(
+            model_name, str(registered), f"{TAG_PREFIX}training_run_id", run.info.run_id
+        )
+        client.set_model_version_tag(
+            model_name, str(registered), f"{TAG_PREFIX}logged_model_id", info.model_id
+        )
         mlflow.set_logged_model_tags(info.model_id, lineage)
         client.update_model_version(
-            model_name, str(registered),
+            model_name,
+            str(registered),
             description=(
                 f"Trained on `{version.path}@{version.rev}` (commit `{version.commit[:12]}`, "
                 f"DVC md5 `{version.md5}`) by [training run {run.info.run_id[:12]}]"
                 f"({run_link(experiment_id, run.info.run_id)}); admitted by "
                 f"[gate run {gate_run_id[:12]}]({run_link(experiment_id, gate_run_id)}). "
-                f"Lineage: `trainguard lineage {model_name} {registered}`."),
+                f"Lineage: `trainguard lineage {model_name} {registered}`."
+            ),
         )
-    return {"run_id": run.info.run_id, "model_name": model_name,
-            "model_version": str(registered), "model_uri": info.model_uri}
+    return {
+        "run_id": run.info.run_id,
+        "model_name": model_name,
+        "model_version": str(registered),
+        "model_uri": info.model_uri,
+    }
 
 
 def run_link(experiment_id: str, run_id: str) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.contract import Stage, load_dataset
 from trainguard.model import NearestNeighbourResponder
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RECALL_SAMPLE = 200
 
@@ -40,10 +42,16 @@ def train_responder(dataset_dir: str | Path, *, seed: int = 0) -> TrainingResult
     recall = sum(answer == values[i] for answer, i in zip(answers, sample, strict=True))
     return TrainingResult(
         model=model,
-        params={"model_class": type(model).__name__, "stage": stage.value,
-                "ngram_range": str(model.ngram_range), "max_features": model.max_features,
-                "analyzer": "char_wb"},
-        metrics={"train.records": float(len(keys)),
-                 "train.vocabulary": float(model.vocabulary_size),
-                 "train.self_recall": recall / len(sample)},
+        params={
+            "model_class": type(model).__name__,
+            "stage": stage.value,
+            "ngram_range": str(model.ngram_range),
+            "max_features": model.max_features,
+            "analyzer": "char_wb",
+        },
+        metrics={
+            "train.records": float(len(keys)),
+            "train.vocabulary": float(model.vocabulary_size),
+            "train.self_recall": recall / len(sample),
+        },
     )

@@ -13,14 +13,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from trainguard.exceptions import DatasetVersionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _READY_MARKER = ".trainguard-fetched"
 
@@ -85,11 +87,13 @@ def resolve_version(repo: str | Path, path: str, rev: str) -> DatasetVersion:
         raise DatasetVersionError(f"dataset repository {repo} does not exist")
     path = path.strip("/")
     commit = run_tool(
-        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], repo,
+        ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        repo,
         f"revision '{rev}' not found in {repo}",
     ).strip()
     dvc_file = run_tool(
-        ["git", "show", f"{commit}:{path}.dvc"], repo,
+        ["git", "show", f"{commit}:{path}.dvc"],
+        repo,
         f"{path}.dvc is not tracked at {rev} ({commit[:12]}); is '{path}' DVC-tracked?",
     )
     try:
@@ -99,8 +103,14 @@ def resolve_version(repo: str | Path, path: str, rev: str) -> DatasetVersion:
         raise DatasetVersionError(f"{path}.dvc at {commit[:12]} has no output md5") from None
     remote = _default_remote(repo, commit)
     return DatasetVersion(
-        repo=repo, path=path, rev=rev, commit=commit, md5=md5,
-        size=int(out.get("size", 0)), nfiles=int(out.get("nfiles", 1)), remote=remote,
+        repo=repo,
+        path=path,
+        rev=rev,
+        commit=commit,
+        md5=md5,
+        size=int(out.get("size", 0)),
+        nfiles=int(out.get("nfiles", 1)),
+        remote=remote,
     )
 
 
@@ -135,12 +145,21 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     workspace.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=workspace))
     try:
-        run_tool(["git", "clone", "--quiet", "--no-checkout", version.repo, str(staging)],
-                 workspace, f"cannot clone {version.repo}")
-        run_tool(["git", "checkout", "--quiet", version.commit], staging,
-                 f"cannot check out {version.commit[:12]}")
-        run_tool(["dvc", "pull", "--quiet", f"{version.path}.dvc"], staging,
-                 f"cannot fetch {version.path} from DVC remote {version.remote}")
+        run_tool(
+            ["git", "clone", "--quiet", "--no-checkout", version.repo, str(staging)],
+            workspace,
+            f"cannot clone {version.repo}",
+        )
+        run_tool(
+            ["git", "checkout", "--quiet", version.commit],
+            staging,
+            f"cannot check out {version.commit[:12]}",
+        )
+        run_tool(
+            ["dvc", "pull", "--quiet", f"{version.path}.dvc"],
+            staging,
+            f"cannot fetch {version.path} from DVC remote {version.remote}",
+        )
         if not (staging / version.path).is_dir():
             raise DatasetVersionError(f"DVC pulled nothing into {version.path}")
         (staging / _READY_MARKER).write_text(version.md5)
@@ -157,8 +176,9 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     return target / version.path
 
 
-def rewrite_revision(repo: str | Path, path: str, rev: str, *, tag: str,
-                     rewrite: Callable[[Path], str]) -> DatasetVersion:
+def rewrite_revision(
+    repo: str | Path, path: str, rev: str, *, tag: str, rewrite: Callable[[Path], str]
+) -> DatasetVersion:
     """Commit a rewritten copy of ``path`` at ``rev`` as a new DVC revision tagged ``tag``.
 
     ``rewrite(dataset_dir)`` changes the files in place and returns the commit message.
@@ -174,16 +194,25 @@ def rewrite_revision(repo: str | Path, path: str, rev: str, *, tag: str,
     with tempfile.TemporaryDirectory(prefix="trainguard-rewrite-") as scratch:
         clone = Path(scratch) / "repo"
         run_tool(["git", "clone", "--quiet", source.repo, str(clone)], scratch, "clone")
-        run_tool(["git", "checkout", "--quiet", "-B", f"trainguard-{tag}", source.commit],
-                 clone, f"check out {rev}")
-        run_tool(["dvc", "pull", "--quiet", f"{path}.dvc"], clone,
-                 f"fetch {path} from DVC remote {source.remote}")
+        run_tool(
+            ["git", "checkout", "--quiet", "-B", f"trainguard-{tag}", source.commit],
+            clone,
+            f"check out {rev}",
+        )
+        run_tool(
+            ["dvc", "pull", "--quiet", f"{path}.dvc"],
+            clone,
+            f"fetch {path} from DVC remote {source.remote}",
+        )
         message = rewrite(clone / path)
         run_tool(["dvc", "add", "--quiet", path], clone, "dvc add")
         run_tool(["git", "add", f"{path}.dvc"], clone, "git add")
         run_tool(["git", "commit", "--quiet", "-m", message], clone, "git commit")
         run_tool(["git", "tag", tag], clone, f"tag {tag}")
         run_tool(["dvc", "push", "--quiet", f"{path}.dvc"], clone, "dvc push")
-        run_tool(["git", "push", "--quiet", "origin", f"refs/tags/{tag}"], clone,
-                 f"push tag {tag} to {source.repo}")
+        run_tool(
+            ["git", "push", "--quiet", "origin", f"refs/tags/{tag}"],
+            clone,
+            f"push tag {tag} to {source.repo}",
+        )
     return resolve_version(repo, path, tag)

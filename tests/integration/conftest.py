@@ -12,15 +12,17 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from trainguard.local.demo_data import DEMO_HASH_KEY, PRETRAINING, DemoRepo, build_demo_repo
 from trainguard.local.embedded import apply_embedded_env
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 WORKDIR = Path(tempfile.mkdtemp(prefix="trainguard-it-"))
 apply_embedded_env(WORKDIR)
@@ -31,7 +33,8 @@ os.environ["TRAINGUARD_EXPORT_KEY"] = "integration-test-export-key"
 OPENLINEAGE_EVENTS = WORKDIR / "openlineage" / "events.jsonl"
 OPENLINEAGE_EVENTS.parent.mkdir()
 os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
-    {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True})
+    {"type": "file", "log_file_path": str(OPENLINEAGE_EVENTS), "append": True}
+)
 os.environ["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "trainguard-it"
 MODEL_NAME = "it-pretrained"
 # Trained, under waivers, on canary PI (test_provenance): its weights hold that data.
@@ -50,14 +53,21 @@ class Stack:
     def run_gate(self, rev: str, repo: Path | None = None, **conf: Any) -> Any:
         return self.run_gate_dag("pretraining_gate", rev, PRETRAINING, MODEL_NAME, repo, **conf)
 
-    def run_gate_dag(self, dag_id: str, rev: str, path: str, model: str,
-                     repo: Path | None = None, **conf: Any) -> Any:
+    def run_gate_dag(
+        self, dag_id: str, rev: str, path: str, model: str, repo: Path | None = None, **conf: Any
+    ) -> Any:
         from trainguard.local.dagrun import run_dag
 
         return run_dag(
             dag_id,
-            {"repo": str(repo or self.demo.repo), "path": path, "rev": rev,
-             "model_name": model, "policy": str(self.demo.policy), **conf},
+            {
+                "repo": str(repo or self.demo.repo),
+                "path": path,
+                "rev": rev,
+                "model_name": model,
+                "policy": str(self.demo.policy),
+                **conf,
+            },
             log_file=self.workdir / "task-logs.txt",
         )
 
@@ -78,10 +88,10 @@ def clean_run(stack: Stack) -> Any:
     return stack.run_gate("clean")
 
 
-@pytest.fixture()
+@pytest.fixture
 def small_repo(tmp_path: Path) -> Iterator[DemoRepo]:
     """A small demo repository of the test's own, free to be broken."""
-    yield build_demo_repo(tmp_path / "small", scale=0.02)
+    return build_demo_repo(tmp_path / "small", scale=0.02)
 
 
 CANARIES = {  # valid-looking PI values that must never leave the data
@@ -103,11 +113,17 @@ def plant_canaries(repo: Path, tag: str, source_id: str = "news-crawl") -> None:
     run_tool(["git", "checkout", "--quiet", "clean"], repo, "checkout")
     run_tool(["dvc", "checkout", "--quiet"], repo, "dvc checkout")
     texts = [f"测试记录，联系方式{value}，请勿外传。" for value in CANARIES.values()]
-    pq.write_table(pa.table({
-        "record_id": [f"canary-{i}" for i in range(len(texts))],
-        "source_id": [source_id] * len(texts),
-        "text": texts, "language": ["zh"] * len(texts)}),
-        repo / PRETRAINING / "records" / "part-canary.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "record_id": [f"canary-{i}" for i in range(len(texts))],
+                "source_id": [source_id] * len(texts),
+                "text": texts,
+                "language": ["zh"] * len(texts),
+            }
+        ),
+        repo / PRETRAINING / "records" / "part-canary.parquet",
+    )
     run_tool(["dvc", "add", "--quiet", PRETRAINING], repo, "dvc add")
     run_tool(["git", "commit", "--quiet", "-am", f"canaries ({tag})"], repo, "commit")
     run_tool(["git", "tag", tag], repo, "tag")
@@ -124,7 +140,7 @@ def assert_no_canary(outputs: dict[str, str]) -> None:
 SERVER = os.environ.get("TRAINGUARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
-@pytest.fixture()
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
@@ -143,8 +159,11 @@ def pg_url() -> Iterator[str]:
 def clean_env() -> dict[str, str]:
     """This environment without the test session's Airflow, MLflow and trainguard settings:
     what a newcomer's shell has before `make demo`."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("AIRFLOW", "MLFLOW", "TRAINGUARD", "OPENLINEAGE"))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "MLFLOW", "TRAINGUARD", "OPENLINEAGE"))
+    }
 
 
 @dataclass(frozen=True)
@@ -163,9 +182,20 @@ def demo_folder() -> DemoFolder:
 
     folder = WORKDIR / "newcomer-demo"
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "demo", "--workdir", str(folder),
-         "--scale", "0.1"],
-        capture_output=True, text=True, env=clean_env(), check=False, timeout=900)
+        [
+            str(Path(sys.executable).parent / "trainguard"),
+            "demo",
+            "--workdir",
+            str(folder),
+            "--scale",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+        timeout=900,
+    )
     return DemoFolder(folder, done.stdout, done.stderr, done.returncode)
 
 
@@ -184,8 +214,11 @@ class GovernanceServer:
         from trainguard.local.embedded import ui_passwords
 
         body = json.dumps({"username": user, "password": ui_passwords(self.env)[user]})
-        request = urllib.request.Request(f"{self.base}/auth/token", data=body.encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base}/auth/token",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["access_token"]
 
@@ -207,16 +240,27 @@ def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
     log = WORKDIR / "api-server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "trainguard"), "ui", "--workdir",
-             str(demo_folder.path), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True)
+            [
+                str(Path(sys.executable).parent / "trainguard"),
+                "ui",
+                "--workdir",
+                str(demo_folder.path),
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"trainguard ui exited {process.returncode}: "
-                                   f"{log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"trainguard ui exited {process.returncode}: {log.read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5):
                     break
@@ -224,8 +268,9 @@ def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"API server not up: {log.read_text()[-3000:]}") from None
                 time.sleep(1)
-        yield GovernanceServer(base, demo_folder.path,
-                               {**clean_env(), **ui_env(demo_folder.path)}, log)
+        yield GovernanceServer(
+            base, demo_folder.path, {**clean_env(), **ui_env(demo_folder.path)}, log
+        )
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import DemoFolder
+if TYPE_CHECKING:
+    from conftest import DemoFolder
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +20,13 @@ pytestmark = pytest.mark.integration
 def test_airflow_loads_the_plugin_from_its_entry_point() -> None:
     """`airflow plugins` lists trainguard with its MLflow-run operator link."""
     airflow = Path(sys.executable).parent / "airflow"
-    done = subprocess.run([str(airflow), "plugins", "--output", "json"], capture_output=True,
-                          text=True, env=dict(os.environ), check=False)
+    done = subprocess.run(
+        [str(airflow), "plugins", "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     plugins = {p["name"]: p for p in json.loads(done.stdout)}
     assert "trainguard" in plugins
@@ -69,11 +76,21 @@ def test_airflow_reads_the_trainguard_options_from_the_provider_entry_point() ->
     [trainguard] defaults it declares, with nothing in airflow.cfg."""
     airflow = Path(sys.executable).parent / "airflow"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__TRAINGUARD__")}
-    done = subprocess.run([str(airflow), "providers", "list", "--output", "json"],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [str(airflow), "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "trainguard" in {p["package_name"] for p in json.loads(done.stdout)}
-    value = subprocess.run([str(airflow), "config", "get-value", "trainguard", "reviewer_roles"],
-                           capture_output=True, text=True, env=env, check=False)
+    value = subprocess.run(
+        [str(airflow), "config", "get-value", "trainguard", "reviewer_roles"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert value.returncode == 0, value.stderr[-2000:]
     assert value.stdout.strip() == "op, admin"

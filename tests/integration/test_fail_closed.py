@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from trainguard.local.demo_data import PRETRAINING, DemoRepo
 from trainguard.versioning import run_tool
 
-from conftest import Stack
+if TYPE_CHECKING:
+    from conftest import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +30,11 @@ def test_missing_dvc_remote_blocks_training(stack: Stack, small_repo: DemoRepo) 
     """With the DVC remote gone the gate cannot fetch the data, and says so."""
     shutil.rmtree(small_repo.remote)
     result = stack.run_gate("clean", repo=small_repo.repo, policy=str(small_repo.policy))
-    assert_blocked(result, f"cannot fetch {PRETRAINING} from DVC remote {small_repo.remote}",
-                   task="list_shards")
+    assert_blocked(
+        result,
+        f"cannot fetch {PRETRAINING} from DVC remote {small_repo.remote}",
+        task="list_shards",
+    )
 
 
 def test_unreachable_mlflow_blocks_training(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from trainguard.local.demo_data import FINETUNING
 
-from conftest import Stack
+if TYPE_CHECKING:
+    from conftest import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -17,8 +18,10 @@ FT_MODEL = "it-finetuned"
 
 @pytest.fixture(scope="module")
 def runs(stack: Stack) -> dict[str, Any]:
-    return {rev: stack.run_gate_dag("finetune_gate", rev, FINETUNING, FT_MODEL)
-            for rev in ("planted", "clean")}
+    return {
+        rev: stack.run_gate_dag("finetune_gate", rev, FINETUNING, FT_MODEL)
+        for rev in ("planted", "clean")
+    }
 
 
 def test_planted_annotation_problems_fail_with_clause_and_entity(
@@ -32,11 +35,17 @@ def test_planted_annotation_problems_fail_with_clause_and_entity(
     truth = stack.demo.ground_truth("planted")["finetuning"]["problems"]
     expected = set()
     for problem in truth:
-        entity = (f"annotator {problem['annotator_id']}" if "annotator_id" in problem
-                  else f"batch {problem['batch']}")
+        entity = (
+            f"annotator {problem['annotator_id']}"
+            if "annotator_id" in problem
+            else f"batch {problem['batch']}"
+        )
         expected.add((problem["check"], entity))
-    assert failed == expected == {("annotation.training", "annotator L07"),
-                                  ("annotation.spot_checks", "batch B04")}
+    assert (
+        failed
+        == expected
+        == {("annotation.training", "annotator L07"), ("annotation.spot_checks", "batch B04")}
+    )
 
 
 def test_clean_fine_tunes_and_logs_annotation_metadata(runs: dict[str, Any]) -> None:
@@ -52,11 +61,13 @@ def test_clean_fine_tunes_and_logs_annotation_metadata(runs: dict[str, Any]) -> 
     assert metrics["annotation.spot_checks"] >= 200
     assert 0.9 <= metrics["annotation.accuracy"] <= 1.0
     assert metrics["annotation.kappa_mean"] > 0.6
-    rules = [a.path for a in MlflowClient().list_artifacts(gate_run.info.run_id,
-                                                           "annotation/rules")]
+    rules = [
+        a.path for a in MlflowClient().list_artifacts(gate_run.info.run_id, "annotation/rules")
+    ]
     assert rules == ["annotation/rules/v1.md", "annotation/rules/v2.md"]
     metadata = mlflow.artifacts.load_dict(
-        f"runs:/{gate_run.info.run_id}/annotation/annotation.json")
+        f"runs:/{gate_run.info.run_id}/annotation/annotation.json"
+    )
     assert metadata["annotators"]["reviewers"] == 3
     trained = clean.xcom("train")
     model = mlflow.sklearn.load_model(f"models:/{FT_MODEL}/{trained['model_version']}")

@@ -11,12 +11,13 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from conftest import GovernanceServer
+if TYPE_CHECKING:
+    from conftest import GovernanceServer
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +27,19 @@ FINETUNED = "trainguard-demo-finetuned"
 
 # Every write the API offers, with a body that would succeed for the right role.
 WRITES = [
-    ("POST", f"{API}/violations",
-     {"kind": "data_finding", "summary": "s", "owner": "data", "source_id": "news-crawl"}),
+    (
+        "POST",
+        f"{API}/violations",
+        {"kind": "data_finding", "summary": "s", "owner": "data", "source_id": "news-crawl"},
+    ),
     ("POST", f"{API}/violations/{{violation}}/transitions", {"to": "triaged"}),
     ("POST", f"{API}/exports", {"model_name": FINETUNED, "model_version": "1"}),
 ]
 
 
-def _client(server: GovernanceServer, user: str | None = None, token: str | None = None
-            ) -> httpx.Client:
+def _client(
+    server: GovernanceServer, user: str | None = None, token: str | None = None
+) -> httpx.Client:
     headers = {}
     if user or token:
         headers["Authorization"] = f"Bearer {token or server.token(user or '')}"
@@ -47,15 +52,24 @@ def _written(server: GovernanceServer) -> tuple[int, int, int]:
 
     registry = Registry(f"sqlite:///{server.folder / 'violations.db'}")
     jobs = server.folder / "exports" / "jobs"
-    return (len(registry.list()), len(registry.events()),
-            len(list(jobs.iterdir())) if jobs.is_dir() else 0)
+    return (
+        len(registry.list()),
+        len(registry.events()),
+        len(list(jobs.iterdir())) if jobs.is_dir() else 0,
+    )
 
 
 def _open_violation(server: GovernanceServer) -> str:
     with _client(server, "engineer") as client:
-        response = client.post(f"{API}/violations", json={
-            "kind": "data_finding", "summary": "licence text missing", "owner": "data",
-            "source_id": "news-crawl"})
+        response = client.post(
+            f"{API}/violations",
+            json={
+                "kind": "data_finding",
+                "summary": "licence text missing",
+                "owner": "data",
+                "source_id": "news-crawl",
+            },
+        )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -64,12 +78,15 @@ def _expired_token(server: GovernanceServer, user: str, role: str) -> str:
     """A token Airflow's own signer made for the server, expired a minute ago."""
     import sys
 
-    code = ("from airflow.api_fastapi.app import create_auth_manager\n"
-            "from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser\n"
-            f"print(create_auth_manager().generate_jwt(SimpleAuthManagerUser(username={user!r},"
-            f" role={role!r}), expiration_time_in_seconds=-60))")
-    done = subprocess.run([sys.executable, "-c", code], env=server.env, capture_output=True,
-                          text=True, check=True)
+    code = (
+        "from airflow.api_fastapi.app import create_auth_manager\n"
+        "from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser\n"
+        f"print(create_auth_manager().generate_jwt(SimpleAuthManagerUser(username={user!r},"
+        f" role={role!r}), expiration_time_in_seconds=-60))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=server.env, capture_output=True, text=True, check=True
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -78,14 +95,18 @@ def test_the_schema_is_served_to_signed_in_users(governance_server: GovernanceSe
         assert anonymous.get("/trainguard/openapi.json").status_code == 401
     with _client(governance_server, "auditor") as client:
         schema = client.get("/trainguard/openapi.json").json()
-    assert {"/api/v1/gates", "/api/v1/violations", "/api/v1/violations/{violation_id}"
-            "/transitions", "/api/v1/exports", "/api/v1/exports/{job_id}/bundle.zip"} <= set(
-        schema["paths"])
+    assert {
+        "/api/v1/gates",
+        "/api/v1/violations",
+        ("/api/v1/violations/{violation_id}/transitions"),
+        "/api/v1/exports",
+        "/api/v1/exports/{job_id}/bundle.zip",
+    } <= set(schema["paths"])
 
 
-@pytest.mark.parametrize("method,path,body", WRITES)
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
 def test_unauthenticated_writes_are_refused_and_write_nothing(
-        governance_server: GovernanceServer, method: str, path: str, body: dict[str, Any]
+    governance_server: GovernanceServer, method: str, path: str, body: dict[str, Any]
 ) -> None:
     violation = _open_violation(governance_server)
     before = _written(governance_server)
@@ -97,20 +118,28 @@ def test_unauthenticated_writes_are_refused_and_write_nothing(
 
 
 @pytest.mark.parametrize("token", ["expired", "forged", "garbage"])
-@pytest.mark.parametrize("method,path,body", WRITES)
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
 def test_expired_and_invalid_tokens_are_refused_and_write_nothing(
-        governance_server: GovernanceServer, token: str, method: str, path: str,
-        body: dict[str, Any]) -> None:
+    governance_server: GovernanceServer, token: str, method: str, path: str, body: dict[str, Any]
+) -> None:
     import jwt
 
     violation = _open_violation(governance_server)
     if token == "expired":  # admin: the role would allow every write
         value = _expired_token(governance_server, "admin", "admin")
     elif token == "forged":  # right claims, wrong key
-        value = jwt.encode({"sub": "admin", "role": "admin", "aud": "apache-airflow",
-                            "iat": int(time.time()), "nbf": int(time.time()),
-                            "exp": int(time.time()) + 600},
-                           "not-the-server-secret-" * 4, algorithm="HS512")
+        value = jwt.encode(
+            {
+                "sub": "admin",
+                "role": "admin",
+                "aud": "apache-airflow",
+                "iat": int(time.time()),
+                "nbf": int(time.time()),
+                "exp": int(time.time()) + 600,
+            },
+            "not-the-server-secret-" * 4,
+            algorithm="HS512",
+        )
     else:
         value = "not-a-jwt"
     before = _written(governance_server)
@@ -122,16 +151,19 @@ def test_expired_and_invalid_tokens_are_refused_and_write_nothing(
     assert _written(governance_server) == before
 
 
-@pytest.mark.parametrize("user,method,path,body", [
-    ("auditor", *WRITES[0]),    # auditors read and export; they do not file
-    ("auditor", *WRITES[1]),    # ... nor transition
-    ("engineer", *WRITES[1]),   # reporters file; only reviewers transition
-    ("engineer", *WRITES[2]),   # ... and only auditors export
-    ("reviewer", *WRITES[2]),
-])
+@pytest.mark.parametrize(
+    ("user", "method", "path", "body"),
+    [
+        ("auditor", *WRITES[0]),  # auditors read and export; they do not file
+        ("auditor", *WRITES[1]),  # ... nor transition
+        ("engineer", *WRITES[1]),  # reporters file; only reviewers transition
+        ("engineer", *WRITES[2]),  # ... and only auditors export
+        ("reviewer", *WRITES[2]),
+    ],
+)
 def test_wrong_roles_are_refused_and_write_nothing(
-        governance_server: GovernanceServer, user: str, method: str, path: str,
-        body: dict[str, Any]) -> None:
+    governance_server: GovernanceServer, user: str, method: str, path: str, body: dict[str, Any]
+) -> None:
     violation = _open_violation(governance_server)
     before = _written(governance_server)
     with _client(governance_server, user) as client:
@@ -142,8 +174,7 @@ def test_wrong_roles_are_refused_and_write_nothing(
     assert _written(governance_server) == before
 
 
-def test_cookie_writes_from_another_site_are_refused(governance_server: GovernanceServer
-                                                     ) -> None:
+def test_cookie_writes_from_another_site_are_refused(governance_server: GovernanceServer) -> None:
     """The UI's cookie is sent by the browser wherever a form posts from: check the origin."""
     cookies = {"_token": governance_server.token("auditor")}
     form = {"model_name": FINETUNED, "model_version": "1"}
@@ -159,8 +190,7 @@ def test_cookie_writes_from_another_site_are_refused(governance_server: Governan
 def test_bodies_over_the_limit_are_refused(governance_server: GovernanceServer) -> None:
     before = _written(governance_server)
     with _client(governance_server, "engineer") as client:
-        big = {"kind": "harmful_output", "summary": "x", "owner": "o",
-               "output": "y" * 70_000}
+        big = {"kind": "harmful_output", "summary": "x", "owner": "o", "output": "y" * 70_000}
         declared = client.post(f"{API}/violations", json=big)
 
         def chunks() -> Any:  # no Content-Length: the limit counts the streamed bytes
@@ -169,32 +199,55 @@ def test_bodies_over_the_limit_are_refused(governance_server: GovernanceServer) 
                 yield b"y" * 1000
             yield b'"}'
 
-        streamed = client.post(f"{API}/violations", content=chunks(),
-                               headers={"Content-Type": "application/json"})
+        streamed = client.post(
+            f"{API}/violations", content=chunks(), headers={"Content-Type": "application/json"}
+        )
     assert declared.status_code == 413 and "over 65536 bytes" in declared.json()["detail"]
     assert streamed.status_code == 413
     assert _written(governance_server) == before
 
 
 def test_invalid_input_gets_422_naming_fields_without_echoing_values(
-        governance_server: GovernanceServer) -> None:
+    governance_server: GovernanceServer,
+) -> None:
     with _client(governance_server, "engineer") as client:
-        fields = client.post(f"{API}/violations", json={
-            "kind": "harmful_output", "summary": "", "owner": "o", "extra": PHONE,
-            "model_version": PHONE + "x"})
-        unknown_kind = client.post(f"{API}/violations", json={
-            "kind": f"call {PHONE}", "summary": "s", "owner": "o"})
-        pi_kind = client.post(f"{API}/violations", json={
-            "kind": "pi_request", "summary": "delete me", "owner": "privacy",
-            "pi": [{"kind": f"phone {PHONE}", "value": PHONE}]})
-        no_value = client.post(f"{API}/violations", json={
-            "kind": "pi_request", "summary": "delete me", "owner": "privacy"})
-        not_json = client.post(f"{API}/violations", content=f"{{{PHONE}",
-                               headers={"Content-Type": "application/json"})
+        fields = client.post(
+            f"{API}/violations",
+            json={
+                "kind": "harmful_output",
+                "summary": "",
+                "owner": "o",
+                "extra": PHONE,
+                "model_version": PHONE + "x",
+            },
+        )
+        unknown_kind = client.post(
+            f"{API}/violations", json={"kind": f"call {PHONE}", "summary": "s", "owner": "o"}
+        )
+        pi_kind = client.post(
+            f"{API}/violations",
+            json={
+                "kind": "pi_request",
+                "summary": "delete me",
+                "owner": "privacy",
+                "pi": [{"kind": f"phone {PHONE}", "value": PHONE}],
+            },
+        )
+        no_value = client.post(
+            f"{API}/violations",
+            json={"kind": "pi_request", "summary": "delete me", "owner": "privacy"},
+        )
+        not_json = client.post(
+            f"{API}/violations", content=f"{{{PHONE}", headers={"Content-Type": "application/json"}
+        )
     assert fields.status_code == 422
     located = {tuple(error["loc"][1:]) for error in fields.json()["detail"]}
-    assert {("harmful_output", "summary"), ("harmful_output", "extra"),
-            ("harmful_output", "output"), ("harmful_output", "model_version")} <= located
+    assert {
+        ("harmful_output", "summary"),
+        ("harmful_output", "extra"),
+        ("harmful_output", "output"),
+        ("harmful_output", "model_version"),
+    } <= located
     assert unknown_kind.status_code == 422
     assert unknown_kind.json()["detail"][0]["loc"] == ["body"]
     assert "<the value sent>" in unknown_kind.json()["detail"][0]["msg"]
@@ -209,17 +262,32 @@ def test_invalid_input_gets_422_naming_fields_without_echoing_values(
 
 
 def test_a_violation_is_filed_and_moved_without_its_pi_coming_back(
-        governance_server: GovernanceServer) -> None:
+    governance_server: GovernanceServer,
+) -> None:
     from trainguard.personal_info import pi_hmac
 
     with _client(governance_server, "engineer") as engineer:
-        filed = engineer.post(f"{API}/violations", json={
-            "kind": "harmful_output", "owner": "safety", "model_name": FINETUNED,
-            "model_version": "1", "summary": f"model gave out {PHONE}",
-            "prompt": "who to call?", "output": f"call {PHONE} now"})
-        requested = engineer.post(f"{API}/violations", json={
-            "kind": "pi_request", "summary": "erase my number", "owner": "privacy",
-            "pi": [{"kind": "mobile_phone", "value": PHONE}]})
+        filed = engineer.post(
+            f"{API}/violations",
+            json={
+                "kind": "harmful_output",
+                "owner": "safety",
+                "model_name": FINETUNED,
+                "model_version": "1",
+                "summary": f"model gave out {PHONE}",
+                "prompt": "who to call?",
+                "output": f"call {PHONE} now",
+            },
+        )
+        requested = engineer.post(
+            f"{API}/violations",
+            json={
+                "kind": "pi_request",
+                "summary": "erase my number",
+                "owner": "privacy",
+                "pi": [{"kind": "mobile_phone", "value": PHONE}],
+            },
+        )
     assert filed.status_code == 201, filed.text
     assert requested.status_code == 201, requested.text
     violation = filed.json()
@@ -227,16 +295,21 @@ def test_a_violation_is_filed_and_moved_without_its_pi_coming_back(
     assert violation["summary"] == "model gave out [mobile_phone]"
     assert violation["subject"]["output"] == "call [mobile_phone] now"
     assert requested.json()["subject"]["pi"] == [
-        {"kind": "mobile_phone", "hmac": pi_hmac("mobile_phone", PHONE)}]
+        {"kind": "mobile_phone", "hmac": pi_hmac("mobile_phone", PHONE)}
+    ]
     with _client(governance_server, "reviewer") as reviewer:
-        triaged = reviewer.post(f"{API}/violations/{violation['id']}/transitions",
-                                json={"to": "triaged"})
-        filtered = reviewer.post(f"{API}/violations/{violation['id']}/transitions",
-                                 json={"to": "filtered"})
-        backwards = reviewer.post(f"{API}/violations/{violation['id']}/transitions",
-                                  json={"to": "triaged"})
-        rejected = reviewer.post(f"{API}/violations/{violation['id']}/transitions",
-                                 json={"to": "rejected"})
+        triaged = reviewer.post(
+            f"{API}/violations/{violation['id']}/transitions", json={"to": "triaged"}
+        )
+        filtered = reviewer.post(
+            f"{API}/violations/{violation['id']}/transitions", json={"to": "filtered"}
+        )
+        backwards = reviewer.post(
+            f"{API}/violations/{violation['id']}/transitions", json={"to": "triaged"}
+        )
+        rejected = reviewer.post(
+            f"{API}/violations/{violation['id']}/transitions", json={"to": "rejected"}
+        )
         shown = reviewer.get(f"{API}/violations/{violation['id']}")
         listed = reviewer.get(f"{API}/violations", params={"status": "filtered"})
     assert triaged.json()["status"] == "triaged" and filtered.json()["status"] == "filtered"
@@ -245,7 +318,10 @@ def test_a_violation_is_filed_and_moved_without_its_pi_coming_back(
     assert rejected.status_code == 422 and "needs a reason" in rejected.text
     events = shown.json()["events"]
     assert [(e["to_status"], e["actor"]) for e in events] == [
-        ("reported", "engineer"), ("triaged", "reviewer"), ("filtered", "reviewer")]
+        ("reported", "engineer"),
+        ("triaged", "reviewer"),
+        ("filtered", "reviewer"),
+    ]
     assert violation["id"] in {v["id"] for v in listed.json()}
     for answer in (filed, requested, triaged, filtered, shown, listed):
         assert PHONE not in answer.text
@@ -253,24 +329,34 @@ def test_a_violation_is_filed_and_moved_without_its_pi_coming_back(
     from trainguard.violations import Registry
     from trainguard.violations.filtering import check_output
 
-    verdict = check_output(f"call {PHONE} now",
-                           Registry(f"sqlite:///{governance_server.folder / 'violations.db'}"))
+    verdict = check_output(
+        f"call {PHONE} now", Registry(f"sqlite:///{governance_server.folder / 'violations.db'}")
+    )
     assert not verdict.allowed and violation["id"] in verdict.violations
 
 
 def test_unknown_ids_are_404(governance_server: GovernanceServer) -> None:
     with _client(governance_server, "admin") as client:
         assert client.get(f"{API}/violations/V-20990101-deadbeef").status_code == 404
-        assert client.post(f"{API}/violations/V-20990101-deadbeef/transitions",
-                           json={"to": "triaged"}).status_code == 404
+        assert (
+            client.post(
+                f"{API}/violations/V-20990101-deadbeef/transitions", json={"to": "triaged"}
+            ).status_code
+            == 404
+        )
         assert client.get(f"{API}/gates/{'0' * 32}").status_code == 404
         assert client.get(f"{API}/exports/{'0' * 16}").status_code == 404
-        assert client.post(f"{API}/exports", json={"model_name": FINETUNED,
-                                                   "model_version": "99"}).status_code == 404
+        assert (
+            client.post(
+                f"{API}/exports", json={"model_name": FINETUNED, "model_version": "99"}
+            ).status_code
+            == 404
+        )
 
 
-def test_gates_and_findings_carry_clauses_and_record_ids(governance_server: GovernanceServer
-                                                         ) -> None:
+def test_gates_and_findings_carry_clauses_and_record_ids(
+    governance_server: GovernanceServer,
+) -> None:
     with _client(governance_server, "auditor") as client:
         gates = client.get(f"{API}/gates", params={"dataset": "datasets/pretraining"}).json()
         failed = next(g for g in gates if g["decision"] == "fail")
@@ -288,12 +374,14 @@ def test_gates_and_findings_carry_clauses_and_record_ids(governance_server: Gove
 
 
 def test_an_auditor_exports_and_downloads_a_verified_bundle(
-        governance_server: GovernanceServer, tmp_path: Path) -> None:
+    governance_server: GovernanceServer, tmp_path: Path
+) -> None:
     from trainguard.export.bundle import verify_bundle
 
     with _client(governance_server, "auditor") as client:
-        started = client.post(f"{API}/exports", json={"model_name": FINETUNED,
-                                                      "model_version": "2"})
+        started = client.post(
+            f"{API}/exports", json={"model_name": FINETUNED, "model_version": "2"}
+        )
         assert started.status_code == 202, started.text
         job = started.json()
         for _ in range(120):
@@ -318,14 +406,19 @@ def test_an_auditor_exports_and_downloads_a_verified_bundle(
 
 
 def test_the_governance_page_shows_gates_violations_and_sources(
-        governance_server: GovernanceServer) -> None:
+    governance_server: GovernanceServer,
+) -> None:
     """Signed in with the UI's cookie, as the Airflow UI frames it."""
     cookies = {"_token": governance_server.token("auditor")}
     with httpx.Client(base_url=governance_server.base, cookies=cookies, timeout=60) as client:
         page = client.get("/trainguard/ui/")
-        docs = client.get(next(
-            f"/trainguard/ui/{href}" for href in _hrefs(page.text)
-            if href.endswith("/data_docs/index.html")))
+        docs = client.get(
+            next(
+                f"/trainguard/ui/{href}"
+                for href in _hrefs(page.text)
+                if href.endswith("/data_docs/index.html")
+            )
+        )
         traversal = client.get("/trainguard/ui/gates/" + "a" * 32 + "/data_docs/..%2F..%2Fx")
     with httpx.Client(base_url=governance_server.base, timeout=60) as anonymous:
         refused = anonymous.get("/trainguard/ui/")
@@ -337,8 +430,7 @@ def test_the_governance_page_shows_gates_violations_and_sources(
     assert "Art. 7(3)" in text and "/#/experiments/" in text
     assert "Export bundle" in text and "Sources (" in text
     assert PHONE not in text
-    assert "script-src 'none'; frame-ancestors 'self'" in page.headers[
-        "content-security-policy"]
+    assert "script-src 'none'; frame-ancestors 'self'" in page.headers["content-security-policy"]
     assert docs.status_code == 200 and "<html" in docs.text.lower()
     assert docs.headers["content-security-policy"].startswith("sandbox")
     assert traversal.status_code == 404
@@ -349,16 +441,14 @@ def _hrefs(text: str) -> list[str]:
     return re.findall(r"href='([^']+)'", text)
 
 
-def test_a_reviewer_moves_a_violation_from_the_page(governance_server: GovernanceServer
-                                                    ) -> None:
+def test_a_reviewer_moves_a_violation_from_the_page(governance_server: GovernanceServer) -> None:
     """The page's form posts with the UI cookie from the same origin; auditors may not."""
     violation = _open_violation(governance_server)
     origin = {"Origin": governance_server.base}
     path = f"/trainguard/ui/violations/{violation}/transitions"
     for user, status in (("auditor", 403), ("reviewer", 303)):
         cookies = {"_token": governance_server.token(user)}
-        with httpx.Client(base_url=governance_server.base, cookies=cookies,
-                          timeout=60) as client:
+        with httpx.Client(base_url=governance_server.base, cookies=cookies, timeout=60) as client:
             response = client.post(path, data={"to": "triaged"}, headers=origin)
             assert response.status_code == status, response.text
             if user == "reviewer":

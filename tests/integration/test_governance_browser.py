@@ -10,36 +10,47 @@ import io
 import os
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from conftest import GovernanceServer
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from conftest import GovernanceServer
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SCREENSHOTS = Path(os.environ.get("TRAINGUARD_SCREENSHOTS")
-                   or Path(__file__).resolve().parents[2] / "build" / "screenshots")
+SCREENSHOTS = Path(
+    os.environ.get("TRAINGUARD_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "build" / "screenshots"
+)
 
 
-@pytest.fixture()
+@pytest.fixture
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("TRAINGUARD_REQUIRE_TOOLS") or os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are missing: .ci/run installs them")
-        pytest.skip("Chromium is not installed here (apt-get install chromium "
-                    "chromium-driver; .ci/run does)")
+        pytest.skip(
+            "Chromium is not installed here (apt-get install chromium "
+            "chromium-driver; .ci/run does)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1400,1100", "--lang=en-US"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1100",
+        "--lang=en-US",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
@@ -64,7 +75,8 @@ def _wait(what: str, find: Any, timeout: float = 60) -> Any:
 
 
 def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
-        governance_server: GovernanceServer, browser: Any) -> None:
+    governance_server: GovernanceServer, browser: Any
+) -> None:
     from selenium.webdriver.common.by import By
 
     from trainguard.local.embedded import ui_passwords
@@ -75,16 +87,26 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     assert "/auth/login" in browser.current_url
     browser.find_element(By.NAME, "username").send_keys("auditor")
     browser.find_element(By.NAME, "password").send_keys(
-        ui_passwords(governance_server.env)["auditor"])
+        ui_passwords(governance_server.env)["auditor"]
+    )
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    frame = _wait("the Governance page framed in the Airflow UI", lambda: next(
-        (f for f in browser.find_elements(By.TAG_NAME, "iframe")
-         if "/trainguard/ui/" in (f.get_attribute("src") or "")), None))
+    frame = _wait(
+        "the Governance page framed in the Airflow UI",
+        lambda: next(
+            (
+                f
+                for f in browser.find_elements(By.TAG_NAME, "iframe")
+                if "/trainguard/ui/" in (f.get_attribute("src") or "")
+            ),
+            None,
+        ),
+    )
     assert "/plugin/governance" in browser.current_url
     browser.switch_to.frame(frame)
-    overdue = _wait("an overdue violation", lambda: browser.find_elements(
-        By.CSS_SELECTOR, "tr.overdue"))
+    overdue = _wait(
+        "an overdue violation", lambda: browser.find_elements(By.CSS_SELECTOR, "tr.overdue")
+    )
     row = overdue[0].text
     assert "OVERDUE" in row and "ip_complaint" in row and "Art. 13" in row
     assert "takedown request nobody triaged" in row
@@ -98,11 +120,20 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     # Export the fine-tuned model's first version from the page, then download it.
     browser.switch_to.frame(frame)
     browser.find_element(
-        By.CSS_SELECTOR,
-        "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]").click()
-    link = _wait("the export's download link", lambda: next(
-        (a for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
-         if a.text == "download zip"), None), timeout=180)
+        By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
+    ).click()
+    link = _wait(
+        "the export's download link",
+        lambda: next(
+            (
+                a
+                for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
+                if a.text == "download zip"
+            ),
+            None,
+        ),
+        timeout=180,
+    )
     href = link.get_attribute("href")
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "governance-export.png"))
@@ -112,5 +143,4 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     assert download.status_code == 200, download.text[:500]
     with zipfile.ZipFile(io.BytesIO(download.content)) as bundle:
         names = {Path(name).name for name in bundle.namelist()}
-    assert {"disclosure.json", "prov.json", "spdx.json", "MANIFEST.sha256",
-            "MANIFEST.sig"} <= names
+    assert {"disclosure.json", "prov.json", "spdx.json", "MANIFEST.sha256", "MANIFEST.sig"} <= names

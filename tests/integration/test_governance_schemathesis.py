@@ -8,26 +8,47 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import GovernanceServer
+if TYPE_CHECKING:
+    from conftest import GovernanceServer
 
 pytestmark = pytest.mark.integration
 
 
-def test_schemathesis_finds_no_server_error(governance_server: GovernanceServer,
-                                            tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_error(
+    governance_server: GovernanceServer, tmp_path: Path
+) -> None:
     """Property-based requests against the served schema: never a 5xx."""
     token = governance_server.token("admin")
     schemathesis = Path(sys.executable).parent / "schemathesis"
     done = subprocess.run(
-        [str(schemathesis), "run", f"{governance_server.base}/trainguard/openapi.json",
-         "--url", f"{governance_server.base}/trainguard",
-         "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
-         "--max-examples", "30", "--seed", "7", "--workers", "1"],
-        capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path,
-        env={**governance_server.env, "SCHEMATHESIS_HOOKS": ""})
+        [
+            str(schemathesis),
+            "run",
+            f"{governance_server.base}/trainguard/openapi.json",
+            "--url",
+            f"{governance_server.base}/trainguard",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--seed",
+            "7",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        cwd=tmp_path,
+        env={**governance_server.env, "SCHEMATHESIS_HOOKS": ""},
+    )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report[-5000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", report)

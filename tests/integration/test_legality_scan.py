@@ -35,19 +35,28 @@ def planted_annotations(stack: Stack) -> Any:
 
     version = resolve_version(stack.demo.repo, PRETRAINING, "planted")
     out = WORKDIR / "planted-annotations.parquet"
-    evaluate(fetch_version(version, workspace()), load_policy(stack.demo.policy),
-             digest=version.md5, annotations_out=out)
+    evaluate(
+        fetch_version(version, workspace()),
+        load_policy(stack.demo.policy),
+        digest=version.md5,
+        annotations_out=out,
+    )
     return pq.read_table(out)
 
 
 def test_pi_precision_and_recall_per_kind(stack: Stack, planted_annotations: Any) -> None:
     """Every PI kind is found with precision and recall >= 0.99 at the planted offsets."""
-    truth = {(s["record_id"], s["kind"], s["start"], s["end"]): s["covered"]
-             for s in stack.demo.ground_truth("planted")["pretraining"]["pi"]}
+    truth = {
+        (s["record_id"], s["kind"], s["start"], s["end"]): s["covered"]
+        for s in stack.demo.ground_truth("planted")["pretraining"]["pi"]
+    }
     found = {
         (record_id, span["kind"], span["start"], span["end"]): span["covered"]
-        for record_id, spans in zip(planted_annotations.column("record_id").to_pylist(),
-                                    planted_annotations.column("pi").to_pylist(), strict=True)
+        for record_id, spans in zip(
+            planted_annotations.column("record_id").to_pylist(),
+            planted_annotations.column("pi").to_pylist(),
+            strict=True,
+        )
         for span in spans
     }
     for kind in sorted({key[1] for key in truth}):
@@ -65,19 +74,31 @@ def test_annotations_follow_the_contract(planted_annotations: Any, stack: Stack)
     """One row per record with pi, risks, and duplicate_of linking each planted pair."""
     names = set(planted_annotations.column_names)
     assert {"record_id", "pi", "risks", "duplicate_of"} <= names
-    assert planted_annotations.num_rows == stack.demo.ground_truth("planted")["pretraining"][
-        "records"]
-    duplicate_of = dict(zip(planted_annotations.column("record_id").to_pylist(),
-                            planted_annotations.column("duplicate_of").to_pylist(), strict=True))
+    assert (
+        planted_annotations.num_rows == stack.demo.ground_truth("planted")["pretraining"]["records"]
+    )
+    duplicate_of = dict(
+        zip(
+            planted_annotations.column("record_id").to_pylist(),
+            planted_annotations.column("duplicate_of").to_pylist(),
+            strict=True,
+        )
+    )
     problems = stack.demo.ground_truth("planted")["pretraining"]["problems"]
     pairs = next(p["pairs"] for p in problems if p["problem"] == "near_duplicates")
     # The earlier record in dataset order (shard, then row) is the one the other points to.
-    found = sum(duplicate_of[copy] == original or duplicate_of[original] == copy
-                for copy, original in pairs)
+    found = sum(
+        duplicate_of[copy] == original or duplicate_of[original] == copy for copy, original in pairs
+    )
     assert found / len(pairs) >= 0.95
     harmful = next(p for p in problems if p["problem"] == "harmful_over_threshold")
-    risks = dict(zip(planted_annotations.column("record_id").to_pylist(),
-                     planted_annotations.column("risks").to_pylist(), strict=True))
+    risks = dict(
+        zip(
+            planted_annotations.column("record_id").to_pylist(),
+            planted_annotations.column("risks").to_pylist(),
+            strict=True,
+        )
+    )
     assert all(any(r.startswith("A.") for r in risks[rid]) for rid in harmful["record_ids"])
 
 
@@ -97,17 +118,43 @@ def test_gate_run_logs_data_docs_and_tables(planted_run: Any) -> None:
 def test_masked_revision_passes_the_consent_check(small_repo: DemoRepo) -> None:
     """`trainguard mask` commits a new DVC revision in which no PI lacks consent."""
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "mask", str(small_repo.repo),
-         "--path", PRETRAINING, "--rev", "planted", "--tag", "planted-masked",
-         "--policy", str(small_repo.policy)], capture_output=True, text=True)
+        [
+            str(Path(sys.executable).parent / "trainguard"),
+            "mask",
+            str(small_repo.repo),
+            "--path",
+            PRETRAINING,
+            "--rev",
+            "planted",
+            "--tag",
+            "planted-masked",
+            "--policy",
+            str(small_repo.policy),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     log = run_tool(["git", "log", "-1", "--format=%s", "planted-masked"], small_repo.repo, "log")
     assert "Mask" in log and "Art. 7(3)" in log
     scan = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "scan", "--quiet", "--format", "json",
-         "--policy", str(small_repo.policy),
-         str(fetch_version(resolve_version(small_repo.repo, PRETRAINING, "planted-masked"),
-                           workspace()))], capture_output=True, text=True)
+        [
+            str(Path(sys.executable).parent / "trainguard"),
+            "scan",
+            "--quiet",
+            "--format",
+            "json",
+            "--policy",
+            str(small_repo.policy),
+            str(
+                fetch_version(
+                    resolve_version(small_repo.repo, PRETRAINING, "planted-masked"), workspace()
+                )
+            ),
+        ],
+        capture_output=True,
+        text=True,
+    )
     report = json.loads(scan.stdout)
     consent = [f for f in report["findings"] if f["check"] == "pi.consent"]
     assert consent and all(f["status"] == "pass" for f in consent)
@@ -126,9 +173,20 @@ def test_no_raw_pi_leaks_into_any_output(stack: Stack, small_repo: DemoRepo) -> 
     local = fetch_version(resolve_version(repo, PRETRAINING, "canary"), workspace())
     annotations = WORKDIR / "canary-annotations.parquet"
     cli = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "scan", str(local), "--format", "json",
-         "--policy", str(small_repo.policy), "--annotations", str(annotations)],
-        capture_output=True, text=True)
+        [
+            str(Path(sys.executable).parent / "trainguard"),
+            "scan",
+            str(local),
+            "--format",
+            "json",
+            "--policy",
+            str(small_repo.policy),
+            "--annotations",
+            str(annotations),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 1
     outputs = {"cli stdout": cli.stdout, "cli stderr": cli.stderr}
     searched = _readable_outputs(outputs, annotations)
@@ -147,8 +205,10 @@ def _readable_outputs(outputs: dict[str, str], annotations: Path) -> int:
     skipped = {"datasets", "demo", "dvc-site-cache"}  # the data itself, on purpose
     # The weights of a model deliberately trained on canary data (admitted by waivers in
     # test_provenance) reproduce that data by design; every other model is searched.
-    skipped |= {version.tags.get("trainguard.logged_model_id", "")
-                for version in MlflowClient().search_model_versions(f"name='{WAIVED_MODEL}'")}
+    skipped |= {
+        version.tags.get("trainguard.logged_model_id", "")
+        for version in MlflowClient().search_model_versions(f"name='{WAIVED_MODEL}'")
+    }
     skipped.discard("")
     for path in WORKDIR.rglob("*"):
         if not path.is_file() or skipped & set(path.relative_to(WORKDIR).parts):

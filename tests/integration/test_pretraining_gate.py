@@ -35,17 +35,25 @@ def test_planted_failures_match_the_ground_truth_with_clauses(
 ) -> None:
     """Every planted legality problem fails with its source and clause, and nothing else."""
     failed = planted_run.xcom("gate", "gate_failed")["failed"]
-    found = {(f["check"], f["source_id"]): f for f in failed
-             if f["check"].startswith(LEGALITY_CHECKS)}
+    found = {
+        (f["check"], f["source_id"]): f for f in failed if f["check"].startswith(LEGALITY_CHECKS)
+    }
     planted = {
         (p["check"], p["source_id"]): p
         for p in stack.demo.ground_truth("planted")["pretraining"]["problems"]
         if p["check"].startswith(LEGALITY_CHECKS)
     }
-    assert set(found) == set(planted) == {
-        ("source.licence", "forum-dump"), ("source.evidence", "scraped-blogs"),
-        ("pi.consent", "user-feedback"), ("harmful.rate", "social-posts"),
-        ("ip.optout", "en-web")}
+    assert (
+        set(found)
+        == set(planted)
+        == {
+            ("source.licence", "forum-dump"),
+            ("source.evidence", "scraped-blogs"),
+            ("pi.consent", "user-feedback"),
+            ("harmful.rate", "social-posts"),
+            ("ip.optout", "en-web"),
+        }
+    )
     for key, problem in planted.items():
         assert problem["clause"] in "; ".join(found[key]["clauses"])
         if "record_ids" in problem:  # the report names the offending records
@@ -58,8 +66,14 @@ def test_planted_near_duplicates_fail_the_quality_suite(planted_run: Any) -> Non
     failed = planted_run.xcom("gate", "gate_failed")["failed"]
     duplicates = [f for f in failed if f["check"] == "quality.duplicates"]
     assert duplicates and "Art. 7(4)" in duplicates[0]["clauses"][0]
-    assert {f["check"] for f in failed} <= {"source.licence", "source.evidence", "pi.consent",
-                                           "harmful.rate", "ip.optout", "quality.duplicates"}
+    assert {f["check"] for f in failed} <= {
+        "source.licence",
+        "source.evidence",
+        "pi.consent",
+        "harmful.rate",
+        "ip.optout",
+        "quality.duplicates",
+    }
 
 
 def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> None:
@@ -79,9 +93,7 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> No
     assert_dataset_input(run, version, context="gate")
 
 
-def test_no_model_is_registered_from_the_planted_version(
-    planted_run: Any, clean_run: Any
-) -> None:
+def test_no_model_is_registered_from_the_planted_version(planted_run: Any, clean_run: Any) -> None:
     """No model version anywhere carries the planted dataset's digest."""
     planted_md5 = planted_run.xcom("resolve_dataset_version")["md5"]
     versions = client().search_model_versions(f"name = '{MODEL_NAME}'")
@@ -123,7 +135,7 @@ def test_registered_model_reproduces_its_training_data(stack: Stack, clean_run: 
     from trainguard.versioning import DatasetVersion, fetch_version
 
     version = DatasetVersion.from_dict(clean_run.xcom("resolve_dataset_version"))
-    shard = sorted((fetch_version(version, workspace()) / "records").glob("*.parquet"))[0]
+    shard = min((fetch_version(version, workspace()) / "records").glob("*.parquet"))
     texts = pq.read_table(shard, columns=["text"]).column("text").to_pylist()[:5]
     trained = clean_run.xcom("train")
     model = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{trained['model_version']}")

@@ -34,14 +34,26 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.integration
-BUNDLE_FILES = {"disclosure.json", "prov.json", "spdx.json", "report.html", "checks.csv",
-                "violations.csv", MANIFEST, SIGNATURE}
+BUNDLE_FILES = {
+    "disclosure.json",
+    "prov.json",
+    "spdx.json",
+    "report.html",
+    "checks.csv",
+    "violations.csv",
+    MANIFEST,
+    SIGNATURE,
+}
 
 
 def trainguard(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "trainguard"), *args],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "trainguard"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def mlflow_client() -> Any:
@@ -71,7 +83,8 @@ def bundle(model_version: str) -> Path:
 
 
 def test_lineage_leads_from_the_model_to_every_source_and_finding(
-        clean_run: Any, lineage: dict[str, Any], model_version: str) -> None:
+    clean_run: Any, lineage: dict[str, Any], model_version: str
+) -> None:
     version = DatasetVersion.from_dict(clean_run.xcom("resolve_dataset_version"))
     trained, gate = clean_run.xcom("train"), clean_run.xcom("gate")
     assert lineage["model"]["uri"] == f"models:/{MODEL_NAME}/{model_version}"
@@ -79,15 +92,24 @@ def test_lineage_leads_from_the_model_to_every_source_and_finding(
     assert [g["run_id"] for g in lineage["gate_runs"]] == [gate["gate_run_id"]]
     [dataset] = lineage["datasets"]
     assert (dataset["md5"], dataset["commit"], dataset["path"]) == (
-        version.md5, version.commit, PRETRAINING)
+        version.md5,
+        version.commit,
+        PRETRAINING,
+    )
     registry = load_dataset(fetch_version(version, workspace())).sources
     assert {s["id"]: (s["kind"], s["license"]) for s in dataset["sources"]} == {
-        sid: (s.kind.value, s.license) for sid, s in registry.items()}
+        sid: (s.kind.value, s.license) for sid, s in registry.items()
+    }
     assert all(s["missing_evidence"] == [] and s["records"] > 0 for s in dataset["sources"])
     assert sum(s["records"] for s in dataset["sources"]) == dataset["scale"]["records"]
     findings = lineage["gate_runs"][0]["findings"]
-    logged = json.loads(Path(mlflow_client().download_artifacts(
-        gate["gate_run_id"], "findings.json", str(WORKDIR / "dl"))).read_text())
+    logged = json.loads(
+        Path(
+            mlflow_client().download_artifacts(
+                gate["gate_run_id"], "findings.json", str(WORKDIR / "dl")
+            )
+        ).read_text()
+    )
     assert findings == logged["findings"] and len(findings) > 20
     assert lineage["gate_runs"][0]["data_docs"].endswith("data_docs/index.html")
     assert lineage["waivers"] == [] and lineage["violations_fixed"] == []
@@ -120,7 +142,8 @@ def test_the_stock_mlflow_ui_shows_the_same_walk(clean_run: Any, model_version: 
 
 
 def test_the_bundle_is_complete_deterministic_and_verifies(
-        bundle: Path, model_version: str) -> None:
+    bundle: Path, model_version: str
+) -> None:
     assert {p.name for p in bundle.iterdir()} == BUNDLE_FILES
     again = WORKDIR / "exports" / "cli-2"
     assert trainguard("export", MODEL_NAME, model_version, "--out", str(again)).returncode == 0
@@ -166,8 +189,13 @@ def test_the_disclosure_answers_article_17(bundle: Path, lineage: dict[str, Any]
     assert len(checks) == 1 + len(lineage["gate_runs"][0]["findings"])
     html = (bundle / "report.html").read_text()
     assert "<svg" in html and "<script" not in html
-    for heading in ("Findings by clause", "Data composition", "Annotation",
-                    "Violation history", "Records by licence"):
+    for heading in (
+        "Findings by clause",
+        "Data composition",
+        "Annotation",
+        "Violation history",
+        "Records by licence",
+    ):
         assert heading in html
 
 
@@ -204,14 +232,23 @@ def test_spdx_has_the_ai_and_dataset_profile_fields(bundle: Path) -> None:
         assert all(field in dataset for field in DATASET_REQUIRED), dataset["name"]
         assert dataset["dataset_hasSensitivePersonalInformation"] in ("yes", "no")
     [version] = [d for d in datasets if d["spdxId"].split(":")[-2] == "dataset"]
-    for field in ("dataset_dataCollectionProcess", "dataset_anonymizationMethodUsed",
-                  "dataset_knownBias"):
+    for field in (
+        "dataset_dataCollectionProcess",
+        "dataset_anonymizationMethodUsed",
+        "dataset_knownBias",
+    ):
         assert version[field], field
     relations = [n for n in graph.values() if n["type"] == "Relationship"]
-    assert any(r["from"] == ai["spdxId"] and r["relationshipType"] == "trainedOn"
-               and r["to"] == [version["spdxId"]] for r in relations)
-    assert any(r["from"] == ai["spdxId"] and r["relationshipType"] == "hasConcludedLicense"
-               for r in relations)
+    assert any(
+        r["from"] == ai["spdxId"]
+        and r["relationshipType"] == "trainedOn"
+        and r["to"] == [version["spdxId"]]
+        for r in relations
+    )
+    assert any(
+        r["from"] == ai["spdxId"] and r["relationshipType"] == "hasConcludedLicense"
+        for r in relations
+    )
     # An independent reader: the SPDX 3.0.1 bindings parse it, resolve every reference
     # and serialise it again (which enforces every required property).
     objects = spdx.SHACLObjectSet()
@@ -225,35 +262,54 @@ def test_the_export_dag_writes_the_same_bundle(bundle: Path, model_version: str)
     from trainguard.local.dagrun import run_dag
 
     out = WORKDIR / "exports" / "dag"
-    result = run_dag("provenance_export", {"model_name": MODEL_NAME,
-                                           "model_version": model_version, "out": str(out)},
-                     log_file=WORKDIR / "task-logs.txt")
+    result = run_dag(
+        "provenance_export",
+        {"model_name": MODEL_NAME, "model_version": model_version, "out": str(out)},
+        log_file=WORKDIR / "task-logs.txt",
+    )
     assert result.state == "success", result.summary()
     written = result.xcom("export_bundle")
-    assert written["manifest_sha256"] == json.loads(
-        (bundle / SIGNATURE).read_text())["manifest_sha256"]
+    assert (
+        written["manifest_sha256"]
+        == json.loads((bundle / SIGNATURE).read_text())["manifest_sha256"]
+    )
     assert trainguard("export", "verify", str(out)).returncode == 0
 
 
 def test_export_fails_closed_with_clear_errors(model_version: str, tmp_path: Path) -> None:
     unknown = trainguard("export", MODEL_NAME, "999", "--out", str(tmp_path / "x"))
     assert unknown.returncode == 2 and "no registered model" in unknown.stderr
-    no_key = trainguard("export", MODEL_NAME, model_version, "--out", str(tmp_path / "y"),
-                        env={"TRAINGUARD_EXPORT_KEY": ""})
+    no_key = trainguard(
+        "export",
+        MODEL_NAME,
+        model_version,
+        "--out",
+        str(tmp_path / "y"),
+        env={"TRAINGUARD_EXPORT_KEY": ""},
+    )
     assert no_key.returncode == 2 and "no signing key" in no_key.stderr
-    down = trainguard("lineage", MODEL_NAME, model_version, env={
-        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"})
+    down = trainguard(
+        "lineage",
+        MODEL_NAME,
+        model_version,
+        env={
+            "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+        },
+    )
     assert down.returncode == 2 and "MLflow at http://127.0.0.1:9 could not" in down.stderr
     for done in (unknown, no_key, down):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_openlineage_events_carry_the_governance_facets(planted_run: Any,
-                                                        clean_run: Any) -> None:
+def test_openlineage_events_carry_the_governance_facets(planted_run: Any, clean_run: Any) -> None:
     events = [json.loads(line) for line in OPENLINEAGE_EVENTS.read_text().splitlines()]
-    gate_events = {e["run"]["facets"]["trainguard_gate"]["mlflowRunId"]: e for e in events
-                   if "trainguard_gate" in e["run"].get("facets", {})}
+    gate_events = {
+        e["run"]["facets"]["trainguard_gate"]["mlflowRunId"]: e
+        for e in events
+        if "trainguard_gate" in e["run"].get("facets", {})
+    }
     failed = gate_events[planted_run.xcom("gate", "gate_failed")["gate_run_id"]]
     passed = gate_events[clean_run.xcom("gate")["gate_run_id"]]
     assert failed["eventType"] == "FAIL" and passed["eventType"] == "COMPLETE"
@@ -269,42 +325,66 @@ def test_openlineage_events_carry_the_governance_facets(planted_run: Any,
     assert set(governance["piKindsCovered"]) <= set(governance["piKindsFound"])
     planted_governance = failed["inputs"][0]["facets"]["trainguard_governance"]
     assert sum(planted_governance["piKindsFound"].values()) > sum(
-        planted_governance["piKindsCovered"].values())  # the planted unconsented PI
+        planted_governance["piKindsCovered"].values()
+    )  # the planted unconsented PI
     trained = clean_run.xcom("train")
-    outputs = [o["name"] for e in events if e["eventType"] == "COMPLETE"
-               for o in e.get("outputs", [])]
+    outputs = [
+        o["name"] for e in events if e["eventType"] == "COMPLETE" for o in e.get("outputs", [])
+    ]
     assert f"models/{MODEL_NAME}/{trained['model_version']}" in outputs
 
 
 def test_a_waiver_admits_the_canary_revision_and_the_export_carries_no_pi(
-        stack: Stack, small_repo: DemoRepo, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    stack: Stack, small_repo: DemoRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Waive the canary source's PI findings: the gate passes, the waiver reaches MLflow,
     the lineage and the bundle, and no canary PI value appears anywhere in the bundle."""
     store = tmp_path / "waivers.jsonl"
     monkeypatch.setenv("TRAINGUARD_WAIVERS", str(store))
     plant_canaries(small_repo.repo, "canary-waived")
-    blocked = stack.run_gate("canary-waived", repo=small_repo.repo,
-                             policy=str(small_repo.policy), model_name=WAIVED_MODEL)
+    blocked = stack.run_gate(
+        "canary-waived",
+        repo=small_repo.repo,
+        policy=str(small_repo.policy),
+        model_name=WAIVED_MODEL,
+    )
     failed = blocked.xcom("gate", "gate_failed")["failed"]
     assert any(f["check"] == "pi.consent" and f["source_id"] == "news-crawl" for f in failed)
     until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     for check, source in sorted({(f["check"], f["source_id"] or "") for f in failed}):
-        granted = trainguard("waiver", "add", "--check", check, "--source", source,
-                             "--by", "reviewer-li", "--reason", "subjects being contacted",
-                             "--until", until, "--policy", str(small_repo.policy))
+        granted = trainguard(
+            "waiver",
+            "add",
+            "--check",
+            check,
+            "--source",
+            source,
+            "--by",
+            "reviewer-li",
+            "--reason",
+            "subjects being contacted",
+            "--until",
+            until,
+            "--policy",
+            str(small_repo.policy),
+        )
         assert granted.returncode == 0, granted.stderr
 
-    admitted = stack.run_gate("canary-waived", repo=small_repo.repo,
-                              policy=str(small_repo.policy), model_name=WAIVED_MODEL)
+    admitted = stack.run_gate(
+        "canary-waived",
+        repo=small_repo.repo,
+        policy=str(small_repo.policy),
+        model_name=WAIVED_MODEL,
+    )
     assert admitted.state == "success", admitted.summary()
     trained = admitted.xcom("train")
     gate_run = mlflow_client().get_run(admitted.xcom("gate")["gate_run_id"])
     assert gate_run.data.tags["trainguard.waivers"] != "none"
     assert "WAIVED" in gate_run.data.tags["mlflow.note.content"]
 
-    lineage = json.loads(trainguard("lineage", WAIVED_MODEL, trained["model_version"],
-                                    "--format", "json").stdout)
+    lineage = json.loads(
+        trainguard("lineage", WAIVED_MODEL, trained["model_version"], "--format", "json").stdout
+    )
     assert {w["check"] for w in lineage["waivers"]} == {f["check"] for f in failed}
     waived = [f for f in lineage["gate_runs"][0]["findings"] if f["status"] == "waived"]
     assert {f["check"] for f in waived} == {f["check"] for f in failed}

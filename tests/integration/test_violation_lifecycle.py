@@ -13,13 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from trainguard.local.demo_data import DemoRepo
 from trainguard.personal_info import pi_hmac
 from trainguard.pipeline import workspace
 from trainguard.policy import load_policy
@@ -30,11 +28,16 @@ from trainguard.violations.intake import intake_subject
 
 from conftest import WORKDIR, Stack
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from trainguard.local.demo_data import DemoRepo
+
 pytestmark = pytest.mark.integration
 MODEL = "it-remediated"
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     """A SQLite registry of the test's own (the DAGs run in this process and read the
     variable)."""
@@ -43,7 +46,7 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     return Registry(url)
 
 
-@pytest.fixture()
+@pytest.fixture
 def pg_registry(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     """A registry in a PostgreSQL database of the test's own: the production set-up."""
     monkeypatch.setenv("TRAINGUARD_REGISTRY_URL", pg_url)
@@ -52,15 +55,19 @@ def pg_registry(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Regist
     registry.engine.dispose()  # the database is dropped next
 
 
-@pytest.fixture()
+@pytest.fixture
 def trained(stack: Stack, small_repo: DemoRepo) -> dict[str, Any]:
     """A model trained on the small repository's clean pretraining data."""
-    result = stack.run_gate("clean", repo=small_repo.repo, policy=str(small_repo.policy),
-                            model_name=MODEL)
+    result = stack.run_gate(
+        "clean", repo=small_repo.repo, policy=str(small_repo.policy), model_name=MODEL
+    )
     assert result.state == "success", result.summary()
     version = DatasetVersion.from_dict(result.xcom("resolve_dataset_version"))
-    return {"model_version": result.xcom("train")["model_version"], "dataset": version,
-            "dir": fetch_version(version, workspace())}
+    return {
+        "model_version": result.xcom("train")["model_version"],
+        "dataset": version,
+        "dir": fetch_version(version, workspace()),
+    }
 
 
 def first_texts(dataset_dir: Path) -> tuple[str, tuple[str, str]]:
@@ -75,7 +82,7 @@ def first_texts(dataset_dir: Path) -> tuple[str, tuple[str, str]]:
         text = text or column[3].as_py()
         for row, matches in scan_pi(column).items():
             match = matches[0]
-            value = (match.kind.value, column[row].as_py()[match.start:match.end])
+            value = (match.kind.value, column[row].as_py()[match.start : match.end])
             break
         if value:
             break
@@ -92,7 +99,7 @@ def run(dag_id: str, conf: dict[str, Any]) -> Any:
 class Webhook(http.server.BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Webhook.received.append(json.loads(body))
         self.send_response(204)
@@ -102,7 +109,7 @@ class Webhook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture()
+@pytest.fixture
 def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     server = http.server.HTTPServer(("127.0.0.1", 0), Webhook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -114,8 +121,8 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
 
 
 def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
-        registry: Registry, trained: dict[str, Any], small_repo: DemoRepo,
-        webhook: list[dict[str, Any]]) -> None:
+    registry: Registry, trained: dict[str, Any], small_repo: DemoRepo, webhook: list[dict[str, Any]]
+) -> None:
     import mlflow.sklearn
 
     text, (pi_kind, pi_value) = first_texts(trained["dir"])
@@ -123,17 +130,32 @@ def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
     old_model = mlflow.sklearn.load_model(f"models:/{MODEL}/{trained['model_version']}")
     assert old_model.predict([prompt]) == [text]  # the probe has something to catch
 
-    harmful = run("violation_intake", {
-        "kind": "harmful_output", "summary": "a user reported this answer",
-        "reported_by": "user-feedback", "prompt": prompt, "output": text,
-        "model_name": MODEL, "model_version": trained["model_version"],
-        "policy": str(small_repo.policy)})
+    harmful = run(
+        "violation_intake",
+        {
+            "kind": "harmful_output",
+            "summary": "a user reported this answer",
+            "reported_by": "user-feedback",
+            "prompt": prompt,
+            "output": text,
+            "model_name": MODEL,
+            "model_version": trained["model_version"],
+            "policy": str(small_repo.policy),
+        },
+    )
     assert harmful.state == "success", harmful.summary()
     harmful_id = harmful.xcom("file_violation")["id"]
     hmac = pi_hmac(pi_kind, pi_value)
-    deletion = run("violation_intake", {
-        "kind": "pi_request", "summary": "a data subject asks for deletion",
-        "reported_by": "privacy-desk", "pi_hmacs": [f"{pi_kind}={hmac}"], "model_name": MODEL})
+    deletion = run(
+        "violation_intake",
+        {
+            "kind": "pi_request",
+            "summary": "a data subject asks for deletion",
+            "reported_by": "privacy-desk",
+            "pi_hmacs": [f"{pi_kind}={hmac}"],
+            "model_name": MODEL,
+        },
+    )
     pi_id = deletion.xcom("file_violation")["id"]
     # The immediate measure: both are blocked at serving time before any retraining.
     assert registry.get(harmful_id).status == registry.get(pi_id).status == "filtered"
@@ -141,10 +163,14 @@ def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
     assert check_output(f"reach them at {pi_value}", registry).violations == (pi_id,)
     # An artificially aged report: overdue, so the daily run raises its alert.
     aged = registry.report(
-        kind="ip_complaint", summary="takedown request left unhandled", reported_by="legal",
-        owner="legal", policy=load_policy(small_repo.policy),
+        kind="ip_complaint",
+        summary="takedown request left unhandled",
+        reported_by="legal",
+        owner="legal",
+        policy=load_policy(small_repo.policy),
         subject=intake_subject("ip_complaint", work_id="W-404"),
-        reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60))
+        reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60),
+    )
 
     fixed = run("violation_remediation", {"policy": str(small_repo.policy)})
     assert fixed.state == "success", fixed.summary()
@@ -161,24 +187,45 @@ def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
         new_version = violation.evidence[f"{MODEL}:model"]["model_version"]
         tags = mlflow_client().get_model_version(MODEL, new_version).tags
         assert tags["trainguard.fixes_violations"] == violation_id
-        message = run_tool(["git", "log", "-1", "--format=%B",
-                            violation.evidence[f"{MODEL}:dataset"]["version"]["rev"]],
-                           small_repo.repo, "log")
+        message = run_tool(
+            [
+                "git",
+                "log",
+                "-1",
+                "--format=%B",
+                violation.evidence[f"{MODEL}:dataset"]["version"]["rev"],
+            ],
+            small_repo.repo,
+            "log",
+        )
         assert violation_id in message
     harmful_fix = registry.get(harmful_id).evidence[f"{MODEL}:model"]["model_version"]
     new_model = mlflow.sklearn.load_model(f"models:/{MODEL}/{harmful_fix}")
     assert new_model.predict([prompt]) != [text]
     assert registry.audit() == []
     lineage = subprocess.run(
-        [str(Path(sys.executable).parent / "trainguard"), "lineage", MODEL, harmful_fix,
-         "--format", "json"], capture_output=True, text=True, check=False)
+        [
+            str(Path(sys.executable).parent / "trainguard"),
+            "lineage",
+            MODEL,
+            harmful_fix,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert [v["id"] for v in json.loads(lineage.stdout)["violations_fixed"]] == [harmful_id]
     everything = json.dumps([registry.get(i).to_dict() for i in (harmful_id, pi_id)])
     everything += json.dumps(registry.events(), default=str)
     assert pi_value not in everything  # the registry holds the HMAC, never the value
     overdue = subprocess.run(
         [str(Path(sys.executable).parent / "trainguard"), "violations", "list", "--overdue"],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert aged.id in overdue.stdout and "OVERDUE" in overdue.stdout
 
 
@@ -189,23 +236,35 @@ def mlflow_client() -> Any:
 
 
 def test_a_remediation_killed_midway_resumes_without_a_duplicate_version(
-        pg_registry: Registry, trained: dict[str, Any], small_repo: DemoRepo) -> None:
+    pg_registry: Registry, trained: dict[str, Any], small_repo: DemoRepo
+) -> None:
     registry = pg_registry
     text, _ = first_texts(trained["dir"])
     violation = registry.report(
-        kind="harmful_output", summary="reported output", reported_by="user", owner="safety",
-        policy=load_policy(small_repo.policy), model_name=MODEL,
-        subject=intake_subject("harmful_output", prompt=text[:40], output=text))
+        kind="harmful_output",
+        summary="reported output",
+        reported_by="user",
+        owner="safety",
+        policy=load_policy(small_repo.policy),
+        model_name=MODEL,
+        subject=intake_subject("harmful_output", prompt=text[:40], output=text),
+    )
     from trainguard.violations.filtering import triage_and_filter
 
     triage_and_filter(registry, violation.id, actor="lead")
-    script = ("from pathlib import Path; from trainguard.local.dagrun import run_dag; "
-              f"run_dag('violation_remediation', {{'violation_id': '{violation.id}'}}, "
-              f"log_file=Path('{WORKDIR / 'killed-task-logs.txt'}'))")
+    script = (
+        "from pathlib import Path; from trainguard.local.dagrun import run_dag; "
+        f"run_dag('violation_remediation', {{'violation_id': '{violation.id}'}}, "
+        f"log_file=Path('{WORKDIR / 'killed-task-logs.txt'}'))"
+    )
     output = (WORKDIR / "killed-remediation.out").open("w")
-    process = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ),
-                               start_new_session=True, stdout=output,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=dict(os.environ),
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline and process.poll() is None:
@@ -214,7 +273,8 @@ def test_a_remediation_killed_midway_resumes_without_a_duplicate_version(
             time.sleep(0.2)
         assert process.poll() is None, (
             "the remediation ended before it could be killed: "
-            + (WORKDIR / "killed-remediation.out").read_text()[-3000:])
+            + (WORKDIR / "killed-remediation.out").read_text()[-3000:]
+        )
         os.killpg(process.pid, signal.SIGKILL)  # the task process and anything it started
     finally:
         if process.poll() is None:

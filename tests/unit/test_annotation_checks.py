@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,13 +18,19 @@ from dataset_factory import (
     write_finetuning_dataset,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 pytestmark = pytest.mark.unit
 
 
 def failed(root: Path) -> dict[tuple[str, str | None], Any]:
     report = evaluate(root, load_policy())
-    return {(f.check, f.entity): f for f in report.findings
-            if f.status is Status.FAIL and f.check.startswith("annotation.")}
+    return {
+        (f.check, f.entity): f
+        for f in report.findings
+        if f.status is Status.FAIL and f.check.startswith("annotation.")
+    }
 
 
 def test_well_annotated_dataset_passes(tmp_path: Path) -> None:
@@ -38,10 +43,19 @@ def test_untrained_annotator_is_named(tmp_path: Path) -> None:
     records = finetuning_records()
     for record in records[:10]:
         record["rules_version"] = "v2"
-    root = write_finetuning_dataset(tmp_path / "d", records=records, rules={
-        "v1": RULES.format(v="v1"), "v2": RULES.format(v="v2")}, annotators=annotators_csv([
-            ("L1", "labeler", "v1", 0.9), ("L1", "labeler", "v2", 0.9),
-            ("L2", "labeler", "v1", 0.9), ("R1", "reviewer", "v1", 0.95)]))
+    root = write_finetuning_dataset(
+        tmp_path / "d",
+        records=records,
+        rules={"v1": RULES.format(v="v1"), "v2": RULES.format(v="v2")},
+        annotators=annotators_csv(
+            [
+                ("L1", "labeler", "v1", 0.9),
+                ("L1", "labeler", "v2", 0.9),
+                ("L2", "labeler", "v1", 0.9),
+                ("R1", "reviewer", "v1", 0.95),
+            ]
+        ),
+    )
     found = failed(root)
     assert set(found) == {("annotation.training", "annotator L2")}
     assert found[("annotation.training", "annotator L2")].clauses == ("Art. 8",)
@@ -50,9 +64,16 @@ def test_untrained_annotator_is_named(tmp_path: Path) -> None:
 
 def test_low_assessment_score_fails(tmp_path: Path) -> None:
     """An annotator assessed below the policy minimum fails."""
-    root = write_finetuning_dataset(tmp_path / "d", annotators=annotators_csv([
-        ("L1", "labeler", "v1", 0.5), ("L2", "labeler", "v1", 0.9),
-        ("R1", "reviewer", "v1", 0.95)]))
+    root = write_finetuning_dataset(
+        tmp_path / "d",
+        annotators=annotators_csv(
+            [
+                ("L1", "labeler", "v1", 0.5),
+                ("L2", "labeler", "v1", 0.9),
+                ("R1", "reviewer", "v1", 0.95),
+            ]
+        ),
+    )
     assert set(failed(root)) == {("annotation.assessment", "annotator L1")}
 
 
@@ -69,8 +90,11 @@ def test_unknown_rules_version_and_missing_section_fail(tmp_path: Path) -> None:
     """Records under a rules version with no file, or rules missing a section, fail."""
     records = finetuning_records()
     records[0]["rules_version"] = "v9"
-    root = write_finetuning_dataset(tmp_path / "d", records=records, rules={
-        "v1": RULES.format(v="v1").replace("## Safety rules\ns\n", "")})
+    root = write_finetuning_dataset(
+        tmp_path / "d",
+        records=records,
+        rules={"v1": RULES.format(v="v1").replace("## Safety rules\ns\n", "")},
+    )
     found = failed(root)
     assert ("annotation.rules", "rules version v9") in found
     assert ("annotation.rules", "rules version v1") in found

@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -27,11 +27,16 @@ from trainguard.export.bundle import (
     verify_bundle,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 pytestmark = pytest.mark.unit
 
-FILES = {"disclosure.json": dumps({"model": "m", "version": "1"}),
-         "checks.csv": b"check,status\nsource.licence,pass\n",
-         "report.html": "<p>报告</p>\n".encode()}
+FILES = {
+    "disclosure.json": dumps({"model": "m", "version": "1"}),
+    "checks.csv": b"check,status\nsource.licence,pass\n",
+    "report.html": "<p>报告</p>\n".encode(),
+}
 
 
 def write_bundle(folder: Path, signer: Signer) -> Path:
@@ -40,14 +45,20 @@ def write_bundle(folder: Path, signer: Signer) -> Path:
         (folder / name).write_bytes(content)
     manifest = manifest_text(FILES)
     (folder / MANIFEST).write_bytes(manifest)
-    (folder / SIGNATURE).write_bytes(dumps({
-        "algorithm": signer.algorithm, "key_id": signer.key_id,
-        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-        "signature": signer.sign(manifest)}))
+    (folder / SIGNATURE).write_bytes(
+        dumps(
+            {
+                "algorithm": signer.algorithm,
+                "key_id": signer.key_id,
+                "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+                "signature": signer.sign(manifest),
+            }
+        )
+    )
     return folder
 
 
-@pytest.fixture()
+@pytest.fixture
 def hmac_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TRAINGUARD_EXPORT_SIGNING_KEY", raising=False)
     monkeypatch.setenv("TRAINGUARD_EXPORT_KEY", "unit-test-secret")
@@ -60,8 +71,7 @@ def test_an_intact_bundle_verifies(hmac_bundle: Path) -> None:
 
 
 @pytest.mark.parametrize("name", [*FILES, MANIFEST])
-def test_one_changed_byte_in_any_file_is_caught_and_named(hmac_bundle: Path,
-                                                          name: str) -> None:
+def test_one_changed_byte_in_any_file_is_caught_and_named(hmac_bundle: Path, name: str) -> None:
     path = hmac_bundle / name
     content = bytearray(path.read_bytes())
     content[len(content) // 2] ^= 0x01
@@ -72,8 +82,7 @@ def test_one_changed_byte_in_any_file_is_caught_and_named(hmac_bundle: Path,
     assert any(p.startswith(named) for p in problems), problems
 
 
-def test_added_removed_files_and_a_wrong_key_are_caught(hmac_bundle: Path,
-                                                        tmp_path: Path) -> None:
+def test_added_removed_files_and_a_wrong_key_are_caught(hmac_bundle: Path, tmp_path: Path) -> None:
     extra = tmp_path / "extra"
     shutil.copytree(hmac_bundle, extra)
     (extra / "notes.txt").write_text("added later")
@@ -82,11 +91,13 @@ def test_added_removed_files_and_a_wrong_key_are_caught(hmac_bundle: Path,
     assert verify_bundle(hmac_bundle) == ["checks.csv: listed in the manifest but missing"]
     (hmac_bundle / "checks.csv").write_bytes(FILES["checks.csv"])
     assert verify_bundle(hmac_bundle, hmac_key="another-secret") == [
-        f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
+        f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"
+    ]
 
 
 def test_ed25519_bundles_verify_with_the_public_key_only(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     private = tmp_path / "keys" / "signing.pem"
     public = generate_keypair(private)
     assert private.stat().st_mode & 0o077 == 0  # the private key is readable by its owner only
@@ -113,8 +124,12 @@ def test_no_key_configured_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_export_verify_cli_exits_1_naming_the_changed_file(hmac_bundle: Path) -> None:
     def verify() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "trainguard.cli", "export", "verify",
-                               str(hmac_bundle)], capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "trainguard.cli", "export", "verify", str(hmac_bundle)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     assert verify().returncode == 0
     (hmac_bundle / "report.html").write_bytes(FILES["report.html"] + b" ")

@@ -77,5 +77,5 @@ def test_a_planted_mismatch_would_be_caught(monkeypatch: pytest.MonkeyPatch) -> 
     from trainguard.checks import ip
 
     monkeypatch.setitem(ip.CHECKS, "ip.optout", "Art. 99")
-    with pytest.raises(AssertionError, match="ip.optout"):
+    with pytest.raises(AssertionError, match=r"ip\.optout"):
         test_every_suite_check_matches_exactly_one_declaration()

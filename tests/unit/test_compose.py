@@ -18,9 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 # Stores and the folder each must keep on a named volume.
-STORES = {"postgres": "/var/lib/postgresql/data", "redis": "/data",
-          "mlflow": "/mlartifacts", "airflow-apiserver": "/opt/trainguard/home",
-          "airflow-worker": "/opt/airflow/logs"}
+STORES = {
+    "postgres": "/var/lib/postgresql/data",
+    "redis": "/data",
+    "mlflow": "/mlartifacts",
+    "airflow-apiserver": "/opt/trainguard/home",
+    "airflow-worker": "/opt/airflow/logs",
+}
 ONE_SHOT = {"airflow-init"}
 
 
@@ -37,14 +41,20 @@ def test_every_image_is_pinned() -> None:
         image = service.get("image", "")
         assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), f"{name}: image {image!r} not pinned"
         assert not image.endswith(":latest")
-    base = re.search(r"^FROM (\S+)", (ROOT / "stack" / "Dockerfile").read_text(), re.M)
+    base = re.search(r"^FROM (\S+)", (ROOT / "stack" / "Dockerfile").read_text(), re.MULTILINE)
     assert base and base[1] == "apache/airflow:3.3.2-python3.11"
 
 
 def test_the_airflow_services_are_all_there_from_one_image() -> None:
     airflow = {name for name, s in SERVICES.items() if s.get("build")}
-    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "airflow-worker", "airflow-init"} <= airflow
+    assert {
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "airflow-init",
+    } <= airflow
     assert len({SERVICES[name]["image"] for name in airflow}) == 1
     assert SERVICES["airflow-worker"]["command"] == ["celery", "worker"]
     mlflow = SERVICES["mlflow"]["command"]
@@ -60,10 +70,13 @@ def test_every_long_running_service_has_a_health_check_and_waits_on_conditions()
             assert check.get("test") and check.get("interval"), f"{name}: no health check"
         for dependency, rule in (service.get("depends_on") or {}).items():
             assert dependency in SERVICES
-            assert rule["condition"] in ("service_healthy", "service_completed_successfully"), \
+            assert rule["condition"] in ("service_healthy", "service_completed_successfully"), (
                 f"{name} -> {dependency}: {rule}"
-    assert SERVICES["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == \
-        "service_healthy"
+            )
+    assert (
+        SERVICES["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"]
+        == "service_healthy"
+    )
 
 
 def test_every_store_is_on_a_named_volume() -> None:
@@ -76,8 +89,13 @@ def test_every_store_is_on_a_named_volume() -> None:
 
 def test_secrets_come_from_the_env_file() -> None:
     keys = _env_file_keys()
-    assert {"TRAINGUARD_HASH_KEY", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET",
-            "TRAINGUARD_EXPORT_KEY", "POSTGRES_PASSWORD"} <= keys
+    assert {
+        "TRAINGUARD_HASH_KEY",
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "TRAINGUARD_EXPORT_KEY",
+        "POSTGRES_PASSWORD",
+    } <= keys
     for name, service in SERVICES.items():
         if name != "redis":
             assert service.get("env_file") == [".env"], f"{name} does not read .env"
@@ -102,8 +120,13 @@ def _read_by_code() -> set[str]:
 def test_every_environment_variable_the_code_reads_is_set() -> None:
     read = _read_by_code()
     assert {"TRAINGUARD_HASH_KEY", "TRAINGUARD_REGISTRY_URL", "TRAINGUARD_HOME"} <= read
-    dockerfile = set(re.findall(r"^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]+)=", (
-        ROOT / "stack" / "Dockerfile").read_text(), re.M))
+    dockerfile = set(
+        re.findall(
+            r"^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]+)=",
+            (ROOT / "stack" / "Dockerfile").read_text(),
+            re.MULTILINE,
+        )
+    )
     common = set(SERVICES["airflow-apiserver"].get("environment", {}))
     provided = _env_file_keys() | dockerfile | common
     assert "MLFLOW_TRACKING_URI" in provided  # read by MLflow itself, in every task
@@ -117,17 +140,24 @@ def test_docker_compose_itself_accepts_the_file(tmp_path: Path) -> None:
     if tool is None:
         if os.environ.get("TRAINGUARD_REQUIRE_TOOLS"):
             pytest.fail("docker-compose is missing: .ci/run installs it")
-        pytest.skip("docker-compose is not installed here (apt-get install docker-compose; "
-                    ".ci/run does)")
+        pytest.skip(
+            "docker-compose is not installed here (apt-get install docker-compose; .ci/run does)"
+        )
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
     shutil.copytree(ROOT / "stack", tmp_path / "stack")
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    done = subprocess.run([tool, "config"], cwd=tmp_path, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [tool, "config"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     resolved = yaml.safe_load(done.stdout)["services"]
     worker = resolved["airflow-worker"]
     assert worker["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert worker["environment"]["TRAINGUARD_REGISTRY_URL"].endswith("@postgres:5432/violations")
-    assert set(worker["depends_on"]) == {"postgres", "redis", "mlflow", "airflow-init",
-                                         "airflow-apiserver"}
+    assert set(worker["depends_on"]) == {
+        "postgres",
+        "redis",
+        "mlflow",
+        "airflow-init",
+        "airflow-apiserver",
+    }

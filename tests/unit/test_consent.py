@@ -16,9 +16,14 @@ H = "a" * 64
 
 def row(**changes: object) -> ConsentRow:
     values: dict[str, object] = {
-        "subject_ref": "s1", "pi_kind": "resident_id", "pi_hmac": H,
-        "purposes": "service;training", "sensitive_consent": True,
-        "granted_at": "2025-01-01T00:00:00+00:00", "withdrawn_at": ""}
+        "subject_ref": "s1",
+        "pi_kind": "resident_id",
+        "pi_hmac": H,
+        "purposes": "service;training",
+        "sensitive_consent": True,
+        "granted_at": "2025-01-01T00:00:00+00:00",
+        "withdrawn_at": "",
+    }
     values.update(changes)
     return ConsentRow.model_validate(values)
 
@@ -45,8 +50,10 @@ def test_verdicts(changes: dict[str, object], expected: ConsentVerdict) -> None:
 
 def test_non_sensitive_kind_needs_no_separate_consent() -> None:
     """An email is covered without sensitive_consent."""
-    assert verdict(row(pi_kind="email", sensitive_consent=False),
-                   kind="email") is ConsentVerdict.COVERED
+    assert (
+        verdict(row(pi_kind="email", sensitive_consent=False), kind="email")
+        is ConsentVerdict.COVERED
+    )
 
 
 def test_one_valid_row_suffices_and_kinds_do_not_mix() -> None:

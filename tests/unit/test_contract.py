@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +12,9 @@ from trainguard.contract import load_dataset
 from trainguard.exceptions import ContractError
 
 from dataset_factory import default_records, default_sources, write_dataset
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -68,8 +71,11 @@ def test_duplicate_record_id_names_both_places(tmp_path: Path) -> None:
     records = default_records()
     records[12]["record_id"] = records[3]["record_id"]
     root = write_dataset(tmp_path / "d", records=records, fmt="jsonl")
-    with pytest.raises(ContractError, match=r"row 13, field 'record_id': duplicate record_id "
-                                            r"'r0003' \(first seen in part-0\.jsonl row 4\)"):
+    with pytest.raises(
+        ContractError,
+        match=r"row 13, field 'record_id': duplicate record_id "
+        r"'r0003' \(first seen in part-0\.jsonl row 4\)",
+    ):
         load_and_validate(root)
 
 
@@ -78,8 +84,11 @@ def test_wrong_column_type_names_field_and_expected_type(tmp_path: Path) -> None
     root = write_dataset(tmp_path / "d")
     table = pa.table({"record_id": ["a", "b"], "source_id": ["wiki", "wiki"], "text": [1, 2]})
     pq.write_table(table, root / "records" / "part-0.parquet")
-    with pytest.raises(ContractError, match=r"field 'text': wrong column type int64 "
-                                            r"\(expected string\)"):
+    with pytest.raises(
+        ContractError,
+        match=r"field 'text': wrong column type int64 "
+        r"\(expected string\)",
+    ):
         load_and_validate(root)
 
 
@@ -134,9 +143,11 @@ def test_csv_with_missing_column_names_the_column(tmp_path: Path) -> None:
     sources = default_sources()
     sources[0]["contains_personal_info"] = True
     root = write_dataset(tmp_path / "d", sources=sources)
-    (root / "consents.csv").write_text("subject_ref,pi_kind,purposes,sensitive_consent,"
-                                       "granted_at,withdrawn_at\ns1,email,training,false,"
-                                       "2025-01-01T00:00:00,\n")
+    (root / "consents.csv").write_text(
+        "subject_ref,pi_kind,purposes,sensitive_consent,"
+        "granted_at,withdrawn_at\ns1,email,training,false,"
+        "2025-01-01T00:00:00,\n"
+    )
     with pytest.raises(ContractError) as caught:
         load_dataset(root)
     assert "consents.csv: missing column(s) pi_hmac" in str(caught.value)
@@ -151,7 +162,8 @@ def test_csv_bad_value_names_row_and_field(tmp_path: Path) -> None:
     (root / "consents.csv").write_text(
         "subject_ref,pi_kind,pi_hmac,purposes,sensitive_consent,granted_at,withdrawn_at\n"
         f"s1,email,{'a' * 64},training,false,2025-01-01T00:00:00,\n"
-        f"s2,shoe_size,{'b' * 64},training,false,2025-01-01T00:00:00,\n")
+        f"s2,shoe_size,{'b' * 64},training,false,2025-01-01T00:00:00,\n"
+    )
     with pytest.raises(ContractError, match=r"consents\.csv, row 3, field 'pi_kind'"):
         load_dataset(root)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,21 +12,43 @@ from trainguard.api.page import render
 from trainguard.api.views import ExportJobs
 from trainguard.exceptions import ContractError, ExportError, LineageError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 pytestmark = pytest.mark.unit
 
 
 def _violation(**overrides: object) -> dict[str, object]:
-    return {"id": "V-20261001-0000abcd", "kind": "ip_complaint", "clause": "Art. 13",
-            "status": "reported", "model_name": None, "model_version": None,
-            "owner": "legal", "deadline": "2026-10-21T16:00:00+00:00", "sla": "overdue",
-            "time_left_hours": -917.4, "summary": "takedown", **overrides}
+    return {
+        "id": "V-20261001-0000abcd",
+        "kind": "ip_complaint",
+        "clause": "Art. 13",
+        "status": "reported",
+        "model_name": None,
+        "model_version": None,
+        "owner": "legal",
+        "deadline": "2026-10-21T16:00:00+00:00",
+        "sla": "overdue",
+        "time_left_hours": -917.4,
+        "summary": "takedown",
+        **overrides,
+    }
 
 
 def _page(**overrides: object) -> str:
     arguments: dict[str, object] = {
-        "user": "auditor", "roles": ["viewer"], "can_export": True, "can_review": False,
-        "gates": [], "models": [], "violations": [_violation()], "sources": [],
-        "exports": [], "mlflow_ui": "http://mlflow", "errors": []}
+        "user": "auditor",
+        "roles": ["viewer"],
+        "can_export": True,
+        "can_review": False,
+        "gates": [],
+        "models": [],
+        "violations": [_violation()],
+        "sources": [],
+        "exports": [],
+        "mlflow_ui": "http://mlflow",
+        "errors": [],
+    }
     return render(**{**arguments, **overrides})  # type: ignore[arg-type]
 
 
@@ -37,8 +59,10 @@ def test_overdue_violations_stand_out_with_time_left() -> None:
 
 
 def test_every_value_is_escaped() -> None:
-    page = _page(violations=[_violation(summary="<script>alert(1)</script>",
-                                        owner="a'onmouseover='x")], user="<b>x</b>")
+    page = _page(
+        violations=[_violation(summary="<script>alert(1)</script>", owner="a'onmouseover='x")],
+        user="<b>x</b>",
+    )
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     # Jinja2 writes ' as &#39; (html.escape wrote &#x27;): the same character, still inert.
     assert "a&#39;onmouseover=&#39;x" in page and "<b>x</b>" not in page
@@ -46,8 +70,14 @@ def test_every_value_is_escaped() -> None:
 
 
 def test_reviewers_get_the_allowed_moves_and_auditors_the_export_button() -> None:
-    model = {"name": "m", "version": "3", "registered_at": None, "gate_run_ids": ["a" * 32],
-             "fixes_violations": [], "dataset": {"path": "d", "rev": "r"}}
+    model = {
+        "name": "m",
+        "version": "3",
+        "registered_at": None,
+        "gate_run_ids": ["a" * 32],
+        "fixes_violations": [],
+        "dataset": {"path": "d", "rev": "r"},
+    }
     reviewer = _page(can_review=True, can_export=False, models=[model])
     auditor = _page(models=[model])
     assert "<option>triaged</option><option>rejected</option>" in reviewer
@@ -57,15 +87,23 @@ def test_reviewers_get_the_allowed_moves_and_auditors_the_export_button() -> Non
 
 
 def test_a_running_export_reloads_the_page_until_it_is_done() -> None:
-    job = {"id": "0" * 16, "state": "running", "requested_at": "2026-11-28T10:00:00+00:00",
-           "model_name": "m", "model_version": "1", "requested_by": "auditor"}
+    job = {
+        "id": "0" * 16,
+        "state": "running",
+        "requested_at": "2026-11-28T10:00:00+00:00",
+        "model_name": "m",
+        "model_version": "1",
+        "requested_by": "auditor",
+    }
     assert "http-equiv='refresh'" in _page(exports=[job])
-    assert "http-equiv='refresh'" not in _page(exports=[{**job, "state": "failed",
-                                                         "error": "no key"}])
+    assert "http-equiv='refresh'" not in _page(
+        exports=[{**job, "state": "failed", "error": "no key"}]
+    )
 
 
-def test_export_jobs_live_on_disk_and_record_failures(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_jobs_live_on_disk_and_record_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key in ("TRAINGUARD_EXPORT_KEY", "TRAINGUARD_EXPORT_SIGNING_KEY"):
         monkeypatch.delenv(key, raising=False)
     jobs = ExportJobs(tmp_path / "jobs")
@@ -87,8 +125,9 @@ def test_an_export_cut_off_by_a_restart_reads_as_failed(tmp_path: Path) -> None:
     job = jobs.start("model", "1", requested_by="auditor")
     path = tmp_path / job["id"] / "job.json"
     old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-    path.write_text(json.dumps({**job, "state": "running",
-                                "requested_at": old.isoformat(timespec="seconds")}))
+    path.write_text(
+        json.dumps({**job, "state": "running", "requested_at": old.isoformat(timespec="seconds")})
+    )
     assert jobs.get(job["id"])["state"] == "failed"
     assert "interrupted" in jobs.get(job["id"])["error"]
 
@@ -98,18 +137,30 @@ def test_validation_errors_never_carry_the_value_back() -> None:
 
     phone = "13912345678"
     errors = [
-        {"loc": ("body",), "msg": f"Input tag 'call {phone}' found using 'kind' does not "
-                                  "match any of the expected tags",
-         "type": "union_tag_invalid", "input": {"kind": f"call {phone}"},
-         "ctx": {"tag": f"call {phone}", "expected_tags": "'a', 'b'"}},
-        {"loc": ("body", "x", "owner"), "msg": "String should match pattern", "input": phone,
-         "type": "string_pattern_mismatch", "ctx": {"pattern": "^x$"}},
+        {
+            "loc": ("body",),
+            "msg": f"Input tag 'call {phone}' found using 'kind' does not "
+            "match any of the expected tags",
+            "type": "union_tag_invalid",
+            "input": {"kind": f"call {phone}"},
+            "ctx": {"tag": f"call {phone}", "expected_tags": "'a', 'b'"},
+        },
+        {
+            "loc": ("body", "x", "owner"),
+            "msg": "String should match pattern",
+            "input": phone,
+            "type": "string_pattern_mismatch",
+            "ctx": {"pattern": "^x$"},
+        },
     ]
     cleaned = _field_errors(errors)
     assert phone not in json.dumps(cleaned)
     assert cleaned[0]["msg"].startswith("Input tag '<the value sent>'")
-    assert cleaned[1] == {"loc": ["body", "x", "owner"], "msg": "String should match pattern",
-                          "type": "string_pattern_mismatch"}
+    assert cleaned[1] == {
+        "loc": ["body", "x", "owner"],
+        "msg": "String should match pattern",
+        "type": "string_pattern_mismatch",
+    }
 
 
 def test_a_dataset_filter_cannot_reach_into_the_mlflow_query() -> None:

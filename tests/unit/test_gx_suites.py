@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from trainguard.checks.stats import wilson_interval
 from trainguard.findings import Status
 from trainguard.gate.decide import LEGALITY_SUITES, suite_parameters
 from trainguard.gate.gx import run_gx_gate, suites_dir
-from trainguard.checks.stats import wilson_interval
 from trainguard.gate.scan import ScanResult
 from trainguard.policy import load_policy
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -42,21 +45,40 @@ def test_suites_load_in_a_fresh_process_with_every_expectation() -> None:
 
 def source_row(source_id: str, **values: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "source_id": source_id, "records": 100, "pi_found": 0, "pi_covered": 0,
-        "pi_uncovered": 0, "pi_uncovered_kinds": "", "pi_declared": False, "pi_undeclared": 0,
-        "harmful_sampled": 100, "harmful_flagged": 1, "harmful_rate": 0.01,
-        "harmful_rate_low": 0.0, "harmful_rate_high": 0.05, "optout_hits": 0,
-        "copyright_notices": 0, "near_duplicates": 0}
+        "source_id": source_id,
+        "records": 100,
+        "pi_found": 0,
+        "pi_covered": 0,
+        "pi_uncovered": 0,
+        "pi_uncovered_kinds": "",
+        "pi_declared": False,
+        "pi_undeclared": 0,
+        "harmful_sampled": 100,
+        "harmful_flagged": 1,
+        "harmful_rate": 0.01,
+        "harmful_rate_low": 0.0,
+        "harmful_rate_high": 0.05,
+        "optout_hits": 0,
+        "copyright_notices": 0,
+        "near_duplicates": 0,
+    }
     row.update(values)
     return row
 
 
 def corpus_row(**values: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "records": 200, "automated_sampled": 20, "automated_sample_fraction": 0.1,
-        "automated_pass_rate": 1.0, "lexicon_terms": 20000, "lexicon_min_a1": 300,
-        "lexicon_min_a2": 200, "manual_reviewed": 200, "manual_pass_rate": 0.99,
-        "manual_review_file": True}
+        "records": 200,
+        "automated_sampled": 20,
+        "automated_sample_fraction": 0.1,
+        "automated_pass_rate": 1.0,
+        "lexicon_terms": 20000,
+        "lexicon_min_a1": 300,
+        "lexicon_min_a2": 200,
+        "manual_reviewed": 200,
+        "manual_pass_rate": 0.99,
+        "manual_review_file": True,
+    }
     row.update(values)
     return row
 
@@ -64,11 +86,17 @@ def corpus_row(**values: object) -> dict[str, object]:
 def run(tmp_path: Path, sources: list[dict[str, object]], corpus: dict[str, object]) -> list:
     import pyarrow as pa
 
-    result = ScanResult(sources, corpus, {"harmful.rate:b": ["b-1", "b-2"]},
-                        pa.table({"record_id": pa.array([], pa.string())}), {})
+    result = ScanResult(
+        sources,
+        corpus,
+        {"harmful.rate:b": ["b-1", "b-2"]},
+        pa.table({"record_id": pa.array([], pa.string())}),
+        {},
+    )
     policy = load_policy()
-    return run_gx_gate(result.tables(), LEGALITY_SUITES, suite_parameters(policy, 200), policy,
-                       tmp_path).findings
+    return run_gx_gate(
+        result.tables(), LEGALITY_SUITES, suite_parameters(policy, 200), policy, tmp_path
+    ).findings
 
 
 def test_passing_tables_give_only_passes(tmp_path: Path) -> None:
@@ -79,8 +107,11 @@ def test_passing_tables_give_only_passes(tmp_path: Path) -> None:
 
 def test_failing_rows_name_source_clause_and_records(tmp_path: Path) -> None:
     """A source over the harmful threshold fails with its clause and record ids."""
-    findings = run(tmp_path, [source_row("a"), source_row("b", harmful_rate=0.2)], corpus_row(
-        manual_pass_rate=0.9))
+    findings = run(
+        tmp_path,
+        [source_row("a"), source_row("b", harmful_rate=0.2)],
+        corpus_row(manual_pass_rate=0.9),
+    )
     failed = {(f.check, f.source_id): f for f in findings if f.status is Status.FAIL}
     assert set(failed) == {("harmful.rate", "b"), ("corpus.manual", None)}
     assert failed[("harmful.rate", "b")].clauses == ("Art. 7; TC260-003 5.1 a",)
@@ -97,5 +128,4 @@ def test_wilson_interval_brackets_the_rate() -> None:
 
 def test_suites_dir_holds_the_legality_suites() -> None:
     """Both legality suites live in expectations/."""
-    assert {p.stem for p in suites_dir().glob("*.json")} >= {"legality_sources",
-                                                             "legality_corpus"}
+    assert {p.stem for p in suites_dir().glob("*.json")} >= {"legality_sources", "legality_corpus"}

@@ -20,8 +20,7 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in PACKAGE.rglob("*.py")
-            if "migrations" not in p.parts}
+    return {_module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
 
 
 def _imports(path: Path, name: str, known: set[str]) -> set[str]:
@@ -42,8 +41,10 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1]
+                    + ([base] if base else [])
+                )
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
                 found.add(candidate if candidate in known else base)
@@ -105,17 +106,33 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
 def test_core_never_imports_from_the_local_helpers() -> None:
     """Only the CLI and the local helpers themselves use trainguard.local (demo, stack)."""
     allowed = ("trainguard.local", "trainguard.cli")
-    offenders = {name: sorted(t for t in targets if t.startswith("trainguard.local"))
-                 for name, targets in _graph().items() if not name.startswith(allowed)}
+    offenders = {
+        name: sorted(t for t in targets if t.startswith("trainguard.local"))
+        for name, targets in _graph().items()
+        if not name.startswith(allowed)
+    }
     assert {name: targets for name, targets in offenders.items() if targets} == {}
 
 
 def test_top_level_holds_only_the_shared_modules() -> None:
     """Duties live in folders; the top level keeps the modules every duty shares."""
     top = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "contract", "exceptions", "findings", "licenses", "model",
-                   "personal_info", "pipeline", "plugin", "policy", "settings", "tracking",
-                   "training", "versioning"]
+    assert top == [
+        "__init__",
+        "contract",
+        "exceptions",
+        "findings",
+        "licenses",
+        "model",
+        "personal_info",
+        "pipeline",
+        "plugin",
+        "policy",
+        "settings",
+        "tracking",
+        "training",
+        "versioning",
+    ]
 
 
 def test_only_settings_reads_trainguard_variables_and_options() -> None:
@@ -127,8 +144,9 @@ def test_only_settings_reads_trainguard_variables_and_options() -> None:
         if path.name == "settings.py":
             continue
         text = path.read_text(encoding="utf-8")
-        if re.search(r'os\.environ(\.get)?[(\[]\s*"TRAINGUARD_|getenv\(\s*"TRAINGUARD_', text) or \
-                re.search(r'conf\.get\w*\(\s*"trainguard"', text):
+        if re.search(
+            r'os\.environ(\.get)?[(\[]\s*"TRAINGUARD_|getenv\(\s*"TRAINGUARD_', text
+        ) or re.search(r'conf\.get\w*\(\s*"trainguard"', text):
             readers.append(path.relative_to(PACKAGE).as_posix())
     assert readers == []
 
@@ -150,8 +168,10 @@ def test_no_html_is_built_from_f_strings() -> None:
     import re
 
     markup = re.compile(r"""f["'][^"'\n]*<(/?[a-zA-Z][a-zA-Z0-9]*)[ >/]""")
-    found = [f"{path.relative_to(PACKAGE)}:{number}"
-             for path in PACKAGE.rglob("*.py")
-             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-             if markup.search(line)]
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if markup.search(line)
+    ]
     assert found == []

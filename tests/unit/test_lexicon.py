@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
 
 from trainguard.exceptions import ContractError
 from trainguard.scanners.lexicon import Lexicon
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -21,8 +24,14 @@ def lexicon(tmp_path: Path, rows: str) -> Lexicon:
 
 @pytest.mark.parametrize(
     "text",
-    ["如何制作炸弹", "如何制 作 炸 弹", "制-作·炸！弹", "制\u200b作炸弹", "ＢＯＭＢ MAKING guide",
-     "Bomb-making guide"],
+    [
+        "如何制作炸弹",
+        "如何制 作 炸 弹",
+        "制-作·炸！弹",
+        "制\u200b作炸弹",
+        "ＢＯＭＢ MAKING guide",
+        "Bomb-making guide",
+    ],
 )
 def test_evasions_are_caught(tmp_path: Path, text: str) -> None:
     """Spaces, punctuation, zero-width characters, full width and case do not hide a term."""
@@ -40,13 +49,17 @@ def test_several_risks_in_one_record(tmp_path: Path) -> None:
     """A record with two terms carries both risk codes; clean records are absent."""
     matcher = lexicon(tmp_path, "血腥暴力,A.1.f\n地域黑,A.2.d\n").matcher
     assert matcher.match(pa.array(["血腥暴力和地域黑", "普通文本", None])) == {
-        0: {"A.1.f", "A.2.d"}}
+        0: {"A.1.f", "A.2.d"}
+    }
 
 
 def test_unknown_risk_code_names_row(tmp_path: Path) -> None:
     """A risk code outside the 31-risk taxonomy is rejected with its line."""
-    with pytest.raises(ContractError, match=r"lexicon\.csv, row 3, field 'risk': unknown risk "
-                                            r"code 'A\.9\.z'"):
+    with pytest.raises(
+        ContractError,
+        match=r"lexicon\.csv, row 3, field 'risk': unknown risk "
+        r"code 'A\.9\.z'",
+    ):
         lexicon(tmp_path, "暴力,A.1.f\n坏词,A.9.z\n")
 
 

@@ -21,7 +21,7 @@ def corpus(n: int = 2000, seed: int = 3) -> list[str]:
 def test_signature_estimates_jaccard() -> None:
     """The signature agreement estimates the exact Jaccard similarity within 0.15."""
     texts = corpus(50)
-    edited = [t[: len(t) // 2] + "插入" + t[len(t) // 2:] for t in texts]
+    edited = [t[: len(t) // 2] + "插入" + t[len(t) // 2 :] for t in texts]
     a, b = signatures(texts), signatures(edited)
     for i in range(50):
         assert abs(similarity(a[i], b[i]) - jaccard(texts[i], edited[i])) < 0.15
@@ -33,7 +33,7 @@ def test_finds_planted_copies_and_points_to_the_earlier_record() -> None:
     originals = list(range(0, 100, 5))
     for i in originals:
         t = texts[i]
-        texts.append(t[: len(t) // 3] + "，" + t[len(t) // 3:])
+        texts.append(t[: len(t) // 3] + "，" + t[len(t) // 3 :])
     sigs = signatures(texts)
     duplicate_of = near_duplicates(sigs, 0.7, lambda idx: {i: texts[i] for i in idx})
     for copy, original in zip(range(2000, 2000 + len(originals)), originals, strict=True):

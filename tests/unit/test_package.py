@@ -20,7 +20,8 @@ AIRFLOW_LAYER = ("trainguard.operators", "trainguard.api", "trainguard.plugin", 
 def test_all_matches_public_names() -> None:
     """__all__ lists exactly the public names the package exposes, sorted."""
     public = {
-        name for name, value in vars(trainguard).items()
+        name
+        for name, value in vars(trainguard).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     } - {"PackageNotFoundError", "version"}  # helpers of the __version__ lookup
     assert sorted(trainguard.__all__) == trainguard.__all__
@@ -43,9 +44,11 @@ def _core_modules() -> list[str]:
 def test_core_modules_do_not_import_airflow() -> None:
     """Importing every core module leaves Airflow unimported (fast, orchestrator-free core)."""
     core = _core_modules()
-    code = (f"import sys\nfor m in {core!r}: __import__(m)\n"
-            "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
-            "print(bad)\nsys.exit(1 if bad else 0)")
+    code = (
+        f"import sys\nfor m in {core!r}: __import__(m)\n"
+        "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "print(bad)\nsys.exit(1 if bad else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, f"core imported Airflow: {done.stdout} {done.stderr[-500:]}"
     assert len(core) >= 40

@@ -14,7 +14,7 @@ VALID_CARD = "6222021234567890128"  # Luhn-valid, 19 digits
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
-    return [(m.kind.value, text[m.start:m.end]) for m in find_pi(text)]
+    return [(m.kind.value, text[m.start : m.end]) for m in find_pi(text)]
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from trainguard.exceptions import PolicyError
 from trainguard.policy import load_policy
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -33,8 +36,9 @@ def test_defaults_carry_standard_numbers_and_clauses() -> None:
 
 def test_override_changes_value_and_keeps_clause(tmp_path: Path) -> None:
     """A user file changes a value (scalar or {value}) and the clause stays the default's."""
-    policy = load_policy(write(tmp_path, "harmful:\n  max_rate: 0.03\n"
-                                         "corpus: {manual_sample_size: {value: 5000}}\n"))
+    policy = load_policy(
+        write(tmp_path, "harmful:\n  max_rate: 0.03\ncorpus: {manual_sample_size: {value: 5000}}\n")
+    )
     assert policy.harmful.max_rate == 0.03
     assert policy.corpus.manual_sample_size == 5000
     assert policy.clause("harmful.max_rate") == "Art. 7; TC260-003 5.1 a"
@@ -55,8 +59,11 @@ def test_unknown_section_is_named(tmp_path: Path) -> None:
 
 def test_out_of_range_value_is_named(tmp_path: Path) -> None:
     """A rate above 1 is rejected, naming the key and the value given."""
-    with pytest.raises(PolicyError, match=r"'harmful\.max_rate': Input should be less than 1 "
-                                          r"\(got 1\.5\)"):
+    with pytest.raises(
+        PolicyError,
+        match=r"'harmful\.max_rate': Input should be less than 1 "
+        r"\(got 1\.5\)",
+    ):
         load_policy(write(tmp_path, "harmful:\n  max_rate: 1.5\n"))
 
 

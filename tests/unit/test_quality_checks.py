@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +11,9 @@ from trainguard.gate.decide import evaluate
 from trainguard.policy import load_policy
 
 from dataset_factory import default_records, default_sources, write_dataset
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -30,8 +33,10 @@ def failed_checks(root: Path, policy: str = "") -> dict[str, list]:
 
 def test_clean_records_pass_every_quality_check(tmp_path: Path) -> None:
     """The factory's records are complete, well encoded, in zh/en and from three sources."""
-    assert failed_checks(write_dataset(tmp_path / "d"),
-                         "quality: {min_sources_per_language: 1}\n") == {}
+    assert (
+        failed_checks(write_dataset(tmp_path / "d"), "quality: {min_sources_per_language: 1}\n")
+        == {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,8 +53,9 @@ def test_veracity_problems_fail_per_source(tmp_path: Path, check: str, text: str
     """One bad record in 30 exceeds the default rates and fails its source."""
     records = default_records()
     records[3]["text"] = text  # source 'wiki' (index 3 % 3 == 0)
-    found = failed_checks(write_dataset(tmp_path / "d", records=records),
-                          "quality: {min_sources_per_language: 1}\n")
+    found = failed_checks(
+        write_dataset(tmp_path / "d", records=records), "quality: {min_sources_per_language: 1}\n"
+    )
     assert check in found
     assert [f.source_id for f in found[check]] == ["wiki"]
     assert found[check][0].record_ids == ("r0003",)
@@ -69,8 +75,9 @@ def test_near_duplicate_rate_fails_over_the_threshold(tmp_path: Path) -> None:
     """Copies of records push the corpus near-duplicate rate over 0.5 %."""
     records = default_records()
     records += [dict(r, record_id=r["record_id"] + "-copy") for r in records[:5]]
-    found = failed_checks(write_dataset(tmp_path / "d", records=records),
-                          "quality: {min_sources_per_language: 1}\n")
+    found = failed_checks(
+        write_dataset(tmp_path / "d", records=records), "quality: {min_sources_per_language: 1}\n"
+    )
     assert "quality.duplicates" in found
 
 
@@ -88,12 +95,14 @@ def test_label_imbalance_across_protected_groups_fails(tmp_path: Path) -> None:
             record["second_label"] = None
         return records
 
-    balanced = evaluate(write_finetuning_dataset(tmp_path / "ok", records=with_sex(False)),
-                        load_policy())
+    balanced = evaluate(
+        write_finetuning_dataset(tmp_path / "ok", records=with_sex(False)), load_policy()
+    )
     assert not [f for f in balanced.failed if f.check == "quality.objectivity"]
     assert [f for f in balanced.findings if f.check == "quality.objectivity"]  # it ran
-    biased = evaluate(write_finetuning_dataset(tmp_path / "bad", records=with_sex(True)),
-                      load_policy())
+    biased = evaluate(
+        write_finetuning_dataset(tmp_path / "bad", records=with_sex(True)), load_policy()
+    )
     failed = [f for f in biased.failed if f.check == "quality.objectivity"]
     assert {f.entity for f in failed} == {"attribute sex"}
     assert "female 50.0%" in failed[0].message and "male 90.0%" in failed[0].message

@@ -12,31 +12,71 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def _disclosure(**overrides: object) -> dict[str, object]:
-    source = {"id": HOSTILE, "kind": "open_source", "license": "MIT", "origin": "domestic",
-              "missing_evidence": [], "scale": {"records": 12_000, "characters": 50_000},
-              "quality": {"harmful_rate": 0.0125, "harmful_sampled": 4000, "pi_found": 2,
-                          "pi_covered": 1}}
+    source = {
+        "id": HOSTILE,
+        "kind": "open_source",
+        "license": "MIT",
+        "origin": "domestic",
+        "missing_evidence": [],
+        "scale": {"records": 12_000, "characters": 50_000},
+        "quality": {
+            "harmful_rate": 0.0125,
+            "harmful_sampled": 4000,
+            "pi_found": 2,
+            "pi_covered": 1,
+        },
+    }
     document: dict[str, object] = {
         "model": {"name": "m", "version": "3", "registered_at": "2026-01-01"},
-        "regulation": "Measures", "provider": "ACME",
-        "foundational_algorithm": {"training_run_id": "r1", "trained_from": "a",
-                                   "trained_until": "b", "model_class": "x.Y",
-                                   "hyperparameters": {"k": 5}, "libraries": {"mlflow": "3"}},
-        "gate_decisions": [], "annotation": None, "waivers": [], "violations": [],
-        "datasets": [{"name": "pre", "version": {"path": "d", "git_rev": "clean",
-                                                 "git_commit": "c", "dvc_md5": "m"},
-                      "scale": {"records": 12_000}, "sources": [source],
-                      "type": {"stage": "pretraining", "languages_declared": ["zh"],
-                               "records_by_detected_language": {"zh": 12_000}}}],
+        "regulation": "Measures",
+        "provider": "ACME",
+        "foundational_algorithm": {
+            "training_run_id": "r1",
+            "trained_from": "a",
+            "trained_until": "b",
+            "model_class": "x.Y",
+            "hyperparameters": {"k": 5},
+            "libraries": {"mlflow": "3"},
+        },
+        "gate_decisions": [],
+        "annotation": None,
+        "waivers": [],
+        "violations": [],
+        "datasets": [
+            {
+                "name": "pre",
+                "version": {"path": "d", "git_rev": "clean", "git_commit": "c", "dvc_md5": "m"},
+                "scale": {"records": 12_000},
+                "sources": [source],
+                "type": {
+                    "stage": "pretraining",
+                    "languages_declared": ["zh"],
+                    "records_by_detected_language": {"zh": 12_000},
+                },
+            }
+        ],
     }
     document.update(overrides)
     return document
 
 
 def _lineage(message: str) -> dict[str, object]:
-    return {"gate_runs": [{"run_id": "g", "findings": [
-        {"check": "pi.consent", "status": "fail", "source_id": "s", "clauses": ["Art. 7(3)"],
-         "message": message}]}]}
+    return {
+        "gate_runs": [
+            {
+                "run_id": "g",
+                "findings": [
+                    {
+                        "check": "pi.consent",
+                        "status": "fail",
+                        "source_id": "s",
+                        "clauses": ["Art. 7(3)"],
+                        "message": message,
+                    }
+                ],
+            }
+        ]
+    }
 
 
 def test_hostile_values_are_escaped_everywhere() -> None:
@@ -51,5 +91,5 @@ def test_numbers_charts_and_sections_are_rendered() -> None:
     page = render_report(_lineage("3 values without consent"), _disclosure())
     assert "12,000 records" in page and "1.25% of 4,000" in page
     assert page.count("<svg") == 3 and "12,000 (100.0%)" in page
-    assert "<h3>Art. 7(3) <span class=\"meta\">(1 fail)</span></h3>" in page
+    assert '<h3>Art. 7(3) <span class="meta">(1 fail)</span></h3>' in page
     assert "No annotated data (pre-training)." in page and page.endswith("</body></html>\n")

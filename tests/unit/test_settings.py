@@ -29,8 +29,7 @@ def test_an_undeclared_variable_is_a_bug_not_a_silent_empty_string() -> None:
         settings.env("TRAINGUARD_NO_SUCH_SETTING")
 
 
-def test_home_defaults_to_the_user_folder(monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_home_defaults_to_the_user_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """TRAINGUARD_HOME when set, else ~/.trainguard."""
     monkeypatch.delenv("TRAINGUARD_HOME", raising=False)
     assert settings.trainguard_home() == Path.home() / ".trainguard"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,6 +11,9 @@ from trainguard.policy import load_policy
 from trainguard.violations import Registry
 from trainguard.violations.intake import intake_subject
 from trainguard.violations.sla import alert_text, check_deadlines, send_alert
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -21,32 +23,49 @@ def test_each_level_is_alerted_once_and_survives_a_restart(tmp_path: Path) -> No
     policy = load_policy(None)
     reported = dt.datetime(2026, 1, 5, 2, 0, tzinfo=dt.UTC)  # a Monday in Shanghai
     violation = Registry(url).report(
-        kind="pi_request", summary="delete", reported_by="cs", owner="privacy", policy=policy,
+        kind="pi_request",
+        summary="delete",
+        reported_by="cs",
+        owner="privacy",
+        policy=policy,
         subject=intake_subject("pi_request", pi_hmacs=[("email", "ab" * 32)]),
-        reported_at=reported)
+        reported_at=reported,
+    )
     span = violation.deadline - reported
     sent: list[dict[str, Any]] = []
-    assert check_deadlines(Registry(url), policy, now=reported + span * 0.5,
-                           notify=sent.append) == []
+    assert (
+        check_deadlines(Registry(url), policy, now=reported + span * 0.5, notify=sent.append) == []
+    )
     at_risk = reported + span * 0.85
-    assert [a["level"] for a in check_deadlines(Registry(url), policy, now=at_risk,
-                                                notify=sent.append)] == ["at_risk"]
+    assert [
+        a["level"] for a in check_deadlines(Registry(url), policy, now=at_risk, notify=sent.append)
+    ] == ["at_risk"]
     # A new process (a restarted scheduler) neither repeats nor forgets the alert.
     assert check_deadlines(Registry(url), policy, now=at_risk, notify=sent.append) == []
     late = violation.deadline + dt.timedelta(hours=3)
-    assert [a["level"] for a in check_deadlines(Registry(url), policy, now=late,
-                                                notify=sent.append)] == ["overdue"]
+    assert [
+        a["level"] for a in check_deadlines(Registry(url), policy, now=late, notify=sent.append)
+    ] == ["overdue"]
     assert [a["level"] for a in sent] == ["at_risk", "overdue"]
     assert "3 h past its deadline" in alert_text(sent[-1])
     assert Registry(url).audit() == []
 
 
-def test_a_dead_webhook_is_logged_not_raised(monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_a_dead_webhook_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("TRAINGUARD_ALERT_WEBHOOK", "http://127.0.0.1:9/")
-    alert = {"level": "overdue", "violation": "V-1", "kind": "pi_request",
-             "clause": "Art. 13", "status": "filtered", "owner": "privacy",
-             "deadline": "2026-01-26T16:00:00+00:00", "hours_left": -5.0, "summary": "s"}
+    alert = {
+        "level": "overdue",
+        "violation": "V-1",
+        "kind": "pi_request",
+        "clause": "Art. 13",
+        "status": "filtered",
+        "owner": "privacy",
+        "deadline": "2026-01-26T16:00:00+00:00",
+        "hours_left": -5.0,
+        "summary": "s",
+    }
     send_alert(alert)
     assert "OVERDUE: violation V-1" in caplog.text
     assert "alert webhook http://127.0.0.1:9/ failed" in caplog.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import subprocess
 import sys
@@ -24,31 +23,44 @@ SHANGHAI_MONDAY_NOON = dt.datetime(2026, 9, 28, 4, 0, tzinfo=dt.UTC)  # 12:00 in
 PHONE = "13987654321"
 
 
-@pytest.fixture()
+@pytest.fixture
 def registry(tmp_path: Path) -> Registry:
     return Registry(f"sqlite:///{tmp_path / 'violations.db'}")
 
 
 def report(registry: Registry, kind: str = "pi_request", **overrides: object) -> object:
-    subjects = {"pi_request": intake_subject("pi_request", pi=[("mobile_phone", PHONE)]),
-                "harmful_output": intake_subject("harmful_output", prompt="p",
-                                                 output="a harmful answer in full")}
-    values = {"kind": kind, "summary": "reported by a user", "subject": subjects[kind],
-              "reported_by": "cs-wang", "owner": "privacy", "policy": load_policy(None)}
+    subjects = {
+        "pi_request": intake_subject("pi_request", pi=[("mobile_phone", PHONE)]),
+        "harmful_output": intake_subject(
+            "harmful_output", prompt="p", output="a harmful answer in full"
+        ),
+    }
+    values = {
+        "kind": kind,
+        "summary": "reported by a user",
+        "subject": subjects[kind],
+        "reported_by": "cs-wang",
+        "owner": "privacy",
+        "policy": load_policy(None),
+    }
     values.update(overrides)
     return registry.report(**values)  # type: ignore[arg-type]
 
 
 def test_working_days_skip_weekends_and_holidays_and_count_make_up_days() -> None:
-    calendar = WorkingCalendar("Asia/Shanghai", frozenset({5, 6}),
-                               frozenset({dt.date(2026, 10, d) for d in range(1, 8)}),
-                               frozenset({dt.date(2026, 10, 10)}))
+    calendar = WorkingCalendar(
+        "Asia/Shanghai",
+        frozenset({5, 6}),
+        frozenset({dt.date(2026, 10, d) for d in range(1, 8)}),
+        frozenset({dt.date(2026, 10, 10)}),
+    )
     deadline = calendar.add_working_days(SHANGHAI_MONDAY_NOON, 15)
     # Tue 29, Wed 30 Sep (2); Oct 1-7 holiday; Thu 8, Fri 9, Sat 10 make-up (5);
     # 12-16 (10); 19-23 (15): the end of Fri 23 Oct in Shanghai.
     assert deadline == dt.datetime(2026, 10, 23, 16, 0, tzinfo=dt.UTC)
     assert calendar.add_days(SHANGHAI_MONDAY_NOON, 90) == dt.datetime(
-        2026, 12, 27, 16, 0, tzinfo=dt.UTC)
+        2026, 12, 27, 16, 0, tzinfo=dt.UTC
+    )
 
 
 def test_deadline_follows_the_kind_and_the_policy(registry: Registry) -> None:
@@ -74,9 +86,14 @@ def test_lifecycle_moves_forward_and_refuses_skips(registry: Registry) -> None:
     assert closed.status == "closed" and closed.closed_at is not None
     assert closed.evidence == {"remediating": "ok", "verified": "ok", "closed": "ok"}
     history = [(e["from_status"], e["to_status"]) for e in registry.events(vid)]
-    assert history == [(None, "reported"), ("reported", "triaged"), ("triaged", "filtered"),
-                       ("filtered", "remediating"), ("remediating", "verified"),
-                       ("verified", "closed")]
+    assert history == [
+        (None, "reported"),
+        ("reported", "triaged"),
+        ("triaged", "filtered"),
+        ("filtered", "remediating"),
+        ("remediating", "verified"),
+        ("verified", "closed"),
+    ]
     assert registry.audit() == []
 
 
@@ -86,16 +103,24 @@ def tamper(registry: Registry, sql: str) -> None:
         connection.execute(sql)
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("UPDATE tg_violation_events SET actor = 'mallory' WHERE seq = 2",
-     "event 2 (V-"),
-    ("DELETE FROM tg_violation_events WHERE seq = 2", "event 2: missing"),
-    ("DELETE FROM tg_violation_events WHERE seq = (SELECT MAX(seq) FROM tg_violation_events)",
-     "chain head names event"),
-    ("UPDATE tg_violations SET status = 'closed'", "is not what its events say"),
-])
-def test_audit_detects_changed_and_deleted_events(registry: Registry, sql: str,
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("UPDATE tg_violation_events SET actor = 'mallory' WHERE seq = 2", "event 2 (V-"),
+        ("DELETE FROM tg_violation_events WHERE seq = 2", "event 2: missing"),
+        (
+            (
+                "DELETE FROM tg_violation_events "
+                "WHERE seq = (SELECT MAX(seq) FROM tg_violation_events)"
+            ),
+            "chain head names event",
+        ),
+        ("UPDATE tg_violations SET status = 'closed'", "is not what its events say"),
+    ],
+)
+def test_audit_detects_changed_and_deleted_events(
+    registry: Registry, sql: str, expected: str
+) -> None:
     for _ in range(2):
         triage_and_filter(registry, report(registry).id, actor="lead")  # type: ignore[attr-defined]
     assert registry.audit() == []
@@ -109,9 +134,9 @@ def _file_reports(url: str, count: int) -> list[str]:
     return [report(registry).id for _ in range(count)]  # type: ignore[attr-defined]
 
 
-def test_concurrent_reports_on_sqlite_are_all_kept_in_one_chain(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
+def test_concurrent_reports_on_sqlite_are_all_kept_in_one_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'violations.db'}"
     with ProcessPoolExecutor(max_workers=4) as pool:
         ids = [i for batch in pool.map(_file_reports, [url] * 4, [10] * 4) for i in batch]
@@ -122,37 +147,58 @@ def test_concurrent_reports_on_sqlite_are_all_kept_in_one_chain(tmp_path: Path,
 
 
 def test_the_filter_blocks_reported_content_at_once(registry: Registry) -> None:
-    harmful = report(registry, "harmful_output", subject=intake_subject(
-        "harmful_output", prompt="how do I hurt someone",
-        output="First, find out where they live and wait for them at night."))
+    harmful = report(
+        registry,
+        "harmful_output",
+        subject=intake_subject(
+            "harmful_output",
+            prompt="how do I hurt someone",
+            output="First, find out where they live and wait for them at night.",
+        ),
+    )
     pi = report(registry)
     work_text = "The lantern keeper climbed the spiral stair every evening at dusk. " * 5
-    work = registry.report(kind="ip_complaint", summary="takedown", reported_by="legal",
-                           owner="legal", policy=load_policy(None),
-                           subject=intake_subject("ip_complaint", work_id="W-1",
-                                                  work_text=work_text))
+    work = registry.report(
+        kind="ip_complaint",
+        summary="takedown",
+        reported_by="legal",
+        owner="legal",
+        policy=load_policy(None),
+        subject=intake_subject("ip_complaint", work_id="W-1", work_text=work_text),
+    )
     output_filter = OutputFilter(registry)
     assert output_filter.check_output("First, find out where they live").allowed  # not yet
     for violation in (harmful, pi, work):
         triage_and_filter(registry, violation.id, actor="lead")  # type: ignore[attr-defined]
     output_filter.refresh()
     verdict = output_filter.check_output(
-        "Sure. First, find out where they live and wait for them at night.")
+        "Sure. First, find out where they live and wait for them at night."
+    )
     assert not verdict.allowed and verdict.violations == (harmful.id,)  # type: ignore[attr-defined]
-    assert not output_filter.check_output("FIRST, find out where they live and wait for "
-                                          "them at  night").allowed  # case, spacing
+    assert not output_filter.check_output(
+        "FIRST, find out where they live and wait for them at  night"
+    ).allowed  # case, spacing
     phone = output_filter.check_output("Her number is +86 139-8765-4321.")
     assert phone.violations == (pi.id,) and "mobile_phone" in phone.reasons[0]  # type: ignore[attr-defined]
-    copied = output_filter.check_output("the lantern keeper climbed the spiral stair every "
-                                        "evening at dusk.")
+    copied = output_filter.check_output(
+        "the lantern keeper climbed the spiral stair every evening at dusk."
+    )
     assert copied.violations == (work.id,)
     assert output_filter.check_output("The weather is fine today.").allowed
 
 
 def test_no_raw_pi_is_stored(registry: Registry) -> None:
-    triage_and_filter(registry, report(registry, "harmful_output", subject=intake_subject(
-        "harmful_output", prompt=f"call {PHONE}", output=f"ok, {PHONE} is hers")).id,
-        actor="lead")
+    triage_and_filter(
+        registry,
+        report(
+            registry,
+            "harmful_output",
+            subject=intake_subject(
+                "harmful_output", prompt=f"call {PHONE}", output=f"ok, {PHONE} is hers"
+            ),
+        ).id,
+        actor="lead",
+    )
     triage_and_filter(registry, report(registry).id, actor="lead")  # type: ignore[attr-defined]
     stored = Path(registry.url.removeprefix("sqlite:///")).read_bytes()
     for suffix in ("-wal",):
@@ -164,33 +210,10 @@ def test_no_raw_pi_is_stored(registry: Registry) -> None:
 def trainguard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "trainguard.cli", *args], capture_output=True,
-                          text=True, check=False, env={**os.environ, **env})
-
-
-def test_cli_reports_lists_overdue_and_audits(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'violations.db'}"
-    env = {"TRAINGUARD_REGISTRY_URL": url}
-    filed = trainguard("violations", "report", "--kind", "pi_request", "--summary", "delete",
-                       "--by", "cs", "--pi", f"mobile_phone={PHONE}", "--format", "json", env=env)
-    assert filed.returncode == 0, filed.stderr
-    fresh = json.loads(filed.stdout)
-    assert fresh["status"] == "reported" and PHONE not in filed.stdout
-    aged = report(Registry(url), reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40))
-    overdue = json.loads(trainguard("violations", "list", "--overdue", "--format", "json",
-                                    env=env).stdout)
-    assert [v["id"] for v in overdue] == [aged.id] and overdue[0]["sla"] == "overdue"  # type: ignore[attr-defined]
-    text = trainguard("violations", "list", "--overdue", env=env).stdout
-    assert "OVERDUE" in text and aged.id in text  # type: ignore[attr-defined]
-    moved = trainguard("violations", "transition", fresh["id"], "--to", "closed", "--by", "x",
-                       env=env)
-    assert moved.returncode == 2 and "cannot move to closed" in moved.stderr
-    assert "Traceback" not in moved.stderr
-    assert trainguard("violations", "audit", env=env).returncode == 0
-    blocked = trainguard("filter-check", "--text", PHONE, env=env)
-    assert blocked.returncode == 0  # reported, not yet filtered: the filter starts at triage
-    for status in ("triaged", "filtered"):
-        assert trainguard("violations", "transition", fresh["id"], "--to", status, "--by",
-                          "lead", env=env).returncode == 0
-    blocked = trainguard("filter-check", "--text", f"call {PHONE}", env=env)
-    assert blocked.returncode == 1 and fresh["id"] in blocked.stdout
+    return subprocess.run(
+        [sys.executable, "-m", "trainguard.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )

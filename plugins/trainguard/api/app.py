@@ -78,9 +78,16 @@ async def _too_large(send: Any, limit: int) -> None:
     import json
 
     payload = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -94,8 +101,9 @@ def _login_url() -> str:
     return get_auth_manager().get_url_login(next_url="/plugin/governance")
 
 
-def _problem(request: Request, status: int, detail: Any,
-             headers: dict[str, str] | None = None) -> Any:
+def _problem(
+    request: Request, status: int, detail: Any, headers: dict[str, str] | None = None
+) -> Any:
     """JSON for API clients; for the Governance page, a page that says what went wrong."""
     if not _is_page(request):
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
@@ -104,8 +112,7 @@ def _problem(request: Request, status: int, detail: Any,
     if isinstance(detail, list):
         detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in detail)
     sign_in = _login_url() if status == 401 else None
-    return HTMLResponse(problem(status, str(detail), sign_in), status_code=status,
-                        headers=headers)
+    return HTMLResponse(problem(status, str(detail), sign_in), status_code=status, headers=headers)
 
 
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,8 +126,9 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for quoted in (error.get("input"), (error.get("ctx") or {}).get("tag")):
             if isinstance(quoted, str) and quoted and quoted in message:
                 message = message.replace(quoted, "<the value sent>")
-        cleaned.append({"loc": list(error.get("loc", ())), "msg": message,
-                        "type": error.get("type", "")})
+        cleaned.append(
+            {"loc": list(error.get("loc", ())), "msg": message, "type": error.get("type", "")}
+        )
     return cleaned
 
 
@@ -128,10 +136,14 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="trainguard governance API",
         version="1",
-        description=("Gates, violations and provenance exports of trainguard. Every request "
-                     "needs an Airflow JWT (Authorization: Bearer, from POST /auth/token); "
-                     "writes need a role listed in the [trainguard] section of airflow.cfg."),
-        docs_url=None, redoc_url=None, openapi_url=None,
+        description=(
+            "Gates, violations and provenance exports of trainguard. Every request "
+            "needs an Airflow JWT (Authorization: Bearer, from POST /auth/token); "
+            "writes need a role listed in the [trainguard] section of airflow.cfg."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         generate_unique_id_function=lambda route: route.name,
     )
     app.add_middleware(BodySizeLimit)
@@ -154,8 +166,9 @@ def create_app() -> FastAPI:
             return _problem(request, 409, str(exc))
         if isinstance(exc, ContractError):
             location = ["body", exc.field] if exc.field else ["body"]
-            return _problem(request, 422, [{"loc": location, "msg": str(exc),
-                                            "type": "trainguard.contract"}])
+            return _problem(
+                request, 422, [{"loc": location, "msg": str(exc), "type": "trainguard.contract"}]
+            )
         # The registry or MLflow is down, or the deployment lacks a key: not the caller's
         # fault, and nothing was written.
         log.error("trainguard API: %s", exc)

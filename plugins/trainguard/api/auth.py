@@ -35,10 +35,12 @@ DEFAULT_ROLES = {
     "reviewer_roles": "op, admin",
     "auditor_roles": "viewer, admin",
 }
-PERMISSIONS = {"report": ("reporter_roles", "reviewer_roles"),
-               "review": ("reviewer_roles",),
-               "export": ("auditor_roles",),
-               "read": ("reporter_roles", "reviewer_roles", "auditor_roles")}
+PERMISSIONS = {
+    "report": ("reporter_roles", "reviewer_roles"),
+    "review": ("reviewer_roles",),
+    "export": ("auditor_roles",),
+    "read": ("reporter_roles", "reviewer_roles", "auditor_roles"),
+}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -88,20 +90,32 @@ async def principal(request: Request) -> Principal:
     via_cookie = not (scheme.lower() == "bearer" and credentials.strip())
     token = request.cookies.get(COOKIE) if via_cookie else credentials.strip()
     if not token:
-        raise Refused(401, "not signed in: send an Airflow token (Authorization: Bearer, "
-                           "from POST /auth/token) or sign in to the Airflow UI",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Refused(
+            401,
+            "not signed in: send an Airflow token (Authorization: Bearer, "
+            "from POST /auth/token) or sign in to the Airflow UI",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         user = await get_auth_manager().get_user_from_token(token)
     except ExpiredSignatureError:
-        raise Refused(401, "the Airflow token has expired: sign in again",
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        raise Refused(
+            401,
+            "the Airflow token has expired: sign in again",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
     except InvalidTokenError:
-        raise Refused(401, "the Airflow token is not valid here",
-                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        raise Refused(
+            401,
+            "the Airflow token is not valid here",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
     if via_cookie and request.method not in SAFE_METHODS and not _same_origin(request):
-        raise Refused(403, "a write signed in with the UI cookie must come from this site "
-                           "(Origin or Referer does not match)")
+        raise Refused(
+            403,
+            "a write signed in with the UI cookie must come from this site "
+            "(Origin or Referer does not match)",
+        )
     return Principal(name=user.get_name(), roles=user_roles(user))
 
 
@@ -115,5 +129,8 @@ def require(who: Principal, permission: str, action: str) -> None:
     """403 unless one of ``who``'s roles grants ``permission``."""
     if not who.may(permission):
         options = " or ".join(f"[trainguard] {o}" for o in PERMISSIONS[permission])
-        raise Refused(403, f"{who.name} (roles: {', '.join(who.roles) or 'none'}) may not "
-                           f"{action}: it needs a role listed in {options}")
+        raise Refused(
+            403,
+            f"{who.name} (roles: {', '.join(who.roles) or 'none'}) may not "
+            f"{action}: it needs a role listed in {options}",
+        )

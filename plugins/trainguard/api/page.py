@@ -38,10 +38,15 @@ def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     environment = Environment(
-        loader=PackageLoader("trainguard.api", "templates"), autoescape=True,
-        trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
-    environment.filters.update(hours=_hours, short=_short, quote_all=lambda s: quote(s, safe=""),
-                               quote_path=quote)
+        loader=PackageLoader("trainguard.api", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
+    environment.filters.update(
+        hours=_hours, short=_short, quote_all=lambda s: quote(s, safe=""), quote_path=quote
+    )
     environment.globals["moves"] = _moves
     return environment
 
@@ -55,7 +60,7 @@ def _hours(hours: float) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _moves(status: str) -> list[str]:
@@ -66,23 +71,49 @@ def _moves(status: str) -> list[str]:
     return [s.value for s in sorted(TRANSITIONS[ViolationStatus(status)], key=order.index)]
 
 
-def render(*, user: str, roles: list[str], can_export: bool, can_review: bool,
-           gates: list[dict[str, Any]],
-           models: list[dict[str, Any]], violations: list[dict[str, Any]],
-           sources: list[dict[str, Any]], exports: list[dict[str, Any]], mlflow_ui: str,
-           errors: list[str]) -> str:
+def render(
+    *,
+    user: str,
+    roles: list[str],
+    can_export: bool,
+    can_review: bool,
+    gates: list[dict[str, Any]],
+    models: list[dict[str, Any]],
+    violations: list[dict[str, Any]],
+    sources: list[dict[str, Any]],
+    exports: list[dict[str, Any]],
+    mlflow_ui: str,
+    errors: list[str],
+) -> str:
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for gate in gates:
         by_dataset.setdefault(gate["dataset"]["path"] or "?", []).append(gate)
-    return str(_environment().get_template("governance.html.j2").render(
-        style=STYLE, user=user, roles=roles, can_export=can_export, can_review=can_review,
-        running=any(job["state"] in ("queued", "running") for job in exports),
-        gates=gates, gates_by_dataset=sorted(by_dataset.items()), models=models,
-        violations=violations, sources=sources, exports=exports, mlflow_ui=mlflow_ui,
-        errors=errors))
+    return str(
+        _environment()
+        .get_template("governance.html.j2")
+        .render(
+            style=STYLE,
+            user=user,
+            roles=roles,
+            can_export=can_export,
+            can_review=can_review,
+            running=any(job["state"] in ("queued", "running") for job in exports),
+            gates=gates,
+            gates_by_dataset=sorted(by_dataset.items()),
+            models=models,
+            violations=violations,
+            sources=sources,
+            exports=exports,
+            mlflow_ui=mlflow_ui,
+            errors=errors,
+        )
+    )
 
 
 def problem(status: int, message: str, login_url: str | None) -> str:
     """What the page shows when a request is refused or fails: why, and the way back."""
-    return str(_environment().get_template("problem.html.j2").render(
-        style=STYLE, status=status, message=message, login_url=login_url))
+    return str(
+        _environment()
+        .get_template("problem.html.j2")
+        .render(style=STYLE, status=status, message=message, login_url=login_url)
+    )

@@ -35,9 +35,12 @@ from trainguard.violations.kinds import ViolationKind, ViolationStatus
 log = logging.getLogger(__name__)
 Who = Annotated[Principal, Depends(principal)]
 # The page has no scripts; only the Airflow UI (same origin) may frame it.
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-                                           "script-src 'none'; frame-ancestors 'self'",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
+    "script-src 'none'; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 @lru_cache(maxsize=1)
@@ -74,17 +77,20 @@ def api_routes(app: FastAPI) -> None:
     v1 = "/api/v1"
 
     @app.get(f"{v1}/gates", responses=_errors, tags=["gates"])
-    def list_gates(who: Who, dataset: Annotated[str | None, Query(
-                       max_length=500, pattern=r"^[\w./-]+$")] = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    def list_gates(
+        who: Who,
+        dataset: Annotated[str | None, Query(max_length=500, pattern=r"^[\w./-]+$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[dict[str, Any]]:
         """Gate runs, newest first: decision, failed checks and clauses, models trained."""
         from trainguard.api.views import gate_history
 
         require(who, "read", "read gates")
         return gate_history(dataset=dataset, limit=limit)
 
-    @app.get(f"{v1}/gates/{{run_id}}", responses={**_errors, 404: {"model": Problem}},
-             tags=["gates"])
+    @app.get(
+        f"{v1}/gates/{{run_id}}", responses={**_errors, 404: {"model": Problem}}, tags=["gates"]
+    )
     def get_gate(who: Who, run_id: RunId) -> dict[str, Any]:
         """One gate run with every finding (record ids, never values) and its waivers."""
         from trainguard.api.views import gate_detail
@@ -119,32 +125,60 @@ def api_routes(app: FastAPI) -> None:
         require(who, "read", "read violations")
         return _views(_registry().list(status=status, kind=kind, open_only=open_only))
 
-    @app.get(f"{v1}/violations/{{violation_id}}",
-             responses={**_errors, 404: {"model": Problem}}, tags=["violations"])
+    @app.get(
+        f"{v1}/violations/{{violation_id}}",
+        responses={**_errors, 404: {"model": Problem}},
+        tags=["violations"],
+    )
     def get_violation(who: Who, violation_id: ViolationId) -> ViolationOut:
         """One violation and its event history."""
         require(who, "read", "read violations")
         registry = _registry()
         [view] = _views([registry.get(violation_id)])
-        view["events"] = [{**{key: event[key] for key in ("seq", "action", "from_status",
-                                                          "to_status", "actor")},
-                           "at": str(event["at"])}  # stored as ISO text
-                          for event in registry.events(violation_id)]
+        view["events"] = [
+            {
+                **{
+                    key: event[key]
+                    for key in ("seq", "action", "from_status", "to_status", "actor")
+                },
+                "at": str(event["at"]),
+            }  # stored as ISO text
+            for event in registry.events(violation_id)
+        ]
         return view
 
     # OpenAPI links: what a created resource's id opens (clients and schemathesis follow them).
-    violation_links = {"links": {
-        "GetViolation": {"operationId": "get_violation",
-                         "parameters": {"violation_id": "$response.body#/id"}},
-        "TransitionViolation": {"operationId": "transition_violation",
-                                "parameters": {"violation_id": "$response.body#/id"}}}}
-    export_links = {"links": {
-        "GetExport": {"operationId": "get_export", "parameters": {"job_id": "$response.body#/id"}},
-        "DownloadExport": {"operationId": "download_export",
-                           "parameters": {"job_id": "$response.body#/id"}}}}
+    violation_links = {
+        "links": {
+            "GetViolation": {
+                "operationId": "get_violation",
+                "parameters": {"violation_id": "$response.body#/id"},
+            },
+            "TransitionViolation": {
+                "operationId": "transition_violation",
+                "parameters": {"violation_id": "$response.body#/id"},
+            },
+        }
+    }
+    export_links = {
+        "links": {
+            "GetExport": {
+                "operationId": "get_export",
+                "parameters": {"job_id": "$response.body#/id"},
+            },
+            "DownloadExport": {
+                "operationId": "download_export",
+                "parameters": {"job_id": "$response.body#/id"},
+            },
+        }
+    }
 
-    @app.post(f"{v1}/violations", status_code=201, responses={**_errors, 201: violation_links},
-              tags=["violations"])
+    @app.post(
+        f"{v1}/violations",
+        status_code=201,
+        responses={**_errors, 201: violation_links},
+        tags=["violations"],
+    )
     def file_violation(who: Who, body: ViolationIn) -> ViolationOut:
         """File a violation (reporters, reviewers). PI values are hashed, texts masked."""
         from trainguard.violations import intake
@@ -152,23 +186,38 @@ def api_routes(app: FastAPI) -> None:
         require(who, "report", "file violations")
         fields = body.model_dump()
         violation = intake.file_violation(
-            _registry(), kind=body.kind, summary=body.summary, reported_by=who.name,
-            owner=body.owner, policy=_policy(), prompt=fields.get("prompt", ""),
+            _registry(),
+            kind=body.kind,
+            summary=body.summary,
+            reported_by=who.name,
+            owner=body.owner,
+            policy=_policy(),
+            prompt=fields.get("prompt", ""),
             output=fields.get("output", ""),
             pi=[(item["kind"], item["value"]) for item in fields.get("pi", [])],
             pi_hmacs=[(item["kind"], item["hmac"]) for item in fields.get("pi_hmacs", [])],
-            work_id=fields.get("work_id", ""), work_text=fields.get("work_text", ""),
-            source_id=fields.get("source_id", ""), finding=fields.get("finding", ""),
-            model_name=body.model_name, model_version=body.model_version)
+            work_id=fields.get("work_id", ""),
+            work_text=fields.get("work_text", ""),
+            source_id=fields.get("source_id", ""),
+            finding=fields.get("finding", ""),
+            model_name=body.model_name,
+            model_version=body.model_version,
+        )
         log.info("trainguard API: %s filed %s (%s)", who.name, violation.id, violation.kind)
         return _views([violation])[0]
 
-    @app.post(f"{v1}/violations/{{violation_id}}/transitions",
-              responses={**_errors, 404: {"model": Problem},
-                         409: {"model": Problem, "description": "not allowed from its status"}},
-              tags=["violations"])
-    def transition_violation(who: Who, violation_id: ViolationId, body: TransitionIn
-                             ) -> ViolationOut:
+    @app.post(
+        f"{v1}/violations/{{violation_id}}/transitions",
+        responses={
+            **_errors,
+            404: {"model": Problem},
+            409: {"model": Problem, "description": "not allowed from its status"},
+        },
+        tags=["violations"],
+    )
+    def transition_violation(
+        who: Who, violation_id: ViolationId, body: TransitionIn
+    ) -> ViolationOut:
         """Move a violation along its lifecycle (reviewers). ``rejected`` needs a reason."""
         from trainguard.violations.filtering import move
 
@@ -177,26 +226,36 @@ def api_routes(app: FastAPI) -> None:
         log.info("trainguard API: %s moved %s to %s", who.name, violation.id, body.to)
         return _views([violation])[0]
 
-    @app.post(f"{v1}/exports", status_code=202,
-              responses={**_errors, 404: {"model": Problem}, 202: export_links},
-              tags=["exports"])
+    @app.post(
+        f"{v1}/exports",
+        status_code=202,
+        responses={**_errors, 404: {"model": Problem}, 202: export_links},
+        tags=["exports"],
+    )
     def start_export(who: Who, body: ExportIn, background: BackgroundTasks) -> ExportJob:
         """Start writing and signing a model version's provenance bundle (auditors)."""
         return _start_export(who, body.model_name, body.model_version, background)
 
-    @app.get(f"{v1}/exports/{{job_id}}", responses={**_errors, 404: {"model": Problem}},
-             tags=["exports"])
+    @app.get(
+        f"{v1}/exports/{{job_id}}", responses={**_errors, 404: {"model": Problem}}, tags=["exports"]
+    )
     def get_export(who: Who, job_id: JobId) -> ExportJob:
         """An export job: queued, running, done (with the manifest hash) or failed."""
         require(who, "export", "read exports")
         return _jobs().get(job_id)
 
-    @app.get(f"{v1}/exports/{{job_id}}/bundle.zip",
-             responses={**_errors, 404: {"model": Problem}, 409: {"model": Problem},
-                        200: {"content": {"application/zip": {}}}},
-             response_class=FileResponse, tags=["exports"])
-    def download_export(who: Who, job_id: JobId
-                        ) -> FileResponse:
+    @app.get(
+        f"{v1}/exports/{{job_id}}/bundle.zip",
+        responses={
+            **_errors,
+            404: {"model": Problem},
+            409: {"model": Problem},
+            200: {"content": {"application/zip": {}}},
+        },
+        response_class=FileResponse,
+        tags=["exports"],
+    )
+    def download_export(who: Who, job_id: JobId) -> FileResponse:
         """The signed bundle as a zip (verify with ``trainguard export verify``)."""
         return _download(who, job_id)
 
@@ -209,8 +268,9 @@ def _views(violations: list[Any]) -> list[dict[str, Any]]:
     return [violation_view(v, now, at_risk) for v in violations]
 
 
-def _start_export(who: Principal, model_name: str, version: str,
-                  background: BackgroundTasks) -> dict[str, Any]:
+def _start_export(
+    who: Principal, model_name: str, version: str, background: BackgroundTasks
+) -> dict[str, Any]:
     from trainguard.api.views import require_model_version
     from trainguard.export.bundle import signer_from_env
 
@@ -220,8 +280,9 @@ def _start_export(who: Principal, model_name: str, version: str,
     jobs = _jobs()
     job = jobs.start(model_name, version, requested_by=who.name)
     background.add_task(jobs.run, job["id"])
-    log.info("trainguard API: %s started export %s of %s v%s", who.name, job["id"],
-             model_name, version)
+    log.info(
+        "trainguard API: %s started export %s of %s v%s", who.name, job["id"], model_name, version
+    )
     return job
 
 
@@ -232,6 +293,7 @@ def _download(who: Principal, job_id: str) -> FileResponse:
 
 
 # --- the Governance page ---------------------------------------------------------------
+
 
 def page_routes(app: FastAPI) -> None:
 
@@ -254,29 +316,40 @@ def page_routes(app: FastAPI) -> None:
                 errors.append(f"{what}: {exc}")
                 return []
 
-        return HTMLResponse(headers=PAGE_HEADERS, content=render(
-            user=who.name, roles=list(who.roles), can_export=who.may("export"),
-            can_review=who.may("review"),
-            gates=gather("gate history", gate_history),
-            models=gather("models", model_versions),
-            violations=gather("violations", lambda: _views(_registry().list(open_only=True))),
-            sources=gather("sources", sources),
-            exports=gather("exports", lambda: _jobs().list()) if who.may("export") else [],
-            mlflow_ui=env("TRAINGUARD_MLFLOW_UI_URL"),
-            errors=errors))
+        return HTMLResponse(
+            headers=PAGE_HEADERS,
+            content=render(
+                user=who.name,
+                roles=list(who.roles),
+                can_export=who.may("export"),
+                can_review=who.may("review"),
+                gates=gather("gate history", gate_history),
+                models=gather("models", model_versions),
+                violations=gather("violations", lambda: _views(_registry().list(open_only=True))),
+                sources=gather("sources", sources),
+                exports=gather("exports", lambda: _jobs().list()) if who.may("export") else [],
+                mlflow_ui=env("TRAINGUARD_MLFLOW_UI_URL"),
+                errors=errors,
+            ),
+        )
 
     @app.post("/ui/exports", include_in_schema=False)
-    def page_export(who: Who, background: BackgroundTasks,
-                    model_name: Annotated[str, Form(max_length=200)],
-                    model_version: Annotated[str, Form(pattern=r"^[0-9]{1,9}$")]
-                    ) -> RedirectResponse:
+    def page_export(
+        who: Who,
+        background: BackgroundTasks,
+        model_name: Annotated[str, Form(max_length=200)],
+        model_version: Annotated[str, Form(pattern=r"^[0-9]{1,9}$")],
+    ) -> RedirectResponse:
         _start_export(who, model_name, model_version, background)
         return RedirectResponse("./#exports", status_code=303)
 
     @app.post("/ui/violations/{violation_id}/transitions", include_in_schema=False)
-    def page_transition(who: Who, violation_id: ViolationId,
-                        to: Annotated[str, Form(max_length=20)],
-                        reason: Annotated[str, Form(max_length=1000)] = "") -> RedirectResponse:
+    def page_transition(
+        who: Who,
+        violation_id: ViolationId,
+        to: Annotated[str, Form(max_length=20)],
+        reason: Annotated[str, Form(max_length=1000)] = "",
+    ) -> RedirectResponse:
         from trainguard.violations.filtering import move
 
         require(who, "review", "transition violations")
@@ -285,19 +358,21 @@ def page_routes(app: FastAPI) -> None:
         return RedirectResponse("../../#violations", status_code=303)
 
     @app.get("/ui/exports/{job_id}/download", include_in_schema=False)
-    def page_download(who: Who, job_id: JobId
-                      ) -> FileResponse:
+    def page_download(who: Who, job_id: JobId) -> FileResponse:
         return _download(who, job_id)
 
     @app.get("/ui/gates/{run_id}/data_docs/{path:path}", include_in_schema=False)
-    def data_docs(who: Who, run_id: RunId,
-                  path: str) -> FileResponse:
+    def data_docs(who: Who, run_id: RunId, path: str) -> FileResponse:
         """The gate run's Great Expectations Data Docs, read from its MLflow artifacts."""
         require(who, "read", "read Data Docs")
         # Sandboxed: the pages are GX's, and must not act with the reader's session.
-        return FileResponse(_data_docs_file(run_id, path), headers={
-            "Content-Security-Policy": "sandbox allow-scripts allow-popups",
-            "X-Content-Type-Options": "nosniff"})
+        return FileResponse(
+            _data_docs_file(run_id, path),
+            headers={
+                "Content-Security-Policy": "sandbox allow-scripts allow-popups",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
 
 def _data_docs_file(run_id: str, path: str) -> Any:
@@ -318,11 +393,12 @@ def _data_docs_file(run_id: str, path: str) -> Any:
         with mlflow_errors(f"read the Data Docs of gate run {run_id}"):
             try:
                 mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=f"data_docs/{path}",
-                    dst_path=str(target.parent))  # MLflow writes <dst>/<basename>
-            except Exception as exc:  # noqa: BLE001 - a missing page is a 404
-                if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or \
-                        isinstance(exc, FileNotFoundError | OSError):
+                    run_id=run_id, artifact_path=f"data_docs/{path}", dst_path=str(target.parent)
+                )  # MLflow writes <dst>/<basename>
+            except Exception as exc:
+                if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or isinstance(
+                    exc, FileNotFoundError | OSError
+                ):
                     raise LineageError(f"no Data Docs page {path!r} in run {run_id}") from None
                 raise
     if not target.is_file():

@@ -28,8 +28,11 @@ class _Body(BaseModel):
 
 class PIValue(_Body):
     kind: PIKind
-    value: str = Field(min_length=1, max_length=200,
-                       description="hashed on arrival with the deployment's key, never stored")
+    value: str = Field(
+        min_length=1,
+        max_length=200,
+        description="hashed on arrival with the deployment's key, never stored",
+    )
 
 
 class PIHmac(_Body):
@@ -38,8 +41,11 @@ class PIHmac(_Body):
 
 
 class _ViolationIn(_Body):
-    summary: str = Field(min_length=1, max_length=500,
-                         description="personal information in it is masked before storing")
+    summary: str = Field(
+        min_length=1,
+        max_length=500,
+        description="personal information in it is masked before storing",
+    )
     owner: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
     model_name: str | None = Field(None, min_length=1, max_length=200)
     model_version: str | None = Field(None, pattern=r"^[0-9]{1,9}$")
@@ -78,8 +84,9 @@ class DataFindingIn(_ViolationIn):
     finding: str = Field("", max_length=200)
 
 
-ViolationIn = Annotated[HarmfulOutputIn | PIRequestIn | IPComplaintIn | DataFindingIn,
-                        Field(discriminator="kind")]
+ViolationIn = Annotated[
+    HarmfulOutputIn | PIRequestIn | IPComplaintIn | DataFindingIn, Field(discriminator="kind")
+]
 
 
 class TransitionIn(_Body):

@@ -22,8 +22,18 @@ from trainguard.exceptions import ContractError, ExportError, LineageError, Trai
 from trainguard.settings import env, quiet_mlflow_progress
 from trainguard.tracking import DEFAULT_EXPERIMENT, EXPERIMENT_ENV, TAG_PREFIX, mlflow_errors
 
-GATE_TAGS = ("stage", "decision", "failed_checks", "failed_clauses", "waivers",
-             "dataset.path", "dataset.rev", "dataset.commit", "dataset.digest", "data_docs")
+GATE_TAGS = (
+    "stage",
+    "decision",
+    "failed_checks",
+    "failed_clauses",
+    "waivers",
+    "dataset.path",
+    "dataset.rev",
+    "dataset.commit",
+    "dataset.digest",
+    "data_docs",
+)
 EXPORT_JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 DATASET_PATH = r"[\w./-]{1,500}"
 # An export job still "running" after this long was cut off (the server restarted).
@@ -52,22 +62,36 @@ def _gate_summary(run: Any) -> dict[str, Any]:
     tags = run.data.tags
     tag = {key: tags.get(f"{TAG_PREFIX}{key}") for key in GATE_TAGS}
     # A clause text may itself hold ";" ("Art. 7(1), 7(2); TC260-003 5.1 a"): split and dedupe.
-    listed = {key: [] if tag[key] in (None, "none") else list(dict.fromkeys(
-              part.strip() for part in tag[key].split(";" if key == "failed_clauses" else ",")))
-              for key in ("failed_checks", "failed_clauses", "waivers")}
+    listed = {
+        key: []
+        if tag[key] in (None, "none")
+        else list(
+            dict.fromkeys(
+                part.strip() for part in tag[key].split(";" if key == "failed_clauses" else ",")
+            )
+        )
+        for key in ("failed_checks", "failed_clauses", "waivers")
+    }
     return {
         "run_id": run.info.run_id,
         "experiment_id": run.info.experiment_id,
         "started_at": _iso(run.info.start_time),
         "stage": tag["stage"],
         "decision": tag["decision"],
-        "dataset": {"path": tag["dataset.path"], "rev": tag["dataset.rev"],
-                    "commit": tag["dataset.commit"], "md5": tag["dataset.digest"]},
+        "dataset": {
+            "path": tag["dataset.path"],
+            "rev": tag["dataset.rev"],
+            "commit": tag["dataset.commit"],
+            "md5": tag["dataset.digest"],
+        },
         **listed,
         "records": int(run.data.metrics.get("gate.records", 0)) or None,
         "data_docs": bool(tag["data_docs"]),
-        "dag_run": {key.removeprefix(f"{TAG_PREFIX}airflow."): value
-                    for key, value in tags.items() if key.startswith(f"{TAG_PREFIX}airflow.")},
+        "dag_run": {
+            key.removeprefix(f"{TAG_PREFIX}airflow."): value
+            for key, value in tags.items()
+            if key.startswith(f"{TAG_PREFIX}airflow.")
+        },
         "violation": tags.get(f"{TAG_PREFIX}violation"),  # a remediation's gate
     }
 
@@ -88,16 +112,23 @@ def _gate_runs(*, dataset: str | None = None, limit: int = 100) -> list[dict[str
     query = f"tags.`{TAG_PREFIX}kind` = 'gate'"
     if dataset:
         if not re.fullmatch(DATASET_PATH, dataset):  # it goes into an MLflow filter string
-            raise ContractError("not a dataset path", field="dataset",
-                                expected="letters, digits, '.', '_', '-' and '/'")
+            raise ContractError(
+                "not a dataset path",
+                field="dataset",
+                expected="letters, digits, '.', '_', '-' and '/'",
+            )
         query += f" and tags.`{TAG_PREFIX}dataset.path` = '{dataset}'"
     experiment_id = _experiment_id()
     if experiment_id is None:
         return []
     with mlflow_errors("list the gate runs"):
-        runs = mlflow.search_runs([experiment_id], filter_string=query,
-                                  order_by=["attributes.start_time DESC"],
-                                  max_results=limit, output_format="list")
+        runs = mlflow.search_runs(
+            [experiment_id],
+            filter_string=query,
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+            output_format="list",
+        )
     return [_gate_summary(run) for run in runs]
 
 
@@ -112,19 +143,37 @@ def gate_detail(run_id: str) -> dict[str, Any]:
     with mlflow_errors(f"read gate run {run_id}"):
         try:
             run = client.get_run(run_id)
-        except Exception as exc:  # noqa: BLE001 - MLflow raises one type for "missing" and "down"
+        except Exception as exc:
             if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
                 raise LineageError(f"no gate run {run_id}") from None
             raise
         if run.data.tags.get(f"{TAG_PREFIX}kind") != "gate":
             raise LineageError(f"run {run_id} is not a trainguard gate run")
         report = mlflow.artifacts.load_dict(f"runs:/{run_id}/findings.json")
-    findings = [{key: finding.get(key) for key in (
-        "check", "status", "clauses", "source_id", "entity", "message", "observed",
-        "threshold", "record_ids")} | {"waiver_id": (finding.get("waiver") or {}).get("id")}
-        for finding in report.get("findings", [])]
-    return {**_gate_summary(run), "findings": findings,
-            "waivers": report.get("waivers", []), "models": models_by_gate().get(run_id, [])}
+    findings = [
+        {
+            key: finding.get(key)
+            for key in (
+                "check",
+                "status",
+                "clauses",
+                "source_id",
+                "entity",
+                "message",
+                "observed",
+                "threshold",
+                "record_ids",
+            )
+        }
+        | {"waiver_id": (finding.get("waiver") or {}).get("id")}
+        for finding in report.get("findings", [])
+    ]
+    return {
+        **_gate_summary(run),
+        "findings": findings,
+        "waivers": report.get("waivers", []),
+        "models": models_by_gate().get(run_id, []),
+    }
 
 
 def models_by_gate() -> dict[str, list[dict[str, str]]]:
@@ -132,7 +181,8 @@ def models_by_gate() -> dict[str, list[dict[str, str]]]:
     for model in model_versions():
         for run_id in model["gate_run_ids"]:
             by_gate.setdefault(run_id, []).append(
-                {"name": model["name"], "version": model["version"]})
+                {"name": model["name"], "version": model["version"]}
+            )
     return by_gate
 
 
@@ -147,19 +197,25 @@ def model_versions() -> list[dict[str, Any]]:
         tags = version.tags or {}
         if f"{TAG_PREFIX}training_run_id" not in tags:
             continue
-        models.append({
-            "name": version.name,
-            "version": str(version.version),
-            "registered_at": _iso(version.creation_timestamp),
-            "dataset": {"path": tags.get(f"{TAG_PREFIX}dataset.path"),
-                        "rev": tags.get(f"{TAG_PREFIX}dataset.rev"),
-                        "commit": tags.get(f"{TAG_PREFIX}dataset.commit")},
-            "training_run_id": tags[f"{TAG_PREFIX}training_run_id"],
-            "gate_run_ids": [r for r in tags.get(f"{TAG_PREFIX}gate_run_id", "").split(",")
-                             if r],
-            "fixes_violations": [v for v in tags.get(f"{TAG_PREFIX}fixes_violations",
-                                                     "").split(",") if v],
-        })
+        models.append(
+            {
+                "name": version.name,
+                "version": str(version.version),
+                "registered_at": _iso(version.creation_timestamp),
+                "dataset": {
+                    "path": tags.get(f"{TAG_PREFIX}dataset.path"),
+                    "rev": tags.get(f"{TAG_PREFIX}dataset.rev"),
+                    "commit": tags.get(f"{TAG_PREFIX}dataset.commit"),
+                },
+                "training_run_id": tags[f"{TAG_PREFIX}training_run_id"],
+                "gate_run_ids": [
+                    r for r in tags.get(f"{TAG_PREFIX}gate_run_id", "").split(",") if r
+                ],
+                "fixes_violations": [
+                    v for v in tags.get(f"{TAG_PREFIX}fixes_violations", "").split(",") if v
+                ],
+            }
+        )
     return sorted(models, key=lambda m: (m["name"], -int(m["version"])))
 
 
@@ -180,26 +236,31 @@ def sources() -> list[dict[str, Any]]:
     rows = []
     for path, gate in sorted(newest.items()):
         with mlflow_errors(f"read the composition of gate run {gate['run_id']}"):
-            composition = mlflow.artifacts.load_dict(
-                f"runs:/{gate['run_id']}/composition.json")
+            composition = mlflow.artifacts.load_dict(f"runs:/{gate['run_id']}/composition.json")
             report = mlflow.artifacts.load_dict(f"runs:/{gate['run_id']}/findings.json")
         failed: dict[str, set[str]] = {}
         for finding in report.get("findings", []):
             if finding.get("status") == "fail" and finding.get("source_id"):
                 failed.setdefault(finding["source_id"], set()).add(finding["check"])
         for source in composition.get("sources", []):
-            rows.append({
-                "dataset": path, "rev": gate["dataset"]["rev"], "gate_run_id": gate["run_id"],
-                "id": source["id"], "kind": source["kind"], "license": source["license"],
-                "origin": source["origin"], "records": source.get("records", 0),
-                "missing_evidence": source.get("missing_evidence", []),
-                "failed_checks": sorted(failed.get(source["id"], ())),
-            })
+            rows.append(
+                {
+                    "dataset": path,
+                    "rev": gate["dataset"]["rev"],
+                    "gate_run_id": gate["run_id"],
+                    "id": source["id"],
+                    "kind": source["kind"],
+                    "license": source["license"],
+                    "origin": source["origin"],
+                    "records": source.get("records", 0),
+                    "missing_evidence": source.get("missing_evidence", []),
+                    "failed_checks": sorted(failed.get(source["id"], ())),
+                }
+            )
     return rows
 
 
-def violation_view(violation: Any, now: dt.datetime, at_risk_fraction: float
-                   ) -> dict[str, Any]:
+def violation_view(violation: Any, now: dt.datetime, at_risk_fraction: float) -> dict[str, Any]:
     """A violation for people and clients: no fingerprints, time left in hours."""
     record = violation.to_dict(now, at_risk_fraction)
     subject = dict(record["subject"])
@@ -229,8 +290,7 @@ class ExportJobs:
 
     def _folder(self, job_id: str) -> Path:
         if not EXPORT_JOB_ID.fullmatch(job_id):
-            raise ContractError("not an export job id", field="job_id",
-                                expected="16 hex digits")
+            raise ContractError("not an export job id", field="job_id", expected="16 hex digits")
         return self.root / job_id
 
     def _write(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -243,11 +303,22 @@ class ExportJobs:
 
     def start(self, model_name: str, version: str, *, requested_by: str) -> dict[str, Any]:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return self._write({"id": secrets.token_hex(8), "model_name": model_name,
-                            "model_version": str(version), "state": "queued",
-                            "requested_by": requested_by, "requested_at": now,
-                            "finished_at": None, "error": None, "archive": None,
-                            "manifest_sha256": None, "algorithm": None, "files": []})
+        return self._write(
+            {
+                "id": secrets.token_hex(8),
+                "model_name": model_name,
+                "model_version": str(version),
+                "state": "queued",
+                "requested_by": requested_by,
+                "requested_at": now,
+                "finished_at": None,
+                "error": None,
+                "archive": None,
+                "manifest_sha256": None,
+                "algorithm": None,
+                "files": [],
+            }
+        )
 
     def get(self, job_id: str) -> dict[str, Any]:
         path = self._folder(job_id) / "job.json"
@@ -258,15 +329,21 @@ class ExportJobs:
         if job["state"] in ("queued", "running"):
             started = dt.datetime.fromisoformat(job["requested_at"])
             if dt.datetime.now(dt.UTC) - started > STALE_EXPORT:
-                job.update(state="failed", error="interrupted: the server stopped before the "
-                                                 "export finished; start it again")
+                job.update(
+                    state="failed",
+                    error="interrupted: the server stopped before the "
+                    "export finished; start it again",
+                )
         return job
 
     def list(self, limit: int = 20) -> list[dict[str, Any]]:
         if not self.root.is_dir():
             return []
-        jobs = [self.get(folder.name) for folder in self.root.iterdir()
-                if EXPORT_JOB_ID.fullmatch(folder.name) and (folder / "job.json").is_file()]
+        jobs = [
+            self.get(folder.name)
+            for folder in self.root.iterdir()
+            if EXPORT_JOB_ID.fullmatch(folder.name) and (folder / "job.json").is_file()
+        ]
         return sorted(jobs, key=lambda j: j["requested_at"], reverse=True)[:limit]
 
     def run(self, job_id: str) -> dict[str, Any]:
@@ -277,20 +354,35 @@ class ExportJobs:
         self._write({**job, "state": "running"})
         folder = self._folder(job_id)
         try:
-            result = export_bundle(job["model_name"], job["model_version"], folder / "bundle",
-                                   overwrite=True)
+            result = export_bundle(
+                job["model_name"], job["model_version"], folder / "bundle", overwrite=True
+            )
             archive = folder / f"{job['model_name']}-v{job['model_version']}-provenance.zip"
             _zip_folder(result.out, archive)
         except TrainguardError as exc:
-            return self._write({**job, "state": "failed", "error": str(exc)[:1000],
-                                "finished_at": _now()})
+            return self._write(
+                {**job, "state": "failed", "error": str(exc)[:1000], "finished_at": _now()}
+            )
         except Exception as exc:  # noqa: BLE001 - recorded on the job, which the UI shows
-            return self._write({**job, "state": "failed", "finished_at": _now(),
-                                "error": f"unexpected {type(exc).__name__}; see the server log"})
-        return self._write({**job, "state": "done", "finished_at": _now(),
-                            "archive": archive.name, "files": result.files,
-                            "manifest_sha256": result.manifest_sha256,
-                            "algorithm": result.algorithm})
+            return self._write(
+                {
+                    **job,
+                    "state": "failed",
+                    "finished_at": _now(),
+                    "error": f"unexpected {type(exc).__name__}; see the server log",
+                }
+            )
+        return self._write(
+            {
+                **job,
+                "state": "done",
+                "finished_at": _now(),
+                "archive": archive.name,
+                "files": result.files,
+                "manifest_sha256": result.manifest_sha256,
+                "algorithm": result.algorithm,
+            }
+        )
 
     def archive(self, job_id: str) -> Path:
         job = self.get(job_id)

@@ -12,12 +12,13 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.contract import RULES_SECTIONS, AnnotatorRole, Dataset
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from trainguard.gate.gx import Table
     from trainguard.policy import Policy
 
@@ -52,13 +53,29 @@ class AnnotationReview:
         from trainguard.gate.gx import Table
 
         return {
-            "rules": Table("rules", self.rules, key="rules_version", entity="rules version",
-                           record_ids=self.record_ids),
-            "annotators": Table("annotators", self.annotators, key="annotator_id",
-                                entity="annotator", record_ids=self.record_ids,
-                                messages=_ANNOTATOR_MESSAGES),
-            "batches": Table("batches", self.batches, key="annotation_batch", entity="batch",
-                             record_ids=self.record_ids, messages=_BATCH_MESSAGES),
+            "rules": Table(
+                "rules",
+                self.rules,
+                key="rules_version",
+                entity="rules version",
+                record_ids=self.record_ids,
+            ),
+            "annotators": Table(
+                "annotators",
+                self.annotators,
+                key="annotator_id",
+                entity="annotator",
+                record_ids=self.record_ids,
+                messages=_ANNOTATOR_MESSAGES,
+            ),
+            "batches": Table(
+                "batches",
+                self.batches,
+                key="annotation_batch",
+                entity="batch",
+                record_ids=self.record_ids,
+                messages=_BATCH_MESSAGES,
+            ),
         }
 
 
@@ -72,11 +89,25 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
     annotation = dataset.annotation
     if annotation is None:
         return review
-    columns = ["record_id", "annotation_type", "annotator_id", "reviewer_id",
-               "annotation_batch", "rules_version", "label", "second_label"]
+    columns = [
+        "record_id",
+        "annotation_type",
+        "annotator_id",
+        "reviewer_id",
+        "annotation_batch",
+        "rules_version",
+        "label",
+        "second_label",
+    ]
     table = pa.Table.from_batches([b for _, _, b in dataset.iter_batches(columns)])
-    get = {name: (table.column(name).to_pylist() if name in table.column_names
-                  else [None] * table.num_rows) for name in columns}
+    get: dict[str, list[Any]] = {
+        name: (
+            table.column(name).to_pylist()
+            if name in table.column_names
+            else [None] * table.num_rows
+        )
+        for name in columns
+    }
     ids = get["record_id"]
     rows = range(table.num_rows)
 
@@ -87,14 +118,19 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
         text = path.read_text(encoding="utf-8") if path else ""
         headings = {h.strip().lower() for h in _HEADING.findall(text)}
         missing = [s for s in RULES_SECTIONS if s not in headings]
-        review.rules.append({
-            "rules_version": version, "exists": path is not None,
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path else "",
-            "missing_sections": len(missing) if path else len(RULES_SECTIONS),
-            "missing_section_names": ", ".join(missing), "records": used.get(version, 0),
-        })
-        review.record_ids[f"annotation.rules:{version}"] = [
-            ids[r] for r in rows if get["rules_version"][r] == version] if not path else []
+        review.rules.append(
+            {
+                "rules_version": version,
+                "exists": path is not None,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path else "",
+                "missing_sections": len(missing) if path else len(RULES_SECTIONS),
+                "missing_section_names": ", ".join(missing),
+                "records": used.get(version, 0),
+            }
+        )
+        review.record_ids[f"annotation.rules:{version}"] = (
+            [ids[r] for r in rows if get["rules_version"][r] == version] if not path else []
+        )
 
     # Annotators: trained on the version they label, assessed, roles kept apart.
     trained: dict[str, set[str]] = defaultdict(set)
@@ -115,18 +151,24 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
         untrained = [r for r in labelled if get["rules_version"][r] not in trained[person]]
         self_reviewed = [r for r in labelled if get["reviewer_id"][r] == person]
         without_role = reviewed if role.get(person) != AnnotatorRole.REVIEWER.value else []
-        review.annotators.append({
-            "annotator_id": person, "role": role.get(person, "unregistered"),
-            "records_labelled": len(labelled), "records_reviewed": len(reviewed),
-            "untrained_records": len(untrained),
-            "trained_versions": ", ".join(sorted(trained[person])) or "none",
-            "assessment_score": score.get(person, 0.0),
-            "below_score": int(person not in score or score[person] < minimum),
-            "self_reviewed": len(self_reviewed), "reviews_without_role": len(without_role),
-        })
+        review.annotators.append(
+            {
+                "annotator_id": person,
+                "role": role.get(person, "unregistered"),
+                "records_labelled": len(labelled),
+                "records_reviewed": len(reviewed),
+                "untrained_records": len(untrained),
+                "trained_versions": ", ".join(sorted(trained[person])) or "none",
+                "assessment_score": score.get(person, 0.0),
+                "below_score": int(person not in score or score[person] < minimum),
+                "self_reviewed": len(self_reviewed),
+                "reviews_without_role": len(without_role),
+            }
+        )
         review.record_ids[f"annotation.training:{person}"] = [ids[r] for r in untrained]
         review.record_ids[f"annotation.roles:{person}"] = [
-            ids[r] for r in self_reviewed + without_role]
+            ids[r] for r in self_reviewed + without_role
+        ]
 
     # Batches: spot checks against the sampling plan, accuracy with its bound, safety
     # items reviewed, and agreement where items carry two independent labels.
@@ -140,20 +182,27 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
         low, high = wilson_interval(correct, len(checked), policy.harmful.confidence)
         safety = [r for r in members if get["annotation_type"][r] == "safety"]
         unreviewed = [r for r in safety if not get["reviewer_id"][r]]
-        review.batches.append({
-            "annotation_batch": batch,
-            "rules_versions": ", ".join(sorted({get["rules_version"][r] for r in members})),
-            "records": len(members), "spot_checks": len(checked),
-            "spot_checks_correct": correct,
-            "required_checks": sampling_plan(len(members), policy),
-            "accuracy": correct / len(checked) if checked else 0.0,
-            "accuracy_low": low, "accuracy_high": high,
-            "safety_items": len(safety), "safety_unreviewed": len(unreviewed),
-            "kappa": _kappa([get["label"][r] for r in members],
-                            [get["second_label"][r] for r in members]),
-        })
+        review.batches.append(
+            {
+                "annotation_batch": batch,
+                "rules_versions": ", ".join(sorted({get["rules_version"][r] for r in members})),
+                "records": len(members),
+                "spot_checks": len(checked),
+                "spot_checks_correct": correct,
+                "required_checks": sampling_plan(len(members), policy),
+                "accuracy": correct / len(checked) if checked else 0.0,
+                "accuracy_low": low,
+                "accuracy_high": high,
+                "safety_items": len(safety),
+                "safety_unreviewed": len(unreviewed),
+                "kappa": _kappa(
+                    [get["label"][r] for r in members], [get["second_label"][r] for r in members]
+                ),
+            }
+        )
         review.record_ids[f"annotation.spot_checks:{batch}"] = [
-            ids[r] for r in checked if checks_by_record[ids[r]] == "incorrect"]
+            ids[r] for r in checked if checks_by_record[ids[r]] == "incorrect"
+        ]
         review.record_ids[f"annotation.safety_review:{batch}"] = [ids[r] for r in unreviewed]
 
     checked_total = sum(b["spot_checks"] for b in review.batches)
@@ -164,13 +213,18 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
         "rules": {r["rules_version"]: r["sha256"] for r in review.rules if r["exists"]},
         "records": table.num_rows,
         "types": dict(Counter(get["annotation_type"])),
-        "annotators": {"labelers": sum(1 for a in review.annotators if a["records_labelled"]),
-                       "reviewers": sum(1 for a in review.annotators if a["role"] == "reviewer"),
-                       "untrained": sum(1 for a in review.annotators if a["untrained_records"]),
-                       "trained_on": {a["annotator_id"]: a["trained_versions"]
-                                      for a in review.annotators}},
-        "spot_checks": {"checked": checked_total, "accuracy": correct_total / checked_total
-                        if checked_total else 0.0, "accuracy_low": low, "accuracy_high": high},
+        "annotators": {
+            "labelers": sum(1 for a in review.annotators if a["records_labelled"]),
+            "reviewers": sum(1 for a in review.annotators if a["role"] == "reviewer"),
+            "untrained": sum(1 for a in review.annotators if a["untrained_records"]),
+            "trained_on": {a["annotator_id"]: a["trained_versions"] for a in review.annotators},
+        },
+        "spot_checks": {
+            "checked": checked_total,
+            "accuracy": correct_total / checked_total if checked_total else 0.0,
+            "accuracy_low": low,
+            "accuracy_high": high,
+        },
         "kappa_mean": sum(kappas) / len(kappas) if kappas else None,
     }
     return review
@@ -180,24 +234,32 @@ def write_spot_check_sample(dataset: Dataset, policy: Policy, out: Path) -> int:
     """Per batch, the records still to spot-check under the sampling plan (random order)."""
     import csv
 
-    from trainguard.exceptions import ContractError
     from trainguard.checks.stats import sample_key
+    from trainguard.exceptions import ContractError
 
     if dataset.annotation is None:
-        raise ContractError("not a fine-tuning dataset: it has no annotation/",
-                            file=str(dataset.root / "dataset.yaml"), field="stage")
+        raise ContractError(
+            "not a fine-tuning dataset: it has no annotation/",
+            file=str(dataset.root / "dataset.yaml"),
+            field="stage",
+        )
     checked = {c.record_id for c in dataset.annotation.spot_checks}
     by_batch: dict[str, list[str]] = defaultdict(list)
     for _, _, batch in dataset.iter_batches(["record_id", "annotation_batch"]):
-        for record_id, name in zip(batch.column("record_id").to_pylist(),
-                                   batch.column("annotation_batch").to_pylist(), strict=True):
+        for record_id, name in zip(
+            batch.column("record_id").to_pylist(),
+            batch.column("annotation_batch").to_pylist(),
+            strict=True,
+        ):
             by_batch[name].append(record_id)
     rows = []
     for name, members in sorted(by_batch.items()):
         needed = sampling_plan(len(members), policy) - sum(m in checked for m in members)
-        todo = sorted((m for m in members if m not in checked),
-                      key=lambda m: sample_key(dataset.manifest.name, m))
-        rows += [(m, name) for m in todo[:max(0, needed)]]
+        todo = sorted(
+            (m for m in members if m not in checked),
+            key=lambda m: sample_key(dataset.manifest.name, m),
+        )
+        rows += [(m, name) for m in todo[: max(0, needed)]]
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -222,22 +284,29 @@ def _kappa(first: list[Any], second: list[Any]) -> float | None:
 _BATCH_MESSAGES: dict[str, Any] = {
     "annotation.spot_checks": lambda row, t: (
         f"spot-check accuracy {row['accuracy']:.1%} on {row['spot_checks']} checks (95% bound "
-        f"{row['accuracy_low']:.1%}-{row['accuracy_high']:.1%}), expected {t}"),
+        f"{row['accuracy_low']:.1%}-{row['accuracy_high']:.1%}), expected {t}"
+    ),
     "annotation.sampling": lambda row, t: (
         f"{row['spot_checks']} spot checks for {row['records']} records; the sampling plan "
-        f"needs {row['required_checks']}"),
+        f"needs {row['required_checks']}"
+    ),
     "annotation.safety_review": lambda row, t: (
-        f"{row['safety_unreviewed']} of {row['safety_items']} safety items have no reviewer"),
+        f"{row['safety_unreviewed']} of {row['safety_items']} safety items have no reviewer"
+    ),
     "annotation.agreement": lambda row, t: (
-        f"Cohen's kappa {row['kappa']:.2f} between independent labels, expected {t}"),
+        f"Cohen's kappa {row['kappa']:.2f} between independent labels, expected {t}"
+    ),
 }
 _ANNOTATOR_MESSAGES: dict[str, Any] = {
     "annotation.training": lambda row, t: (
         f"labelled {row['untrained_records']} record(s) under rules it was not trained on "
-        f"(trained on: {row['trained_versions']})"),
+        f"(trained on: {row['trained_versions']})"
+    ),
     "annotation.assessment": lambda row, t: (
-        f"assessment score {row['assessment_score']:.2f} below the policy minimum, or missing"),
+        f"assessment score {row['assessment_score']:.2f} below the policy minimum, or missing"
+    ),
     "annotation.roles": lambda row, t: (
         f"{row['self_reviewed']} self-reviewed item(s), {row['reviews_without_role']} review(s) "
-        f"without the reviewer role ({row['role']})"),
+        f"without the reviewer role ({row['role']})"
+    ),
 }

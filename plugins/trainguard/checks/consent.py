@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,8 @@ from trainguard.checks.base import Measures, Message
 from trainguard.contract import ConsentRow, PIKind
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from trainguard.checks.base import ScanView
 
 CHECKS = {
@@ -91,7 +92,8 @@ def measure(view: ScanView) -> Measures:
         kinds = Counter(s["kind"] for s in spans if not s["covered"])
         declared = view.dataset.sources[source_id].contains_personal_info
         out.offenders[f"pi.consent:{source_id}"] = view.ids(
-            [r for r in rows if any(not s["covered"] for s in view.pi[r])])
+            [r for r in rows if any(not s["covered"] for s in view.pi[r])]
+        )
         out.sources[source_id] = {
             "pi_found": len(spans),
             "pi_covered": covered,
@@ -101,20 +103,23 @@ def measure(view: ScanView) -> Measures:
             "pi_undeclared": len(spans) if not declared else 0,
         }
     by_kind: Counter[tuple[str, bool]] = Counter(
-        (span["kind"], bool(span["covered"])) for spans in view.pi for span in spans)
+        (span["kind"], bool(span["covered"])) for spans in view.pi for span in spans
+    )
     for (kind, is_covered), count in sorted(by_kind.items()):
         out.metrics[f"pi.{'covered' if is_covered else 'uncovered'}.{kind}"] = float(count)
     out.metrics["scan.pi_found"] = float(sum(len(spans) for spans in view.pi))
-    out.metrics["scan.pi_uncovered"] = float(sum(
-        1 for spans in view.pi for span in spans if not span["covered"]))
+    out.metrics["scan.pi_uncovered"] = float(
+        sum(1 for spans in view.pi for span in spans if not span["covered"])
+    )
     return out
 
 
 MESSAGES: dict[str, Message] = {
     "pi.consent": lambda row, _: (
         f"{row['pi_uncovered']} personal-information value(s) without valid consent "
-        f"({row['pi_uncovered_kinds']}); {row['pi_covered']} covered"),
+        f"({row['pi_uncovered_kinds']}); {row['pi_covered']} covered"
+    ),
     "pi.declaration": lambda row, _: (
-        f"{row['pi_undeclared']} personal-information value(s) in a source that declares "
-        "none"),
+        f"{row['pi_undeclared']} personal-information value(s) in a source that declares none"
+    ),
 }

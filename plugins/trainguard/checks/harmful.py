@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import Measures, Message
@@ -27,6 +26,8 @@ from trainguard.contract import Dataset, read_csv
 from trainguard.exceptions import ContractError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from trainguard.checks.base import ScanView
 
 CHECKS = {
@@ -51,9 +52,13 @@ def write_review_sample(dataset: Dataset, size: int, out: Path) -> int:
     chosen: list[tuple[float, str, str, str]] = []
     for _, _, batch in dataset.iter_batches(["record_id", "source_id", *dataset.text_columns]):
         columns = [batch.column(c).to_pylist() for c in dataset.text_columns]
-        for index, (record_id, source_id) in enumerate(zip(
-                batch.column("record_id").to_pylist(), batch.column("source_id").to_pylist(),
-                strict=True)):
+        for index, (record_id, source_id) in enumerate(
+            zip(
+                batch.column("record_id").to_pylist(),
+                batch.column("source_id").to_pylist(),
+                strict=True,
+            )
+        ):
             key = sample_key(name, record_id)
             if len(chosen) < size or -chosen[0][0] > key:
                 text = "\n".join(str(column[index]) for column in columns)
@@ -81,8 +86,10 @@ def measure(view: ScanView) -> Measures:
     """Harmful rates per source, the corpus samples, and the lexicon's coverage."""
     policy = view.policy
     threshold = policy.harmful.classifier_threshold
-    harmful = [hit or (score is not None and score >= threshold)
-               for hit, score in zip(view.lexicon_hit, view.harmful_score, strict=True)]
+    harmful = [
+        hit or (score is not None and score >= threshold)
+        for hit, score in zip(view.lexicon_hit, view.harmful_score, strict=True)
+    ]
     out = Measures(messages=MESSAGES)
     for source_id in sorted(view.dataset.sources):
         rows = view.by_source.get(source_id, [])
@@ -126,9 +133,11 @@ def measure(view: ScanView) -> Measures:
 
 
 def _rate_message(row: dict[str, Any], threshold: str) -> str:
-    return (f"harmful rate {row['harmful_rate']:.2%} on a random sample of "
-            f"{row['harmful_sampled']} ({row['harmful_flagged']} flagged; 95% bound "
-            f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) exceeds {threshold}")
+    return (
+        f"harmful rate {row['harmful_rate']:.2%} on a random sample of "
+        f"{row['harmful_sampled']} ({row['harmful_flagged']} flagged; 95% bound "
+        f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) exceeds {threshold}"
+    )
 
 
 MESSAGES: dict[str, Message] = {"harmful.rate": _rate_message}
@@ -140,17 +149,29 @@ def manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
     if not path.exists():
         return {"manual_reviewed": 0, "manual_pass_rate": 0.0, "manual_review_file": False}
     verdicts: dict[str, str] = {}
-    for line, row in read_csv(path, ["record_id", "verdict"],
-                              expected="header record_id,reviewer_id,verdict,reviewed_at"):
+    for line, row in read_csv(
+        path, ["record_id", "verdict"], expected="header record_id,reviewer_id,verdict,reviewed_at"
+    ):
         verdict = row["verdict"].strip()
         if verdict not in ("pass", "fail"):
-            raise ContractError(f"unknown verdict '{verdict}'", file=str(path), row=line,
-                                field="verdict", expected="pass or fail")
+            raise ContractError(
+                f"unknown verdict '{verdict}'",
+                file=str(path),
+                row=line,
+                field="verdict",
+                expected="pass or fail",
+            )
         if row["record_id"] not in known_ids:
-            raise ContractError(f"record_id '{row['record_id']}' is not in the dataset",
-                                file=str(path), row=line, field="record_id")
+            raise ContractError(
+                f"record_id '{row['record_id']}' is not in the dataset",
+                file=str(path),
+                row=line,
+                field="record_id",
+            )
         verdicts[row["record_id"]] = verdict
     passed = sum(1 for v in verdicts.values() if v == "pass")
-    return {"manual_reviewed": len(verdicts),
-            "manual_pass_rate": passed / len(verdicts) if verdicts else 0.0,
-            "manual_review_file": True}
+    return {
+        "manual_reviewed": len(verdicts),
+        "manual_pass_rate": passed / len(verdicts) if verdicts else 0.0,
+        "manual_review_file": True,
+    }

@@ -30,14 +30,15 @@ def measure(view: ScanView) -> Measures:
         noticed = view.ids([r for r in rows if view.copyright_notice[r]])
         out.offenders[f"ip.optout:{source_id}"] = withdrawn
         out.offenders[f"ip.copyright:{source_id}"] = noticed
-        out.sources[source_id] = {"optout_hits": len(withdrawn),
-                                  "copyright_notices": len(noticed)}
+        out.sources[source_id] = {"optout_hits": len(withdrawn), "copyright_notices": len(noticed)}
     return out
 
 
 MESSAGES: dict[str, Message] = {
     "ip.optout": lambda row, _: (
-        f"{row['optout_hits']} record(s) match works withdrawn in the opt-out registry"),
+        f"{row['optout_hits']} record(s) match works withdrawn in the opt-out registry"
+    ),
     "ip.copyright": lambda row, _: (
-        f"{row['copyright_notices']} record(s) carry copyright notices or licence headers"),
+        f"{row['copyright_notices']} record(s) carry copyright notices or licence headers"
+    ),
 }

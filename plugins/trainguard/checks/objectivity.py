@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from trainguard.contract import Dataset
-
 if TYPE_CHECKING:
+    from trainguard.contract import Dataset
     from trainguard.gate.gx import Table
     from trainguard.policy import Policy
 
@@ -34,8 +33,7 @@ def objectivity_table(dataset: Dataset, policy: Policy) -> Table:
     rows: list[dict[str, Any]] = []
     if not attributes or "label" not in names:
         return Table("attributes", rows, key="attribute", entity="attribute")
-    table = pa.Table.from_batches(
-        [b for _, _, b in dataset.iter_batches(["label", *attributes])])
+    table = pa.Table.from_batches([b for _, _, b in dataset.iter_batches(["label", *attributes])])
     favourable = policy.objectivity.favourable_label
     labels = table.column("label").to_pylist()
     for attribute in attributes:
@@ -45,20 +43,32 @@ def objectivity_table(dataset: Dataset, policy: Policy) -> Table:
                 continue
             counts[group][0] += 1
             counts[group][1] += label == favourable
-        rates = {group: positive / total for group, (total, positive) in counts.items()
-                 if total >= policy.objectivity.min_group_size}
+        rates = {
+            group: positive / total
+            for group, (total, positive) in counts.items()
+            if total >= policy.objectivity.min_group_size
+        }
         if len(rates) < 2:
             continue  # fewer than two groups large enough to compare
         low, high = min(rates.values()), max(rates.values())
-        rows.append({
-            "attribute": attribute.removeprefix(ATTRIBUTE_PREFIX),
-            "groups": len(rates),
-            "rates": ", ".join(f"{g} {r:.1%}" for g, r in sorted(rates.items())),
-            "rate_ratio": low / high if high else 1.0,
-            "parity_gap": high - low,
-        })
-    return Table("attributes", rows, key="attribute", entity="attribute", messages={
-        "quality.objectivity": lambda row, t: (
-            f"favourable-label rates differ across groups ({row['rates']}): ratio "
-            f"{row['rate_ratio']:.2f}, parity gap {row['parity_gap']:.2f}, expected {t}"),
-    })
+        rows.append(
+            {
+                "attribute": attribute.removeprefix(ATTRIBUTE_PREFIX),
+                "groups": len(rates),
+                "rates": ", ".join(f"{g} {r:.1%}" for g, r in sorted(rates.items())),
+                "rate_ratio": low / high if high else 1.0,
+                "parity_gap": high - low,
+            }
+        )
+    return Table(
+        "attributes",
+        rows,
+        key="attribute",
+        entity="attribute",
+        messages={
+            "quality.objectivity": lambda row, t: (
+                f"favourable-label rates differ across groups ({row['rates']}): ratio "
+                f"{row['rate_ratio']:.2f}, parity gap {row['parity_gap']:.2f}, expected {t}"
+            ),
+        },
+    )

@@ -27,8 +27,12 @@ CHECKS = {
     "quality.origin_mix": "TC260-003 5.1 b",
 }
 # The scan's per-record flag -> the check that reports it.
-FLAG_CHECKS = {"empty": "quality.empty", "garbled": "quality.garbled",
-               "truncated": "quality.truncated", "language_mismatch": "quality.language"}
+FLAG_CHECKS = {
+    "empty": "quality.empty",
+    "garbled": "quality.garbled",
+    "truncated": "quality.truncated",
+    "language_mismatch": "quality.language",
+}
 DIVERSITY_SAMPLE = 2_000  # records whose character bigrams measure lexical diversity
 
 
@@ -47,8 +51,7 @@ def measure(view: ScanView) -> Measures:
         columns["languages"] = ", ".join(sorted({view.languages[r] for r in rows}))
         out.sources[source_id] = columns
     out.corpus = diversity(view)
-    out.metrics["scan.near_duplicates"] = float(
-        sum(1 for d in view.duplicate_of if d is not None))
+    out.metrics["scan.near_duplicates"] = float(sum(1 for d in view.duplicate_of if d is not None))
     for language, count in sorted(Counter(view.languages).items()):  # detected, by script
         out.metrics[f"records.language.{language}"] = float(count)
     return out
@@ -62,18 +65,21 @@ def diversity(view: ScanView) -> dict[str, Any]:
     sources_of: dict[str, set[str]] = defaultdict(set)
     for source, language in zip(view.source_ids, view.languages, strict=True):
         sources_of[language].add(source)
-    domestic = sum(count for source, count in per_source.items()
-                   if dataset.sources[source].origin.value == "domestic")
+    domestic = sum(
+        count
+        for source, count in per_source.items()
+        if dataset.sources[source].origin.value == "domestic"
+    )
     # Lexical diversity: distinct character bigrams per bigram on a random sample.
-    sample = smallest_keys(list(range(len(view.record_ids))), view.sample_keys,
-                           DIVERSITY_SAMPLE)
+    sample = smallest_keys(list(range(len(view.record_ids))), view.sample_keys, DIVERSITY_SAMPLE)
     texts = view.texts(view.ids(sample), sample, squeezed=False)
-    bigrams = [text[i:i + 2] for text in texts.values() for i in range(len(text) - 1)]
+    bigrams = [text[i : i + 2] for text in texts.values() for i in range(len(text) - 1)]
     return {
         "near_duplicate_rate": sum(d is not None for d in view.duplicate_of) / total,
         "largest_source_share": max(per_source.values(), default=0) / total,
         "min_sources_per_language": min(
-            (len(sources_of[language]) for language in dataset.manifest.languages), default=0),
+            (len(sources_of[language]) for language in dataset.manifest.languages), default=0
+        ),
         "domestic_share": domestic / total,
         "lexical_diversity": len(set(bigrams)) / len(bigrams) if bigrams else 0.0,
     }
@@ -81,13 +87,17 @@ def diversity(view: ScanView) -> dict[str, Any]:
 
 MESSAGES: dict[str, Message] = {
     "quality.duplicates": lambda row, _: (
-        f"{row['near_duplicates']} record(s) nearly duplicate an earlier record"),
+        f"{row['near_duplicates']} record(s) nearly duplicate an earlier record"
+    ),
     "quality.garbled": lambda row, t: (
-        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded (expected {t})"),
+        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded (expected {t})"
+    ),
     "quality.empty": lambda row, t: f"{row['empty_rate']:.2%} of records are empty",
     "quality.truncated": lambda row, t: (
-        f"{row['truncated_rate']:.2%} of records look truncated (expected {t})"),
+        f"{row['truncated_rate']:.2%} of records look truncated (expected {t})"
+    ),
     "quality.language": lambda row, t: (
         f"{row['language_mismatch_rate']:.2%} of records are in an undeclared language "
-        f"(found: {row['languages']}; expected {t})"),
+        f"(found: {row['languages']}; expected {t})"
+    ),
 }

@@ -9,12 +9,16 @@ setting it applies (``licenses.allow`` / ``deny`` / ``unknown``, ``sources.block
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainguard.contract import Dataset, Source, SourceKind
 from trainguard.findings import Finding, Status
 from trainguard.licenses import LicenceVerdict, judge_licence
-from trainguard.policy import Policy
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from trainguard.policy import Policy
 
 # Checks decided in Python on the registry (no suite): check id -> the clauses it serves.
 REGISTRY_CHECKS = {

@@ -12,8 +12,9 @@ def sample_key(dataset_name: str, record_id: str) -> float:
     Derived from the record id (not the row position or the version digest), so adding a
     review file or reordering shards keeps the same sample.
     """
-    digest = hashlib.blake2b(record_id.encode(), digest_size=8,
-                             key=dataset_name.encode()[:64]).digest()
+    digest = hashlib.blake2b(
+        record_id.encode(), digest_size=8, key=dataset_name.encode()[:64]
+    ).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 

@@ -41,12 +41,30 @@ SIGNATURE = "MANIFEST.sig"
 HMAC_KEY_ENV = "TRAINGUARD_EXPORT_KEY"
 ED25519_KEY_ENV = "TRAINGUARD_EXPORT_SIGNING_KEY"  # path to an Ed25519 private key (PEM)
 DISCLOSURE_FORMAT = "trainguard.disclosure/1"
-REGULATION = ("Measures for the Management of Generative AI Services (draft, April 2023), "
-              "Art. 17")
-CHECK_COLUMNS = ["gate_run_id", "check", "status", "clauses", "source_id", "entity",
-                 "observed", "threshold", "waiver_id", "record_ids", "message"]
-VIOLATION_COLUMNS = ["id", "kind", "status", "reported_at", "deadline", "closed_at",
-                     "dataset_version", "evidence"]
+REGULATION = "Measures for the Management of Generative AI Services (draft, April 2023), Art. 17"
+CHECK_COLUMNS = [
+    "gate_run_id",
+    "check",
+    "status",
+    "clauses",
+    "source_id",
+    "entity",
+    "observed",
+    "threshold",
+    "waiver_id",
+    "record_ids",
+    "message",
+]
+VIOLATION_COLUMNS = [
+    "id",
+    "kind",
+    "status",
+    "reported_at",
+    "deadline",
+    "closed_at",
+    "dataset_version",
+    "evidence",
+]
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ def dumps(document: Any) -> bytes:
 
 def _quality(gate: dict[str, Any], source_id: str) -> dict[str, Any]:
     rows = gate.get("tables", {}).get("sources", [])
-    row = next((r for r in rows if r.get("source_id") == source_id), {})
+    row: dict[str, Any] = next((r for r in rows if r.get("source_id") == source_id), {})
     return {key: value for key, value in sorted(row.items()) if key != "source_id"}
 
 
@@ -77,37 +95,59 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
         gate = gates.get(dataset["gate_run_id"] or "", {})
         manifest = dataset["manifest"]
         prefix = "gate.records.language."  # the gate run logs report metrics as gate.*
-        language_records = {key.removeprefix(prefix): int(value)
-                            for key, value in sorted(gate.get("metrics", {}).items())
-                            if key.startswith(prefix)}
+        language_records = {
+            key.removeprefix(prefix): int(value)
+            for key, value in sorted(gate.get("metrics", {}).items())
+            if key.startswith(prefix)
+        }
         corpus_rows = gate.get("tables", {}).get("corpus", [])
-        datasets.append({
-            "name": dataset["name"],
-            "version": {"repo": dataset["repo"], "path": dataset["path"],
-                        "git_commit": dataset["commit"], "git_rev": dataset["rev"],
-                        "dvc_md5": dataset["md5"], "dvc_remote": dataset["remote"]},
-            "type": {"stage": manifest.get("stage"), "modality": manifest.get("modality"),
-                     "languages_declared": manifest.get("languages", []),
-                     "records_by_detected_language": language_records,
-                     "description": manifest.get("description", "")},
-            "scale": dataset["scale"],
-            "quality": {"gate_run_id": gate.get("run_id"),
-                        "corpus": corpus_rows[0] if corpus_rows else {},
-                        "metrics": dict(sorted(gate.get("metrics", {}).items()))},
-            "sources": [{
-                "id": source["id"],
-                "kind": source["kind"],
-                "license": source["license"],
-                "origin": source["origin"],
-                "collected_at": source["collected_at"],
-                "contains_personal_info_declared": source["contains_personal_info"],
-                "evidence": {key: source[key] for key in sorted(source) if key in _EVIDENCE},
-                "missing_evidence": source.get("missing_evidence", []),
-                "scale": {"records": source["records"], "characters": source["characters"],
-                          "bytes": source["bytes"]},
-                "quality": _quality(gate, source["id"]),
-            } for source in dataset["sources"]],
-        })
+        datasets.append(
+            {
+                "name": dataset["name"],
+                "version": {
+                    "repo": dataset["repo"],
+                    "path": dataset["path"],
+                    "git_commit": dataset["commit"],
+                    "git_rev": dataset["rev"],
+                    "dvc_md5": dataset["md5"],
+                    "dvc_remote": dataset["remote"],
+                },
+                "type": {
+                    "stage": manifest.get("stage"),
+                    "modality": manifest.get("modality"),
+                    "languages_declared": manifest.get("languages", []),
+                    "records_by_detected_language": language_records,
+                    "description": manifest.get("description", ""),
+                },
+                "scale": dataset["scale"],
+                "quality": {
+                    "gate_run_id": gate.get("run_id"),
+                    "corpus": corpus_rows[0] if corpus_rows else {},
+                    "metrics": dict(sorted(gate.get("metrics", {}).items())),
+                },
+                "sources": [
+                    {
+                        "id": source["id"],
+                        "kind": source["kind"],
+                        "license": source["license"],
+                        "origin": source["origin"],
+                        "collected_at": source["collected_at"],
+                        "contains_personal_info_declared": source["contains_personal_info"],
+                        "evidence": {
+                            key: source[key] for key in sorted(source) if key in _EVIDENCE
+                        },
+                        "missing_evidence": source.get("missing_evidence", []),
+                        "scale": {
+                            "records": source["records"],
+                            "characters": source["characters"],
+                            "bytes": source["bytes"],
+                        },
+                        "quality": _quality(gate, source["id"]),
+                    }
+                    for source in dataset["sources"]
+                ],
+            }
+        )
     annotation = lineage["annotation"]
     annotation_rules = {}
     for gate in lineage["gate_runs"]:
@@ -116,50 +156,80 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
         "format": DISCLOSURE_FORMAT,
         "regulation": REGULATION,
         "provider": _provider(lineage),
-        "model": {key: lineage["model"][key]
-                  for key in ("name", "version", "uri", "registered_at", "description")},
+        "model": {
+            key: lineage["model"][key]
+            for key in ("name", "version", "uri", "registered_at", "description")
+        },
         "foundational_algorithm": {
             "model_class": training["params"].get("model_class"),
-            "hyperparameters": {k: v for k, v in training["params"].items()
-                                if not k.startswith("lib.") and k != "model_class"},
-            "libraries": {k.removeprefix("lib."): v for k, v in training["params"].items()
-                          if k.startswith("lib.")},
+            "hyperparameters": {
+                k: v
+                for k, v in training["params"].items()
+                if not k.startswith("lib.") and k != "model_class"
+            },
+            "libraries": {
+                k.removeprefix("lib."): v
+                for k, v in training["params"].items()
+                if k.startswith("lib.")
+            },
             "training_run_id": training["run_id"],
             "trained_from": training["started_at"],
             "trained_until": training["ended_at"],
             "training_metrics": training["metrics"],
         },
         "datasets": datasets,
-        "annotation": None if not annotation else {
-            "rules": [{"version": version, "sha256": sha256,
-                       "text": annotation_rules.get(f"{version}.md")}
-                      for version, sha256 in sorted(annotation["rules"].items())],
+        "annotation": None
+        if not annotation
+        else {
+            "rules": [
+                {
+                    "version": version,
+                    "sha256": sha256,
+                    "text": annotation_rules.get(f"{version}.md"),
+                }
+                for version, sha256 in sorted(annotation["rules"].items())
+            ],
             "scale": {"records": annotation["records"], "by_type": annotation["types"]},
             "annotators": {
                 "labelers": annotation["annotators"]["labelers"],
                 "reviewers": annotation["annotators"]["reviewers"],
                 "untrained": annotation["annotators"]["untrained"],
-                "training": {pseudonym(person): versions for person, versions in
-                             sorted(annotation["annotators"]["trained_on"].items())},
+                "training": {
+                    pseudonym(person): versions
+                    for person, versions in sorted(annotation["annotators"]["trained_on"].items())
+                },
             },
             "spot_checks": annotation["spot_checks"],
             "kappa_mean": annotation.get("kappa_mean"),
         },
-        "gate_decisions": [{
-            "run_id": gate["run_id"], "stage": gate["stage"], "decision": gate["decision"],
-            "decided_at": gate["ended_at"], "policy_digest": gate["policy_digest"],
-            "failed_clauses": gate["failed_clauses"],
-            "checks": len(gate["findings"]),
-            "failed": [_finding_ref(f) for f in gate["findings"] if f["status"] == "fail"],
-            "waived": [_finding_ref(f) for f in gate["findings"] if f["status"] == "waived"],
-        } for gate in lineage["gate_runs"]],
+        "gate_decisions": [
+            {
+                "run_id": gate["run_id"],
+                "stage": gate["stage"],
+                "decision": gate["decision"],
+                "decided_at": gate["ended_at"],
+                "policy_digest": gate["policy_digest"],
+                "failed_clauses": gate["failed_clauses"],
+                "checks": len(gate["findings"]),
+                "failed": [_finding_ref(f) for f in gate["findings"] if f["status"] == "fail"],
+                "waived": [_finding_ref(f) for f in gate["findings"] if f["status"] == "waived"],
+            }
+            for gate in lineage["gate_runs"]
+        ],
         "waivers": lineage["waivers"],
         "violations": lineage["violations_fixed"],
     }
 
 
-_EVIDENCE = ("license_url", "license_text", "collection_record", "robots_txt_respected",
-             "contract_ref", "contract_sha256", "authorization_record")
+_EVIDENCE = (
+    "license_url",
+    "license_text",
+    "collection_record",
+    "robots_txt_respected",
+    "contract_ref",
+    "contract_sha256",
+    "authorization_record",
+)
 
 
 def _provider(lineage: dict[str, Any]) -> str:
@@ -171,8 +241,12 @@ def _provider(lineage: dict[str, Any]) -> str:
 
 
 def _finding_ref(finding: dict[str, Any]) -> dict[str, Any]:
-    ref = {"check": finding["check"], "clauses": finding["clauses"],
-           "source_id": finding["source_id"], "message": finding["message"]}
+    ref = {
+        "check": finding["check"],
+        "clauses": finding["clauses"],
+        "source_id": finding["source_id"],
+        "message": finding["message"],
+    }
     if finding.get("waiver"):
         ref["waiver_id"] = finding["waiver"]["id"]
     return ref
@@ -198,23 +272,36 @@ def checks_csv(lineage: dict[str, Any]) -> bytes:
     rows = []
     for gate in lineage["gate_runs"]:
         for finding in gate["findings"]:
-            rows.append({
-                "gate_run_id": gate["run_id"], "check": finding["check"],
-                "status": finding["status"], "clauses": "; ".join(finding["clauses"]),
-                "source_id": _cell(finding["source_id"]), "entity": _cell(finding.get("entity")),
-                "observed": _cell(finding["observed"]), "threshold": _cell(finding["threshold"]),
-                "waiver_id": (finding.get("waiver") or {}).get("id", ""),
-                "record_ids": " ".join(finding["record_ids"]), "message": finding["message"],
-            })
+            rows.append(
+                {
+                    "gate_run_id": gate["run_id"],
+                    "check": finding["check"],
+                    "status": finding["status"],
+                    "clauses": "; ".join(finding["clauses"]),
+                    "source_id": _cell(finding["source_id"]),
+                    "entity": _cell(finding.get("entity")),
+                    "observed": _cell(finding["observed"]),
+                    "threshold": _cell(finding["threshold"]),
+                    "waiver_id": (finding.get("waiver") or {}).get("id", ""),
+                    "record_ids": " ".join(finding["record_ids"]),
+                    "message": finding["message"],
+                }
+            )
     return _csv(CHECK_COLUMNS, rows)
 
 
 def violations_csv(lineage: dict[str, Any]) -> bytes:
-    return _csv(VIOLATION_COLUMNS, [{key: _cell(v.get(key)) for key in VIOLATION_COLUMNS}
-                                    for v in lineage["violations_fixed"]])
+    return _csv(
+        VIOLATION_COLUMNS,
+        [
+            {key: _cell(v.get(key)) for key in VIOLATION_COLUMNS}
+            for v in lineage["violations_fixed"]
+        ],
+    )
 
 
 # ----------------------------------------------------------------------------- signing
+
 
 @dataclass(frozen=True)
 class Signer:
@@ -255,7 +342,8 @@ def signer_from_env() -> Signer:
 
         try:
             private = serialization.load_pem_private_key(
-                _read_key_file(key_path, "Ed25519 private"), password=None)
+                _read_key_file(key_path, "Ed25519 private"), password=None
+            )
         except ValueError as exc:
             raise ExportError(f"{key_path} is not a PEM private key: {exc}") from None
         if not isinstance(private, Ed25519PrivateKey):
@@ -265,7 +353,8 @@ def signer_from_env() -> Signer:
     if not secret:
         raise ExportError(
             f"no signing key: set {ED25519_KEY_ENV} to an Ed25519 private key (PEM; "
-            f"`trainguard export keygen` makes one) or {HMAC_KEY_ENV} to a shared secret")
+            f"`trainguard export keygen` makes one) or {HMAC_KEY_ENV} to a shared secret"
+        )
     return Signer("hmac-sha256", _hmac_key_id(secret.encode()), secret.encode())
 
 
@@ -280,16 +369,24 @@ def generate_keypair(private_out: Path) -> Path:
     private_out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(private_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(private.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+        handle.write(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
     public_out = private_out.with_name(private_out.name + ".pub")
-    public_out.write_bytes(private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    public_out.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return public_out
 
 
 # ----------------------------------------------------------------------------- bundle
+
 
 def bundle_files(lineage: dict[str, Any]) -> dict[str, bytes]:
     """Every content file of the bundle, by name (manifest and signature excluded)."""
@@ -308,8 +405,9 @@ def bundle_files(lineage: dict[str, Any]) -> dict[str, bytes]:
 
 
 def manifest_text(files: dict[str, bytes]) -> bytes:
-    lines = [f"{hashlib.sha256(content).hexdigest()}  {name}"
-             for name, content in sorted(files.items())]
+    lines = [
+        f"{hashlib.sha256(content).hexdigest()}  {name}" for name, content in sorted(files.items())
+    ]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -320,8 +418,14 @@ def default_export_dir(model_name: str, version: str) -> Path:
     return trainguard_home() / "exports" / model_name / f"v{version}"
 
 
-def export_bundle(model_name: str, version: str | int, out: str | Path, *,
-                  signer: Signer | None = None, overwrite: bool = False) -> ExportResult:
+def export_bundle(
+    model_name: str,
+    version: str | int,
+    out: str | Path,
+    *,
+    signer: Signer | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Write the provenance bundle of ``model_name`` version ``version`` into ``out``."""
     from trainguard.export.lineage import model_lineage
 
@@ -331,9 +435,12 @@ def export_bundle(model_name: str, version: str | int, out: str | Path, *,
         raise ExportError(f"{out} is not empty; choose a new folder (or --overwrite)")
     files = bundle_files(model_lineage(model_name, version))
     manifest = manifest_text(files)
-    signature = {"algorithm": signer.algorithm, "key_id": signer.key_id,
-                 "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-                 "signature": signer.sign(manifest)}
+    signature = {
+        "algorithm": signer.algorithm,
+        "key_id": signer.key_id,
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "signature": signer.sign(manifest),
+    }
     files[MANIFEST] = manifest
     files[SIGNATURE] = dumps(signature)
     # Written to a sibling folder and renamed: a crash never leaves half a bundle.
@@ -353,8 +460,9 @@ def export_bundle(model_name: str, version: str | int, out: str | Path, *,
     return ExportResult(out, sorted(files), signature["manifest_sha256"], signer.algorithm)
 
 
-def verify_bundle(folder: str | Path, *, hmac_key: str | None = None,
-                  public_key: str | Path | None = None) -> list[str]:
+def verify_bundle(
+    folder: str | Path, *, hmac_key: str | None = None, public_key: str | Path | None = None
+) -> list[str]:
     """Every problem with the bundle at ``folder`` (empty when intact and signed)."""
     folder = Path(folder)
     manifest_path, signature_path = folder / MANIFEST, folder / SIGNATURE
@@ -385,8 +493,9 @@ def verify_bundle(folder: str | Path, *, hmac_key: str | None = None,
     return problems
 
 
-def _verify_signature(manifest: bytes, signature_path: Path, hmac_key: str | None,
-                      public_key: str | Path | None) -> list[str]:
+def _verify_signature(
+    manifest: bytes, signature_path: Path, hmac_key: str | None, public_key: str | Path | None
+) -> list[str]:
     try:
         signature = json.loads(signature_path.read_text(encoding="utf-8"))
         algorithm, value = signature["algorithm"], signature["signature"]
@@ -407,7 +516,11 @@ def _verify_signature(manifest: bytes, signature_path: Path, hmac_key: str | Non
         if public_key is None:
             raise ExportError("the bundle is Ed25519-signed: pass --public-key PEM to verify it")
         try:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
             key = serialization.load_pem_public_key(_read_key_file(str(public_key), "public"))
+            if not isinstance(key, Ed25519PublicKey):
+                raise ExportError(f"{public_key} is not an Ed25519 public key")
             key.verify(bytes.fromhex(str(value)), manifest)
         except (InvalidSignature, ValueError):
             return [f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]

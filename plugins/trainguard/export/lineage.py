@@ -33,7 +33,7 @@ def _optional_dict(client: Any, run_id: str, path: str) -> Any:
     """An artifact JSON of the run, or None when the run did not log it."""
     import mlflow
 
-    folder, _, name = path.rpartition("/")
+    folder, _, _name = path.rpartition("/")
     listed = {a.path for a in client.list_artifacts(run_id, folder or None)}
     if path not in listed:
         return None
@@ -43,29 +43,36 @@ def _optional_dict(client: Any, run_id: str, path: str) -> Any:
 def _texts(client: Any, run_id: str, folder: str) -> dict[str, str]:
     import mlflow
 
-    return {artifact.path.rsplit("/", 1)[-1]: mlflow.artifacts.load_text(
-        f"runs:/{run_id}/{artifact.path}")
+    return {
+        artifact.path.rsplit("/", 1)[-1]: mlflow.artifacts.load_text(
+            f"runs:/{run_id}/{artifact.path}"
+        )
         for artifact in sorted(client.list_artifacts(run_id, folder), key=lambda a: a.path)
-        if not artifact.is_dir}
+        if not artifact.is_dir
+    }
 
 
 def _own_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in sorted(tags.items())
-            if key.startswith(TAG_PREFIX) or key.startswith("airflow.")}
+    return {
+        key: value
+        for key, value in sorted(tags.items())
+        if key.startswith((TAG_PREFIX, "airflow."))
+    }
 
 
 def _inputs(run: Any) -> list[dict[str, Any]]:
     found = []
     for dataset_input in run.inputs.dataset_inputs if run.inputs else []:
         dataset = dataset_input.dataset
-        found.append({
-            "name": dataset.name,
-            "digest": dataset.digest,
-            "source_type": dataset.source_type,
-            "source": json.loads(dataset.source) if dataset.source else None,
-            "context": {t.key: t.value for t in dataset_input.tags}.get(
-                "mlflow.data.context"),
-        })
+        found.append(
+            {
+                "name": dataset.name,
+                "digest": dataset.digest,
+                "source_type": dataset.source_type,
+                "source": json.loads(dataset.source) if dataset.source else None,
+                "context": {t.key: t.value for t in dataset_input.tags}.get("mlflow.data.context"),
+            }
+        )
     return sorted(found, key=lambda d: (d["name"], d["digest"]))
 
 
@@ -95,21 +102,26 @@ def _gate_run(client: Any, run_id: str) -> dict[str, Any]:
     if findings is None:
         raise LineageError(f"gate run {run_id} has no findings.json: its lineage is incomplete")
     annotation = _optional_dict(client, run_id, "annotation/annotation.json")
-    summary.update({
-        "decision": run.data.tags.get(f"{TAG_PREFIX}decision"),
-        "stage": run.data.tags.get(f"{TAG_PREFIX}stage"),
-        "policy_digest": run.data.tags.get(f"{TAG_PREFIX}policy.digest"),
-        "failed_clauses": run.data.tags.get(f"{TAG_PREFIX}failed_clauses"),
-        "findings": findings["findings"],
-        "waivers": findings.get("waivers", []),
-        "composition": _optional_dict(client, run_id, "composition.json") or {},
-        "policy": _optional_dict(client, run_id, "policy.json") or {},
-        "tables": _optional_dict(client, run_id, "gate_tables.json") or {},
-        "data_docs": (f"runs:/{run_id}/data_docs/index.html"
-                      if run.data.tags.get(f"{TAG_PREFIX}data_docs") else None),
-        "annotation": annotation,
-        "annotation_rules": _texts(client, run_id, "annotation/rules") if annotation else {},
-    })
+    summary.update(
+        {
+            "decision": run.data.tags.get(f"{TAG_PREFIX}decision"),
+            "stage": run.data.tags.get(f"{TAG_PREFIX}stage"),
+            "policy_digest": run.data.tags.get(f"{TAG_PREFIX}policy.digest"),
+            "failed_clauses": run.data.tags.get(f"{TAG_PREFIX}failed_clauses"),
+            "findings": findings["findings"],
+            "waivers": findings.get("waivers", []),
+            "composition": _optional_dict(client, run_id, "composition.json") or {},
+            "policy": _optional_dict(client, run_id, "policy.json") or {},
+            "tables": _optional_dict(client, run_id, "gate_tables.json") or {},
+            "data_docs": (
+                f"runs:/{run_id}/data_docs/index.html"
+                if run.data.tags.get(f"{TAG_PREFIX}data_docs")
+                else None
+            ),
+            "annotation": annotation,
+            "annotation_rules": _texts(client, run_id, "annotation/rules") if annotation else {},
+        }
+    )
     return summary
 
 
@@ -129,7 +141,8 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
             if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
                 raise LineageError(
                     f"no registered model '{model_name}' version {version} in MLflow at "
-                    f"{mlflow.get_tracking_uri()}") from None
+                    f"{mlflow.get_tracking_uri()}"
+                ) from None
             raise
         tags = model_version.tags
         training_run_id = tags.get(f"{TAG_PREFIX}training_run_id")
@@ -138,36 +151,48 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
             raise LineageError(
                 f"model '{model_name}' version {version} carries no trainguard lineage tags "
                 f"({TAG_PREFIX}training_run_id, {TAG_PREFIX}gate_run_id): it was not "
-                "registered by a trainguard training task")
+                "registered by a trainguard training task"
+            )
         training = _run_summary(client.get_run(training_run_id))
         gates = [_gate_run(client, run_id) for run_id in gate_run_ids]
         fixes = [v for v in tags.get(FIXES_TAG, "").split(",") if v]
         violations = (_optional_dict(client, training_run_id, VIOLATIONS_ARTIFACT) or {}).get(
-            "violations", [])
+            "violations", []
+        )
     datasets = []
     for dataset_input in training["inputs"]:
         source = dict(dataset_input["source"] or {})
         if tags.get(f"{TAG_PREFIX}dataset.digest") == dataset_input["digest"]:
             # MLflow keeps one dataset per name and digest: when two revisions hold the same
             # content, the input names the first. The version's own tags name this one.
-            source.update({key: tags[f"{TAG_PREFIX}dataset.{key}"]
-                           for key in ("repo", "path", "commit", "rev")
-                           if f"{TAG_PREFIX}dataset.{key}" in tags})
-        gate = next((g for g in gates if any(i["digest"] == dataset_input["digest"]
-                                             for i in g["inputs"])), None)
+            source.update(
+                {
+                    key: tags[f"{TAG_PREFIX}dataset.{key}"]
+                    for key in ("repo", "path", "commit", "rev")
+                    if f"{TAG_PREFIX}dataset.{key}" in tags
+                }
+            )
+        gate = next(
+            (g for g in gates if any(i["digest"] == dataset_input["digest"] for i in g["inputs"])),
+            None,
+        )
         composition = gate["composition"] if gate else {}
-        datasets.append({
-            "name": dataset_input["name"],
-            "md5": dataset_input["digest"],
-            "source_type": dataset_input["source_type"],
-            "repo": source.get("repo"), "path": source.get("path"),
-            "commit": source.get("commit"), "rev": source.get("rev"),
-            "remote": source.get("remote"),
-            "gate_run_id": gate["run_id"] if gate else None,
-            "manifest": composition.get("dataset", {}),
-            "scale": composition.get("scale", {}),
-            "sources": composition.get("sources", []),
-        })
+        datasets.append(
+            {
+                "name": dataset_input["name"],
+                "md5": dataset_input["digest"],
+                "source_type": dataset_input["source_type"],
+                "repo": source.get("repo"),
+                "path": source.get("path"),
+                "commit": source.get("commit"),
+                "rev": source.get("rev"),
+                "remote": source.get("remote"),
+                "gate_run_id": gate["run_id"] if gate else None,
+                "manifest": composition.get("dataset", {}),
+                "scale": composition.get("scale", {}),
+                "sources": composition.get("sources", []),
+            }
+        )
     return {
         "format": "trainguard.lineage/1",
         "model": {
@@ -177,16 +202,18 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
             "link": f"#/models/{model_name}/versions/{model_version.version}",
             "registered_at": iso(model_version.creation_timestamp),
             "source": model_version.source,
-            "model_id": (getattr(model_version, "model_id", None)
-                         or tags.get(f"{TAG_PREFIX}logged_model_id")),
+            "model_id": (
+                getattr(model_version, "model_id", None) or tags.get(f"{TAG_PREFIX}logged_model_id")
+            ),
             "description": model_version.description,
             "tags": _own_tags(tags),
         },
         "training_run": training,
         "gate_runs": gates,
         "datasets": datasets,
-        "waivers": sorted({w["id"]: w for g in gates for w in g["waivers"]}.values(),
-                          key=lambda w: w["id"]),
+        "waivers": sorted(
+            {w["id"]: w for g in gates for w in g["waivers"]}.values(), key=lambda w: w["id"]
+        ),
         "annotation": next((g["annotation"] for g in gates if g["annotation"]), None),
         "violations_fixed": violations or [{"id": v} for v in fixes],
     }
@@ -195,52 +222,71 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
 def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> str:
     """The lineage as a tree a reviewer reads in a terminal."""
     model, training = lineage["model"], lineage["training_run"]
-    lines = [f"model {model['name']} version {model['version']} ({model['uri']}), "
-             f"registered {model['registered_at']}"]
+    lines = [
+        (
+            f"model {model['name']} version {model['version']} ({model['uri']}), "
+            f"registered {model['registered_at']}"
+        )
+    ]
     if tracking_uri and tracking_uri.startswith("http"):
         lines.append(f"  MLflow UI: {tracking_uri.rstrip('/')}/{model['link']}")
-    lines.append(f"└─ training run {training['run_id']} ({training['run_name']}), "
-                 f"{training['started_at']} → {training['ended_at']}")
-    hyper = ", ".join(f"{k}={v}" for k, v in training["params"].items()
-                      if not k.startswith("lib."))
+    lines.append(
+        f"└─ training run {training['run_id']} ({training['run_name']}), "
+        f"{training['started_at']} → {training['ended_at']}"
+    )
+    hyper = ", ".join(f"{k}={v}" for k, v in training["params"].items() if not k.startswith("lib."))
     lines.append(f"   │  algorithm: {hyper}")
     for dataset in lineage["datasets"]:
-        lines.append(f"   ├─ dataset {dataset['path']}@{dataset['rev']} "
-                     f"(commit {str(dataset['commit'])[:12]}, DVC md5 {dataset['md5']}, "
-                     f"{dataset['scale'].get('records', 0):,} records)")
+        lines.append(
+            f"   ├─ dataset {dataset['path']}@{dataset['rev']} "
+            f"(commit {str(dataset['commit'])[:12]}, DVC md5 {dataset['md5']}, "
+            f"{dataset['scale'].get('records', 0):,} records)"
+        )
         for source in dataset["sources"]:
-            evidence = ("evidence complete" if not source.get("missing_evidence")
-                        else "MISSING " + ", ".join(source["missing_evidence"]))
-            lines.append(f"   │  ├─ source {source['id']}: {source['kind']}, licence "
-                         f"{source['license']}, {source['origin']}, {evidence}, "
-                         f"{source['records']:,} records")
+            evidence = (
+                "evidence complete"
+                if not source.get("missing_evidence")
+                else "MISSING " + ", ".join(source["missing_evidence"])
+            )
+            lines.append(
+                f"   │  ├─ source {source['id']}: {source['kind']}, licence "
+                f"{source['license']}, {source['origin']}, {evidence}, "
+                f"{source['records']:,} records"
+            )
     for gate in lineage["gate_runs"]:
         statuses: dict[str, int] = {}
         for finding in gate["findings"]:
             statuses[finding["status"]] = statuses.get(finding["status"], 0) + 1
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        lines.append(f"   ├─ gate run {gate['run_id']}: {str(gate['decision']).upper()} "
-                     f"({counts}), policy {str(gate['policy_digest'])[:12]}")
+        lines.append(
+            f"   ├─ gate run {gate['run_id']}: {str(gate['decision']).upper()} "
+            f"({counts}), policy {str(gate['policy_digest'])[:12]}"
+        )
         for finding in gate["findings"]:
             if finding["status"] in ("fail", "waived", "warn"):
                 where = f" [source {finding['source_id']}]" if finding["source_id"] else ""
-                lines.append(f"   │  ├─ {finding['status'].upper()} {finding['check']}{where}: "
-                             f"{finding['message']} ({'; '.join(finding['clauses'])})")
+                lines.append(
+                    f"   │  ├─ {finding['status'].upper()} {finding['check']}{where}: "
+                    f"{finding['message']} ({'; '.join(finding['clauses'])})"
+                )
         if gate["data_docs"]:
             lines.append(f"   │  └─ Data Docs: {gate['data_docs']}")
     for waiver in lineage["waivers"]:
-        lines.append(f"   ├─ waiver {waiver['id']} for {waiver['check']}"
-                     + (f" [source {waiver['source_id']}]" if waiver.get("source_id") else "")
-                     + f" by {waiver['approved_by']} until {waiver['expires_at']}: "
-                     f"{waiver['reason']}")
+        lines.append(
+            f"   ├─ waiver {waiver['id']} for {waiver['check']}"
+            + (f" [source {waiver['source_id']}]" if waiver.get("source_id") else "")
+            + f" by {waiver['approved_by']} until {waiver['expires_at']}: "
+            f"{waiver['reason']}"
+        )
     annotation = lineage["annotation"]
     if annotation:
         rules = ", ".join(f"{v} (sha256 {h[:12]})" for v, h in sorted(annotation["rules"].items()))
-        lines.append(f"   ├─ annotation: {annotation['records']:,} records, rules {rules}, "
-                     f"{annotation['annotators']['labelers']} labelers, "
-                     f"{annotation['spot_checks']['checked']} spot checks, accuracy "
-                     f"{annotation['spot_checks']['accuracy']:.3f}")
+        lines.append(
+            f"   ├─ annotation: {annotation['records']:,} records, rules {rules}, "
+            f"{annotation['annotators']['labelers']} labelers, "
+            f"{annotation['spot_checks']['checked']} spot checks, accuracy "
+            f"{annotation['spot_checks']['accuracy']:.3f}"
+        )
     fixed = ", ".join(str(v.get("id")) for v in lineage["violations_fixed"]) or "none"
     lines.append(f"   └─ violations fixed: {fixed}")
     return "\n".join(lines)
-

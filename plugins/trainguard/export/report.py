@@ -25,8 +25,17 @@ th{background:#f2f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}
 table,svg{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
-_PALETTE = ["#3d6fd1", "#e08a2c", "#3a9d6a", "#b84a8c", "#6b5bd6", "#c2573a", "#2f8f9d",
-            "#8c8c2e", "#7a7f8c"]
+_PALETTE = [
+    "#3d6fd1",
+    "#e08a2c",
+    "#3a9d6a",
+    "#b84a8c",
+    "#6b5bd6",
+    "#c2573a",
+    "#2f8f9d",
+    "#8c8c2e",
+    "#7a7f8c",
+]
 
 
 @cache
@@ -34,10 +43,15 @@ def _template() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     environment = Environment(
-        loader=PackageLoader("trainguard.export", "templates"), autoescape=True,
-        trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
-    environment.filters.update(thousands=lambda n: f"{n:,}",
-                               percent=lambda x, digits=1: f"{x:.{digits}%}")
+        loader=PackageLoader("trainguard.export", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,
+    )
+    environment.filters.update(
+        thousands=lambda n: f"{n:,}", percent=lambda x, digits=1: f"{x:.{digits}%}"
+    )
     environment.globals["rate"] = _rate
     return environment.get_template("report.html.j2")
 
@@ -49,15 +63,23 @@ def render_report(lineage: dict[str, Any], disclosure: dict[str, Any]) -> str:
         for source in dataset["sources"]:
             by_licence[source["license"]] += source["scale"]["records"]
         charts = [
-            _bar_chart("Records by source",
-                       {s["id"]: s["scale"]["records"] for s in dataset["sources"]}),
-            _bar_chart("Records by detected language",
-                       dataset["type"]["records_by_detected_language"]),
+            _bar_chart(
+                "Records by source", {s["id"]: s["scale"]["records"] for s in dataset["sources"]}
+            ),
+            _bar_chart(
+                "Records by detected language", dataset["type"]["records_by_detected_language"]
+            ),
             _bar_chart("Records by licence", dict(by_licence)),
         ]
         datasets.append({**dataset, "charts": charts})
-    return str(_template().render(style=_STYLE, disclosure=disclosure, datasets=datasets,
-                                  clauses=_findings_by_clause(lineage)))
+    return str(
+        _template().render(
+            style=_STYLE,
+            disclosure=disclosure,
+            datasets=datasets,
+            clauses=_findings_by_clause(lineage),
+        )
+    )
 
 
 def _bar_chart(title: str, counts: dict[str, int]) -> dict[str, Any]:
@@ -66,12 +88,24 @@ def _bar_chart(title: str, counts: dict[str, int]) -> dict[str, Any]:
     total = sum(counts.values()) or 1
     row_height, bar_width = 22, 200
     biggest = max(counts.values(), default=1) or 1
-    bars = [{"label": label[:26], "count": count, "share": f"{count / total:.1%}",
-             "y": 4 + index * row_height, "length": max(1, round(bar_width * count / biggest)),
-             "colour": _PALETTE[index % len(_PALETTE)]}
-            for index, (label, count) in enumerate(rows)]
-    return {"title": title, "width": 460, "height": row_height * len(rows) + 8,
-            "bar_left": 170, "bars": bars}
+    bars = [
+        {
+            "label": label[:26],
+            "count": count,
+            "share": f"{count / total:.1%}",
+            "y": 4 + index * row_height,
+            "length": max(1, round(bar_width * count / biggest)),
+            "colour": _PALETTE[index % len(_PALETTE)],
+        }
+        for index, (label, count) in enumerate(rows)
+    ]
+    return {
+        "title": title,
+        "width": 460,
+        "height": row_height * len(rows) + 8,
+        "bar_left": 170,
+        "bars": bars,
+    }
 
 
 def _findings_by_clause(lineage: dict[str, Any]) -> list[dict[str, Any]]:
@@ -84,13 +118,16 @@ def _findings_by_clause(lineage: dict[str, Any]) -> list[dict[str, Any]]:
     order = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
     sections = []
     for clause in sorted(by_clause):
-        findings = sorted(by_clause[clause], key=lambda f: (
-            order.get(f["status"], 9), f["check"], f["source_id"] or ""))
+        findings = sorted(
+            by_clause[clause],
+            key=lambda f: (order.get(f["status"], 9), f["check"], f["source_id"] or ""),
+        )
         counts: dict[str, int] = defaultdict(int)
         for finding in findings:
             counts[finding["status"]] += 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(),
-                                                          key=lambda i: order.get(i[0], 9)))
+        summary = ", ".join(
+            f"{n} {s}" for s, n in sorted(counts.items(), key=lambda i: order.get(i[0], 9))
+        )
         sections.append({"clause": clause, "summary": summary, "findings": findings})
     return sections
 

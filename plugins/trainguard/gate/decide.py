@@ -8,7 +8,6 @@ their results. Bad input raises ``ContractError``; the decision is in the report
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +17,13 @@ from trainguard.checks.sources import check_sources
 from trainguard.contract import Stage
 from trainguard.findings import GateReport
 from trainguard.gate.scan import ScanResources, scan_shard
-from trainguard.policy import Policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from trainguard.contract import Dataset, RecordStats
     from trainguard.gate.waivers import Waiver
+    from trainguard.policy import Policy
 
 SHARDS_DIR = "shards"
 GX_DIR = "gx"
@@ -43,8 +44,11 @@ def suite_parameters(policy: Policy, records: int) -> dict[str, float]:
         "lexicon_min_terms": policy.keywords.min_terms,
         "lexicon_min_per_a1": policy.keywords.min_per_a1_risk,
         "lexicon_min_per_a2": policy.keywords.min_per_a2_risk,
-        **{key: value for key, value in policy.quality.model_dump().items()
-           if key != "near_duplicate_similarity"},
+        **{
+            key: value
+            for key, value in policy.quality.model_dump().items()
+            if key != "near_duplicate_similarity"
+        },
         "min_rate_ratio": policy.objectivity.min_rate_ratio,
         "max_parity_gap": policy.objectivity.max_parity_gap,
         "min_accuracy": policy.annotation.min_accuracy,
@@ -72,10 +76,12 @@ def evaluate(
         for index, shard in enumerate(shards, start=1):
             summary = scan_shard(resources, shard, root / SHARDS_DIR)
             if progress:
-                progress(f"scanned {shard.name} ({index}/{len(shards)}, "
-                         f"{summary['records']} records)")
-        return decide(resources, root, digest=digest, annotations_out=annotations_out,
-                      waivers=waivers)
+                progress(
+                    f"scanned {shard.name} ({index}/{len(shards)}, {summary['records']} records)"
+                )
+        return decide(
+            resources, root, digest=digest, annotations_out=annotations_out, waivers=waivers
+        )
 
 
 def decide(
@@ -109,11 +115,18 @@ def decide(
     if dataset.manifest.stage is Stage.FINETUNING:
         tables.update(annotation.tables())
         suites += ANNOTATION_SUITES
-        report.annotation = {**annotation.metadata, "rules_files": {
-            version: str(path) for version, path in (dataset.annotation.rules.items()
-                                                     if dataset.annotation else [])}}
-    outcome = run_gx_gate(tables, suites, suite_parameters(policy, stats.records), policy,
-                          workdir / GX_DIR)
+        report.annotation = {
+            **annotation.metadata,
+            "rules_files": {
+                version: str(path)
+                for version, path in (
+                    dataset.annotation.rules.items() if dataset.annotation else []
+                )
+            },
+        }
+    outcome = run_gx_gate(
+        tables, suites, suite_parameters(policy, stats.records), policy, workdir / GX_DIR
+    )
     report.findings += outcome.findings
     if waivers:
         from trainguard.gate.waivers import apply_waivers
@@ -156,14 +169,17 @@ def composition(dataset: Dataset, stats: RecordStats) -> dict[str, Any]:
     """What the data is (Art. 17): the manifest, and each source with its scale and evidence."""
     sources = []
     for source_id, source in sorted(dataset.sources.items()):
-        sources.append({
-            **source.model_dump(mode="json", exclude_none=True),
-            "missing_evidence": source.missing_evidence(),
-            "records": stats.by_source.get(source_id, 0),
-            "characters": stats.characters_by_source.get(source_id, 0),
-            "bytes": stats.bytes_by_source.get(source_id, 0),
-        })
-    return {"dataset": dataset.manifest.model_dump(mode="json"),
-            "scale": {"records": stats.records, "characters": stats.characters,
-                      "bytes": stats.bytes},
-            "sources": sources}
+        sources.append(
+            {
+                **source.model_dump(mode="json", exclude_none=True),
+                "missing_evidence": source.missing_evidence(),
+                "records": stats.by_source.get(source_id, 0),
+                "characters": stats.characters_by_source.get(source_id, 0),
+                "bytes": stats.bytes_by_source.get(source_id, 0),
+            }
+        )
+    return {
+        "dataset": dataset.manifest.model_dump(mode="json"),
+        "scale": {"records": stats.records, "characters": stats.characters, "bytes": stats.bytes},
+        "sources": sources,
+    }

@@ -62,8 +62,10 @@ def load_suite(name: str) -> Any:
     suite = gx.ExpectationSuite(**document)
     if len(suite.expectations) != len(document["expectations"]):
         # GX drops expectation types it does not know instead of failing.
-        raise GateError(f"GX suite {name} lost expectations on load: "
-                        f"{len(suite.expectations)} of {len(document['expectations'])} kept")
+        raise GateError(
+            f"GX suite {name} lost expectations on load: "
+            f"{len(suite.expectations)} of {len(document['expectations'])} kept"
+        )
     return suite
 
 
@@ -75,7 +77,10 @@ class GXOutcome:
 
 
 def run_gx_gate(
-    tables: dict[str, Table], suites: list[str], parameters: dict[str, Any], policy: Policy,
+    tables: dict[str, Table],
+    suites: list[str],
+    parameters: dict[str, Any],
+    policy: Policy,
     workdir: Path,
 ) -> GXOutcome:
     """Validate each suite's table through its own Checkpoint; Data Docs for all of them."""
@@ -87,7 +92,7 @@ def run_gx_gate(
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     workdir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(workdir))
-    context.variables.progress_bars = {"globally": False}
+    context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     datasource = context.data_sources.add_or_update_pandas("trainguard")
     findings: list[Finding] = []
     evaluated = 0
@@ -97,28 +102,40 @@ def run_gx_gate(
             continue  # nothing of this kind in the dataset (e.g. no annotation batches)
         frame = pd.DataFrame(table.rows)
         batch = datasource.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe(
-            suite_name)
+            suite_name
+        )
         suite = context.suites.add_or_update(load_suite(suite_name))
         definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
-        checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"trainguard_{suite_name}", validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-            # GX honours the Checkpoint's result format, not the suite kwargs; rows must be
-            # named by their key to become per-entity findings.
-            result_format={"result_format": "COMPLETE",
-                           "unexpected_index_column_names": [table.key]}
-            if table.key else {"result_format": "COMPLETE"},
-        ))
-        run = checkpoint.run(batch_parameters={"dataframe": frame},
-                             expectation_parameters=parameters)
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"trainguard_{suite_name}",
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+                # GX honours the Checkpoint's result format, not the suite kwargs; rows must be
+                # named by their key to become per-entity findings.
+                result_format={
+                    "result_format": "COMPLETE",
+                    "unexpected_index_column_names": [table.key],
+                }
+                if table.key
+                else {"result_format": "COMPLETE"},
+            )
+        )
+        run = checkpoint.run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+        )
         for validation in run.run_results.values():
             for outcome in validation.results:
                 evaluated += 1
                 findings += _findings(outcome, table, frame, policy, parameters)
     docs = workdir / "gx" / "uncommitted" / "data_docs" / "local_site"
-    return GXOutcome(findings, docs if (docs / "index.html").exists() else None,
-                     {"expectations_evaluated": evaluated})
+    return GXOutcome(
+        findings,
+        docs if (docs / "index.html").exists() else None,
+        {"expectations_evaluated": evaluated},
+    )
 
 
 def _severity(meta: dict[str, Any], policy: Policy) -> Status:
@@ -130,49 +147,82 @@ def _severity(meta: dict[str, Any], policy: Policy) -> Status:
     return Status.FAIL if severity == "fail" else Status.WARN
 
 
-def _findings(outcome: Any, table: Table, frame: Any, policy: Policy,
-              parameters: dict[str, Any]) -> list[Finding]:
+def _findings(
+    outcome: Any, table: Table, frame: Any, policy: Policy, parameters: dict[str, Any]
+) -> list[Finding]:
     config = outcome.expectation_config
     meta, kwargs = dict(config.meta or {}), dict(config.kwargs)
     check, clause = meta["check"], meta["clause"]
-    column = kwargs.get("column") or kwargs.get("column_A")
+    column = str(kwargs.get("column") or kwargs.get("column_A"))
     threshold = _threshold(kwargs, parameters)
     if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-        raise GateError(f"GX expectation {config.type} on {column} raised: "
-                        f"{outcome.exception_info.get('exception_message')}")
+        raise GateError(
+            f"GX expectation {config.type} on {column} raised: "
+            f"{outcome.exception_info.get('exception_message')}"
+        )
     if outcome.success:
         observed = frame[column].max() if table.key else frame[column].iloc[0]
-        return [Finding(check=check, clauses=(clause,), status=Status.PASS,
-                        message=f"{column} within {threshold} for every {table.entity}",
-                        observed=_plain(observed), threshold=threshold)]
+        return [
+            Finding(
+                check=check,
+                clauses=(clause,),
+                status=Status.PASS,
+                message=f"{column} within {threshold} for every {table.entity}",
+                observed=_plain(observed),
+                threshold=threshold,
+            )
+        ]
     status = _severity(meta, policy)
     if table.key is None:
         observed = _plain(frame[column].iloc[0])
-        return [Finding(check=check, clauses=(clause,), status=status,
-                        message=f"{table.entity} {column} is {observed}, expected {threshold}",
-                        observed=observed, threshold=threshold,
-                        record_ids=tuple(table.record_ids.get(check, ())))]
+        return [
+            Finding(
+                check=check,
+                clauses=(clause,),
+                status=status,
+                message=f"{table.entity} {column} is {observed}, expected {threshold}",
+                observed=observed,
+                threshold=threshold,
+                record_ids=tuple(table.record_ids.get(check, ())),
+            )
+        ]
+    key_column = str(table.key)  # a keyed table (checked above): rows name their entity
     unexpected = outcome.result.get("unexpected_index_list") or []
     if not unexpected:
         # A failed expectation that names no row must still fail the gate (fail closed).
-        return [Finding(check=check, clauses=(clause,), status=status,
-                        message=f"{column} outside {threshold}; GX named no offending row",
-                        threshold=threshold)]
+        return [
+            Finding(
+                check=check,
+                clauses=(clause,),
+                status=status,
+                message=f"{column} outside {threshold}; GX named no offending row",
+                threshold=threshold,
+            )
+        ]
     findings = []
     for row in unexpected:
-        key = row[table.key]
-        details = next(r for r in table.rows if r[table.key] == key)
+        key = row[key_column]
+        details = next(r for r in table.rows if r[key_column] == key)
         observed = _plain(details[column])
         describe = table.messages.get(check)
-        message = (describe(details, threshold) if describe
-                   else f"{column} is {observed}, expected {threshold}")
-        findings.append(Finding(
-            check=check, clauses=(clause,), status=status, message=message,
-            source_id=key if table.entity == "source" else None,
-            entity=None if table.entity == "source" else f"{table.entity} {key}",
-            observed=observed, threshold=threshold,
-            record_ids=tuple(table.record_ids.get(f"{check}:{key}", ())),
-        ))
+        message = (
+            describe(details, threshold)
+            if describe
+            else f"{column} is {observed}, expected {threshold}"
+        )
+        findings.append(
+            Finding(
+                check=check,
+                clauses=(clause,),
+                status=status,
+                message=message,
+                source_id=key if table.entity == "source" else None,
+                entity=None if table.entity == "source" else f"{table.entity} {key}",
+                observed=observed,
+                threshold=threshold,
+                record_ids=tuple(table.record_ids.get(f"{check}:{key}", ())),
+            )
+        )
     return findings
 
 

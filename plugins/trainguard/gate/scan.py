@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.stats import sample_key
 from trainguard.contract import Dataset, load_dataset
-from trainguard.policy import Policy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
     from trainguard.checks.consent import ConsentLedger
     from trainguard.gate.gx import Table
+    from trainguard.policy import Policy
     from trainguard.scanners.classifier import HarmfulClassifier
     from trainguard.scanners.ip import OptOutRegistry
     from trainguard.scanners.lexicon import Lexicon
@@ -70,11 +70,14 @@ class ScanResources:
 
         dataset = load_dataset(dataset_dir)
         lexicon_files = [policy.resolve_path(p) for p in policy.keywords.lexicons]
-        lexicon_files += list(extra_lexicons or [])
+        lexicon_files += [Path(p) for p in extra_lexicons or []]
         lexicon = Lexicon.load(lexicon_files) if lexicon_files else Lexicon.builtin()
         registry_path = policy.ip.optout_registry
-        registry = (OptOutRegistry.load(policy.resolve_path(registry_path)) if registry_path
-                    else OptOutRegistry.empty())
+        registry = (
+            OptOutRegistry.load(policy.resolve_path(registry_path))
+            if registry_path
+            else OptOutRegistry.empty()
+        )
         training = policy.harmful.classifier_training
         return cls(
             dataset=dataset,
@@ -102,8 +105,11 @@ class _SampleHeap:
 
 
 def legality_pass(
-    texts: pa.Array | pa.ChunkedArray, lexicon: Lexicon, ledger: ConsentLedger,
-    hash_key: bytes, pool: ThreadPoolExecutor,
+    texts: pa.Array | pa.ChunkedArray,
+    lexicon: Lexicon,
+    ledger: ConsentLedger,
+    hash_key: bytes,
+    pool: ThreadPoolExecutor,
 ) -> tuple[dict[int, list[tuple[Any, str, bool]]], dict[int, set[str]]]:
     """PI with consent verdicts, and lexicon risk codes, for one column of one batch.
 
@@ -144,8 +150,13 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     corpus_fraction = min(1.0, policy.corpus.automated_sample_fraction * 1.2 + 0.01)
     heaps: dict[str, _SampleHeap] = defaultdict(lambda: _SampleHeap(policy.harmful.sample_size))
     tables: list[pa.Table] = []
-    summary: dict[str, Any] = {"shard": shard.name, "records": 0, "pi_found": 0,
-                               "pi_uncovered": 0, "lexicon_hits": 0}
+    summary: dict[str, Any] = {
+        "shard": shard.name,
+        "records": 0,
+        "pi_found": 0,
+        "pi_uncovered": 0,
+        "lexicon_hits": 0,
+    }
     corpus_texts: list[tuple[int, str]] = []  # (row in shard, text) in the corpus sample
     row_base = 0
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainguard-lexicon")
@@ -160,19 +171,30 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         for name in text_fields:
             column = batch.column(name)
             found, lexicon_hits = legality_pass(
-                column, resources.lexicon, resources.ledger, resources.hash_key, pool)
+                column, resources.lexicon, resources.ledger, resources.hash_key, pool
+            )
             for row, matches in found.items():
                 for match, digest, covered in matches:
-                    pi_lists[row].append({"field": name, "kind": match.kind.value,
-                                          "start": match.start, "end": match.end,
-                                          "covered": covered, "hmac": digest})
+                    pi_lists[row].append(
+                        {
+                            "field": name,
+                            "kind": match.kind.value,
+                            "start": match.start,
+                            "end": match.end,
+                            "covered": covered,
+                            "hmac": digest,
+                        }
+                    )
                     if not covered:
                         risks[row].add("A.4.f")
             for row, codes in lexicon_hits.items():
                 risks[row].update(codes)
             copyright_mask |= np.asarray(copyright_rows(column))
-        joined = (batch.column(text_fields[0]) if len(text_fields) == 1 else
-                  pc.binary_join_element_wise(*[batch.column(c) for c in text_fields], "\n"))
+        joined = (
+            batch.column(text_fields[0])
+            if len(text_fields) == 1
+            else pc.binary_join_element_wise(*[batch.column(c) for c in text_fields], "\n")
+        )
         flags = quality_flags(joined, dataset.manifest.languages)
         squeezed = squeeze(joined).to_pylist()
         digests, sigs = fingerprint(squeezed)
@@ -186,23 +208,28 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
             if keys[row] < corpus_fraction:
                 corpus_texts.append((row_base + row, texts[row]))
         lexicon_rows = [bool(r - {"A.4.f", "A.3.a"}) for r in risks]
-        tables.append(pa.table({
-            "record_id": record_ids,
-            "source_id": source_ids,
-            "sample_key": pa.array(keys, pa.float64()),
-            "pi": pa.array(pi_lists, _pi_type()),
-            "risks": pa.array([sorted(r) for r in risks], pa.list_(pa.string())),
-            "lexicon_hit": pa.array(lexicon_rows, pa.bool_()),
-            "copyright_notice": pa.array(copyright_mask),
-            "optout_work": pa.array([optout.get(r) for r in range(n)], pa.string()),
-            "q_empty": pa.array(flags["empty"]),
-            "q_garbled": pa.array(flags["garbled"]),
-            "q_truncated": pa.array(flags["truncated"]),
-            "q_language_mismatch": pa.array(flags["language_mismatch"]),
-            "language": pa.array(flags["language"].tolist(), pa.string()),
-            "signature": pa.FixedSizeListArray.from_arrays(
-                pa.array(sigs.reshape(-1), pa.uint32()), NUM_PERM),
-        }))
+        tables.append(
+            pa.table(
+                {
+                    "record_id": record_ids,
+                    "source_id": source_ids,
+                    "sample_key": pa.array(keys, pa.float64()),
+                    "pi": pa.array(pi_lists, _pi_type()),
+                    "risks": pa.array([sorted(r) for r in risks], pa.list_(pa.string())),
+                    "lexicon_hit": pa.array(lexicon_rows, pa.bool_()),
+                    "copyright_notice": pa.array(copyright_mask),
+                    "optout_work": pa.array([optout.get(r) for r in range(n)], pa.string()),
+                    "q_empty": pa.array(flags["empty"]),
+                    "q_garbled": pa.array(flags["garbled"]),
+                    "q_truncated": pa.array(flags["truncated"]),
+                    "q_language_mismatch": pa.array(flags["language_mismatch"]),
+                    "language": pa.array(flags["language"].tolist(), pa.string()),
+                    "signature": pa.FixedSizeListArray.from_arrays(
+                        pa.array(sigs.reshape(-1), pa.uint32()), NUM_PERM
+                    ),
+                }
+            )
+        )
         summary["records"] += n
         summary["pi_found"] += sum(len(p) for p in pi_lists)
         summary["pi_uncovered"] += sum(1 for p in pi_lists for s in p if not s["covered"])
@@ -221,8 +248,12 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     return summary
 
 
-def _classify(resources: ScanResources, heaps: dict[str, _SampleHeap],
-              corpus_texts: list[tuple[int, str]], table: pa.Table) -> list[float | None]:
+def _classify(
+    resources: ScanResources,
+    heaps: dict[str, _SampleHeap],
+    corpus_texts: list[tuple[int, str]],
+    table: pa.Table,
+) -> list[float | None]:
     """Classifier scores for the shard's sampled records (None for the rest)."""
     scores: list[float | None] = [None] * table.num_rows
     wanted: dict[int, str] = dict(corpus_texts)
@@ -231,8 +262,9 @@ def _classify(resources: ScanResources, heaps: dict[str, _SampleHeap],
         for _, record_id, text in heap.items:
             wanted[position[record_id]] = text
     rows = sorted(wanted)
-    for row, score in zip(rows, resources.classifier.probabilities([wanted[r] for r in rows]),
-                          strict=True):
+    for row, score in zip(
+        rows, resources.classifier.probabilities([wanted[r] for r in rows]), strict=True
+    ):
         scores[row] = float(score)
     return scores
 
@@ -240,9 +272,18 @@ def _classify(resources: ScanResources, heaps: dict[str, _SampleHeap],
 def _pi_type() -> Any:
     import pyarrow as pa
 
-    return pa.list_(pa.struct([("field", pa.string()), ("kind", pa.string()),
-                               ("start", pa.int32()), ("end", pa.int32()),
-                               ("covered", pa.bool_()), ("hmac", pa.string())]))
+    return pa.list_(
+        pa.struct(
+            [
+                ("field", pa.string()),
+                ("kind", pa.string()),
+                ("start", pa.int32()),
+                ("end", pa.int32()),
+                ("covered", pa.bool_()),
+                ("hmac", pa.string()),
+            ]
+        )
+    )
 
 
 def _empty_table() -> pa.Table:
@@ -273,8 +314,14 @@ class ScanResult:
 
         messages = self.messages or _duty_messages()
         return {
-            "sources": Table("sources", self.sources, key="source_id", entity="source",
-                             record_ids=self.record_ids, messages=messages),
+            "sources": Table(
+                "sources",
+                self.sources,
+                key="source_id",
+                entity="source",
+                record_ids=self.record_ids,
+                messages=messages,
+            ),
             "corpus": Table("corpus", [self.corpus], record_ids=self.record_ids),
         }
 
@@ -294,8 +341,10 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     import pyarrow as pa
 
     view, table = load_view(resources, scan_dir)
-    rows = {source_id: {"source_id": source_id, "records": len(view.by_source.get(source_id, []))}
-            for source_id in sorted(resources.dataset.sources)}
+    rows = {
+        source_id: {"source_id": source_id, "records": len(view.by_source.get(source_id, []))}
+        for source_id in sorted(resources.dataset.sources)
+    }
     corpus: dict[str, Any] = {"records": len(view.record_ids)}
     offenders: dict[str, list[str]] = {}
     messages: dict[str, Any] = {}
@@ -308,16 +357,18 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
         offenders.update(measured.offenders)
         messages.update(measured.messages)
         metrics.update(measured.metrics)
-    annotations = pa.table({
-        "record_id": table.column("record_id"),
-        "source_id": table.column("source_id"),
-        "pi": _public_pi(table.column("pi")),
-        "risks": table.column("risks"),
-        "harmful_score": table.column("harmful_score"),
-        "copyright_notice": table.column("copyright_notice"),
-        "optout_work": table.column("optout_work"),
-        "duplicate_of": pa.array(view.duplicate_of, pa.string()),
-    })
+    annotations = pa.table(
+        {
+            "record_id": table.column("record_id"),
+            "source_id": table.column("source_id"),
+            "pi": _public_pi(table.column("pi")),
+            "risks": table.column("risks"),
+            "harmful_score": table.column("harmful_score"),
+            "copyright_notice": table.column("copyright_notice"),
+            "optout_work": table.column("optout_work"),
+            "duplicate_of": pa.array(view.duplicate_of, pa.string()),
+        }
+    )
     return ScanResult(list(rows.values()), corpus, offenders, annotations, metrics, messages)
 
 
@@ -339,15 +390,22 @@ def load_view(resources: ScanResources, scan_dir: Path) -> tuple[ScanView, pa.Ta
     table = pa.concat_tables([pq.read_table(scan_dir / name) for name in sorted(expected)])
     record_ids = table.column("record_id").to_pylist()
 
-    def texts(wanted_ids: list[str], indices: list[int], *, squeezed: bool = True
-              ) -> dict[int, str]:
+    def texts(
+        wanted_ids: list[str], indices: list[int], *, squeezed: bool = True
+    ) -> dict[int, str]:
         return read_texts(dataset, wanted_ids, indices, squeezed=squeezed)
 
     # Near-duplicates across every shard, confirmed on the texts of the candidates only.
-    signatures = table.column("signature").combine_chunks().flatten().to_numpy(
-        zero_copy_only=False).reshape(-1, 128)
+    signatures = (
+        table.column("signature")
+        .combine_chunks()
+        .flatten()
+        .to_numpy(zero_copy_only=False)
+        .reshape(-1, 128)
+    )
     duplicate_of = near_duplicates(
-        np.ascontiguousarray(signatures), resources.policy.quality.near_duplicate_similarity,
+        np.ascontiguousarray(signatures),
+        resources.policy.quality.near_duplicate_similarity,
         lambda indices: texts([record_ids[i] for i in indices], indices),
     )
     source_ids = table.column("source_id").to_pylist()
@@ -355,20 +413,26 @@ def load_view(resources: ScanResources, scan_dir: Path) -> tuple[ScanView, pa.Ta
     for row, source in enumerate(source_ids):
         by_source[source].append(row)
     view = ScanView(
-        dataset=dataset, policy=resources.policy, lexicon=resources.lexicon,
+        dataset=dataset,
+        policy=resources.policy,
+        lexicon=resources.lexicon,
         classifier=lambda: resources.classifier,
-        record_ids=record_ids, source_ids=source_ids,
+        record_ids=record_ids,
+        source_ids=source_ids,
         sample_keys=table.column("sample_key").to_pylist(),
         pi=table.column("pi").to_pylist(),
         lexicon_hit=table.column("lexicon_hit").to_pylist(),
         harmful_score=table.column("harmful_score").to_pylist(),
-        flags={name: table.column(f"q_{name}").to_pylist()
-               for name in ("empty", "garbled", "truncated", "language_mismatch")},
+        flags={
+            name: table.column(f"q_{name}").to_pylist()
+            for name in ("empty", "garbled", "truncated", "language_mismatch")
+        },
         languages=table.column("language").to_pylist(),
         optout_work=table.column("optout_work").to_pylist(),
         copyright_notice=table.column("copyright_notice").to_pylist(),
         duplicate_of=[record_ids[d] if d >= 0 else None for d in duplicate_of.tolist()],
-        by_source=dict(by_source), texts=texts,
+        by_source=dict(by_source),
+        texts=texts,
     )
     return view, table
 
@@ -377,15 +441,29 @@ def _public_pi(column: Any) -> Any:
     """The annotations' PI spans: kind, offsets, field and verdict (HMACs stay internal)."""
     import pyarrow as pa
 
-    spans = [[{k: s[k] for k in ("field", "kind", "start", "end", "covered")} for s in row]
-             for row in column.to_pylist()]
-    return pa.array(spans, pa.list_(pa.struct([
-        ("field", pa.string()), ("kind", pa.string()), ("start", pa.int32()),
-        ("end", pa.int32()), ("covered", pa.bool_())])))
+    spans = [
+        [{k: s[k] for k in ("field", "kind", "start", "end", "covered")} for s in row]
+        for row in column.to_pylist()
+    ]
+    return pa.array(
+        spans,
+        pa.list_(
+            pa.struct(
+                [
+                    ("field", pa.string()),
+                    ("kind", pa.string()),
+                    ("start", pa.int32()),
+                    ("end", pa.int32()),
+                    ("covered", pa.bool_()),
+                ]
+            )
+        ),
+    )
 
 
-def read_texts(dataset: Dataset, wanted_ids: list[str], indices: list[int], *,
-               squeezed: bool = True) -> dict[int, str]:
+def read_texts(
+    dataset: Dataset, wanted_ids: list[str], indices: list[int], *, squeezed: bool = True
+) -> dict[int, str]:
     """The (squeezed) texts of a few records, by index, read back from the shards."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -403,7 +481,8 @@ def read_texts(dataset: Dataset, wanted_ids: list[str], indices: list[int], *,
         columns = [chosen.column(c) for c in dataset.text_columns]
         joined = columns[0] if len(columns) == 1 else pc.binary_join_element_wise(*columns, "\n")
         values = squeeze(joined) if squeezed else joined
-        for record_id, text in zip(chosen.column("record_id").to_pylist(),
-                                   values.to_pylist(), strict=True):
+        for record_id, text in zip(
+            chosen.column("record_id").to_pylist(), values.to_pylist(), strict=True
+        ):
             found[position[record_id]] = text
     return found

@@ -41,8 +41,10 @@ def default_store() -> Path:
 
 def utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
-        raise ContractError(f"time {moment.isoformat()} has no timezone",
-                            expected="an ISO 8601 time with an offset, e.g. 2027-01-31T00:00Z")
+        raise ContractError(
+            f"time {moment.isoformat()} has no timezone",
+            expected="an ISO 8601 time with an offset, e.g. 2027-01-31T00:00Z",
+        )
     return moment.astimezone(dt.UTC)
 
 
@@ -52,10 +54,13 @@ def parse_time(text: str, *, field: str) -> dt.datetime:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
             return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        return utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+        return utc(dt.datetime.fromisoformat(text))
     except ValueError:
-        raise ContractError(f"'{text}' is not a date or time", field=field,
-                            expected="YYYY-MM-DD or an ISO 8601 time with an offset") from None
+        raise ContractError(
+            f"'{text}' is not a date or time",
+            field=field,
+            expected="YYYY-MM-DD or an ISO 8601 time with an offset",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,12 @@ class Waiver:
     dataset: str | None = None
 
     def matches(self, finding: Finding, dataset: str) -> bool:
-        return (finding.check == self.check
-                and self.source_id in (None, finding.source_id)
-                and self.entity in (None, finding.entity)
-                and self.dataset in (None, dataset))
+        return (
+            finding.check == self.check
+            and self.source_id in (None, finding.source_id)
+            and self.entity in (None, finding.entity)
+            and self.dataset in (None, dataset)
+        )
 
     def active_at(self, moment: dt.datetime) -> bool:
         return self.granted_at <= moment < self.expires_at
@@ -94,7 +101,7 @@ class Waiver:
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Waiver:
-        values = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
         values["granted_at"] = utc(dt.datetime.fromisoformat(record["granted_at"]))
         values["expires_at"] = utc(dt.datetime.fromisoformat(record["expires_at"]))
         return cls(**values)
@@ -121,8 +128,9 @@ class WaiverStore:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ContractError(f"cannot read the waiver log ({type(exc).__name__})",
-                                file=str(self.path)) from None
+            raise ContractError(
+                f"cannot read the waiver log ({type(exc).__name__})", file=str(self.path)
+            ) from None
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -132,9 +140,12 @@ class WaiverStore:
                     raise ValueError("unknown event")
                 events.append(event)
             except (ValueError, AttributeError):
-                raise ContractError("not a waiver event", file=str(self.path), row=number,
-                                    expected='a JSON object with "event": granted|revoked'
-                                    ) from None
+                raise ContractError(
+                    "not a waiver event",
+                    file=str(self.path),
+                    row=number,
+                    expected='a JSON object with "event": granted|revoked',
+                ) from None
         return events
 
     def waivers(self, *, at: dt.datetime | None = None) -> list[Waiver]:
@@ -168,29 +179,47 @@ class WaiverStore:
             if not value or not value.strip():
                 raise ContractError("must not be empty", field=name)
         if expires_at <= now:
-            raise ContractError(f"expiry {expires_at.isoformat()} is not in the future",
-                                field="until")
+            raise ContractError(
+                f"expiry {expires_at.isoformat()} is not in the future", field="until"
+            )
         if expires_at - now > dt.timedelta(days=max_days):
             raise ContractError(
                 f"expiry {expires_at.isoformat()} is more than {max_days} days away",
-                field="until", expected="the policy's violations.waiver_max_days at most")
-        digest = hashlib.sha256(json.dumps(
-            [check, source_id, entity, dataset, approved_by, now.isoformat()]).encode())
-        waiver = Waiver(id=f"W-{digest.hexdigest()[:10]}", check=check.strip(),
-                        approved_by=approved_by.strip(), reason=reason.strip(),
-                        granted_at=now, expires_at=expires_at, source_id=source_id or None,
-                        entity=entity or None, dataset=dataset or None)
+                field="until",
+                expected="the policy's violations.waiver_max_days at most",
+            )
+        digest = hashlib.sha256(
+            json.dumps([check, source_id, entity, dataset, approved_by, now.isoformat()]).encode()
+        )
+        waiver = Waiver(
+            id=f"W-{digest.hexdigest()[:10]}",
+            check=check.strip(),
+            approved_by=approved_by.strip(),
+            reason=reason.strip(),
+            granted_at=now,
+            expires_at=expires_at,
+            source_id=source_id or None,
+            entity=entity or None,
+            dataset=dataset or None,
+        )
         self._append({"event": "granted", "waiver": waiver.to_dict()})
         return waiver
 
-    def revoke(self, waiver_id: str, *, revoked_by: str, reason: str,
-               now: dt.datetime | None = None) -> Revocation:
+    def revoke(
+        self, waiver_id: str, *, revoked_by: str, reason: str, now: dt.datetime | None = None
+    ) -> Revocation:
         if waiver_id not in {w.id for w in self.waivers()}:
             raise ContractError(f"no waiver '{waiver_id}' to revoke", file=str(self.path))
-        revocation = Revocation(waiver_id, revoked_by, reason,
-                                utc(now or dt.datetime.now(dt.UTC)))
-        self._append({"event": "revoked", "id": waiver_id, "revoked_by": revoked_by,
-                      "reason": reason, "revoked_at": revocation.revoked_at.isoformat()})
+        revocation = Revocation(waiver_id, revoked_by, reason, utc(now or dt.datetime.now(dt.UTC)))
+        self._append(
+            {
+                "event": "revoked",
+                "id": waiver_id,
+                "revoked_by": revoked_by,
+                "reason": reason,
+                "revoked_at": revocation.revoked_at.isoformat(),
+            }
+        )
         return revocation
 
     def _append(self, event: dict[str, Any]) -> None:
@@ -205,8 +234,9 @@ class WaiverStore:
             os.close(fd)
 
 
-def apply_waivers(report: GateReport, waivers: list[Waiver], *,
-                  at: dt.datetime | None = None) -> list[Waiver]:
+def apply_waivers(
+    report: GateReport, waivers: list[Waiver], *, at: dt.datetime | None = None
+) -> list[Waiver]:
     """Mark the failed findings an active waiver covers as waived; returns the waivers used."""
     from trainguard.findings import Status
 
@@ -220,6 +250,7 @@ def apply_waivers(report: GateReport, waivers: list[Waiver], *,
         if waiver is not None:
             used[waiver.id] = waiver
             report.findings[index] = dataclasses.replace(
-                finding, status=Status.WAIVED, waiver=waiver.to_dict())
+                finding, status=Status.WAIVED, waiver=waiver.to_dict()
+            )
     report.waivers = list(used.values())
     return report.waivers

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import TrainguardError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 _DB_READY = False
 
@@ -32,8 +34,11 @@ class DagRunResult:
 
     def states_of(self, task_id: str) -> list[str]:
         """States of a task's instances (one per mapped index, or one)."""
-        return [state for key, state in sorted(self.task_states.items())
-                if key == task_id or key.startswith(f"{task_id}[")]
+        return [
+            state
+            for key, state in sorted(self.task_states.items())
+            if key == task_id or key.startswith(f"{task_id}[")
+        ]
 
     def summary(self) -> str:
         """'task state' per task, mapped instances counted: 'scan_shard 4x success'."""
@@ -114,9 +119,11 @@ def _xcoms(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
 
     found: dict[str, dict[str, Any]] = {}
     with create_session() as session:
-        rows = session.query(XComModel).filter(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id
-        ).all()
+        rows = (
+            session.query(XComModel)
+            .filter(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
+            .all()
+        )
         for row in rows:
             found.setdefault(row.task_id, {})[row.key] = XComModel.deserialize_value(row)
     return found

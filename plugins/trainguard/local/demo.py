@@ -57,12 +57,16 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     unexpected: list[str] = []
     last_model: dict[str, str] | None = None
     for step, (dag_id, path, revision, model) in enumerate(RUNS, start=2):
-        print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...",
-              flush=True)
+        print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...", flush=True)
         result = run_dag(
             dag_id,
-            {"repo": str(demo.repo), "path": path, "rev": revision,
-             "policy": str(demo.policy), "model_name": model},
+            {
+                "repo": str(demo.repo),
+                "path": path,
+                "rev": revision,
+                "policy": str(demo.policy),
+                "model_name": model,
+            },
             log_file=log_file,
         )
         _print_outcome(result)
@@ -73,18 +77,15 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         if trained:
             last_model = result.xcom("train")
 
-    print(f"\n[{steps - 1}/{steps}] violations: intake, filter, remediation, deadlines",
-          flush=True)
+    print(f"\n[{steps - 1}/{steps}] violations: intake, filter, remediation, deadlines", flush=True)
     if last_model is None:
         unexpected.append("no fine-tuned model, so no violation to report against it")
     else:
         problems, fixed_version = _violations(demo, last_model, log_file)
         unexpected += problems
-        last_model = {**last_model, "model_version": fixed_version or last_model[
-            "model_version"]}
+        last_model = {**last_model, "model_version": fixed_version or last_model["model_version"]}
 
-    print(f"\n[{steps}/{steps}] lineage and provenance export of the fine-tuned model",
-          flush=True)
+    print(f"\n[{steps}/{steps}] lineage and provenance export of the fine-tuned model", flush=True)
     if last_model is None:
         unexpected.append("no model was registered, so nothing to export")
     else:
@@ -92,19 +93,25 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
 
     print(f"\nDone in {time.monotonic() - started:.0f} s. Browse the runs, inputs and models:")
     print(f"  .venv/bin/mlflow ui --backend-store-uri {env['MLFLOW_TRACKING_URI']} --port 5000")
-    print("  then open http://127.0.0.1:5000 (experiment 'trainguard'; models "
-          "'trainguard-demo-pretrained' and 'trainguard-demo-finetuned')")
+    print(
+        "  then open http://127.0.0.1:5000 (experiment 'trainguard'; models "
+        "'trainguard-demo-pretrained' and 'trainguard-demo-finetuned')"
+    )
     print("Review gates and violations and download exports in the Airflow UI:")
-    print(f"  make ui   (or: .venv/bin/trainguard ui --workdir {workdir}), then open "
-          "http://127.0.0.1:8080/plugin/governance")
+    print(
+        f"  make ui   (or: .venv/bin/trainguard ui --workdir {workdir}), then open "
+        "http://127.0.0.1:8080/plugin/governance"
+    )
     if unexpected:
         raise TrainguardError(
-            f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}")
+            f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}"
+        )
     return 0
 
 
-def _violations(demo: DemoRepo, finetuned: dict[str, str],
-                log_file: Path) -> tuple[list[str], str | None]:
+def _violations(
+    demo: DemoRepo, finetuned: dict[str, str], log_file: Path
+) -> tuple[list[str], str | None]:
     """File, filter, fix and close two violations; age a third past its deadline."""
     import datetime as dt
 
@@ -114,42 +121,67 @@ def _violations(demo: DemoRepo, finetuned: dict[str, str],
     from trainguard.personal_info import pi_hmac
     from trainguard.policy import load_policy
     from trainguard.violations import Registry
-    from trainguard.violations.filtering import check_output, intake_subject
+    from trainguard.violations.filtering import check_output
+    from trainguard.violations.intake import intake_subject
 
     registry = Registry()
     name, version = finetuned["model_name"], finetuned["model_version"]
     prompt = _finetuning_prompt(demo)
     [answer] = mlflow.sklearn.load_model(f"models:/{name}/{version}").predict([prompt])
     pi_kind, pi_value = _consented_pi_value(demo)
-    print(f"      a user reports {name} v{version}'s answer to a prompt as harmful; a data "
-          f"subject asks to delete their {pi_kind} (sent as its HMAC only)")
+    print(
+        f"      a user reports {name} v{version}'s answer to a prompt as harmful; a data "
+        f"subject asks to delete their {pi_kind} (sent as its HMAC only)"
+    )
     filed = []
-    for conf in ({"kind": "harmful_output", "summary": "user report: harmful answer",
-                  "reported_by": "user-feedback", "prompt": prompt, "output": answer,
-                  "model_name": name, "model_version": version},
-                 {"kind": "pi_request", "summary": "data subject asks for deletion",
-                  "reported_by": "privacy-desk", "owner": "privacy",
-                  "pi_hmacs": [f"{pi_kind}={pi_hmac(pi_kind, pi_value)}"]}):
-        result = run_dag("violation_intake", {**conf, "policy": str(demo.policy)},
-                         log_file=log_file)
+    for conf in (
+        {
+            "kind": "harmful_output",
+            "summary": "user report: harmful answer",
+            "reported_by": "user-feedback",
+            "prompt": prompt,
+            "output": answer,
+            "model_name": name,
+            "model_version": version,
+        },
+        {
+            "kind": "pi_request",
+            "summary": "data subject asks for deletion",
+            "reported_by": "privacy-desk",
+            "owner": "privacy",
+            "pi_hmacs": [f"{pi_kind}={pi_hmac(pi_kind, pi_value)}"],
+        },
+    ):
+        result = run_dag(
+            "violation_intake", {**conf, "policy": str(demo.policy)}, log_file=log_file
+        )
         filed.append(result.xcom("file_violation") or {})
-        print(f"      violation_intake {result.state.upper()}: {filed[-1].get('id')} "
-              f"{filed[-1].get('status')}, deadline {filed[-1].get('deadline')} "
-              f"({filed[-1].get('clause')})")
+        print(
+            f"      violation_intake {result.state.upper()}: {filed[-1].get('id')} "
+            f"{filed[-1].get('status')}, deadline {filed[-1].get('deadline')} "
+            f"({filed[-1].get('clause')})"
+        )
     problems = [f"intake: {f}" for f in filed if f.get("status") != "filtered"]
     for label, text in (("the reported answer", answer), (f"the {pi_kind}", pi_value)):
         verdict = check_output(f"... {text} ...", registry)
-        print(f"      output filter on {label}: "
-              + ("BLOCKED (" + "; ".join(verdict.reasons) + ")" if not verdict.allowed
-                 else "allowed"))
+        print(
+            f"      output filter on {label}: "
+            + ("BLOCKED (" + "; ".join(verdict.reasons) + ")" if not verdict.allowed else "allowed")
+        )
         problems += [f"filter let {label} through"] if verdict.allowed else []
     aged = registry.report(
-        kind="ip_complaint", summary="takedown request nobody triaged", reported_by="legal",
-        owner="legal", policy=load_policy(demo.policy),
+        kind="ip_complaint",
+        summary="takedown request nobody triaged",
+        reported_by="legal",
+        owner="legal",
+        policy=load_policy(demo.policy),
         subject=intake_subject("ip_complaint", work_id="W-demo-aged"),
-        reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60))
-    print(f"      an IP complaint {aged.id} is back-dated 60 days (deadline "
-          f"{aged.deadline.isoformat()})")
+        reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=60),
+    )
+    print(
+        f"      an IP complaint {aged.id} is back-dated 60 days (deadline "
+        f"{aged.deadline.isoformat()})"
+    )
 
     print("      violation_remediation (daily; run now) ...", flush=True)
     result = run_dag("violation_remediation", {"policy": str(demo.policy)}, log_file=log_file)
@@ -163,9 +195,14 @@ def _violations(demo: DemoRepo, finetuned: dict[str, str],
     fixed_version = None
     for item in filed:
         violation = registry.get(item["id"])
-        print(f"      {violation.id} ({violation.kind}): {violation.status.upper()}"
-              + (f" {violation.closed_at.isoformat()}, before its deadline"
-                 if violation.closed_at and violation.closed_at < violation.deadline else ""))
+        print(
+            f"      {violation.id} ({violation.kind}): {violation.status.upper()}"
+            + (
+                f" {violation.closed_at.isoformat()}, before its deadline"
+                if violation.closed_at and violation.closed_at < violation.deadline
+                else ""
+            )
+        )
         for target in violation.evidence.get("targets", []):
             model = target["model_name"]
             dataset = violation.evidence.get(f"{model}:dataset")
@@ -173,26 +210,31 @@ def _violations(demo: DemoRepo, finetuned: dict[str, str],
             probe = violation.evidence.get(f"{model}:probe")
             if not (dataset and trained and probe):
                 failed = violation.evidence.get(f"{model}:gate_failed", {}).get("failed")
-                print(f"        {model}: not fixed yet"
-                      + (f"; the fixed version fails the gate: {'; '.join(failed)}"
-                         if failed else ""))
+                print(
+                    f"        {model}: not fixed yet"
+                    + (f"; the fixed version fails the gate: {'; '.join(failed)}" if failed else "")
+                )
                 continue
-            print(f"        {model}: {target['records']} record(s) in "
-                  f"{dataset['version']['path']}@{dataset['from_commit'][:12]} -> "
-                  f"{dataset['version']['rev']} (DVC md5 {dataset['version']['md5']}); gate "
-                  f"{violation.evidence[f'{model}:gate']['decision']}; retrained as version "
-                  f"{trained['model_version']}; probe "
-                  f"{'PASSED' if probe['passed'] else 'FAILED'} ({probe['probe_prompts']} "
-                  f"prompt(s), {probe['answers_violating']} violating answer(s), "
-                  f"{probe['dataset_records_still_matching']} record(s) still matching)")
+            print(
+                f"        {model}: {target['records']} record(s) in "
+                f"{dataset['version']['path']}@{dataset['from_commit'][:12]} -> "
+                f"{dataset['version']['rev']} (DVC md5 {dataset['version']['md5']}); gate "
+                f"{violation.evidence[f'{model}:gate']['decision']}; retrained as version "
+                f"{trained['model_version']}; probe "
+                f"{'PASSED' if probe['passed'] else 'FAILED'} ({probe['probe_prompts']} "
+                f"prompt(s), {probe['answers_violating']} violating answer(s), "
+                f"{probe['dataset_records_still_matching']} record(s) still matching)"
+            )
             if model == name:
                 fixed_version = trained["model_version"]
         if violation.status != "closed":
             problems.append(f"{violation.id} is {violation.status}")
     audit = registry.audit()
-    print(f"      event chain: {'intact' if not audit else audit} "
-          f"({len(registry.events())} events); `trainguard violations list --overdue` shows "
-          f"{aged.id}")
+    print(
+        f"      event chain: {audit or 'intact'} "
+        f"({len(registry.events())} events); `trainguard violations list --overdue` shows "
+        f"{aged.id}"
+    )
     return problems + audit, fixed_version
 
 
@@ -202,14 +244,16 @@ def _finetuning_prompt(demo: DemoRepo) -> str:
     from trainguard.pipeline import workspace
     from trainguard.versioning import fetch_version, resolve_version
 
-    dataset = load_dataset(fetch_version(resolve_version(demo.repo, FINETUNING, "clean"),
-                                         workspace()))
+    dataset = load_dataset(
+        fetch_version(resolve_version(demo.repo, FINETUNING, "clean"), workspace())
+    )
     # Not a spot-checked record: dropping one would leave its batch short of the checks
     # the sampling plan needs, and the fixed version would (rightly) fail the gate.
     checked = {row.record_id for row in dataset.annotation.spot_checks}
     for _, _, batch in dataset.iter_batches(["record_id", "prompt"]):
-        for record_id, prompt in zip(batch.column("record_id").to_pylist(),
-                                     batch.column("prompt").to_pylist(), strict=True):
+        for record_id, prompt in zip(
+            batch.column("record_id").to_pylist(), batch.column("prompt").to_pylist(), strict=True
+        ):
             if record_id not in checked:
                 return str(prompt)
     raise TrainguardError("every fine-tuning record is spot-checked; none to report")
@@ -223,13 +267,14 @@ def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:
     from trainguard.scanners.pi import scan_pi
     from trainguard.versioning import fetch_version, resolve_version
 
-    dataset = load_dataset(fetch_version(resolve_version(demo.repo, PRETRAINING, "clean"),
-                                         workspace()))
+    dataset = load_dataset(
+        fetch_version(resolve_version(demo.repo, PRETRAINING, "clean"), workspace())
+    )
     for _, _, batch in dataset.iter_batches(["text"]):
         texts = batch.column("text")
         for row, matches in sorted(scan_pi(texts).items()):
             match = matches[0]
-            return match.kind.value, texts[row].as_py()[match.start:match.end]
+            return match.kind.value, texts[row].as_py()[match.start : match.end]
     raise TrainguardError("the demo data holds no personal information to request deleted")
 
 
@@ -244,30 +289,38 @@ def _lineage_and_export(model: dict[str, str], workdir: Path, log_file: Path) ->
         generate_keypair(key)
     os.environ.setdefault(ED25519_KEY_ENV, str(key))
     name, version = model["model_name"], model["model_version"]
-    print("\n".join(f"      {line}" for line in lineage_text(
-        model_lineage(name, version)).splitlines()))
+    print(
+        "\n".join(
+            f"      {line}" for line in lineage_text(model_lineage(name, version)).splitlines()
+        )
+    )
     out = workdir / "exports" / name / f"v{version}"
-    result = run_dag("provenance_export", {"model_name": name, "model_version": version,
-                                           "out": str(out)}, log_file=log_file)
+    result = run_dag(
+        "provenance_export",
+        {"model_name": name, "model_version": version, "out": str(out)},
+        log_file=log_file,
+    )
     print(f"\n      DAG provenance_export {result.state.upper()} ({result.summary()})")
     if result.state != "success":
         return [f"provenance_export: {result.state}"]
     problems = verify_bundle(out, public_key=key.with_name(key.name + ".pub"))
     print(f"      bundle {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
-    print(f"      verified: {'intact and signed (Ed25519)' if not problems else problems}")
-    print(f"      auditors check it with: trainguard export verify {out} --public-key "
-          f"{key}.pub")
+    print(f"      verified: {problems or 'intact and signed (Ed25519)'}")
+    print(f"      auditors check it with: trainguard export verify {out} --public-key {key}.pub")
     return [f"export verify: {p}" for p in problems]
 
 
 def _print_outcome(result: object) -> None:
     from trainguard.local.dagrun import DagRunResult
 
-    assert isinstance(result, DagRunResult)
+    if not isinstance(result, DagRunResult):
+        raise TypeError(f"expected a DagRunResult, got {type(result).__name__}")
     version = result.xcom("resolve_dataset_version") or {}
     if version:
-        print(f"      dataset {version['path']}@{version['rev']}: commit "
-              f"{version['commit'][:12]}, DVC md5 {version['md5']}")
+        print(
+            f"      dataset {version['path']}@{version['rev']}: commit "
+            f"{version['commit'][:12]}, DVC md5 {version['md5']}"
+        )
     print(f"      DAG run {result.state.upper()} ({result.summary()})")
     error = result.xcom("gate", "gate_error")
     if error:
@@ -285,12 +338,16 @@ def _print_outcome(result: object) -> None:
         return
     gate = result.xcom("gate") or {}
     if gate:
-        print(f"      gate PASSED on {gate['dataset']['records']:,} records "
-              f"(MLflow run {gate['gate_run_id']})")
+        print(
+            f"      gate PASSED on {gate['dataset']['records']:,} records "
+            f"(MLflow run {gate['gate_run_id']})"
+        )
     trained = result.xcom("train")
     if trained:
-        print(f"      model {trained['model_name']} version {trained['model_version']} "
-              "registered; its tags:")
+        print(
+            f"      model {trained['model_name']} version {trained['model_version']} "
+            "registered; its tags:"
+        )
         for key, value in _model_version_tags(trained).items():
             print(f"        {key} = {value}")
 
@@ -299,8 +356,12 @@ def _model_version_tags(trained: dict[str, str]) -> dict[str, str]:
     from mlflow import MlflowClient
 
     version = MlflowClient().get_model_version(trained["model_name"], trained["model_version"])
-    wanted = ("trainguard.gate_run_id", "trainguard.dataset.digest", "trainguard.dataset.commit",
-              "trainguard.training_run_id")
+    wanted = (
+        "trainguard.gate_run_id",
+        "trainguard.dataset.digest",
+        "trainguard.dataset.commit",
+        "trainguard.training_run_id",
+    )
     return {key: version.tags[key] for key in wanted if key in version.tags}
 
 
@@ -315,26 +376,51 @@ def serve_ui(workdir: Path, *, host: str, port: int) -> int:
 
     workdir = workdir.resolve()
     if not (workdir / "mlflow.db").exists():
-        print(f"trainguard ui: {workdir} holds no demo yet; the page will be empty until "
-              "`make demo` (or `trainguard demo`) has run", file=sys.stderr)
-    env = {**os.environ, **ui_env(workdir), "AIRFLOW__API__HOST": host,
-           "AIRFLOW__API__PORT": str(port)}
+        print(
+            f"trainguard ui: {workdir} holds no demo yet; the page will be empty until "
+            "`make demo` (or `trainguard demo`) has run",
+            file=sys.stderr,
+        )
+    env = {
+        **os.environ,
+        **ui_env(workdir),
+        "AIRFLOW__API__HOST": host,
+        "AIRFLOW__API__PORT": str(port),
+    }
     airflow = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
     if not Path(env["AIRFLOW_HOME"], "airflow.db").exists():
         print("trainguard ui: creating the Airflow metadata database ...", flush=True)
-        done = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            [airflow, "db", "migrate"], env=env, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise TrainguardError(f"airflow db migrate failed: {done.stderr[-500:]}")
     passwords = ui_passwords(env)
     base = f"http://{host}:{port}"
     print(f"trainguard ui: Airflow on {base} - Governance page: {base}/plugin/governance")
-    print("  sign in as (passwords from "
-          f"{env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']}):")
+    print(
+        f"  sign in as (passwords from {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']}):"
+    )
     for user, (role, duty) in UI_USERS.items():
         print(f"    {user:9} {passwords[user]:14} role {role:6} - {duty}")
-    print(f"  REST API schema: {base}/trainguard/openapi.json (Authorization: Bearer, "
-          f"token from POST {base}/auth/token)", flush=True)
-    os.execve(airflow, [airflow, "api-server", "--host", host, "--port", str(port),
-                        "--workers", "1"], env)
+    print(
+        f"  REST API schema: {base}/trainguard/openapi.json (Authorization: Bearer, "
+        f"token from POST {base}/auth/token)",
+        flush=True,
+    )
+    # Replaces this process, as a shell's `exec` would: Ctrl-C stops the server itself.
+    os.execve(  # noqa: S606
+        airflow,
+        [
+            airflow,
+            "api-server",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env,
+    )
     return 0  # not reached

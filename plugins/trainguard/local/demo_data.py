@@ -19,10 +19,9 @@ import hashlib
 import json
 import random
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -30,12 +29,18 @@ from trainguard.personal_info import pi_hmac
 from trainguard.scanners.benign_text import EN_OBJECTS, ZH_OBJECTS, sample_text
 from trainguard.versioning import run_tool, tool_env
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 GENERATOR_VERSION = "6"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
-_COMMIT_DATES = {"init": "2026-01-05T09:00:00+08:00", "planted": "2026-02-02T09:00:00+08:00",
-                 "clean": "2026-03-02T09:00:00+08:00"}
+_COMMIT_DATES = {
+    "init": "2026-01-05T09:00:00+08:00",
+    "planted": "2026-02-02T09:00:00+08:00",
+    "clean": "2026-03-02T09:00:00+08:00",
+}
 
 # ------------------------------------------------------------------- personal information
 
@@ -80,8 +85,11 @@ def _mobile(rng: random.Random) -> tuple[str, str]:
 
 
 _PI_TEMPLATES = {
-    "mobile_phone": ["我的手机号是{v}，请尽快联系我。", "联系电话{v}，工作日可拨打。",
-                     "Call me at {v} after six."],
+    "mobile_phone": [
+        "我的手机号是{v}，请尽快联系我。",
+        "联系电话{v}，工作日可拨打。",
+        "Call me at {v} after six.",
+    ],
     "email": ["邮箱{v}欢迎来信。", "请把材料发到{v}谢谢。", "My email is {v} for updates."],
     "resident_id": ["身份证号码{v}已经登记。", "办理业务时提供了证件号{v}。"],
     "bank_card": ["退款请打到卡号{v}。", "银行卡 {v} 已绑定。"],
@@ -93,9 +101,14 @@ _PI_TEMPLATES = {
 PI_KINDS = list(_PI_TEMPLATES)
 SENSITIVE_DEMO_KINDS = ("resident_id", "bank_card")
 # Values that look like PI but are not: they must never be reported.
-_DECOYS = ["订单号2138123456789012已发货。", "旧证件110105194912310021作废。",
-           "卡号6222021234567890127无效。", "版本1.2.3.4.5发布。", "会议时间12:30:45开始。",
-           "Ticket 138123456789 closed."]
+_DECOYS = [
+    "订单号2138123456789012已发货。",
+    "旧证件110105194912310021作废。",
+    "卡号6222021234567890127无效。",
+    "版本1.2.3.4.5发布。",
+    "会议时间12:30:45开始。",
+    "Ticket 138123456789 closed.",
+]
 
 
 def _pi_value(kind: str, rng: random.Random, index: int) -> tuple[str, str]:
@@ -110,22 +123,25 @@ def _pi_value(kind: str, rng: random.Random, index: int) -> tuple[str, str]:
         return value, value
     if kind == "bank_card":
         card = _luhn_complete("622202", rng.choice([16, 19]), rng)
-        spaced = " ".join(card[i:i + 4] for i in range(0, len(card), 4))
+        spaced = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
         return card, spaced if rng.random() < 0.5 else card
     if kind == "landline_phone":
         area = rng.choice(["010", "021", "0755", "0571"])
         local = str(rng.randint(2, 8)) + "".join(
-            str(rng.randint(0, 9)) for _ in range(7 if len(area) == 3 else 6))
+            str(rng.randint(0, 9)) for _ in range(7 if len(area) == 3 else 6)
+        )
         return area + local, f"{area}-{local}" if rng.random() < 0.7 else f"({area}){local}"
     if kind == "passport":
         value = rng.choice("EG") + "".join(str(rng.randint(0, 9)) for _ in range(8))
         return value, value
     if kind == "ip_address":
         if rng.random() < 0.7:
-            value = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}." \
-                    f"{rng.randint(1, 254)}"
+            value = (
+                f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+                f"{rng.randint(1, 254)}"
+            )
         else:
-            value = f"2001:db8:{rng.randint(1, 0xffff):x}::{rng.randint(1, 0xffff):x}"
+            value = f"2001:db8:{rng.randint(1, 0xFFFF):x}::{rng.randint(1, 0xFFFF):x}"
         return value, value
     province = rng.choice("京沪粤浙苏川鄂湘")
     letter = rng.choice("ABCDEFGHJK")
@@ -151,43 +167,99 @@ class SourceSpec:
 def _pretraining_sources(revision: str) -> list[SourceSpec]:
     planted = revision == "planted"
     sources = [
-        SourceSpec("zh-wiki", "open_source", "CC-BY-SA-4.0", "domestic", "zh", 5000,
-                   {"license_url": "https://creativecommons.org/licenses/by-sa/4.0/"}),
-        SourceSpec("en-web", "open_source", "CC-BY-4.0", "foreign", "en", 4000,
-                   {"license_text": "evidence/licenses/CC-BY-4.0.txt"}),
-        SourceSpec("news-crawl", "self_collected", "LicenseRef-trainguard-self-collected",
-                   "domestic", "zh", 4000,
-                   {"collection_record": "evidence/news-crawl-collection.csv",
-                    "robots_txt_respected": True}),
-        SourceSpec("licensed-books", "commercial", "LicenseRef-trainguard-commercial-contract",
-                   "domestic", "zh", 3000,
-                   {"contract_ref": "evidence/contracts/licensed-books.txt"}),
-        SourceSpec("user-feedback", "user_input", "LicenseRef-trainguard-user-authorization",
-                   "domestic", "zh", 2000,
-                   {"authorization_record": "evidence/user-feedback-authorizations.csv"},
-                   contains_personal_info=True),
+        SourceSpec(
+            "zh-wiki",
+            "open_source",
+            "CC-BY-SA-4.0",
+            "domestic",
+            "zh",
+            5000,
+            {"license_url": "https://creativecommons.org/licenses/by-sa/4.0/"},
+        ),
+        SourceSpec(
+            "en-web",
+            "open_source",
+            "CC-BY-4.0",
+            "foreign",
+            "en",
+            4000,
+            {"license_text": "evidence/licenses/CC-BY-4.0.txt"},
+        ),
+        SourceSpec(
+            "news-crawl",
+            "self_collected",
+            "LicenseRef-trainguard-self-collected",
+            "domestic",
+            "zh",
+            4000,
+            {
+                "collection_record": "evidence/news-crawl-collection.csv",
+                "robots_txt_respected": True,
+            },
+        ),
+        SourceSpec(
+            "licensed-books",
+            "commercial",
+            "LicenseRef-trainguard-commercial-contract",
+            "domestic",
+            "zh",
+            3000,
+            {"contract_ref": "evidence/contracts/licensed-books.txt"},
+        ),
+        SourceSpec(
+            "user-feedback",
+            "user_input",
+            "LicenseRef-trainguard-user-authorization",
+            "domestic",
+            "zh",
+            2000,
+            {"authorization_record": "evidence/user-feedback-authorizations.csv"},
+            contains_personal_info=True,
+        ),
         SourceSpec("synthetic-dialogues", "synthetic", "CC0-1.0", "domestic", "en", 2000, {}),
-        SourceSpec("social-posts", "open_source", "CC-BY-4.0", "domestic", "zh", 1500,
-                   {"license_url": "https://creativecommons.org/licenses/by/4.0/"}),
+        SourceSpec(
+            "social-posts",
+            "open_source",
+            "CC-BY-4.0",
+            "domestic",
+            "zh",
+            1500,
+            {"license_url": "https://creativecommons.org/licenses/by/4.0/"},
+        ),
         # Self-collected blogs: in "planted" the crawl log is cited but absent and robots.txt
         # was ignored; in "clean" the source was recollected with its log.
-        SourceSpec("scraped-blogs", "self_collected", "LicenseRef-trainguard-self-collected",
-                   "foreign", "en", 800,
-                   {"collection_record": "evidence/scraped-blogs-collection.csv",
-                    "robots_txt_respected": not planted}),
+        SourceSpec(
+            "scraped-blogs",
+            "self_collected",
+            "LicenseRef-trainguard-self-collected",
+            "foreign",
+            "en",
+            800,
+            {
+                "collection_record": "evidence/scraped-blogs-collection.csv",
+                "robots_txt_respected": not planted,
+            },
+        ),
     ]
     if planted:
         sources.append(
-            SourceSpec("forum-dump", "open_source", "CC-BY-NC-4.0", "foreign", "en", 1000,
-                       {"license_url": "https://creativecommons.org/licenses/by-nc/4.0/"}))
+            SourceSpec(
+                "forum-dump",
+                "open_source",
+                "CC-BY-NC-4.0",
+                "foreign",
+                "en",
+                1000,
+                {"license_url": "https://creativecommons.org/licenses/by-nc/4.0/"},
+            )
+        )
     return sources
 
 
 class _Builder:
     """Builds one revision of both datasets and the ground truth of what it planted."""
 
-    def __init__(self, revision: str, scale: float, seed: int,
-                 pretraining_shards: int = 4) -> None:
+    def __init__(self, revision: str, scale: float, seed: int, pretraining_shards: int = 4) -> None:
         self.revision = revision
         self.pretraining_shards = pretraining_shards
         self.planted = revision == "planted"
@@ -200,7 +272,8 @@ class _Builder:
 
     # -- pretraining -------------------------------------------------------------------
 
-    def pretraining(self, root: Path) -> None:
+    # One planted problem after another, in the order ground_truth lists them.
+    def pretraining(self, root: Path) -> None:  # noqa: C901
         rng, planted = self.rng, self.planted
         sources = _pretraining_sources(self.revision)
         records: list[dict[str, str]] = []
@@ -234,48 +307,120 @@ class _Builder:
                             uncovered_ids.append(record_id)
                 if spec.id == "licensed-books" and i % 50 == 0:
                     text += "（版权所有，未经许可不得转载）"
-                records.append({"record_id": record_id, "source_id": spec.id, "text": text,
-                                "language": spec.language})
+                records.append(
+                    {
+                        "record_id": record_id,
+                        "source_id": spec.id,
+                        "text": text,
+                        "language": spec.language,
+                    }
+                )
             if spec.id == "en-web" and planted:
                 work_ids = []
                 for k in range(5):  # lightly edited copies of a work withdrawn by its owner
                     record_id = f"{spec.id}-work{k:02d}"
-                    records.append({"record_id": record_id, "source_id": spec.id,
-                                    "text": _edited(WITHDRAWN_WORK, rng),
-                                    "language": spec.language})
+                    records.append(
+                        {
+                            "record_id": record_id,
+                            "source_id": spec.id,
+                            "text": _edited(WITHDRAWN_WORK, rng),
+                            "language": spec.language,
+                        }
+                    )
                     work_ids.append(record_id)
-                problems.append({"problem": "withdrawn_work", "source_id": spec.id,
-                                 "check": "ip.optout", "clause": "Art. 7(2)",
-                                 "work_id": WITHDRAWN_WORK_ID, "record_ids": work_ids})
+                problems.append(
+                    {
+                        "problem": "withdrawn_work",
+                        "source_id": spec.id,
+                        "check": "ip.optout",
+                        "clause": "Art. 7(2)",
+                        "work_id": WITHDRAWN_WORK_ID,
+                        "record_ids": work_ids,
+                    }
+                )
             if harmful_ids:
-                problems.append({"problem": "harmful_over_threshold" if planted else
-                                 "harmful_under_threshold", "source_id": spec.id,
-                                 "check": "harmful.rate", "clause": "Art. 7; TC260-003 5.1 a",
-                                 "rate": round(len(harmful_ids) / n, 4),
-                                 "record_ids": harmful_ids})
+                problems.append(
+                    {
+                        "problem": "harmful_over_threshold"
+                        if planted
+                        else "harmful_under_threshold",
+                        "source_id": spec.id,
+                        "check": "harmful.rate",
+                        "clause": "Art. 7; TC260-003 5.1 a",
+                        "rate": round(len(harmful_ids) / n, 4),
+                        "record_ids": harmful_ids,
+                    }
+                )
             if uncovered_ids:
-                problems.append({"problem": "unconsented_pi", "source_id": spec.id,
-                                 "check": "pi.consent", "clause": "Art. 7(3)",
-                                 "record_ids": uncovered_ids})
+                problems.append(
+                    {
+                        "problem": "unconsented_pi",
+                        "source_id": spec.id,
+                        "check": "pi.consent",
+                        "clause": "Art. 7(3)",
+                        "record_ids": uncovered_ids,
+                    }
+                )
         if planted:
-            problems.append({"problem": "forbidden_licence", "source_id": "forum-dump",
-                             "check": "source.licence", "clause": "Art. 7(2)"})
-            problems.append({"problem": "missing_evidence", "source_id": "scraped-blogs",
-                             "check": "source.evidence", "clause": "TC260-003 5.1 c"})
+            problems.append(
+                {
+                    "problem": "forbidden_licence",
+                    "source_id": "forum-dump",
+                    "check": "source.licence",
+                    "clause": "Art. 7(2)",
+                }
+            )
+            problems.append(
+                {
+                    "problem": "missing_evidence",
+                    "source_id": "scraped-blogs",
+                    "check": "source.evidence",
+                    "clause": "TC260-003 5.1 c",
+                }
+            )
             pairs = self._plant_near_duplicates(records)
-            problems.append({"problem": "near_duplicates", "check": "quality.duplicates",
-                             "clause": "Art. 7(4)", "pairs": pairs})
-        self._write_dataset(root, "demo-pretraining", "pretraining", ["zh", "en"],
-                            "Mixed Chinese/English web, books and user text", sources, records,
-                            shards=self.pretraining_shards, fmt="parquet")
-        _write_review(root, "demo-pretraining", records, harmful=set(
-            rid for p in problems if p["check"] == "harmful.rate" for rid in p["record_ids"]))
-        _write_csv(root / "consents.csv",
-                   ["subject_ref", "pi_kind", "pi_hmac", "purposes", "sensitive_consent",
-                    "granted_at", "withdrawn_at"], consents)
+            problems.append(
+                {
+                    "problem": "near_duplicates",
+                    "check": "quality.duplicates",
+                    "clause": "Art. 7(4)",
+                    "pairs": pairs,
+                }
+            )
+        self._write_dataset(
+            root,
+            "demo-pretraining",
+            "pretraining",
+            ["zh", "en"],
+            "Mixed Chinese/English web, books and user text",
+            sources,
+            records,
+            shards=self.pretraining_shards,
+            fmt="parquet",
+        )
+        _write_review(
+            root,
+            "demo-pretraining",
+            records,
+            harmful={
+                rid for p in problems if p["check"] == "harmful.rate" for rid in p["record_ids"]
+            },
+        )
+        _write_csv(
+            root / "consents.csv",
+            [
+                "subject_ref",
+                "pi_kind",
+                "pi_hmac",
+                "purposes",
+                "sensitive_consent",
+                "granted_at",
+                "withdrawn_at",
+            ],
+            consents,
+        )
         self._write_evidence(root)
-        self.truth["pretraining"] = {"problems": problems, "pi": pi_spans,
-                                     "records": len(records)}
+        self.truth["pretraining"] = {"problems": problems, "pi": pi_spans, "records": len(records)}
 
     def _plant_pi(
         self, text: str, record_id: str, index: int
@@ -294,10 +439,13 @@ class _Builder:
         text = prefix + written + after
         sensitive = kind in SENSITIVE_DEMO_KINDS
         consent: dict[str, str] | None = {
-            "subject_ref": f"subject-{index:05d}", "pi_kind": kind,
+            "subject_ref": f"subject-{index:05d}",
+            "pi_kind": kind,
             "pi_hmac": pi_hmac(kind, value, DEMO_HASH_KEY.encode()),
-            "purposes": "service;training", "sensitive_consent": str(sensitive).lower(),
-            "granted_at": "2025-06-01T00:00:00+08:00", "withdrawn_at": "",
+            "purposes": "service;training",
+            "sensitive_consent": str(sensitive).lower(),
+            "granted_at": "2025-06-01T00:00:00+08:00",
+            "withdrawn_at": "",
         }
         covered = True
         if problem:
@@ -311,24 +459,40 @@ class _Builder:
                 consent["purposes"] = "service"  # training not among the purposes
             elif consent is not None:
                 consent["sensitive_consent"] = "false"  # sensitive PI without separate consent
-        span = {"record_id": record_id, "field": "text", "kind": kind, "start": start,
-                "end": start + len(written), "covered": covered}
+        span = {
+            "record_id": record_id,
+            "field": "text",
+            "kind": kind,
+            "start": start,
+            "end": start + len(written),
+            "covered": covered,
+        }
         return text, span, consent, covered
 
     def _plant_near_duplicates(self, records: list[dict[str, str]]) -> list[list[str]]:
         """Lightly edited copies (Jaccard of 5-shingles well above 0.7) under new ids."""
         rng = self.rng
-        candidates = [r for r in records if r["source_id"] in ("zh-wiki", "en-web")
-                      and "-work" not in r["record_id"]]
+        candidates = [
+            r
+            for r in records
+            if r["source_id"] in ("zh-wiki", "en-web") and "-work" not in r["record_id"]
+        ]
         pairs = []
         for n, original in enumerate(rng.sample(candidates, self.count(200))):
             text = original["text"]
             cut = rng.randint(len(text) // 3, 2 * len(text) // 3)
-            edited = text[:cut] + ("。" if original["language"] == "zh" else ", indeed,") \
-                + text[cut:]
+            edited = (
+                text[:cut] + ("。" if original["language"] == "zh" else ", indeed,") + text[cut:]
+            )
             copy_id = f"{original['source_id']}-dup{n:04d}"
-            records.append({"record_id": copy_id, "source_id": original["source_id"],
-                            "text": edited, "language": original["language"]})
+            records.append(
+                {
+                    "record_id": copy_id,
+                    "source_id": original["source_id"],
+                    "text": edited,
+                    "language": original["language"],
+                }
+            )
             pairs.append([copy_id, original["record_id"]])
         return pairs
 
@@ -338,18 +502,25 @@ class _Builder:
         (evidence / "contracts").mkdir(parents=True, exist_ok=True)
         (evidence / "licenses" / "CC-BY-4.0.txt").write_text(
             "Creative Commons Attribution 4.0 International (CC BY 4.0)\n"
-            "https://creativecommons.org/licenses/by/4.0/legalcode\n", encoding="utf-8")
+            "https://creativecommons.org/licenses/by/4.0/legalcode\n",
+            encoding="utf-8",
+        )
         # The registry's contract_sha256 is computed from the same bytes (_source_entry).
         (evidence / "contracts" / "licensed-books.txt").write_bytes(_contract_bytes())
         (evidence / "news-crawl-collection.csv").write_text(
             "crawl_id,started_at,seed_list,robots_policy\nnc-2025-11,2025-11-01,news-seeds.txt,"
-            "obeyed\n", encoding="utf-8")
+            "obeyed\n",
+            encoding="utf-8",
+        )
         (evidence / "user-feedback-authorizations.csv").write_text(
-            "batch,terms_version,accepted_at\nuf-2025,tos-3.2,2025-06-01\n", encoding="utf-8")
+            "batch,terms_version,accepted_at\nuf-2025,tos-3.2,2025-06-01\n", encoding="utf-8"
+        )
         if not self.planted:
             (evidence / "scraped-blogs-collection.csv").write_text(
                 "crawl_id,started_at,seed_list,robots_policy\nsb-2026-02,2026-02-10,blogs.txt,"
-                "obeyed\n", encoding="utf-8")
+                "obeyed\n",
+                encoding="utf-8",
+            )
 
     # -- finetuning --------------------------------------------------------------------
 
@@ -361,9 +532,15 @@ class _Builder:
         reviewers = ["R01", "R02", "R03"]
         sources = [
             SourceSpec("instruct-synthetic", "synthetic", "CC0-1.0", "domestic", "zh", 0, {}),
-            SourceSpec("support-logs", "user_input", "LicenseRef-trainguard-user-authorization",
-                       "domestic", "zh", 0,
-                       {"authorization_record": "evidence/user-feedback-authorizations.csv"}),
+            SourceSpec(
+                "support-logs",
+                "user_input",
+                "LicenseRef-trainguard-user-authorization",
+                "domestic",
+                "zh",
+                0,
+                {"authorization_record": "evidence/user-feedback-authorizations.csv"},
+            ),
         ]
         records = []
         for i in range(n):
@@ -371,31 +548,48 @@ class _Builder:
             rules_version = "v1" if batches.index(batch) < 5 else "v2"
             language = "zh" if i % 3 else "en"
             topic = rng.choice(ZH_OBJECTS if language == "zh" else EN_OBJECTS)
-            prompt = (f"请介绍一下{topic}。" if language == "zh" else f"Tell me about {topic}.") \
-                + f" #{i}"
+            prompt = (
+                f"请介绍一下{topic}。" if language == "zh" else f"Tell me about {topic}."
+            ) + f" #{i}"
             response = sample_text(rng, language)
             annotation_type = "safety" if i % 5 == 0 else "functional"
             labeler = labelers[i % len(labelers)]
             if planted and labeler == "L07" and rules_version == "v1":
                 labeler = "L06"  # L07 labels only v2 batches, on which it was never trained
-            records.append({
-                "record_id": f"ft-{i:06d}", "source_id": sources[i % 2].id, "prompt": prompt,
-                "response": response, "annotation_type": annotation_type,
-                "annotator_id": labeler, "reviewer_id": reviewers[i % 3],
-                "annotation_batch": batch, "rules_version": rules_version,
-                "label": "acceptable" if rng.random() < 0.9 else "needs_fix",
-                "language": language,
-            })
+            records.append(
+                {
+                    "record_id": f"ft-{i:06d}",
+                    "source_id": sources[i % 2].id,
+                    "prompt": prompt,
+                    "response": response,
+                    "annotation_type": annotation_type,
+                    "annotator_id": labeler,
+                    "reviewer_id": reviewers[i % 3],
+                    "annotation_batch": batch,
+                    "rules_version": rules_version,
+                    "label": "acceptable" if rng.random() < 0.9 else "needs_fix",
+                    "language": language,
+                }
+            )
             record = records[-1]
             # A second, independent label on a third of the items (for Cohen's kappa).
             other = "needs_fix" if record["label"] == "acceptable" else "acceptable"
             record["second_label"] = (
-                (record["label"] if rng.random() < 0.97 else other) if i % 3 == 0 else None)
+                (record["label"] if rng.random() < 0.97 else other) if i % 3 == 0 else None
+            )
             # The prompt's subject, where it has one (Art. 4(2) grounds): labels are balanced.
             record["attr_sex"] = ("female", "male", None)[i % 3]
-        self._write_dataset(root, "demo-finetuning", "finetuning", ["zh", "en"],
-                            "Instruction pairs with human annotation", sources, records,
-                            shards=2, fmt="jsonl")
+        self._write_dataset(
+            root,
+            "demo-finetuning",
+            "finetuning",
+            ["zh", "en"],
+            "Instruction pairs with human annotation",
+            sources,
+            records,
+            shards=2,
+            fmt="jsonl",
+        )
         self._write_evidence(root)
         _write_review(root, "demo-finetuning", records, harmful=set())
         annotation = root / "annotation"
@@ -407,18 +601,28 @@ class _Builder:
             for version in ("v1", "v2"):
                 if planted and labeler == "L07" and version == "v2":
                     continue
-                annotators.append({"annotator_id": labeler, "role": "labeler",
-                                   "trained_rules_version": version,
-                                   "trained_at": "2025-12-01T10:00:00+08:00",
-                                   "assessment_score": "0.92",
-                                   "assessed_at": "2025-12-02T10:00:00+08:00"})
+                annotators.append(
+                    {
+                        "annotator_id": labeler,
+                        "role": "labeler",
+                        "trained_rules_version": version,
+                        "trained_at": "2025-12-01T10:00:00+08:00",
+                        "assessment_score": "0.92",
+                        "assessed_at": "2025-12-02T10:00:00+08:00",
+                    }
+                )
         for reviewer in reviewers:
             for version in ("v1", "v2"):
-                annotators.append({"annotator_id": reviewer, "role": "reviewer",
-                                   "trained_rules_version": version,
-                                   "trained_at": "2025-12-01T10:00:00+08:00",
-                                   "assessment_score": "0.95",
-                                   "assessed_at": "2025-12-02T10:00:00+08:00"})
+                annotators.append(
+                    {
+                        "annotator_id": reviewer,
+                        "role": "reviewer",
+                        "trained_rules_version": version,
+                        "trained_at": "2025-12-01T10:00:00+08:00",
+                        "assessment_score": "0.95",
+                        "assessed_at": "2025-12-02T10:00:00+08:00",
+                    }
+                )
         _write_csv(annotation / "annotators.csv", list(annotators[0]), annotators)
         checks = []
         poor_batch = "B04"
@@ -427,36 +631,76 @@ class _Builder:
             sample = rng.sample(in_batch, min(len(in_batch), max(20, len(in_batch) // 10)))
             for k, record in enumerate(sample):
                 wrong = (k % 5 == 0) if (planted and batch == poor_batch) else (k % 40 == 0)
-                checks.append({"record_id": record["record_id"], "checker_id": "QA1",
-                               "verdict": "incorrect" if wrong else "correct",
-                               "checked_at": "2026-01-10T10:00:00+08:00"})
+                checks.append(
+                    {
+                        "record_id": record["record_id"],
+                        "checker_id": "QA1",
+                        "verdict": "incorrect" if wrong else "correct",
+                        "checked_at": "2026-01-10T10:00:00+08:00",
+                    }
+                )
         _write_csv(annotation / "spot_checks.csv", list(checks[0]), checks)
         problems = []
         if planted:
-            problems.append({"problem": "untrained_annotator", "annotator_id": "L07",
-                             "rules_version": "v2", "check": "annotation.training",
-                             "clause": "Art. 8",
-                             "record_ids": [r["record_id"] for r in records
-                                            if r["annotator_id"] == "L07"]})
-            problems.append({"problem": "poor_spot_check_accuracy", "batch": poor_batch,
-                             "check": "annotation.spot_checks", "clause": "Art. 8",
-                             "accuracy": 0.8})
+            problems.append(
+                {
+                    "problem": "untrained_annotator",
+                    "annotator_id": "L07",
+                    "rules_version": "v2",
+                    "check": "annotation.training",
+                    "clause": "Art. 8",
+                    "record_ids": [r["record_id"] for r in records if r["annotator_id"] == "L07"],
+                }
+            )
+            problems.append(
+                {
+                    "problem": "poor_spot_check_accuracy",
+                    "batch": poor_batch,
+                    "check": "annotation.spot_checks",
+                    "clause": "Art. 8",
+                    "accuracy": 0.8,
+                }
+            )
         self.truth["finetuning"] = {"problems": problems, "records": len(records)}
 
     # -- shared ------------------------------------------------------------------------
 
-    def _write_dataset(self, root: Path, name: str, stage: str, languages: list[str],
-                       description: str, sources: list[SourceSpec],
-                       records: list[dict[str, str]], *, shards: int, fmt: str) -> None:
+    def _write_dataset(  # noqa: PLR0917
+        self,
+        root: Path,
+        name: str,
+        stage: str,
+        languages: list[str],
+        description: str,
+        sources: list[SourceSpec],
+        records: list[dict[str, str]],
+        *,
+        shards: int,
+        fmt: str,
+    ) -> None:
         import pyarrow as pa
 
         (root / "records").mkdir(parents=True, exist_ok=True)
-        (root / "dataset.yaml").write_text(yaml.safe_dump(
-            {"name": name, "stage": stage, "modality": "text", "languages": languages,
-             "description": description}, sort_keys=False, allow_unicode=True), "utf-8")
-        (root / "sources.yaml").write_text(yaml.safe_dump(
-            [_source_entry(spec, root) for spec in sources], sort_keys=False,
-            allow_unicode=True), "utf-8")
+        (root / "dataset.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "name": name,
+                    "stage": stage,
+                    "modality": "text",
+                    "languages": languages,
+                    "description": description,
+                },
+                sort_keys=False,
+                allow_unicode=True,
+            ),
+            "utf-8",
+        )
+        (root / "sources.yaml").write_text(
+            yaml.safe_dump(
+                [_source_entry(spec) for spec in sources], sort_keys=False, allow_unicode=True
+            ),
+            "utf-8",
+        )
         for shard in range(shards):
             part = records[shard::shards]
             path = root / "records" / f"part-{shard:05d}.{fmt}"
@@ -489,8 +733,9 @@ def _edited(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def _write_review(root: Path, dataset_name: str, records: list[dict[str, str]],
-                  harmful: set[str]) -> None:
+def _write_review(
+    root: Path, dataset_name: str, records: list[dict[str, str]], harmful: set[str]
+) -> None:
     """The manual spot check of TC260-003 9.2: verdicts on a random 4,000-record sample."""
     from trainguard.checks.stats import sample_key
 
@@ -498,9 +743,14 @@ def _write_review(root: Path, dataset_name: str, records: list[dict[str, str]],
     rows = []
     for n, record in enumerate(ranked[:4000]):
         failed = record["record_id"] in harmful or n % 97 == 0
-        rows.append({"record_id": record["record_id"], "reviewer_id": f"REV{n % 4 + 1}",
-                     "verdict": "fail" if failed else "pass",
-                     "reviewed_at": "2026-01-20T10:00:00+08:00"})
+        rows.append(
+            {
+                "record_id": record["record_id"],
+                "reviewer_id": f"REV{n % 4 + 1}",
+                "verdict": "fail" if failed else "pass",
+                "reviewed_at": "2026-01-20T10:00:00+08:00",
+            }
+        )
     _write_csv(root / "review" / "manual_verdicts.csv", list(rows[0]), rows)
 
 
@@ -510,20 +760,30 @@ def _write_governance(repo: Path) -> None:
 
     folder = repo / "governance"
     folder.mkdir(exist_ok=True)
-    entry = registry_entry(WITHDRAWN_WORK_ID, WITHDRAWN_WORK, title="The Lantern Keeper",
-                           reason="author opted out of AI training (takedown 2026-01-15)")
+    entry = registry_entry(
+        WITHDRAWN_WORK_ID,
+        WITHDRAWN_WORK,
+        title="The Lantern Keeper",
+        reason="author opted out of AI training (takedown 2026-01-15)",
+    )
     entry["added_at"] = "2026-01-15T09:00:00+08:00"
     (folder / "optout.jsonl").write_text(json.dumps(entry) + "\n", encoding="utf-8")
     (folder / "policy.yaml").write_text(
         "# Demo operator policy: defaults plus the opt-out registry next to this file.\n"
         "service:\n  provider: Demo Generative Services Co. (fictitious)\n"
-        "ip:\n  optout_registry: optout.jsonl\n", encoding="utf-8")
+        "ip:\n  optout_registry: optout.jsonl\n",
+        encoding="utf-8",
+    )
 
 
-def _source_entry(spec: SourceSpec, root: Path) -> dict[str, Any]:
+def _source_entry(spec: SourceSpec) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "id": spec.id, "kind": spec.kind, "license": spec.license, "origin": spec.origin,
-        "collected_at": "2025-11-15", "contains_personal_info": spec.contains_personal_info,
+        "id": spec.id,
+        "kind": spec.kind,
+        "license": spec.license,
+        "origin": spec.origin,
+        "collected_at": "2025-11-15",
+        "contains_personal_info": spec.contains_personal_info,
     }
     entry.update(spec.evidence)
     if spec.kind == "commercial":
@@ -532,19 +792,22 @@ def _source_entry(spec: SourceSpec, root: Path) -> dict[str, Any]:
 
 
 def _contract_bytes() -> bytes:
-    return (b"Data licence agreement DLA-2025-017 between Demo Books Ltd. and the operator.\n"
-            b"Licensed for model training; supplier warrants lawful source and quality.\n"
-            )
+    return (
+        b"Data licence agreement DLA-2025-017 between Demo Books Ltd. and the operator.\n"
+        b"Licensed for model training; supplier warrants lawful source and quality.\n"
+    )
 
 
 def _rules_text(version: str) -> str:
-    return (f"# Annotation rules {version}\n\n## Goals\nLabel whether a response is helpful, "
-            "accurate and safe.\n\n## Data format\nOne JSON object per line with prompt, "
-            "response and label.\n\n## Method\nRead the prompt, judge the response, choose "
-            "acceptable or needs_fix.\n\n## Quality indicators\nSpot-check accuracy at least "
-            "90 %; reviewer agreement kappa at least 0.6.\n\n## Functional rules\nPrefer "
-            "correct, complete, well-formed answers.\n\n## Safety rules\nMark needs_fix for any "
-            "of the 31 risks of TC260-003 Appendix A.\n")
+    return (
+        f"# Annotation rules {version}\n\n## Goals\nLabel whether a response is helpful, "
+        "accurate and safe.\n\n## Data format\nOne JSON object per line with prompt, "
+        "response and label.\n\n## Method\nRead the prompt, judge the response, choose "
+        "acceptable or needs_fix.\n\n## Quality indicators\nSpot-check accuracy at least "
+        "90 %; reviewer agreement kappa at least 0.6.\n\n## Functional rules\nPrefer "
+        "correct, complete, well-formed answers.\n\n## Safety rules\nMark needs_fix for any "
+        "of the 31 risks of TC260-003 Appendix A.\n"
+    )
 
 
 def _demo_lexicon() -> list[tuple[str, str]]:
@@ -582,7 +845,11 @@ class DemoRepo:
 
 
 def build_demo_repo(
-    root: str | Path, *, scale: float = 1.0, seed: int = 7, pretraining_shards: int = 4,
+    root: str | Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 7,
+    pretraining_shards: int = 4,
     progress: Callable[[str], None] = lambda message: None,
 ) -> DemoRepo:
     """Create (or reuse, when already built with the same settings) the demo repository.
@@ -592,7 +859,8 @@ def build_demo_repo(
     root = Path(root).resolve()
     repo, remote = root / "data-repo", root / "dvc-remote"
     stamp = f"{GENERATOR_VERSION}:{scale}:{seed}" + (
-        f":{pretraining_shards}" if pretraining_shards != 4 else "")
+        f":{pretraining_shards}" if pretraining_shards != 4 else ""
+    )
     stamp_file = root / ".demo-data-stamp"
     if stamp_file.exists() and stamp_file.read_text() == stamp and (repo / ".git").is_dir():
         progress(f"demo data already built in {repo}")
@@ -617,8 +885,10 @@ def build_demo_repo(
     for revision in ("planted", "clean"):
         progress(f"generating revision '{revision}'")
         builder = _Builder(revision, scale, seed, pretraining_shards)
-        for dataset, build in ((PRETRAINING, builder.pretraining),
-                               (FINETUNING, builder.finetuning)):
+        for dataset, build in (
+            (PRETRAINING, builder.pretraining),
+            (FINETUNING, builder.finetuning),
+        ):
             shutil.rmtree(repo / dataset, ignore_errors=True)
             (repo / dataset).mkdir(parents=True)
             build(repo / dataset)
@@ -627,8 +897,11 @@ def build_demo_repo(
         truth.write_text(json.dumps(builder.truth, indent=1, sort_keys=True), "utf-8")
         run_tool(["dvc", "add", "--quiet", PRETRAINING, FINETUNING], repo, "dvc add")
         git("add", "--all")
-        message = ("Planted: known legality, quality and annotation problems" if
-                   revision == "planted" else "Clean: every planted problem fixed")
+        message = (
+            "Planted: known legality, quality and annotation problems"
+            if revision == "planted"
+            else "Clean: every planted problem fixed"
+        )
         git("commit", "--quiet", "-m", message, when=revision)
         git("tag", revision, when=revision)
         run_tool(["dvc", "push", "--quiet"], repo, f"dvc push to {remote}")

@@ -89,8 +89,9 @@ def ui_env(workdir: str | Path) -> dict[str, str]:
     env = embedded_env(workdir)
     airflow_home = Path(env["AIRFLOW_HOME"])
     passwords = airflow_home / "simple_auth_manager_passwords.json"
-    _secret_file(passwords, lambda: json.dumps(
-        {user: secrets.token_urlsafe(9) for user in UI_USERS}) + "\n")
+    _secret_file(
+        passwords, lambda: json.dumps({user: secrets.token_urlsafe(9) for user in UI_USERS}) + "\n"
+    )
     signing_key = Path(env["TRAINGUARD_HOME"]) / "keys" / "export-signing.pem"
     if not signing_key.exists():
         from trainguard.export.bundle import generate_keypair
@@ -99,12 +100,15 @@ def ui_env(workdir: str | Path) -> dict[str, str]:
     return {
         **env,
         "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"),
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
-            f"{user}:{role}" for user, (role, _) in UI_USERS.items()),
+            f"{user}:{role}" for user, (role, _) in UI_USERS.items()
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret_file(
-            airflow_home / "jwt_secret", lambda: secrets.token_urlsafe(32)),
+            airflow_home / "jwt_secret", lambda: secrets.token_urlsafe(32)
+        ),
         "TRAINGUARD_HASH_KEY": DEMO_HASH_KEY,
         "TRAINGUARD_EXPORT_SIGNING_KEY": str(signing_key),
     }

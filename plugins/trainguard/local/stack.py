@@ -15,6 +15,7 @@ so the same components prove the same topology without containers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,12 +29,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import StackError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PROJECT = Path(__file__).resolve().parents[3]
 WORKER_NAME_ENV = "TRAINGUARD_WORKER_NAME"
@@ -112,8 +115,9 @@ class LocalStack:
 
     # ------------------------------------------------------------------ environment
 
-    def loopback_env(self, values: dict[str, str], api_port: int, mlflow_port: int
-                     ) -> dict[str, str]:
+    def loopback_env(
+        self, values: dict[str, str], api_port: int, mlflow_port: int
+    ) -> dict[str, str]:
         """The compose environment, with service names pointed at this machine."""
         mapping = {
             "@postgres:5432/": f"@127.0.0.1:5432/{self.db_prefix}",
@@ -126,19 +130,27 @@ class LocalStack:
             for service, local in mapping.items():
                 value = value.replace(service, local)
             out[key] = value
-        paths = {"AIRFLOW_HOME": self.workdir / "airflow",
-                 "TRAINGUARD_HOME": self.workdir / "trainguard",
-                 "AIRFLOW__CORE__DAGS_FOLDER": PROJECT / "dags",
-                 "TRAINGUARD_DAGS_FOLDER": PROJECT / "dags",
-                 "TRAINGUARD_EXPECTATIONS_DIR": PROJECT / "expectations",
-                 "AIRFLOW__CORE__PLUGINS_FOLDER": self.workdir / "airflow" / "plugins",
-                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE":
-                     self.workdir / "airflow" / "passwords.json"}
+        paths = {
+            "AIRFLOW_HOME": self.workdir / "airflow",
+            "TRAINGUARD_HOME": self.workdir / "trainguard",
+            "AIRFLOW__CORE__DAGS_FOLDER": PROJECT / "dags",
+            "TRAINGUARD_DAGS_FOLDER": PROJECT / "dags",
+            "TRAINGUARD_EXPECTATIONS_DIR": PROJECT / "expectations",
+            "AIRFLOW__CORE__PLUGINS_FOLDER": self.workdir / "airflow" / "plugins",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": self.workdir
+            / "airflow"
+            / "passwords.json",
+        }
         out.update({key: str(value) for key, value in paths.items()})
-        out.update({"AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(api_port),
-                    "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
-                    "DVC_NO_ANALYTICS": "1",
-                    "DVC_SITE_CACHE_DIR": str(self.workdir / "dvc-site-cache")})
+        out.update(
+            {
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(api_port),
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+                "DVC_NO_ANALYTICS": "1",
+                "DVC_SITE_CACHE_DIR": str(self.workdir / "dvc-site-cache"),
+            }
+        )
         out.update(self.extra_env)
         return out
 
@@ -147,15 +159,22 @@ class LocalStack:
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
-        names = sorted({make_url(url.replace("db+", "")).database for key, url in
-                        self.env.items() if "@127.0.0.1:5432/" in url and key.endswith(
-                            ("SQL_ALCHEMY_CONN", "RESULT_BACKEND", "BACKEND_STORE_URI",
-                             "REGISTRY_URL"))})
+        names = sorted(
+            {
+                make_url(url.replace("db+", "")).database
+                for key, url in self.env.items()
+                if "@127.0.0.1:5432/" in url
+                and key.endswith(
+                    ("SQL_ALCHEMY_CONN", "RESULT_BACKEND", "BACKEND_STORE_URI", "REGISTRY_URL")
+                )
+            }
+        )
         user = make_url(self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).username
         admin = create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             exists = connection.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :u"), {"u": user}).first()
+                text("SELECT 1 FROM pg_roles WHERE rolname = :u"), {"u": user}
+            ).first()
             if not exists:
                 connection.execute(text(f'CREATE ROLE "{user}" LOGIN'))
             for name in names:
@@ -175,14 +194,20 @@ class LocalStack:
             raise StackError(f"{name} is not installed next to {sys.executable}")
         return found
 
-    def start_process(self, name: str, argv: list[str], env: dict[str, str] | None = None
-                      ) -> Process:
+    def start_process(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> Process:
         log = self.workdir / "logs" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **self.env, **(env or {})},
-                                     start_new_session=True, cwd=self.workdir)
+            popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env, **(env or {})},
+                start_new_session=True,
+                cwd=self.workdir,
+            )
         process = Process(name, popen, log)
         self.processes.append(process)
         self.started_pids.append(popen.pid)
@@ -190,24 +215,35 @@ class LocalStack:
 
     def start_worker(self, number: int) -> Process:
         name = f"worker-{number}"
-        env = {WORKER_NAME_ENV: name,
-               "AIRFLOW__CORE__HOSTNAME_CALLABLE": "trainguard.local.stack.worker_hostname",
-               "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        env = {
+            WORKER_NAME_ENV: name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "trainguard.local.stack.worker_hostname",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
         # TRAINGUARD_HOME is shared, as the compose volume is: the shard scans written
         # there by one worker are reduced by the gate task, which may run on another.
-        process = self.start_process(name, [
-            self._bin("airflow"), "celery", "worker", "--concurrency",
-            str(self.worker_concurrency), "--celery-hostname", f"{name}@%h",
-            "--without-mingle", "--without-gossip"], env)
+        process = self.start_process(
+            name,
+            [
+                self._bin("airflow"),
+                "celery",
+                "worker",
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            env,
+        )
         self._wait(f"Celery {name}", lambda: "ready." in process.tail(200), 120, process)
         return process
 
     def kill(self, process: Process) -> None:
         """SIGKILL the process and everything it started: a worker lost with its tasks."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.popen.wait(timeout=30)
 
     def stop(self) -> None:
@@ -219,14 +255,11 @@ class LocalStack:
                     continue
         deadline = time.monotonic() + 20
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:  # whatever the group left behind (task supervisors, gunicorn workers)
+            # Whatever the group left behind (task supervisors, gunicorn workers).
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.popen.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for process in self.processes:
             try:
                 process.popen.wait(timeout=10)
@@ -234,13 +267,16 @@ class LocalStack:
                 self.progress(f"warning: {process.name} (pid {process.popen.pid}) did not stop")
         self.processes.clear()
 
-    def _wait(self, what: str, ready: Callable[[], Any], timeout: float,
-              process: Process | None = None) -> Any:
+    def _wait(
+        self, what: str, ready: Callable[[], Any], timeout: float, process: Process | None = None
+    ) -> Any:
         deadline, last = time.monotonic() + timeout, ""
         while True:
             if process is not None and not process.alive():
-                raise StackError(f"{process.name} exited ({process.popen.returncode}) "
-                                 f"before {what} was ready:\n{process.tail()}")
+                raise StackError(
+                    f"{process.name} exited ({process.popen.returncode}) "
+                    f"before {what} was ready:\n{process.tail()}"
+                )
             try:
                 result = ready()
                 if result:
@@ -249,8 +285,7 @@ class LocalStack:
                 last = str(exc)[:300]
             if time.monotonic() > deadline:
                 tail = process.tail() if process else ""
-                raise StackError(f"{what} not ready after {timeout:.0f} s (last: {last})\n"
-                                 f"{tail}")
+                raise StackError(f"{what} not ready after {timeout:.0f} s (last: {last})\n{tail}")
             time.sleep(1)
 
     def __enter__(self) -> LocalStack:
@@ -275,36 +310,70 @@ class LocalStack:
         self.api, self.mlflow = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{mlflow_port}"
         started = time.monotonic()
         artifacts = self.workdir / "mlartifacts"
-        mlflow = self.start_process("mlflow", [
-            self._bin("mlflow"), "server", "--backend-store-uri",
-            self.env["MLFLOW_BACKEND_STORE_URI"], "--artifacts-destination", str(artifacts),
-            "--serve-artifacts", "--host", "127.0.0.1", "--port", str(mlflow_port),
-            "--workers", "1"])
-        migrate = subprocess.run([self._bin("airflow"), "db", "migrate"], capture_output=True,
-                                 text=True, env={**os.environ, **self.env}, check=False)
+        mlflow = self.start_process(
+            "mlflow",
+            [
+                self._bin("mlflow"),
+                "server",
+                "--backend-store-uri",
+                self.env["MLFLOW_BACKEND_STORE_URI"],
+                "--artifacts-destination",
+                str(artifacts),
+                "--serve-artifacts",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+            ],
+        )
+        migrate = subprocess.run(
+            [self._bin("airflow"), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            check=False,
+        )
         if migrate.returncode != 0:
-            raise StackError(f"airflow db migrate failed:\n{migrate.stdout[-1500:]}"
-                             f"{migrate.stderr[-1500:]}")
-        api = self.start_process("api-server", [
-            self._bin("airflow"), "api-server", "--host", "127.0.0.1", "--port", str(api_port),
-            "--workers", "1"])
+            raise StackError(
+                f"airflow db migrate failed:\n{migrate.stdout[-1500:]}{migrate.stderr[-1500:]}"
+            )
+        api = self.start_process(
+            "api-server",
+            [
+                self._bin("airflow"),
+                "api-server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(api_port),
+                "--workers",
+                "1",
+            ],
+        )
         self.start_process("scheduler", [self._bin("airflow"), "scheduler"])
         self.start_process("dag-processor", [self._bin("airflow"), "dag-processor"])
         self._wait("MLflow server", lambda: _get(f"{self.mlflow}/health"), 120, mlflow)
-        self._wait("Airflow API server", lambda: _get(f"{self.api}/api/v2/monitor/health"),
-                   180, api)
+        self._wait(
+            "Airflow API server", lambda: _get(f"{self.api}/api/v2/monitor/health"), 180, api
+        )
         for number in range(1, self.workers + 1):
             self.start_worker(number)
-        self.progress(f"stack up in {time.monotonic() - started:.0f} s: API {self.api}, "
-                      f"MLflow {self.mlflow}, {self.workers} Celery worker(s)")
+        self.progress(
+            f"stack up in {time.monotonic() - started:.0f} s: API {self.api}, "
+            f"MLflow {self.mlflow}, {self.workers} Celery worker(s)"
+        )
 
     # ------------------------------------------------------------------ REST API
 
     def token(self) -> str:
-        password = json.loads(Path(
-            self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
-        return _json("POST", f"{self.api}/auth/token",
-                     {"username": "admin", "password": password})["access_token"]
+        password = json.loads(
+            Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text()
+        )["admin"]
+        return _json("POST", f"{self.api}/auth/token", {"username": "admin", "password": password})[
+            "access_token"
+        ]
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         return _json(method, f"{self.api}/api/v2{path}", body, token=self.token())
@@ -346,5 +415,6 @@ def _json(method: str, url: str, body: Any = None, *, token: str | None = None) 
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
-        raise StackError(f"{method} {url}: HTTP {exc.code}: "
-                         f"{exc.read()[:500].decode(errors='replace')}") from None
+        raise StackError(
+            f"{method} {url}: HTTP {exc.code}: {exc.read()[:500].decode(errors='replace')}"
+        ) from None

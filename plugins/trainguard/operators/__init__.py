@@ -13,14 +13,14 @@ from trainguard.operators.violations import (
 )
 
 __all__ = [
-    "DeadlineCheckOperator",
-    "OpenViolationsOperator",
-    "RemediateViolationOperator",
-    "ViolationIntakeOperator",
     "DataGateOperator",
     "DatasetShardsOperator",
     "DatasetVersionOperator",
+    "DeadlineCheckOperator",
+    "OpenViolationsOperator",
     "ProvenanceExportOperator",
+    "RemediateViolationOperator",
     "ShardScanOperator",
     "TrainModelOperator",
+    "ViolationIntakeOperator",
 ]

@@ -23,7 +23,13 @@ class DatasetVersionOperator(BaseOperator):
         from trainguard.versioning import resolve_version
 
         version = resolve_version(self.repo, self.path, self.rev)
-        self.log.info("dataset %s@%s is commit %s, DVC md5 %s (%d files, %d bytes)",
-                      version.path, version.rev, version.commit[:12], version.md5,
-                      version.nfiles, version.size)
+        self.log.info(
+            "dataset %s@%s is commit %s, DVC md5 %s (%d files, %d bytes)",
+            version.path,
+            version.rev,
+            version.commit[:12],
+            version.md5,
+            version.nfiles,
+            version.size,
+        )
         return version.to_dict()

@@ -17,8 +17,9 @@ class ProvenanceExportOperator(BaseOperator):
     template_fields = ("model_name", "model_version", "out")
     ui_color = "#7a5bd6"
 
-    def __init__(self, *, model_name: str, model_version: str, out: str = "",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, model_name: str, model_version: str, out: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.model_name = model_name
         self.model_version = model_version
@@ -32,11 +33,19 @@ class ProvenanceExportOperator(BaseOperator):
 
         out = self.out or str(default_export_dir(self.model_name, str(self.model_version)))
         try:
-            result = export_bundle(self.model_name, str(self.model_version), out,
-                                   overwrite=True)
+            result = export_bundle(self.model_name, str(self.model_version), out, overwrite=True)
         except (ExportError, LineageError) as exc:  # a retry cannot fix these; MLflow down can
             raise AirflowFailException(str(exc)) from None
-        self.log.info("wrote %d files to %s (manifest sha256 %s, %s)", len(result.files),
-                      result.out, result.manifest_sha256, result.algorithm)
-        return {"out": str(result.out), "files": result.files,
-                "manifest_sha256": result.manifest_sha256, "algorithm": result.algorithm}
+        self.log.info(
+            "wrote %d files to %s (manifest sha256 %s, %s)",
+            len(result.files),
+            result.out,
+            result.manifest_sha256,
+            result.algorithm,
+        )
+        return {
+            "out": str(result.out),
+            "files": result.files,
+            "manifest_sha256": result.manifest_sha256,
+            "algorithm": result.algorithm,
+        }

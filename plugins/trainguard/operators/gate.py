@@ -58,11 +58,17 @@ class DataGateOperator(BaseOperator):
         version = pull_version(context, self.version_task_id)
         self._lineage_version = version
         try:
-            outcome = publishing_gate_errors(context, lambda: gate_version(
-                version, stage=self.stage, policy_path=self.policy or None,
-                lexicons=as_list(self.lexicons), context_tags=airflow_tags(context),
-                experiment=self.experiment,
-            ))
+            outcome = publishing_gate_errors(
+                context,
+                lambda: gate_version(
+                    version,
+                    stage=self.stage,
+                    policy_path=self.policy or None,
+                    lexicons=as_list(self.lexicons),
+                    context_tags=airflow_tags(context),
+                    experiment=self.experiment,
+                ),
+            )
         except GateFailed as failed:
             self._lineage_facts = governance_facts(failed.report, version, failed.gate_run_id)
             ti.xcom_push(key=MLFLOW_RUN_XCOM, value=failed.gate_run_id)
@@ -70,8 +76,9 @@ class DataGateOperator(BaseOperator):
             raise AirflowFailException(str(failed)) from None
         self._lineage_facts = governance_facts(outcome.report, version, outcome.run_id)
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=outcome.run_id)
-        self.log.info("gate passed: %d records, MLflow run %s",
-                      outcome.report.records, outcome.run_id)
+        self.log.info(
+            "gate passed: %d records, MLflow run %s", outcome.report.records, outcome.run_id
+        )
         return outcome.summary()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

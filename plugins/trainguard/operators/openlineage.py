@@ -12,12 +12,13 @@ Imported only from those methods, so the operators load without OpenLineage inst
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attr
 from openlineage.client.facet_v2 import DatasetFacet, RunFacet, dataset_version_dataset
 
-from trainguard.versioning import DatasetVersion
+if TYPE_CHECKING:
+    from trainguard.versioning import DatasetVersion
 
 SCHEMA_BASE = "https://trainguard.dev/spec/facets/1-0-0"
 
@@ -57,12 +58,16 @@ def dataset_of(version: DatasetVersion, facts: dict[str, Any] | None = None) -> 
 
     facets: dict[str, Any] = {
         "version": dataset_version_dataset.DatasetVersionDatasetFacet(
-            datasetVersion=f"{version.commit}:{version.md5}"),
+            datasetVersion=f"{version.commit}:{version.md5}"
+        ),
     }
     if facts:
         facets["trainguard_governance"] = TrainguardGovernanceDatasetFacet(
-            licenses=facts["licenses"], piKindsFound=facts["pi_kinds_found"],
-            piKindsCovered=facts["pi_kinds_covered"], records=facts["records"])
+            licenses=facts["licenses"],
+            piKindsFound=facts["pi_kinds_found"],
+            piKindsCovered=facts["pi_kinds_covered"],
+            records=facts["records"],
+        )
     return InputDataset(namespace=f"dvc://{version.repo}", name=version.path, facets=facets)
 
 
@@ -74,14 +79,18 @@ def gate_lineage(version: DatasetVersion | None, facts: dict[str, Any] | None) -
     run_facets = {}
     if facts:
         run_facets["trainguard_gate"] = TrainguardGateRunFacet(
-            decision=facts["decision"], failedChecks=facts["failed_checks"],
-            failedClauses=facts["failed_clauses"], waivedChecks=facts["waived_checks"],
-            mlflowRunId=facts["gate_run_id"])
+            decision=facts["decision"],
+            failedChecks=facts["failed_checks"],
+            failedClauses=facts["failed_clauses"],
+            waivedChecks=facts["waived_checks"],
+            mlflowRunId=facts["gate_run_id"],
+        )
     return OperatorLineage(inputs=[dataset_of(version, facts)], run_facets=run_facets)
 
 
-def training_lineage(version: DatasetVersion | None, registered: dict[str, str] | None,
-                     tracking_uri: str) -> Any:
+def training_lineage(
+    version: DatasetVersion | None, registered: dict[str, str] | None, tracking_uri: str
+) -> Any:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import OutputDataset
 
@@ -89,9 +98,15 @@ def training_lineage(version: DatasetVersion | None, registered: dict[str, str] 
         return OperatorLineage()
     outputs = []
     if registered:
-        outputs.append(OutputDataset(
-            namespace=f"mlflow://{tracking_uri.split('://', 1)[-1]}",
-            name=f"models/{registered['model_name']}/{registered['model_version']}",
-            facets={"version": dataset_version_dataset.DatasetVersionDatasetFacet(
-                datasetVersion=registered["model_version"])}))
+        outputs.append(
+            OutputDataset(
+                namespace=f"mlflow://{tracking_uri.split('://', 1)[-1]}",
+                name=f"models/{registered['model_name']}/{registered['model_version']}",
+                facets={
+                    "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                        datasetVersion=registered["model_version"]
+                    )
+                },
+            )
+        )
     return OperatorLineage(inputs=[dataset_of(version)], outputs=outputs)

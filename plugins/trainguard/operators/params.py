@@ -10,8 +10,12 @@ def gate_params(*, path: str, model_name: str) -> dict[str, Any]:
     from airflow.sdk import Param
 
     return {
-        "repo": Param("", type="string", minLength=1,
-                      description="git repository whose dataset is DVC-tracked"),
+        "repo": Param(
+            "",
+            type="string",
+            minLength=1,
+            description="git repository whose dataset is DVC-tracked",
+        ),
         "path": Param(path, type="string", description="dataset directory inside the repository"),
         "rev": Param("clean", type="string", description="git tag, branch or commit"),
         "policy": Param("", type="string", description="policy YAML (empty: defaults)"),
@@ -31,5 +35,7 @@ def scan_retry_args() -> dict[str, Any]:
 
     from trainguard.settings import int_option
 
-    return {"retries": int_option("scan_retries"),
-            "retry_delay": datetime.timedelta(seconds=int_option("scan_retry_delay_seconds"))}
+    return {
+        "retries": int_option("scan_retries"),
+        "retry_delay": datetime.timedelta(seconds=int_option("scan_retry_delay_seconds")),
+    }

@@ -32,7 +32,8 @@ class DatasetShardsOperator(BaseOperator):
 
         version = pull_version(context, self.version_task_id)
         shards = publishing_gate_errors(
-            context, lambda: list_shards(version, policy_path=self.policy or None))
+            context, lambda: list_shards(version, policy_path=self.policy or None)
+        )
         self.log.info("%d shard(s) to scan: %s", len(shards), ", ".join(shards))
         return shards
 
@@ -62,10 +63,21 @@ class ShardScanOperator(BaseOperator):
         from trainguard.pipeline import scan_version_shard
 
         version = pull_version(context, self.version_task_id)
-        summary = publishing_gate_errors(context, lambda: scan_version_shard(
-            version, self.shard, policy_path=self.policy or None,
-            lexicons=as_list(self.lexicons)))
-        self.log.info("scanned %s: %d records, %d PI values (%d without consent), "
-                      "%d lexicon hits", summary["shard"], summary["records"],
-                      summary["pi_found"], summary["pi_uncovered"], summary["lexicon_hits"])
+        summary = publishing_gate_errors(
+            context,
+            lambda: scan_version_shard(
+                version,
+                self.shard,
+                policy_path=self.policy or None,
+                lexicons=as_list(self.lexicons),
+            ),
+        )
+        self.log.info(
+            "scanned %s: %d records, %d PI values (%d without consent), %d lexicon hits",
+            summary["shard"],
+            summary["records"],
+            summary["pi_found"],
+            summary["pi_uncovered"],
+            summary["lexicon_hits"],
+        )
         return summary

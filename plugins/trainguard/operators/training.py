@@ -56,14 +56,21 @@ class TrainModelOperator(BaseOperator):
         version = pull_version(context, self.version_task_id)
         self._lineage_version = version
         registered = train_admitted_version(
-            version, gate_run_id=gate["gate_run_id"],
-            model_name=self.model_name, stage=self.stage, context_tags=airflow_tags(context),
+            version,
+            gate_run_id=gate["gate_run_id"],
+            model_name=self.model_name,
+            stage=self.stage,
+            context_tags=airflow_tags(context),
             experiment=self.experiment,
         )
         self._lineage_registered = registered
         ti.xcom_push(key=MLFLOW_RUN_XCOM, value=registered["run_id"])
-        self.log.info("registered %s version %s (run %s)", registered["model_name"],
-                      registered["model_version"], registered["run_id"])
+        self.log.info(
+            "registered %s version %s (run %s)",
+            registered["model_name"],
+            registered["model_version"],
+            registered["run_id"],
+        )
         return registered
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -71,5 +78,6 @@ class TrainModelOperator(BaseOperator):
 
         from trainguard.operators.openlineage import training_lineage
 
-        return training_lineage(self._lineage_version, self._lineage_registered,
-                                mlflow.get_tracking_uri())
+        return training_lineage(
+            self._lineage_version, self._lineage_registered, mlflow.get_tracking_uri()
+        )

@@ -26,17 +26,42 @@ class ViolationIntakeOperator(BaseOperator):
     value is ever stored in Airflow's metadata database with the DAG run's conf.
     """
 
-    template_fields = ("kind", "summary", "reported_by", "violation_owner", "prompt",
-                       "output_text",
-                       "pi_hmacs", "work_id", "source_id", "finding", "model_name",
-                       "model_version", "policy")
+    template_fields = (
+        "kind",
+        "summary",
+        "reported_by",
+        "violation_owner",
+        "prompt",
+        "output_text",
+        "pi_hmacs",
+        "work_id",
+        "source_id",
+        "finding",
+        "model_name",
+        "model_version",
+        "policy",
+        "triage",
+    )
 
-    def __init__(self, *, kind: str, summary: str, reported_by: str,
-                 violation_owner: str = "compliance",
-                 prompt: str = "", output_text: str = "", pi_hmacs: list[str] | str | None = None,
-                 work_id: str = "", source_id: str = "", finding: str = "",
-                 model_name: str = "", model_version: str = "", policy: str = "",
-                 triage: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        kind: str,
+        summary: str,
+        reported_by: str,
+        violation_owner: str = "compliance",
+        prompt: str = "",
+        output_text: str = "",
+        pi_hmacs: list[str] | str | None = None,
+        work_id: str = "",
+        source_id: str = "",
+        finding: str = "",
+        model_name: str = "",
+        model_version: str = "",
+        policy: str = "",
+        triage: bool | str = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.kind, self.summary, self.reported_by = kind, summary, reported_by
         self.violation_owner = violation_owner  # not "owner": BaseOperator's own field
@@ -56,18 +81,38 @@ class ViolationIntakeOperator(BaseOperator):
 
         try:
             violation = file_violation(
-                Registry(), kind=self.kind, summary=self.summary, reported_by=self.reported_by,
-                owner=self.violation_owner, policy=load_policy(self.policy or None),
-                prompt=self.prompt, output=self.output_text,
-                pi_hmacs=_pairs(self.pi_hmacs, "pi_hmacs"), work_id=self.work_id,
-                source_id=self.source_id, finding=self.finding, model_name=self.model_name,
-                model_version=self.model_version, triage=self.triage)
+                Registry(),
+                kind=self.kind,
+                summary=self.summary,
+                reported_by=self.reported_by,
+                owner=self.violation_owner,
+                policy=load_policy(self.policy or None),
+                prompt=self.prompt,
+                output=self.output_text,
+                pi_hmacs=_pairs(self.pi_hmacs, "pi_hmacs"),
+                work_id=self.work_id,
+                source_id=self.source_id,
+                finding=self.finding,
+                model_name=self.model_name,
+                model_version=self.model_version,
+                triage=self.triage not in (False, "False", "false", ""),
+            )
         except ContractError as exc:  # bad input: a retry cannot fix it
             raise AirflowFailException(str(exc)) from None
-        self.log.info("filed %s (%s, %s), %s; deadline %s", violation.id, violation.kind,
-                      violation.clause, violation.status, violation.deadline.isoformat())
-        return {"id": violation.id, "status": violation.status,
-                "deadline": violation.deadline.isoformat(), "clause": violation.clause}
+        self.log.info(
+            "filed %s (%s, %s), %s; deadline %s",
+            violation.id,
+            violation.kind,
+            violation.clause,
+            violation.status,
+            violation.deadline.isoformat(),
+        )
+        return {
+            "id": violation.id,
+            "status": violation.status,
+            "deadline": violation.deadline.isoformat(),
+            "clause": violation.clause,
+        }
 
 
 class DeadlineCheckOperator(BaseOperator):
@@ -89,8 +134,9 @@ class DeadlineCheckOperator(BaseOperator):
         from trainguard.violations import Registry
         from trainguard.violations.sla import check_deadlines, send_alert
 
-        alerts = check_deadlines(Registry(), load_policy(self.policy or None),
-                                 notify=self.on_alert or send_alert)
+        alerts = check_deadlines(
+            Registry(), load_policy(self.policy or None), notify=self.on_alert or send_alert
+        )
         self.log.info("%d SLA alert(s) raised", len(alerts))
         return alerts
 
@@ -106,12 +152,12 @@ class OpenViolationsOperator(BaseOperator):
 
     def execute(self, context: Any) -> list[str]:
         from trainguard.violations import Registry
+        from trainguard.violations.kinds import TO_REMEDIATE
 
         registry = Registry()
         if self.violation_id:
             return [registry.get(self.violation_id).id]
-        return [v.id for v in registry.list(open_only=True)
-                if v.status in ("filtered", "remediating", "verified")]
+        return [v.id for v in registry.list(open_only=True) if v.status in TO_REMEDIATE]
 
 
 class RemediateViolationOperator(BaseOperator):
@@ -132,9 +178,13 @@ class RemediateViolationOperator(BaseOperator):
         from trainguard.violations.remediation import RemediationFailed, remediate
 
         try:
-            violation = remediate(self.violation_id, context_tags=airflow_tags(context),
-                                  progress=self.log.info)
+            violation = remediate(
+                self.violation_id, context_tags=airflow_tags(context), progress=self.log.info
+            )
         except (RemediationFailed, ContractError) as exc:  # a retry would not change these
             raise AirflowFailException(str(exc)) from None
-        return {"id": violation.id, "status": violation.status,
-                "probes": violation.evidence.get("probes", {})}
+        return {
+            "id": violation.id,
+            "status": violation.status,
+            "probes": violation.evidence.get("probes", {}),
+        }

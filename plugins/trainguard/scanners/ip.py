@@ -71,21 +71,22 @@ class OptOutRegistry:
                 signature = np.asarray(entry["signature"], dtype=np.uint32)
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ContractError(
-                    f"invalid registry entry ({type(exc).__name__})", file=str(path),
-                    row=line_no, expected="JSON with work_id, sha256, signature[128]",
+                    f"invalid registry entry ({type(exc).__name__})",
+                    file=str(path),
+                    row=line_no,
+                    expected="JSON with work_id, sha256, signature[128]",
                 ) from None
             if signature.shape != (128,):
-                raise ContractError("signature must have 128 values", file=str(path),
-                                    row=line_no, field="signature")
+                raise ContractError(
+                    "signature must have 128 values", file=str(path), row=line_no, field="signature"
+                )
             work_ids.append(work_id)
             digests[digest] = work_id
             sigs.append(signature)
         matrix = np.vstack(sigs) if sigs else np.zeros((0, 128), dtype=np.uint32)
         return cls(tuple(work_ids), digests, matrix, str(path))
 
-    def match(
-        self, digests: list[str], sigs: np.ndarray, threshold: float
-    ) -> dict[int, str]:
+    def match(self, digests: list[str], sigs: np.ndarray, threshold: float) -> dict[int, str]:
         """Row -> work id for rows equal to, or estimated similar to, a withdrawn work."""
         found: dict[int, str] = {}
         if not self.work_ids:
@@ -94,7 +95,7 @@ class OptOutRegistry:
             if digest in self.digests:
                 found[row] = self.digests[digest]
         for start in range(0, len(sigs), 4096):
-            block = sigs[start:start + 4096]
+            block = sigs[start : start + 4096]
             similar = (block[:, None, :] == self.signatures[None, :, :]).mean(axis=2)
             rows, works = np.nonzero(similar >= threshold)
             for row, work in zip(rows.tolist(), works.tolist(), strict=True):
@@ -110,6 +111,11 @@ def registry_entry(work_id: str, text: str, *, title: str = "", reason: str = ""
 
     squeezed = squeeze(pa.array([text])).to_pylist()
     digests, sigs = fingerprint(squeezed)
-    return {"work_id": work_id, "title": title, "sha256": digests[0],
-            "signature": sigs[0].tolist(), "reason": reason,
-            "added_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return {
+        "work_id": work_id,
+        "title": title,
+        "sha256": digests[0],
+        "signature": sigs[0].tolist(),
+        "reason": reason,
+        "added_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }

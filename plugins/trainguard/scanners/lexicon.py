@@ -11,7 +11,6 @@ per-record Python ``in`` loops manage 0.2 MB/s).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,11 +19,15 @@ from typing import TYPE_CHECKING, Any
 from trainguard.exceptions import ContractError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import pyarrow as pa
 
 RISK_CODES: frozenset[str] = frozenset(
-    [f"A.1.{c}" for c in "abcdefgh"] + [f"A.2.{c}" for c in "abcdefghi"]
-    + [f"A.3.{c}" for c in "abcde"] + [f"A.4.{c}" for c in "abcdefg"]
+    [f"A.1.{c}" for c in "abcdefgh"]
+    + [f"A.2.{c}" for c in "abcdefghi"]
+    + [f"A.3.{c}" for c in "abcde"]
+    + [f"A.4.{c}" for c in "abcdefg"]
     + [f"A.5.{c}" for c in "ab"]
 )
 _SQUEEZE = r"[\s\p{P}\p{S}\x{200b}-\x{200d}\x{2060}\x{feff}]+"
@@ -39,7 +42,8 @@ def squeeze(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
         texts = texts.combine_chunks()
     texts = pc.fill_null(texts, "")
     squeezed = pc.replace_substring_regex(
-        pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), pattern=_SQUEEZE, replacement="")
+        pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), pattern=_SQUEEZE, replacement=""
+    )
     if isinstance(squeezed, pa.ChunkedArray):
         squeezed = squeezed.combine_chunks()
     return squeezed
@@ -51,9 +55,13 @@ def squeeze_term(term: str) -> str:
 
     normal = unicodedata.normalize("NFKC", term).lower()
     return "".join(
-        ch for ch in normal
-        if not (ch.isspace() or ch in "\u200b\u200c\u200d\u2060\ufeff"
-                or unicodedata.category(ch)[0] in "PS")
+        ch
+        for ch in normal
+        if not (
+            ch.isspace()
+            or ch in "\u200b\u200c\u200d\u2060\ufeff"
+            or unicodedata.category(ch)[0] in "PS"
+        )
     )
 
 
@@ -93,14 +101,16 @@ def _read_lexicon_csv(path: Path) -> list[tuple[str, str]]:
     from trainguard.contract import read_csv
 
     rows = []
-    for line, row in read_csv(path, ["term", "risk"], what="lexicon file",
-                              expected="term,risk"):
+    for line, row in read_csv(path, ["term", "risk"], what="lexicon file", expected="term,risk"):
         term, risk = row["term"].strip(), row["risk"].strip()
         if not risk:
             raise ContractError("missing risk", file=str(path), row=line, field="risk")
         if risk not in RISK_CODES:
             raise ContractError(
-                f"unknown risk code '{risk}'", file=str(path), row=line, field="risk",
+                f"unknown risk code '{risk}'",
+                file=str(path),
+                row=line,
+                field="risk",
                 expected="a code of the 31-risk taxonomy such as A.1.f or A.2.e",
             )
         if not squeeze_term(term):
@@ -133,8 +143,10 @@ class LexiconMatcher:
         if patterns:
             self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             self.database.compile(
-                expressions=patterns, ids=list(range(len(patterns))),
-                elements=len(patterns), flags=[0] * len(patterns),
+                expressions=patterns,
+                ids=list(range(len(patterns))),
+                elements=len(patterns),
+                flags=[0] * len(patterns),
             )
 
     def match(self, texts: pa.Array | pa.ChunkedArray) -> dict[int, set[str]]:
@@ -145,7 +157,8 @@ class LexiconMatcher:
             return {}
         squeezed = squeeze(texts)
         offsets = np.frombuffer(squeezed.buffers()[1], dtype=np.int32)[
-            squeezed.offset: squeezed.offset + len(squeezed) + 1]
+            squeezed.offset : squeezed.offset + len(squeezed) + 1
+        ]
         data = squeezed.buffers()[2]
         if data is None:
             return {}

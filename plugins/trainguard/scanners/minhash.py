@@ -13,9 +13,12 @@ probability 1 - (1 - 0.7**4)**32 > 0.999 (16x8 gives only 0.61 at 0.7).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 SHINGLE = 5
 NUM_PERM = 128
@@ -54,7 +57,7 @@ def _chunk_signatures(texts: Sequence[str]) -> np.ndarray:
     windows = len(codes) - SHINGLE + 1
     hashes = np.zeros(windows, dtype=np.uint64)
     for k in range(SHINGLE):
-        hashes = hashes * _BASE + codes[k:k + windows]
+        hashes = hashes * _BASE + codes[k : k + windows]
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     counts = lengths - SHINGLE + 1
     # Keep windows that lie inside one text: window i of text t is starts[t] + j, j < counts[t].
@@ -78,7 +81,7 @@ def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def shingle_set(text: str) -> set[str]:
     if len(text) < SHINGLE:
         return {text}
-    return {text[i:i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
+    return {text[i : i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
 
 
 def jaccard(a: str, b: str) -> float:
@@ -103,9 +106,10 @@ def candidate_pairs(sigs: np.ndarray, cutoff: float) -> list[tuple[int, int]]:
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         lengths = np.diff(np.r_[starts, n])
         # Only buckets holding two or more records can yield pairs (most hold one).
-        for start, length in zip(starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(),
-                                 strict=True):
-            group = order[start:start + length]
+        for start, length in zip(
+            starts[lengths > 1].tolist(), lengths[lengths > 1].tolist(), strict=True
+        ):
+            group = order[start : start + length]
             head = int(group.min())
             members = group[group != head]
             close = members[similarity(sigs[members], sigs[head]) >= cutoff]

@@ -49,33 +49,72 @@ _GATES = {
 }
 
 _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
-    (PIKind.EMAIL, re.compile(
-        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-        r"(?![A-Za-z0-9-])")),
-    (PIKind.RESIDENT_ID, re.compile(
-        r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx]"
-        r"(?![0-9A-Za-z])")),
-    (PIKind.RESIDENT_ID, re.compile(  # legacy 15-digit form: no check digit, 19yy birth
-        r"(?<![0-9])[1-9][0-9]{5}[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}(?![0-9])")),
-    (PIKind.BANK_CARD, re.compile(
-        r"(?<![0-9])[1-9][0-9]{3}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])")),
-    (PIKind.MOBILE_PHONE, re.compile(
-        r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])")),
-    (PIKind.LANDLINE_PHONE, re.compile(
-        r"(?<![0-9])(?:\(0[1-9][0-9]{1,2}\)|0[1-9][0-9]{1,2}-)[2-8][0-9]{6,7}(?![0-9])")),
-    (PIKind.PASSPORT, re.compile(
-        r"(?<![A-Za-z0-9])(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9])")),
-    (PIKind.IP_ADDRESS, re.compile(
-        r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")),
-    (PIKind.IP_ADDRESS, re.compile(  # IPv6
-        r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])")),
-    (PIKind.LICENSE_PLATE, re.compile(
-        rf"(?<![A-Za-z0-9])[{_PROVINCES}][A-HJ-NP-Z][·•]?[A-HJ-NP-Z0-9]{{5,6}}(?![A-Za-z0-9])")),
+    (
+        PIKind.EMAIL,
+        re.compile(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+            r"(?![A-Za-z0-9-])"
+        ),
+    ),
+    (
+        PIKind.RESIDENT_ID,
+        re.compile(
+            r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx]"
+            r"(?![0-9A-Za-z])"
+        ),
+    ),
+    (
+        PIKind.RESIDENT_ID,
+        re.compile(  # legacy 15-digit form: no check digit, 19yy birth
+            r"(?<![0-9])[1-9][0-9]{5}[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}(?![0-9])"
+        ),
+    ),
+    (
+        PIKind.BANK_CARD,
+        re.compile(r"(?<![0-9])[1-9][0-9]{3}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])"),
+    ),
+    (
+        PIKind.MOBILE_PHONE,
+        re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])"),
+    ),
+    (
+        PIKind.LANDLINE_PHONE,
+        re.compile(r"(?<![0-9])(?:\(0[1-9][0-9]{1,2}\)|0[1-9][0-9]{1,2}-)[2-8][0-9]{6,7}(?![0-9])"),
+    ),
+    (
+        PIKind.PASSPORT,
+        re.compile(r"(?<![A-Za-z0-9])(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9])"),
+    ),
+    (PIKind.IP_ADDRESS, re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")),
+    (
+        PIKind.IP_ADDRESS,
+        re.compile(  # IPv6
+            r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])"
+        ),
+    ),
+    (
+        PIKind.LICENSE_PLATE,
+        re.compile(
+            rf"(?<![A-Za-z0-9])[{_PROVINCES}][A-HJ-NP-Z][·•]?[A-HJ-NP-Z0-9]{{5,6}}(?![A-Za-z0-9])"
+        ),
+    ),
 ]
 # When spans overlap, the longer wins; on equal length, the earlier kind here.
-_PRIORITY = {kind: rank for rank, kind in enumerate(
-    [PIKind.EMAIL, PIKind.RESIDENT_ID, PIKind.BANK_CARD, PIKind.MOBILE_PHONE,
-     PIKind.LANDLINE_PHONE, PIKind.PASSPORT, PIKind.IP_ADDRESS, PIKind.LICENSE_PLATE])}
+_PRIORITY = {
+    kind: rank
+    for rank, kind in enumerate(
+        [
+            PIKind.EMAIL,
+            PIKind.RESIDENT_ID,
+            PIKind.BANK_CARD,
+            PIKind.MOBILE_PHONE,
+            PIKind.LANDLINE_PHONE,
+            PIKind.PASSPORT,
+            PIKind.IP_ADDRESS,
+            PIKind.LICENSE_PLATE,
+        ]
+    )
+}
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _NON_DIGITS = re.compile(r"[^0-9]")
@@ -97,7 +136,8 @@ def _valid_date(year: int, month: int, day: int) -> bool:
         born = dt.date(year, month, day)
     except ValueError:
         return False
-    return dt.date(1900, 1, 1) <= born <= dt.date.today()
+    # A birth date in the future (local calendar day) is not a real ID.
+    return dt.date(1900, 1, 1) <= born <= dt.date.today()  # noqa: DTZ011
 
 
 def valid_resident_id(value: str) -> bool:
@@ -132,8 +172,10 @@ def _validate(kind: PIKind, text: str) -> bool:
         if not 16 <= len(digits) <= 19 or not luhn_valid(digits):
             return False
         # An 18-digit number shaped like an ID (valid birth date) is not read as a card.
-        return not (len(digits) == 18 and _valid_date(
-            int(digits[6:10]), int(digits[10:12]), int(digits[12:14])))
+        return not (
+            len(digits) == 18
+            and _valid_date(int(digits[6:10]), int(digits[10:12]), int(digits[12:14]))
+        )
     if kind is PIKind.LANDLINE_PHONE:
         return 10 <= len(_NON_DIGITS.sub("", text)) <= 12
     if kind is PIKind.IP_ADDRESS:
@@ -141,8 +183,9 @@ def _validate(kind: PIKind, text: str) -> bool:
             address = ipaddress.ip_address(text)
         except ValueError:
             return False
-        return address.version == 4 or text.count(":") >= 2 and sum(
-            c.isalnum() for c in text) >= 4
+        return address.version == 4 or (
+            text.count(":") >= 2 and sum(c.isalnum() for c in text) >= 4
+        )
     if kind is PIKind.LICENSE_PLATE:
         return sum(c.isdigit() for c in text) >= 3
     return True

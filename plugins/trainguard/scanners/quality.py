@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-GARBLED = (r"\x{FFFD}|[\x{0}-\x{8}\x{B}\x{C}\x{E}-\x{1F}\x{7F}]|Ã[\x{80}-\x{BF}]|â€|锟斤拷"
-           r"|ï»¿")
+GARBLED = (
+    r"\x{FFFD}|[\x{0}-\x{8}\x{B}\x{C}\x{E}-\x{1F}\x{7F}]|Ã[\x{80}-\x{BF}]|â€|锟斤拷"
+    r"|ï»¿"
+)
 SENTENCE_END = r"[。！？.!?…\"'”’」』）)\]】]\s*$"
 CJK = r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}]"
 LATIN = r"[A-Za-z]"
@@ -37,9 +39,15 @@ def quality_flags(texts: pa.Array, languages: list[str]) -> dict[str, Any]:
     latin = np.asarray(pc.count_substring_regex(texts, LATIN)).astype(float)
     # Chinese when ideographs are at least a fifth of the letters (a Chinese sentence with
     # an English name stays Chinese); English when Latin letters dominate.
-    detected = np.where((cjk > 0) & (cjk * 5 >= cjk + latin), "zh",
-                        np.where(latin > 0, "en", "other"))
+    detected = np.where(
+        (cjk > 0) & (cjk * 5 >= cjk + latin), "zh", np.where(latin > 0, "en", "other")
+    )
     detected = np.where(empty, "other", detected)
     mismatch = ~np.isin(detected, languages) & ~empty
-    return {"empty": empty, "garbled": garbled, "truncated": truncated,
-            "language": detected, "language_mismatch": mismatch}
+    return {
+        "empty": empty,
+        "garbled": garbled,
+        "truncated": truncated,
+        "language": detected,
+        "language_mismatch": mismatch,
+    }

@@ -25,8 +25,12 @@ class WorkingCalendar:
     @classmethod
     def from_policy(cls, policy: object) -> WorkingCalendar:
         section = policy.violations  # type: ignore[attr-defined]
-        return cls(section.timezone, frozenset(section.weekend_days),
-                   frozenset(section.holidays), frozenset(section.extra_working_days))
+        return cls(
+            section.timezone,
+            frozenset(section.weekend_days),
+            frozenset(section.holidays),
+            frozenset(section.extra_working_days),
+        )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -57,13 +61,16 @@ class WorkingCalendar:
 
 def aware(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
-        raise ContractError(f"time {moment.isoformat()} has no timezone",
-                            expected="an aware time (ISO 8601 with an offset)")
+        raise ContractError(
+            f"time {moment.isoformat()} has no timezone",
+            expected="an aware time (ISO 8601 with an offset)",
+        )
     return moment.astimezone(dt.UTC)
 
 
-def sla_state(reported_at: dt.datetime, deadline: dt.datetime, now: dt.datetime,
-              at_risk_fraction: float) -> str:
+def sla_state(
+    reported_at: dt.datetime, deadline: dt.datetime, now: dt.datetime, at_risk_fraction: float
+) -> str:
     """``on_time``, ``at_risk`` (that share of the time used) or ``overdue``."""
     if now >= deadline:
         return "overdue"

@@ -44,7 +44,7 @@ def sha256(text: str) -> str:
 
 
 def char_grams(text: str, size: int) -> set[str]:
-    return {text[i:i + size] for i in range(max(len(text) - size + 1, 1))} if text else set()
+    return {text[i : i + size] for i in range(max(len(text) - size + 1, 1))} if text else set()
 
 
 def hashed_grams(text: str, size: int) -> set[str]:
@@ -58,11 +58,18 @@ def entries_for(violation: Violation) -> list[dict[str, Any]]:
         text = normalise(subject["output"])
         return [{"kind": "output", "value": sha256(text), "detail": {"text": text}}]
     if violation.kind == "pi_request":
-        return [{"kind": "pi", "value": item["hmac"], "detail": {"pi_kind": item["kind"]}}
-                for item in subject["pi"]]
+        return [
+            {"kind": "pi", "value": item["hmac"], "detail": {"pi_kind": item["kind"]}}
+            for item in subject["pi"]
+        ]
     if violation.kind == "ip_complaint" and subject.get("work_grams"):
-        return [{"kind": "work", "value": subject["work_sha256"],
-                 "detail": {"work_id": subject["work_id"], "grams": subject["work_grams"]}}]
+        return [
+            {
+                "kind": "work",
+                "value": subject["work_sha256"],
+                "detail": {"work_id": subject["work_id"], "grams": subject["work_grams"]},
+            }
+        ]
     return []  # a data finding is fixed in the data; nothing to block at serving time
 
 
@@ -73,8 +80,11 @@ class Verdict:
     reasons: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"allowed": self.allowed, "violations": list(self.violations),
-                "reasons": list(self.reasons)}
+        return {
+            "allowed": self.allowed,
+            "violations": list(self.violations),
+            "reasons": list(self.reasons),
+        }
 
 
 class OutputFilter:
@@ -88,11 +98,13 @@ class OutputFilter:
 
     def refresh(self) -> None:
         self.entries = self.registry.filter_entries()
-        self._outputs = [(e, set(char_grams(e["detail"]["text"], 4))) for e in self.entries
-                         if e["kind"] == "output"]
+        self._outputs = [
+            (e, set(char_grams(e["detail"]["text"], 4)))
+            for e in self.entries
+            if e["kind"] == "output"
+        ]
         self._pi = {e["value"]: e for e in self.entries if e["kind"] == "pi"}
-        self._works = [(e, set(e["detail"]["grams"])) for e in self.entries
-                       if e["kind"] == "work"]
+        self._works = [(e, set(e["detail"]["grams"])) for e in self.entries if e["kind"] == "work"]
 
     def check_output(self, text: str) -> Verdict:
         blocked: dict[str, str] = {}
@@ -103,25 +115,29 @@ class OutputFilter:
             for entry, banned in self._outputs:
                 banned_text = entry["detail"]["text"]
                 union = len(grams | banned) or 1
-                if (banned_text in normal
-                        or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD):
-                    blocked.setdefault(entry["violation_id"],
-                                       "reproduces a reported harmful output")
+                if banned_text in normal or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD:
+                    blocked.setdefault(
+                        entry["violation_id"], "reproduces a reported harmful output"
+                    )
             if self._works:
                 hashed = hashed_grams(normal, 8)
                 for entry, work in self._works:
                     if len(hashed) >= 5 and len(hashed & work) / len(hashed) >= WORK_OVERLAP:
-                        blocked.setdefault(entry["violation_id"],
-                                           f"copies withdrawn work {entry['detail']['work_id']}")
+                        blocked.setdefault(
+                            entry["violation_id"],
+                            f"copies withdrawn work {entry['detail']['work_id']}",
+                        )
         if self._pi:
             from trainguard.personal_info import pi_hmac
             from trainguard.scanners.pi import find_pi
 
             for match in find_pi(text):
-                entry = self._pi.get(pi_hmac(match.kind, match.value))
-                if entry is not None:
-                    blocked.setdefault(entry["violation_id"],
-                                       f"contains {match.kind.value} under a deletion request")
+                hit = self._pi.get(pi_hmac(match.kind, match.value))
+                if hit is not None:
+                    blocked.setdefault(
+                        hit["violation_id"],
+                        f"contains {match.kind.value} under a deletion request",
+                    )
         if not blocked:
             return Verdict(True)
         ids = tuple(sorted(blocked))
@@ -143,10 +159,10 @@ def triage_and_filter(registry: Registry, violation_id: str, *, actor: str) -> V
     return violation
 
 
-def move(registry: Registry, violation_id: str, to_status: str, *, actor: str,
-         reason: str = "") -> Violation:
+def move(
+    registry: Registry, violation_id: str, to_status: str, *, actor: str, reason: str = ""
+) -> Violation:
     """A reviewer's transition; ``filtered`` also puts the content into the output filter."""
     if to_status == "filtered":
-        return registry.filter(violation_id, entries_for(registry.get(violation_id)),
-                               actor=actor)
+        return registry.filter(violation_id, entries_for(registry.get(violation_id)), actor=actor)
     return registry.transition(violation_id, to_status, actor=actor, reason=reason)

@@ -61,10 +61,17 @@ TRANSITIONS: dict[ViolationStatus, frozenset[ViolationStatus]] = {
     _S.REJECTED: frozenset(),
 }
 OPEN_STATUSES: tuple[ViolationStatus, ...] = (
-    _S.REPORTED, _S.TRIAGED, _S.FILTERED, _S.REMEDIATING, _S.VERIFIED)
+    _S.REPORTED,
+    _S.TRIAGED,
+    _S.FILTERED,
+    _S.REMEDIATING,
+    _S.VERIFIED,
+)
 FINAL_STATUSES: tuple[ViolationStatus, ...] = (_S.CLOSED, _S.REJECTED)
 # What a person may move a violation to (``reported`` is where filing puts it).
-MOVE_TARGETS: tuple[ViolationStatus, ...] = tuple(s for s in ViolationStatus if s is not _S.REPORTED)
+MOVE_TARGETS: tuple[ViolationStatus, ...] = tuple(
+    s for s in ViolationStatus if s is not _S.REPORTED
+)
 # The statuses the remediation DAG picks up.
 TO_REMEDIATE: tuple[ViolationStatus, ...] = (_S.FILTERED, _S.REMEDIATING, _S.VERIFIED)
 

@@ -9,9 +9,11 @@ is untouched, so the lineage shows both.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
 def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool) -> dict[str, int]:
@@ -36,9 +38,12 @@ def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool)
                 changed = False
                 for row, matches in scan_pi(columns[name]).items():
                     spans = [
-                        (m.start, m.end, m.kind.value) for m in matches
-                        if mask_all or resources.ledger.verdict(
-                            m.kind, pi_hmac(m.kind, m.value, resources.hash_key)).value
+                        (m.start, m.end, m.kind.value)
+                        for m in matches
+                        if mask_all
+                        or resources.ledger.verdict(
+                            m.kind, pi_hmac(m.kind, m.value, resources.hash_key)
+                        ).value
                         != "covered"
                     ]
                     if spans:
@@ -54,8 +59,14 @@ def mask_dataset(dataset_dir: Path, *, policy_path: Path | None, mask_all: bool)
 
 
 def mask_revision(
-    repo: Path, path: str, rev: str, *, tag: str, policy_path: Path | None = None,
-    mask_all: bool = False, progress: Callable[[str], None] = lambda m: None,
+    repo: Path,
+    path: str,
+    rev: str,
+    *,
+    tag: str,
+    policy_path: Path | None = None,
+    mask_all: bool = False,
+    progress: Callable[[str], None] = lambda m: None,
 ) -> dict[str, Any]:
     """Mask ``path`` at ``rev`` and commit it as tag ``tag``; returns counts and the version."""
     from trainguard.versioning import rewrite_revision
@@ -65,8 +76,10 @@ def mask_revision(
 
     def rewrite(dataset_dir: Path) -> str:
         counts.update(mask_dataset(dataset_dir, policy_path=policy_path, mask_all=mask_all))
-        return (f"Mask {counts['masked']} PI value(s) without valid consent in {path} "
-                f"(from {rev}; Art. 7(3))")
+        return (
+            f"Mask {counts['masked']} PI value(s) without valid consent in {path} "
+            f"(from {rev}; Art. 7(3))"
+        )
 
     masked = rewrite_revision(repo, path, rev, tag=tag, rewrite=rewrite)
     return {**counts, "commit": masked.commit, "md5": masked.md5}

@@ -13,11 +13,10 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import (
     ContractError,
@@ -35,14 +34,19 @@ from trainguard.violations.kinds import (
 )
 from trainguard.violations.kinds import TRANSITIONS as _TRANSITIONS
 
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Iterator
+
 REGISTRY_URL_ENV = "TRAINGUARD_REGISTRY_URL"
 GENESIS = "0" * 64
 
 # The shapes of earlier releases, derived from the enums (kinds.py is the one source).
 KINDS = {kind.value: (rule.clause, rule.deadline) for kind, rule in KIND_RULES.items()}
 STATUSES = tuple(status.value for status in ViolationStatus)
-TRANSITIONS = {status.value: {target.value for target in targets}
-               for status, targets in _TRANSITIONS.items()}
+TRANSITIONS = {
+    status.value: {target.value for target in targets} for status, targets in _TRANSITIONS.items()
+}
 
 
 def default_url() -> str:
@@ -68,8 +72,19 @@ def _iso(moment: dt.datetime) -> str:
 
 def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
     """sha256 over the previous hash and the event's fields, in a canonical form."""
-    fields = {key: event[key] for key in ("seq", "violation_id", "action", "from_status",
-                                          "to_status", "actor", "at", "detail")}
+    fields = {
+        key: event[key]
+        for key in (
+            "seq",
+            "violation_id",
+            "action",
+            "from_status",
+            "to_status",
+            "actor",
+            "at",
+            "detail",
+        )
+    }
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
@@ -105,14 +120,23 @@ class Violation:
             return "closed" if self.status == "closed" else "rejected"
         return sla_state(self.reported_at, self.deadline, now, at_risk_fraction)
 
-    def to_dict(self, now: dt.datetime | None = None,
-                at_risk_fraction: float | None = None) -> dict[str, Any]:
-        record = {
-            "id": self.id, "kind": self.kind, "clause": self.clause, "status": self.status,
-            "summary": self.summary, "owner": self.owner, "reported_by": self.reported_by,
-            "reported_at": _iso(self.reported_at), "deadline": _iso(self.deadline),
-            "model_name": self.model_name, "model_version": self.model_version,
-            "subject": self.subject, "evidence": self.evidence,
+    def to_dict(
+        self, now: dt.datetime | None = None, at_risk_fraction: float | None = None
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "clause": self.clause,
+            "status": self.status,
+            "summary": self.summary,
+            "owner": self.owner,
+            "reported_by": self.reported_by,
+            "reported_at": _iso(self.reported_at),
+            "deadline": _iso(self.deadline),
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "subject": self.subject,
+            "evidence": self.evidence,
             "updated_at": _iso(self.updated_at),
             "closed_at": _iso(self.closed_at) if self.closed_at else None,
         }
@@ -146,8 +170,9 @@ class Registry:
             else:
                 self.engine = create_engine(self.url, pool_pre_ping=True)
         except Exception as exc:  # noqa: BLE001 - a bad URL is the user's to fix
-            raise RegistryError(f"cannot open the violation registry at {self._safe_url}: "
-                                f"{exc}") from None
+            raise RegistryError(
+                f"cannot open the violation registry at {self._safe_url}: {exc}"
+            ) from None
         if upgrade:
             self.upgrade()
 
@@ -170,9 +195,10 @@ class Registry:
         except (ContractError, RegistryError):
             raise
         except SQLAlchemyError as exc:
-            cause = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-            raise RegistryError(f"violation registry at {self._safe_url} could not {action}: "
-                                f"{cause}") from exc
+            cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise RegistryError(
+                f"violation registry at {self._safe_url} could not {action}: {cause}"
+            ) from exc
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, concurrency-safe)."""
@@ -190,24 +216,42 @@ class Registry:
 
     # ------------------------------------------------------------------ events
 
-    def _append(self, connection: Any, violation_id: str, action: str, actor: str,
-                at: dt.datetime, *, from_status: str | None = None,
-                to_status: str | None = None, detail: dict[str, Any] | None = None) -> int:
+    def _append(
+        self,
+        connection: Any,
+        violation_id: str,
+        action: str,
+        actor: str,
+        at: dt.datetime,
+        *,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
         from sqlalchemy import select, update
 
         from trainguard.violations.schema import chain_head, events
 
         head = connection.execute(
-            select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)
-            .with_for_update()).one()
-        event = {"seq": head.seq + 1, "violation_id": violation_id, "action": action,
-                 "from_status": from_status, "to_status": to_status, "actor": actor,
-                 "at": _iso(at), "detail": json.dumps(detail or {}, sort_keys=True,
-                                                      ensure_ascii=False)}
+            select(chain_head.c.seq, chain_head.c.hash)
+            .where(chain_head.c.id == 1)
+            .with_for_update()
+        ).one()
+        event = {
+            "seq": head.seq + 1,
+            "violation_id": violation_id,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor,
+            "at": _iso(at),
+            "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+        }
         digest = event_hash(head.hash, event)
         connection.execute(events.insert().values(**event, prev_hash=head.hash, hash=digest))
-        connection.execute(update(chain_head).where(chain_head.c.id == 1)
-                           .values(seq=event["seq"], hash=digest))
+        connection.execute(
+            update(chain_head).where(chain_head.c.id == 1).values(seq=event["seq"], hash=digest)
+        )
         return event["seq"]
 
     def _locked(self, connection: Any, violation_id: str) -> Any:
@@ -216,24 +260,33 @@ class Registry:
 
         from trainguard.violations.schema import violations
 
-        row = connection.execute(select(violations).where(violations.c.id == violation_id)
-                                 .with_for_update()).first()
+        row = connection.execute(
+            select(violations).where(violations.c.id == violation_id).with_for_update()
+        ).first()
         if row is None:
             raise ViolationNotFound(f"no violation '{violation_id}'", field="id")
         return row
 
     # ------------------------------------------------------------------ commands
 
-    def report(self, *, kind: str, summary: str, subject: dict[str, Any], reported_by: str,
-               owner: str, policy: Any, model_name: str | None = None,
-               model_version: str | None = None, reported_at: dt.datetime | None = None,
-               ) -> Violation:
+    def report(
+        self,
+        *,
+        kind: str,
+        summary: str,
+        subject: dict[str, Any],
+        reported_by: str,
+        owner: str,
+        policy: Any,
+        model_name: str | None = None,
+        model_version: str | None = None,
+        reported_at: dt.datetime | None = None,
+    ) -> Violation:
         """File a violation; its deadline follows from the kind and the policy's calendar."""
         from trainguard.violations.schema import violations
 
         if kind not in KINDS:
-            raise ContractError(f"unknown kind '{kind}'", field="kind",
-                                expected=" | ".join(KINDS))
+            raise ContractError(f"unknown kind '{kind}'", field="kind", expected=" | ".join(KINDS))
         kind = ViolationKind(kind)
         for name, value in (("summary", summary), ("by", reported_by), ("owner", owner)):
             if not value or not value.strip():
@@ -244,34 +297,63 @@ class Registry:
             deadline = calendar.add_days(reported_at, policy.violations.fix_deadline_days)
         else:
             deadline = calendar.add_working_days(
-                reported_at, policy.violations.request_deadline_working_days)
+                reported_at, policy.violations.request_deadline_working_days
+            )
         stamp = reported_at.astimezone(calendar.zone).strftime("%Y%m%d")
         violation_id = f"V-{stamp}-{secrets.token_hex(4)}"
-        row = {"id": violation_id, "kind": kind.value, "status": ViolationStatus.REPORTED.value,
-               "summary": summary.strip(), "owner": owner.strip(),
-               "reported_by": reported_by.strip(), "reported_at": reported_at,
-               "deadline": deadline, "model_name": model_name, "model_version": model_version,
-               "subject": subject, "evidence": {}, "updated_at": reported_at,
-               "closed_at": None, "sla_alerted": "none"}
+        row: dict[str, Any] = {
+            "id": violation_id,
+            "kind": kind.value,
+            "status": ViolationStatus.REPORTED.value,
+            "summary": summary.strip(),
+            "owner": owner.strip(),
+            "reported_by": reported_by.strip(),
+            "reported_at": reported_at,
+            "deadline": deadline,
+            "model_name": model_name,
+            "model_version": model_version,
+            "subject": subject,
+            "evidence": {},
+            "updated_at": reported_at,
+            "closed_at": None,
+            "sla_alerted": "none",
+        }
         with self._transaction("file the violation") as connection:
             connection.execute(violations.insert().values(**row))
-            self._append(connection, violation_id, "reported", row["reported_by"], reported_at,
-                         to_status="reported",
-                         detail={"kind": kind, "deadline": _iso(deadline),
-                                 "subject_sha256": _digest(subject)})
+            self._append(
+                connection,
+                violation_id,
+                "reported",
+                row["reported_by"],
+                reported_at,
+                to_status="reported",
+                detail={
+                    "kind": kind,
+                    "deadline": _iso(deadline),
+                    "subject_sha256": _digest(subject),
+                },
+            )
         return self.get(violation_id)
 
-    def transition(self, violation_id: str, to_status: str, *, actor: str,
-                   reason: str = "", evidence: dict[str, Any] | None = None,
-                   at: dt.datetime | None = None) -> Violation:
+    def transition(
+        self,
+        violation_id: str,
+        to_status: str,
+        *,
+        actor: str,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+        at: dt.datetime | None = None,
+    ) -> Violation:
         """Move a violation along its lifecycle (``rejected`` needs a reason)."""
         from sqlalchemy import update
 
         from trainguard.violations.schema import violations
 
         if to_status not in STATUSES:
-            raise ContractError(f"unknown status '{to_status}'", field="to",
-                                expected=" | ".join(STATUSES))
+            raise ContractError(
+                f"unknown status '{to_status}'", field="to", expected=" | ".join(STATUSES)
+            )
         if to_status == ViolationStatus.REJECTED and not reason.strip():
             raise ContractError("a rejection needs a reason", field="reason")
         if not actor.strip():
@@ -283,21 +365,29 @@ class Registry:
             if to_status not in allowed:
                 raise TransitionNotAllowed(
                     f"{violation_id} is {current.status}; it cannot move to {to_status}",
-                    field="to", expected=" | ".join(sorted(allowed)) or "no further status")
+                    field="to",
+                    expected=" | ".join(sorted(allowed)) or "no further status",
+                )
             merged = {**(current.evidence or {}), **(evidence or {})}
-            values: dict[str, Any] = {"status": to_status, "updated_at": at,
-                                      "evidence": merged}
+            values: dict[str, Any] = {"status": to_status, "updated_at": at, "evidence": merged}
             if to_status in FINAL_STATUSES:
                 values["closed_at"] = at
-            connection.execute(update(violations).where(violations.c.id == violation_id)
-                               .values(**values))
-            self._append(connection, violation_id, "transition", actor.strip(), at,
-                         from_status=current.status, to_status=to_status,
-                         detail={"reason": reason.strip(), "evidence": evidence or {}})
+            connection.execute(
+                update(violations).where(violations.c.id == violation_id).values(**values)
+            )
+            self._append(
+                connection,
+                violation_id,
+                "transition",
+                actor.strip(),
+                at,
+                from_status=current.status,
+                to_status=to_status,
+                detail={"reason": reason.strip(), "evidence": evidence or {}},
+            )
         return self.get(violation_id)
 
-    def filter(self, violation_id: str, entries: list[dict[str, Any]], *,
-               actor: str) -> Violation:
+    def filter(self, violation_id: str, entries: list[dict[str, Any]], *, actor: str) -> Violation:
         """Put the violation's content into the output filter and mark it ``filtered``,
         in one transaction: the block is in force exactly when the status says so."""
         from sqlalchemy import update
@@ -308,18 +398,38 @@ class Registry:
         with self._transaction(f"filter {violation_id}") as connection:
             current = self._locked(connection, violation_id)
             if current.status != "triaged":
-                raise ContractError(f"{violation_id} is {current.status}; only a triaged "
-                                    "violation is filtered", field="to")
+                raise ContractError(
+                    f"{violation_id} is {current.status}; only a triaged violation is filtered",
+                    field="to",
+                )
             for entry in entries:
-                connection.execute(filter_entries.insert().values(
-                    violation_id=violation_id, kind=entry["kind"], value=entry["value"],
-                    detail=entry.get("detail", {}), active=True, added_at=at))
-            connection.execute(update(violations).where(violations.c.id == violation_id)
-                               .values(status="filtered", updated_at=at))
-            self._append(connection, violation_id, "transition", actor, at,
-                         from_status="triaged", to_status="filtered",
-                         detail={"filter_entries": [{"kind": e["kind"], "value": e["value"]}
-                                                    for e in entries]})
+                connection.execute(
+                    filter_entries.insert().values(
+                        violation_id=violation_id,
+                        kind=entry["kind"],
+                        value=entry["value"],
+                        detail=entry.get("detail", {}),
+                        active=True,
+                        added_at=at,
+                    )
+                )
+            connection.execute(
+                update(violations)
+                .where(violations.c.id == violation_id)
+                .values(status="filtered", updated_at=at)
+            )
+            self._append(
+                connection,
+                violation_id,
+                "transition",
+                actor,
+                at,
+                from_status="triaged",
+                to_status="filtered",
+                detail={
+                    "filter_entries": [{"kind": e["kind"], "value": e["value"]} for e in entries]
+                },
+            )
         return self.get(violation_id)
 
     def filter_entries(self) -> list[dict[str, Any]]:
@@ -328,12 +438,18 @@ class Registry:
         from trainguard.violations.schema import filter_entries
 
         with self._transaction("read the output filter") as connection:
-            return [dict(row._mapping) for row in connection.execute(
-                select(filter_entries).where(filter_entries.c.active.is_(True))
-                .order_by(filter_entries.c.id))]
+            return [
+                dict(row._mapping)
+                for row in connection.execute(
+                    select(filter_entries)
+                    .where(filter_entries.c.active.is_(True))
+                    .order_by(filter_entries.c.id)
+                )
+            ]
 
-    def add_evidence(self, violation_id: str, evidence: dict[str, Any], *, actor: str,
-                     action: str = "evidence") -> Violation:
+    def add_evidence(
+        self, violation_id: str, evidence: dict[str, Any], *, actor: str, action: str = "evidence"
+    ) -> Violation:
         """Attach evidence (a remediation step's digests and run ids) without a transition."""
         from sqlalchemy import update
 
@@ -342,9 +458,11 @@ class Registry:
         at = _now()
         with self._transaction(f"attach evidence to {violation_id}") as connection:
             current = self._locked(connection, violation_id)
-            connection.execute(update(violations).where(violations.c.id == violation_id)
-                               .values(evidence={**(current.evidence or {}), **evidence},
-                                       updated_at=at))
+            connection.execute(
+                update(violations)
+                .where(violations.c.id == violation_id)
+                .values(evidence={**(current.evidence or {}), **evidence}, updated_at=at)
+            )
             self._append(connection, violation_id, action, actor, at, detail=evidence)
         return self.get(violation_id)
 
@@ -355,10 +473,12 @@ class Registry:
         from trainguard.violations.schema import violations
 
         with self._transaction(f"record the {level} alert of {violation_id}") as connection:
-            connection.execute(update(violations).where(violations.c.id == violation_id)
-                               .values(sla_alerted=level))
-            self._append(connection, violation_id, "sla_alert", actor, _now(),
-                         detail={"level": level})
+            connection.execute(
+                update(violations).where(violations.c.id == violation_id).values(sla_alerted=level)
+            )
+            self._append(
+                connection, violation_id, "sla_alert", actor, _now(), detail={"level": level}
+            )
 
     # ------------------------------------------------------------------ queries
 
@@ -369,13 +489,15 @@ class Registry:
 
         with self._transaction(f"read {violation_id}") as connection:
             row = connection.execute(
-                select(violations).where(violations.c.id == violation_id)).first()
+                select(violations).where(violations.c.id == violation_id)
+            ).first()
         if row is None:
             raise ViolationNotFound(f"no violation '{violation_id}'", field="id")
         return _violation(row)
 
-    def list(self, *, status: str | None = None, kind: str | None = None,
-             open_only: bool = False) -> list[Violation]:
+    def list(
+        self, *, status: str | None = None, kind: str | None = None, open_only: bool = False
+    ) -> builtins.list[Violation]:
         from sqlalchemy import select
 
         from trainguard.violations.schema import violations
@@ -390,7 +512,7 @@ class Registry:
         with self._transaction("list violations") as connection:
             return [_violation(row) for row in connection.execute(query)]
 
-    def events(self, violation_id: str | None = None) -> list[dict[str, Any]]:
+    def events(self, violation_id: str | None = None) -> builtins.list[dict[str, Any]]:
         from sqlalchemy import select
 
         from trainguard.violations.schema import events
@@ -401,7 +523,7 @@ class Registry:
         with self._transaction("read events") as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
-    def audit(self) -> list[str]:
+    def audit(self) -> builtins.list[str]:
         """Every break in the event chain, and every violation whose state its events
         do not explain (empty when intact)."""
         from sqlalchemy import select
@@ -418,43 +540,59 @@ class Registry:
             if event["seq"] != expected_seq:
                 problems.append(f"event {expected_seq}: missing (next is {event['seq']})")
             if event["prev_hash"] != previous:
-                problems.append(f"event {event['seq']}: does not follow event "
-                                f"{event['seq'] - 1} (prev_hash differs)")
+                problems.append(
+                    f"event {event['seq']}: does not follow event "
+                    f"{event['seq'] - 1} (prev_hash differs)"
+                )
             if event_hash(event["prev_hash"], event) != event["hash"]:
-                problems.append(f"event {event['seq']} ({event['violation_id']}): content "
-                                "changed after it was written")
+                problems.append(
+                    f"event {event['seq']} ({event['violation_id']}): content "
+                    "changed after it was written"
+                )
             if event["to_status"]:
                 replayed[event["violation_id"]] = event["to_status"]
             previous, expected_seq = event["hash"], event["seq"] + 1
         if head.seq != expected_seq - 1 or head.hash != previous:
-            problems.append(f"chain head names event {head.seq}, but the chain ends at event "
-                            f"{expected_seq - 1}: events were removed or added outside")
+            problems.append(
+                f"chain head names event {head.seq}, but the chain ends at event "
+                f"{expected_seq - 1}: events were removed or added outside"
+            )
         for violation_id, row in sorted(rows.items()):
             if replayed.get(violation_id) != row.status:
-                problems.append(f"{violation_id}: status '{row.status}' is not what its events "
-                                f"say ('{replayed.get(violation_id)}')")
+                problems.append(
+                    f"{violation_id}: status '{row.status}' is not what its events "
+                    f"say ('{replayed.get(violation_id)}')"
+                )
         for violation_id in sorted(set(replayed) - set(rows)):
             problems.append(f"{violation_id}: has events but no violation row (deleted)")
         return problems
 
 
 def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False)
-                          .encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 def _violation(row: Any) -> Violation:
-    def utc(moment: dt.datetime | None) -> dt.datetime | None:
-        if moment is None:
-            return None
+    def utc(moment: dt.datetime) -> dt.datetime:
         # SQLite returns naive datetimes for timezone=True columns: they were stored as UTC.
-        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(
-            dt.UTC)
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
     return Violation(
-        id=row.id, kind=row.kind, status=row.status, summary=row.summary, owner=row.owner,
-        reported_by=row.reported_by, reported_at=utc(row.reported_at),
-        deadline=utc(row.deadline), model_name=row.model_name,
-        model_version=row.model_version, subject=row.subject or {},
-        evidence=row.evidence or {}, updated_at=utc(row.updated_at),
-        closed_at=utc(row.closed_at), sla_alerted=row.sla_alerted)
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        summary=row.summary,
+        owner=row.owner,
+        reported_by=row.reported_by,
+        reported_at=utc(row.reported_at),
+        deadline=utc(row.deadline),
+        model_name=row.model_name,
+        model_version=row.model_version,
+        subject=row.subject or {},
+        evidence=row.evidence or {},
+        updated_at=utc(row.updated_at),
+        closed_at=utc(row.closed_at) if row.closed_at is not None else None,
+        sla_alerted=row.sla_alerted,
+    )

@@ -24,9 +24,8 @@ to the new model version's training run in MLflow.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError, GateFailed, TrainguardError
 from trainguard.tracking import TAG_PREFIX
@@ -39,6 +38,9 @@ from trainguard.violations.filtering import (
     normalise,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 ACTOR = "trainguard-remediation"
 PROBE_PROMPTS = 20
 
@@ -48,6 +50,7 @@ class RemediationFailed(TrainguardError):
 
 
 # ----------------------------------------------------------------------------- matching
+
 
 class Matcher:
     """Which records of a dataset hold a violation's content, and what to do with them."""
@@ -63,8 +66,10 @@ class Matcher:
         elif self.kind == "ip_complaint":
             self.work = set(subject.get("work_grams") or [])
             if not self.work and not subject.get("source_id"):
-                raise ContractError("the complaint names neither the text of a work nor a "
-                                    "source to look for", field="work-file")
+                raise ContractError(
+                    "the complaint names neither the text of a work nor a source to look for",
+                    field="work-file",
+                )
             if not self.work:
                 self.kind = "source"  # a complaint about a whole source: drop its records
         if self.kind == "data_finding":
@@ -88,8 +93,11 @@ class Matcher:
         from trainguard.personal_info import pi_hmac
         from trainguard.scanners.pi import find_pi
 
-        return [(m.start, m.end, m.kind.value) for m in find_pi(text)
-                if pi_hmac(m.kind, m.value) in self.hmacs]
+        return [
+            (m.start, m.end, m.kind.value)
+            for m in find_pi(text)
+            if pi_hmac(m.kind, m.value) in self.hmacs
+        ]
 
     def fix_batch(self, batch: Any, text_columns: tuple[str, ...]) -> tuple[Any, list[str]]:
         """The batch with offending rows dropped or masked, and the ids of those rows."""
@@ -112,15 +120,21 @@ class Matcher:
                     touched.append(ids[row])
                 keep.append(row)
                 continue
-            offends = (columns["source_id"][row] == self.source_id
-                       if self.kind == "source"
-                       else any(self.text_offends(columns[n][row]) for n in text_columns))
+            offends = (
+                columns["source_id"][row] == self.source_id
+                if self.kind == "source"
+                else any(self.text_offends(columns[n][row]) for n in text_columns)
+            )
             if offends:
                 touched.append(ids[row])
             else:
                 keep.append(row)
-        table = pa.table({name: pa.array([values[r] for r in keep], batch.schema.field(name).type)
-                          for name, values in columns.items()})
+        table = pa.table(
+            {
+                name: pa.array([values[r] for r in keep], batch.schema.field(name).type)
+                for name, values in columns.items()
+            }
+        )
         return table, touched
 
     def scan(self, dataset_dir: Path) -> list[str]:
@@ -184,6 +198,7 @@ def _drop_rows(path: Path, record_ids: set[str]) -> None:
 
 # ----------------------------------------------------------------------------- steps
 
+
 def _client() -> Any:
     from mlflow import MlflowClient
 
@@ -196,12 +211,16 @@ def _trained_version(model_name: str, version: str) -> tuple[Any, DatasetVersion
     model_version = _client().get_model_version(model_name, version)
     tags = model_version.tags
     try:
-        dataset = resolve_version(tags[f"{TAG_PREFIX}dataset.repo"],
-                                  tags[f"{TAG_PREFIX}dataset.path"],
-                                  tags[f"{TAG_PREFIX}dataset.commit"])
+        dataset = resolve_version(
+            tags[f"{TAG_PREFIX}dataset.repo"],
+            tags[f"{TAG_PREFIX}dataset.path"],
+            tags[f"{TAG_PREFIX}dataset.commit"],
+        )
     except KeyError:
-        raise ContractError(f"model {model_name} version {version} carries no trainguard "
-                            "dataset lineage", field="model") from None
+        raise ContractError(
+            f"model {model_name} version {version} carries no trainguard dataset lineage",
+            field="model",
+        ) from None
     return model_version, dataset
 
 
@@ -209,8 +228,10 @@ def _candidate_models(violation: Any) -> list[tuple[str, str]]:
     client = _client()
     if violation.model_name:
         version = violation.model_version or max(
-            (mv.version for mv in client.search_model_versions(
-                f"name='{violation.model_name}'")), key=int, default=None)
+            (mv.version for mv in client.search_model_versions(f"name='{violation.model_name}'")),
+            key=int,
+            default=None,
+        )
         if version is None:
             raise ContractError(f"no registered model '{violation.model_name}'", field="model")
         return [(violation.model_name, str(version))]
@@ -234,11 +255,17 @@ def find_targets(violation: Any) -> list[dict[str, Any]]:
         model_version, dataset = _trained_version(model_name, version)
         records = matcher.scan(fetch_version(dataset, workspace()))
         if records:
-            targets.append({"model_name": model_name, "model_version": version,
-                            "stage": model_version.tags.get(f"{TAG_PREFIX}stage", ""),
-                            "gate_run_id": model_version.tags.get(f"{TAG_PREFIX}gate_run_id"),
-                            "dataset": dataset.to_dict(), "records": len(records),
-                            "record_ids": records[:100]})
+            targets.append(
+                {
+                    "model_name": model_name,
+                    "model_version": version,
+                    "stage": model_version.tags.get(f"{TAG_PREFIX}stage", ""),
+                    "gate_run_id": model_version.tags.get(f"{TAG_PREFIX}gate_run_id"),
+                    "dataset": dataset.to_dict(),
+                    "records": len(records),
+                    "record_ids": records[:100],
+                }
+            )
     return targets
 
 
@@ -256,14 +283,25 @@ def _fixed_dataset(violation: Any, target: dict[str, Any]) -> dict[str, Any]:
     def rewrite(dataset_dir: Path) -> str:
         touched.extend(_rewrite_dataset(dataset_dir, matcher))
         action = "Mask PI in" if violation.kind == "pi_request" else "Drop"
-        return (f"{action} {len(touched)} record(s) for violation {violation.id} "
-                f"({violation.kind}, {violation.clause}): {violation.summary[:80]}\n\n"
-                f"Fixed from {source.path}@{source.commit[:12]} (DVC md5 {source.md5}).")
+        return (
+            f"{action} {len(touched)} record(s) for violation {violation.id} "
+            f"({violation.kind}, {violation.clause}): {violation.summary[:80]}\n\n"
+            f"Fixed from {source.path}@{source.commit[:12]} (DVC md5 {source.md5})."
+        )
 
-    fixed = rewrite_revision(source.repo, source.path, source.commit,
-                             tag=fix_tag(violation.id, source.path), rewrite=rewrite)
-    return {"version": fixed.to_dict(), "records_changed": len(touched),
-            "from_md5": source.md5, "from_commit": source.commit}
+    fixed = rewrite_revision(
+        source.repo,
+        source.path,
+        source.commit,
+        tag=fix_tag(violation.id, source.path),
+        rewrite=rewrite,
+    )
+    return {
+        "version": fixed.to_dict(),
+        "records_changed": len(touched),
+        "from_md5": source.md5,
+        "from_commit": source.commit,
+    }
 
 
 def _gate_settings(gate_run_id: str | None) -> tuple[str | None, list[str]]:
@@ -282,28 +320,40 @@ def _gate(fixed: DatasetVersion, target: dict[str, Any], tags: dict[str, str]) -
     policy, lexicons = _gate_settings(target.get("gate_run_id"))
     for shard in list_shards(fixed, policy_path=policy):
         scan_version_shard(fixed, shard, policy_path=policy, lexicons=lexicons)
-    outcome = gate_version(fixed, stage=target["stage"], policy_path=policy, lexicons=lexicons,
-                           context_tags=tags)
+    outcome = gate_version(
+        fixed, stage=target["stage"], policy_path=policy, lexicons=lexicons, context_tags=tags
+    )
     return {"gate_run_id": outcome.run_id, "decision": outcome.report.decision.value}
 
 
-def _train(violation: Any, fixed: DatasetVersion, target: dict[str, Any], gate_run_id: str,
-           tags: dict[str, str]) -> dict[str, Any]:
+def _train(
+    violation: Any,
+    fixed: DatasetVersion,
+    target: dict[str, Any],
+    gate_run_id: str,
+    tags: dict[str, str],
+) -> dict[str, Any]:
     from trainguard.pipeline import train_admitted_version
 
     registered = train_admitted_version(
-        fixed, gate_run_id=gate_run_id, model_name=target["model_name"], stage=target["stage"],
-        context_tags={**tags, f"{TAG_PREFIX}kind": "optimization_training"})
+        fixed,
+        gate_run_id=gate_run_id,
+        model_name=target["model_name"],
+        stage=target["stage"],
+        context_tags={**tags, f"{TAG_PREFIX}kind": "optimization_training"},
+    )
     client = _client()
-    for key, value in ((f"{TAG_PREFIX}fixes_violations", violation.id),
-                       (f"{TAG_PREFIX}fixed_from_version", target["model_version"])):
-        client.set_model_version_tag(target["model_name"], registered["model_version"], key,
-                                     value)
+    for key, value in (
+        (f"{TAG_PREFIX}fixes_violations", violation.id),
+        (f"{TAG_PREFIX}fixed_from_version", target["model_version"]),
+    ):
+        client.set_model_version_tag(target["model_name"], registered["model_version"], key, value)
     return {"model_version": registered["model_version"], "run_id": registered["run_id"]}
 
 
-def _probe(violation: Any, target: dict[str, Any], fixed: DatasetVersion,
-           model_version: str) -> dict[str, Any]:
+def _probe(
+    violation: Any, target: dict[str, Any], fixed: DatasetVersion, model_version: str
+) -> dict[str, Any]:
     """The verification probe; ``passed`` only when every check holds."""
     import mlflow.sklearn
 
@@ -323,10 +373,14 @@ def _probe(violation: Any, target: dict[str, Any], fixed: DatasetVersion,
         leaking = []  # the dataset check above is the proof: no record of the source is left
     else:
         leaking = [i for i, answer in enumerate(answers) if matcher.text_offends(answer)]
-    return {"passed": not remaining and not leaking,
-            "dataset_records_still_matching": len(remaining),
-            "probe_prompts": len(prompts), "answers_violating": len(leaking),
-            "model_version": model_version, "dataset_md5": fixed.md5}
+    return {
+        "passed": not remaining and not leaking,
+        "dataset_records_still_matching": len(remaining),
+        "probe_prompts": len(prompts),
+        "answers_violating": len(leaking),
+        "model_version": model_version,
+        "dataset_md5": fixed.md5,
+    }
 
 
 def _probe_prompts(violation: Any, dataset: Any, record_ids: list[str]) -> list[str]:
@@ -342,14 +396,20 @@ def _probe_prompts(violation: Any, dataset: Any, record_ids: list[str]) -> list[
         prompts += batch.filter(mask).column(column).to_pylist()
     if violation.kind in ("harmful_output", "ip_complaint") and len(prompts) < 2:
         prompts.append(violation.subject.get("output", "")[:200] or "")
-    return [p for p in prompts if p][:PROBE_PROMPTS + 1]
+    return [p for p in prompts if p][: PROBE_PROMPTS + 1]
 
 
 # ----------------------------------------------------------------------------- driver
 
-def remediate(violation_id: str, *, registry: Any = None,
-              context_tags: dict[str, str] | None = None,
-              progress: Callable[[str], None] = lambda message: None) -> Any:
+
+# The lifecycle reads top to bottom: each step records its evidence before the next.
+def remediate(  # noqa: C901
+    violation_id: str,
+    *,
+    registry: Any = None,
+    context_tags: dict[str, str] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Any:
     """Fix, verify and close one violation; resumes from the last recorded step."""
     from trainguard.violations import Registry
 
@@ -358,8 +418,11 @@ def remediate(violation_id: str, *, registry: Any = None,
     if violation.status in ("closed", "rejected"):
         return violation
     if violation.status in ("reported", "triaged"):
-        raise ContractError(f"{violation_id} is {violation.status}: triage and filter it first "
-                            "(the immediate measure comes before the fix)", field="status")
+        raise ContractError(
+            f"{violation_id} is {violation.status}: triage and filter it first "
+            "(the immediate measure comes before the fix)",
+            field="status",
+        )
     if violation.status == "filtered":
         violation = registry.transition(violation_id, "remediating", actor=ACTOR)
     tags = {**(context_tags or {}), f"{TAG_PREFIX}violation": violation_id}
@@ -367,55 +430,82 @@ def remediate(violation_id: str, *, registry: Any = None,
         if "targets" not in violation.evidence:
             targets = find_targets(violation)
             progress(f"{violation_id}: {len(targets)} affected model version(s)")
-            violation = registry.add_evidence(violation_id, {"targets": targets}, actor=ACTOR,
-                                              action="step:targets")
+            violation = registry.add_evidence(
+                violation_id, {"targets": targets}, actor=ACTOR, action="step:targets"
+            )
         probes = {}
         for target in violation.evidence["targets"]:
             name = target["model_name"]
             if f"{name}:dataset" not in violation.evidence:
                 step = _fixed_dataset(violation, target)
-                progress(f"{violation_id}: fixed dataset {step['version']['rev']} "
-                         f"({step['records_changed']} record(s))")
-                violation = registry.add_evidence(violation_id, {f"{name}:dataset": step},
-                                                  actor=ACTOR, action="step:dataset")
+                progress(
+                    f"{violation_id}: fixed dataset {step['version']['rev']} "
+                    f"({step['records_changed']} record(s))"
+                )
+                violation = registry.add_evidence(
+                    violation_id, {f"{name}:dataset": step}, actor=ACTOR, action="step:dataset"
+                )
             fixed = DatasetVersion.from_dict(violation.evidence[f"{name}:dataset"]["version"])
             if f"{name}:gate" not in violation.evidence:  # recorded only once passed
                 try:
                     step = _gate(fixed, target, tags)
                 except GateFailed as failed:
                     checks = [f.summary() for f in failed.failed]
-                    registry.add_evidence(violation_id, {f"{name}:gate_failed": {
-                        "gate_run_id": failed.gate_run_id, "failed": checks}},
-                        actor=ACTOR, action="step:gate_failed")
+                    registry.add_evidence(
+                        violation_id,
+                        {
+                            f"{name}:gate_failed": {
+                                "gate_run_id": failed.gate_run_id,
+                                "failed": checks,
+                            }
+                        },
+                        actor=ACTOR,
+                        action="step:gate_failed",
+                    )
                     raise RemediationFailed(
                         f"{violation_id}: the fixed dataset version {fixed.rev} fails the gate "
                         f"({'; '.join(checks)}); fix the data or have a reviewer grant a "
-                        "waiver, then rerun: the remediation resumes at the gate") from None
+                        "waiver, then rerun: the remediation resumes at the gate"
+                    ) from None
                 progress(f"{violation_id}: gate {step['decision']} ({step['gate_run_id']})")
-                violation = registry.add_evidence(violation_id, {f"{name}:gate": step},
-                                                  actor=ACTOR, action="step:gate")
+                violation = registry.add_evidence(
+                    violation_id, {f"{name}:gate": step}, actor=ACTOR, action="step:gate"
+                )
             if f"{name}:model" not in violation.evidence:
-                step = _train(violation, fixed, target,
-                              violation.evidence[f"{name}:gate"]["gate_run_id"], tags)
+                step = _train(
+                    violation,
+                    fixed,
+                    target,
+                    violation.evidence[f"{name}:gate"]["gate_run_id"],
+                    tags,
+                )
                 progress(f"{violation_id}: trained {name} version {step['model_version']}")
-                violation = registry.add_evidence(violation_id, {f"{name}:model": step},
-                                                  actor=ACTOR, action="step:model")
-            probe = _probe(violation, target, fixed,
-                           violation.evidence[f"{name}:model"]["model_version"])
+                violation = registry.add_evidence(
+                    violation_id, {f"{name}:model": step}, actor=ACTOR, action="step:model"
+                )
+            probe = _probe(
+                violation, target, fixed, violation.evidence[f"{name}:model"]["model_version"]
+            )
             probes[name] = probe
-            violation = registry.add_evidence(violation_id, {f"{name}:probe": probe},
-                                              actor=ACTOR, action="step:probe")
+            violation = registry.add_evidence(
+                violation_id, {f"{name}:probe": probe}, actor=ACTOR, action="step:probe"
+            )
         if not violation.evidence["targets"]:
-            probes["none"] = {"passed": True, "note": "no dataset version of any affected "
-                                                      "model holds the content"}
+            probes["none"] = {
+                "passed": True,
+                "note": "no dataset version of any affected model holds the content",
+            }
         if not all(p["passed"] for p in probes.values()):
             raise RemediationFailed(
                 f"{violation_id}: the verification probe failed ({json.dumps(probes)}); "
-                "the violation stays open")
-        violation = registry.transition(violation_id, "verified", actor=ACTOR,
-                                        evidence={"probes": probes})
-    violation = registry.transition(violation_id, "closed", actor=ACTOR,
-                                    reason="verification probe passed")
+                "the violation stays open"
+            )
+        violation = registry.transition(
+            violation_id, "verified", actor=ACTOR, evidence={"probes": probes}
+        )
+    violation = registry.transition(
+        violation_id, "closed", actor=ACTOR, reason="verification probe passed"
+    )
     _record_in_mlflow(violation)
     progress(f"{violation_id}: closed")
     return violation
@@ -430,11 +520,29 @@ def _record_in_mlflow(violation: Any) -> None:
         if not model:
             continue
         dataset = violation.evidence[f"{target['model_name']}:dataset"]["version"]
-        entry = {key: record[key] for key in ("id", "kind", "clause", "status", "reported_at",
-                                               "deadline", "closed_at", "summary")}
+        entry = {
+            key: record[key]
+            for key in (
+                "id",
+                "kind",
+                "clause",
+                "status",
+                "reported_at",
+                "deadline",
+                "closed_at",
+                "summary",
+            )
+        }
         entry["dataset_version"] = f"{dataset['path']}@{dataset['rev']} ({dataset['md5']})"
-        entry["evidence"] = {key: value for key, value in violation.evidence.items()
-                             if key.startswith(target["model_name"]) or key == "probes"}
+        entry["evidence"] = {
+            key: value
+            for key, value in violation.evidence.items()
+            if key.startswith(target["model_name"]) or key == "probes"
+        }
         client.log_dict(model["run_id"], {"violations": [entry]}, "violations.json")
-        client.set_model_version_tag(target["model_name"], model["model_version"],
-                                     f"{TAG_PREFIX}violation.{violation.id}", "closed")
+        client.set_model_version_tag(
+            target["model_name"],
+            model["model_version"],
+            f"{TAG_PREFIX}violation.{violation.id}",
+            "closed",
+        )

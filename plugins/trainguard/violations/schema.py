@@ -19,7 +19,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 violations = Table(
-    "tg_violations", metadata,
+    "tg_violations",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("kind", String(32), nullable=False, index=True),
     Column("status", String(16), nullable=False, index=True),
@@ -41,10 +42,10 @@ violations = Table(
 # and the previous event's hash, and tg_chain_head holds the newest, so a changed, removed
 # or reordered event (even the last one) breaks the chain.
 events = Table(
-    "tg_violation_events", metadata,
+    "tg_violation_events",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("violation_id", String(40), ForeignKey("tg_violations.id"), nullable=False,
-           index=True),
+    Column("violation_id", String(40), ForeignKey("tg_violations.id"), nullable=False, index=True),
     Column("action", String(32), nullable=False),
     Column("from_status", String(16)),
     Column("to_status", String(16)),
@@ -56,17 +57,18 @@ events = Table(
 )
 
 chain_head = Table(
-    "tg_chain_head", metadata,
+    "tg_chain_head",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
 
 filter_entries = Table(
-    "tg_filter_entries", metadata,
+    "tg_filter_entries",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("violation_id", String(40), ForeignKey("tg_violations.id"), nullable=False,
-           index=True),
+    Column("violation_id", String(40), ForeignKey("tg_violations.id"), nullable=False, index=True),
     Column("kind", String(16), nullable=False),  # output | pi | work
     Column("value", String(64), nullable=False, index=True),  # sha256 or PI HMAC
     Column("detail", JSON, nullable=False),

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.settings import env
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LEVELS = {"none": 0, "at_risk": 1, "overdue": 2}
 WEBHOOK_ENV = "TRAINGUARD_ALERT_WEBHOOK"
@@ -22,9 +24,14 @@ SMTP_ENV = "TRAINGUARD_SMTP"  # host[:port]
 log = logging.getLogger("trainguard.alerts")
 
 
-def check_deadlines(registry: Any, policy: Any, *, now: dt.datetime | None = None,
-                    notify: Callable[[dict[str, Any]], None] | None = None,
-                    actor: str = "trainguard-sla") -> list[dict[str, Any]]:
+def check_deadlines(
+    registry: Any,
+    policy: Any,
+    *,
+    now: dt.datetime | None = None,
+    notify: Callable[[dict[str, Any]], None] | None = None,
+    actor: str = "trainguard-sla",
+) -> list[dict[str, Any]]:
     """Alert every open violation that reached a new SLA level; returns the alerts sent."""
     now = now or dt.datetime.now(dt.UTC)
     fraction = policy.violations.at_risk_fraction
@@ -33,11 +40,17 @@ def check_deadlines(registry: Any, policy: Any, *, now: dt.datetime | None = Non
         level = violation.sla(now, fraction)
         if LEVELS.get(level, 0) <= LEVELS[violation.sla_alerted]:
             continue
-        alert = {"level": level, "violation": violation.id, "kind": violation.kind,
-                 "clause": violation.clause, "status": violation.status,
-                 "owner": violation.owner, "deadline": violation.deadline.isoformat(),
-                 "hours_left": round((violation.deadline - now).total_seconds() / 3600, 1),
-                 "summary": violation.summary}
+        alert = {
+            "level": level,
+            "violation": violation.id,
+            "kind": violation.kind,
+            "clause": violation.clause,
+            "status": violation.status,
+            "owner": violation.owner,
+            "deadline": violation.deadline.isoformat(),
+            "hours_left": round((violation.deadline - now).total_seconds() / 3600, 1),
+            "summary": violation.summary,
+        }
         (notify or send_alert)(alert)
         registry.mark_alerted(violation.id, level, actor=actor)
         alerts.append(alert)
@@ -45,12 +58,17 @@ def check_deadlines(registry: Any, policy: Any, *, now: dt.datetime | None = Non
 
 
 def alert_text(alert: dict[str, Any]) -> str:
-    when = (f"{-alert['hours_left']:.0f} h past its deadline" if alert["hours_left"] < 0
-            else f"{alert['hours_left']:.0f} h left")
-    return (f"[trainguard] {alert['level'].upper().replace('_', ' ')}: violation "
-            f"{alert['violation']} ({alert['kind']}, {alert['clause']}) is {alert['status']}, "
-            f"{when} (deadline {alert['deadline']}); owner {alert['owner']}: "
-            f"{alert['summary']}")
+    when = (
+        f"{-alert['hours_left']:.0f} h past its deadline"
+        if alert["hours_left"] < 0
+        else f"{alert['hours_left']:.0f} h left"
+    )
+    return (
+        f"[trainguard] {alert['level'].upper().replace('_', ' ')}: violation "
+        f"{alert['violation']} ({alert['kind']}, {alert['clause']}) is {alert['status']}, "
+        f"{when} (deadline {alert['deadline']}); owner {alert['owner']}: "
+        f"{alert['summary']}"
+    )
 
 
 def send_alert(alert: dict[str, Any]) -> None:
@@ -65,8 +83,11 @@ def send_alert(alert: dict[str, Any]) -> None:
         import urllib.request
 
         request = urllib.request.Request(
-            webhook, data=json.dumps({**alert, "text": text}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST")
+            webhook,
+            data=json.dumps({**alert, "text": text}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()

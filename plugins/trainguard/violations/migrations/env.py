@@ -11,8 +11,12 @@ VERSION_TABLE = "tg_alembic_version"  # not Airflow's or MLflow's, should they s
 
 def run_migrations_online() -> None:
     connection = context.config.attributes["connection"]
-    context.configure(connection=connection, target_metadata=metadata,
-                      version_table=VERSION_TABLE, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -35,8 +35,13 @@ def upgrade() -> None:
     op.create_table(
         "tg_violation_events",
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("violation_id", sa.String(40), sa.ForeignKey("tg_violations.id"),
-                  nullable=False, index=True),
+        sa.Column(
+            "violation_id",
+            sa.String(40),
+            sa.ForeignKey("tg_violations.id"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("from_status", sa.String(16)),
         sa.Column("to_status", sa.String(16)),
@@ -56,8 +61,13 @@ def upgrade() -> None:
     op.create_table(
         "tg_filter_entries",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("violation_id", sa.String(40), sa.ForeignKey("tg_violations.id"),
-                  nullable=False, index=True),
+        sa.Column(
+            "violation_id",
+            sa.String(40),
+            sa.ForeignKey("tg_violations.id"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("value", sa.String(64), nullable=False, index=True),
         sa.Column("detail", sa.JSON, nullable=False),
