@@ -32,7 +32,7 @@ test-integration: $(VENV)/.synced
 test-stack: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m stack tests/stack
 
-# ruff (broad rule set, every ignore commented in pyproject.toml), ruff format, mypy on the core.
+# ruff (broad rule set, every ignore commented in pyproject.toml), ruff format, mypy.
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check plugins dags tests bench
 	$(VENV)/bin/ruff format --check plugins dags tests bench

@@ -4,6 +4,10 @@
 consents.csv, annotation/); ``Dataset.validate_records`` streams the record shards in
 Arrow batches and checks every row. Any breach raises ``ContractError`` naming the file,
 the row (1-based; the line for JSONL) and the field, with what was expected.
+
+Kept as one module (about 650 lines): it is DESIGN.md's dataset contract, its enums,
+models and the readers that enforce them, and a provider reads one file to learn what a
+dataset must be. Nothing else lives here.
 """
 
 from __future__ import annotations

@@ -79,3 +79,33 @@ def test_a_planted_mismatch_would_be_caught(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(ip.CHECKS, "ip.optout", "Art. 99")
     with pytest.raises(AssertionError, match=r"ip\.optout"):
         test_every_suite_check_matches_exactly_one_declaration()
+
+
+def test_the_readme_table_names_every_check_and_its_module() -> None:
+    """Each declared check appears in README's clause table with the module that owns it."""
+    from trainguard.checks import sources
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(2): (m.group(1), m.group(3))
+        for m in re.finditer(
+            r"^\| (.+?) \| `([a-z_.]+)` \| `(checks/[a-z_]+\.py)` \|$", readme, re.MULTILINE
+        )
+    }
+    declared = {check: (clause, f"checks/{duty}.py") for duty, check, clause in _declarations()}
+    declared |= {
+        check: (clause, "checks/sources.py") for check, clause in sources.REGISTRY_CHECKS.items()
+    }
+    assert rows == declared
+
+
+def test_docs_link_only_to_files_in_the_repository() -> None:
+    """Every relative link in README.md, docs/ and bench/README.md resolves to a file."""
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", root / "bench" / "README.md", *(root / "docs").glob("*.md")]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)", page.read_text(encoding="utf-8")):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)} -> {target}")
+    assert broken == []

@@ -14,6 +14,7 @@ field does not come back in the response.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,7 +103,7 @@ def _login_url() -> str:
 
 
 def _problem(
-    request: Request, status: int, detail: Any, headers: dict[str, str] | None = None
+    request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
 ) -> Any:
     """JSON for API clients; for the Governance page, a page that says what went wrong."""
     if not _is_page(request):
@@ -156,7 +157,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Any:
-        return _problem(request, 422, _field_errors(exc.errors()))
+        return _problem(request, 422, _field_errors(list(exc.errors())))
 
     @app.exception_handler(TrainguardError)
     async def _trainguard(request: Request, exc: TrainguardError) -> Any:

@@ -123,7 +123,8 @@ def api_routes(app: FastAPI) -> None:
     ) -> list[ViolationOut]:
         """Violations with their deadline, SLA state and hours left."""
         require(who, "read", "read violations")
-        return _views(_registry().list(status=status, kind=kind, open_only=open_only))
+        found = _registry().list(status=status, kind=kind, open_only=open_only)
+        return [ViolationOut.model_validate(view) for view in _views(found)]
 
     @app.get(
         f"{v1}/violations/{{violation_id}}",
@@ -145,7 +146,7 @@ def api_routes(app: FastAPI) -> None:
             }  # stored as ISO text
             for event in registry.events(violation_id)
         ]
-        return view
+        return ViolationOut.model_validate(view)
 
     # OpenAPI links: what a created resource's id opens (clients and schemathesis follow them).
     violation_links = {
@@ -204,7 +205,7 @@ def api_routes(app: FastAPI) -> None:
             model_version=body.model_version,
         )
         log.info("trainguard API: %s filed %s (%s)", who.name, violation.id, violation.kind)
-        return _views([violation])[0]
+        return ViolationOut.model_validate(_views([violation])[0])
 
     @app.post(
         f"{v1}/violations/{{violation_id}}/transitions",
@@ -224,7 +225,7 @@ def api_routes(app: FastAPI) -> None:
         require(who, "review", "transition violations")
         violation = move(_registry(), violation_id, body.to, actor=who.name, reason=body.reason)
         log.info("trainguard API: %s moved %s to %s", who.name, violation.id, body.to)
-        return _views([violation])[0]
+        return ViolationOut.model_validate(_views([violation])[0])
 
     @app.post(
         f"{v1}/exports",
@@ -234,7 +235,8 @@ def api_routes(app: FastAPI) -> None:
     )
     def start_export(who: Who, body: ExportIn, background: BackgroundTasks) -> ExportJob:
         """Start writing and signing a model version's provenance bundle (auditors)."""
-        return _start_export(who, body.model_name, body.model_version, background)
+        job = _start_export(who, body.model_name, body.model_version, background)
+        return ExportJob.model_validate(job)
 
     @app.get(
         f"{v1}/exports/{{job_id}}", responses={**_errors, 404: {"model": Problem}}, tags=["exports"]
@@ -242,7 +244,7 @@ def api_routes(app: FastAPI) -> None:
     def get_export(who: Who, job_id: JobId) -> ExportJob:
         """An export job: queued, running, done (with the manifest hash) or failed."""
         require(who, "export", "read exports")
-        return _jobs().get(job_id)
+        return ExportJob.model_validate(_jobs().get(job_id))
 
     @app.get(
         f"{v1}/exports/{{job_id}}/bundle.zip",

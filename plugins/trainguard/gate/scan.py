@@ -11,6 +11,9 @@ the whole view to each duty's ``measure`` in ``checks/`` (consent, harmful, ip, 
 which return their columns of the tables the GX suites check; it also writes the
 annotations file of DESIGN.md.
 The same functions run serially (``trainguard scan``) or as mapped Airflow tasks.
+
+Kept as one module (about 490 lines): the shard pass writes the per-record schema that
+the fan-in reads back, and the two must change together.
 """
 
 from __future__ import annotations

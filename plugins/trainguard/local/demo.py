@@ -249,7 +249,10 @@ def _finetuning_prompt(demo: DemoRepo) -> str:
     )
     # Not a spot-checked record: dropping one would leave its batch short of the checks
     # the sampling plan needs, and the fixed version would (rightly) fail the gate.
-    checked = {row.record_id for row in dataset.annotation.spot_checks}
+    annotation = dataset.annotation
+    if annotation is None:  # the demo's fine-tuning dataset always has annotation/
+        raise TypeError(f"{dataset.root} has no annotation/")
+    checked = {row.record_id for row in annotation.spot_checks}
     for _, _, batch in dataset.iter_batches(["record_id", "prompt"]):
         for record_id, prompt in zip(
             batch.column("record_id").to_pylist(), batch.column("prompt").to_pylist(), strict=True

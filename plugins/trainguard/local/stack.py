@@ -161,7 +161,7 @@ class LocalStack:
 
         names = sorted(
             {
-                make_url(url.replace("db+", "")).database
+                str(make_url(url.replace("db+", "")).database)
                 for key, url in self.env.items()
                 if "@127.0.0.1:5432/" in url
                 and key.endswith(

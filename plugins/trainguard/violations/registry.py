@@ -5,6 +5,10 @@ change itself, so a violation never exists without its ``reported`` event and a 
 never changes without its ``transition`` event. Appends serialise on the chain head
 (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): concurrent
 reports queue for a few milliseconds instead of forking the chain or getting lost.
+
+Kept as one module (about 600 lines): every command of ``Registry`` appends its event
+in the transaction that makes the change; splitting commands from the chain would split
+that invariant across files.
 """
 
 from __future__ import annotations

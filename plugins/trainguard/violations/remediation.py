@@ -19,6 +19,10 @@ the violation before the next starts, so a run killed midway resumes where it st
 Only a passing probe moves the violation to ``verified`` and ``closed``; the evidence
 (digests, run ids, probe results) goes to the registry and, as ``violations.json`` and tags,
 to the new model version's training run in MLflow.
+
+Kept as one module (about 550 lines): the remediation of one violation in the order it
+happens (targets, fixed revision, gate, optimization training, probe, evidence), so the
+lifecycle reads top to bottom.
 """
 
 from __future__ import annotations
