@@ -12,11 +12,21 @@ import re
 import unicodedata
 
 from trainguard.contract import PIKind
-from trainguard.exceptions import TrainguardError
+from trainguard.exceptions import ContractError, TrainguardError
 
 HASH_KEY_ENV = "TRAINGUARD_HASH_KEY"
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _NON_DIGITS = re.compile(r"[^0-9]", re.ASCII)
+
+
+def parse_pi_kind(value: str, *, field: str) -> PIKind:
+    """``value`` as a PI kind, or a ContractError naming the field and the kinds there are."""
+    try:
+        return PIKind(value)
+    except ValueError:
+        raise ContractError(
+            f"unknown PI kind '{value}'", field=field, expected=", ".join(k.value for k in PIKind)
+        ) from None
 
 
 def normalise_pi(kind: PIKind | str, value: str) -> str:

@@ -129,6 +129,7 @@ def test_top_level_holds_only_the_shared_modules() -> None:
         "plugin",
         "policy",
         "settings",
+        "templating",
         "tracking",
         "training",
         "versioning",

@@ -52,3 +52,26 @@ def test_core_modules_do_not_import_airflow() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, f"core imported Airflow: {done.stdout} {done.stderr[-500:]}"
     assert len(core) >= 40
+
+
+def test_entry_points_resolve_to_their_objects() -> None:
+    """The console script, the provider metadata and the MLflow dataset source load from
+    the installed distribution's entry points (the Airflow plugin's is loaded by Airflow
+    itself in tests/integration/test_entry_points.py)."""
+    from importlib.metadata import entry_points
+
+    wanted = {
+        ("console_scripts", "trainguard"),
+        ("apache_airflow_provider", "provider_info"),
+        ("mlflow.dataset_source", "dvc"),
+    }
+    found = {
+        (point.group, point.name): point
+        for group in {g for g, _ in wanted}
+        for point in entry_points(group=group)
+        if point.value.startswith("trainguard")
+    }
+    assert set(found) == wanted
+    assert callable(found[("console_scripts", "trainguard")].load())
+    assert found[("apache_airflow_provider", "provider_info")].load()()["name"] == "trainguard"
+    assert found[("mlflow.dataset_source", "dvc")].load().__name__ == "DVCDatasetSource"

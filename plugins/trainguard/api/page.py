@@ -8,7 +8,6 @@ HTML-escaped); nothing here reads a store.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -33,22 +32,20 @@ nav a{margin-right:1em}
 """
 
 
-@cache
-def _environment() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+def _template(name: str) -> Any:
+    from trainguard.templating import template
 
-    environment = Environment(
-        loader=PackageLoader("trainguard.api", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
+    return template(
+        "trainguard.api",
+        name,
+        filters={
+            "hours": _hours,
+            "short": _short,
+            "quote_all": lambda s: quote(s, safe=""),
+            "quote_path": quote,
+        },
+        helpers={"moves": _moves},
     )
-    environment.filters.update(
-        hours=_hours, short=_short, quote_all=lambda s: quote(s, safe=""), quote_path=quote
-    )
-    environment.globals["moves"] = _moves
-    return environment
 
 
 def _hours(hours: float) -> str:
@@ -89,9 +86,7 @@ def render(
     for gate in gates:
         by_dataset.setdefault(gate["dataset"]["path"] or "?", []).append(gate)
     return str(
-        _environment()
-        .get_template("governance.html.j2")
-        .render(
+        _template("governance.html.j2").render(
             style=STYLE,
             user=user,
             roles=roles,
@@ -113,7 +108,7 @@ def render(
 def problem(status: int, message: str, login_url: str | None) -> str:
     """What the page shows when a request is refused or fails: why, and the way back."""
     return str(
-        _environment()
-        .get_template("problem.html.j2")
-        .render(style=STYLE, status=status, message=message, login_url=login_url)
+        _template("problem.html.j2").render(
+            style=STYLE, status=status, message=message, login_url=login_url
+        )
     )

@@ -241,18 +241,10 @@ def run_filter_check(args: argparse.Namespace) -> int:
 
 
 def _pi_hmac(args: argparse.Namespace) -> int:
-    from trainguard.contract import PIKind
     from trainguard.exceptions import ContractError
-    from trainguard.personal_info import pi_hmac
+    from trainguard.personal_info import parse_pi_kind, pi_hmac
 
-    try:
-        kind = PIKind(args.kind)
-    except ValueError:
-        raise ContractError(
-            f"unknown PI kind '{args.kind}'",
-            field="kind",
-            expected=", ".join(k.value for k in PIKind),
-        ) from None
+    kind = parse_pi_kind(args.kind, field="kind")
     value = args.value if args.value is not None else sys.stdin.readline().strip()
     if not value:
         raise ContractError("no value given", field="value")

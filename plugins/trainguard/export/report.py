@@ -8,7 +8,6 @@ offline, in a browser's print preview and in ten years. The markup is
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cache
 from typing import Any
 
 _STYLE = """
@@ -38,22 +37,18 @@ _PALETTE = [
 ]
 
 
-@cache
 def _template() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined
+    from trainguard.templating import template
 
-    environment = Environment(
-        loader=PackageLoader("trainguard.export", "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
+    return template(
+        "trainguard.export",
+        "report.html.j2",
+        filters={
+            "thousands": lambda n: f"{n:,}",
+            "percent": lambda x, digits=1: f"{x:.{digits}%}",
+        },
+        helpers={"rate": _rate},
     )
-    environment.filters.update(
-        thousands=lambda n: f"{n:,}", percent=lambda x, digits=1: f"{x:.{digits}%}"
-    )
-    environment.globals["rate"] = _rate
-    return environment.get_template("report.html.j2")
 
 
 def render_report(lineage: dict[str, Any], disclosure: dict[str, Any]) -> str:

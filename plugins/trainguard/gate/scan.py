@@ -272,21 +272,18 @@ def _classify(
     return scores
 
 
-def _pi_type() -> Any:
+def _pi_type(*, with_hmac: bool = True) -> Any:
+    """Arrow type of a record's PI spans; the annotations file leaves the HMAC out."""
     import pyarrow as pa
 
-    return pa.list_(
-        pa.struct(
-            [
-                ("field", pa.string()),
-                ("kind", pa.string()),
-                ("start", pa.int32()),
-                ("end", pa.int32()),
-                ("covered", pa.bool_()),
-                ("hmac", pa.string()),
-            ]
-        )
-    )
+    fields = [
+        ("field", pa.string()),
+        ("kind", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("covered", pa.bool_()),
+    ]
+    return pa.list_(pa.struct(fields + ([("hmac", pa.string())] if with_hmac else [])))
 
 
 def _empty_table() -> pa.Table:
@@ -448,20 +445,7 @@ def _public_pi(column: Any) -> Any:
         [{k: s[k] for k in ("field", "kind", "start", "end", "covered")} for s in row]
         for row in column.to_pylist()
     ]
-    return pa.array(
-        spans,
-        pa.list_(
-            pa.struct(
-                [
-                    ("field", pa.string()),
-                    ("kind", pa.string()),
-                    ("start", pa.int32()),
-                    ("end", pa.int32()),
-                    ("covered", pa.bool_()),
-                ]
-            )
-        ),
-    )
+    return pa.array(spans, _pi_type(with_hmac=False))
 
 
 def read_texts(

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from trainguard.contract import PIKind
 from trainguard.exceptions import ContractError
-from trainguard.personal_info import mask_pi, pi_hmac
+from trainguard.personal_info import mask_pi, parse_pi_kind, pi_hmac
 from trainguard.violations.filtering import hashed_grams, normalise, sha256
 from trainguard.violations.kinds import ViolationKind
 
@@ -126,14 +125,7 @@ def intake_subject(
         for pi_kind, value, hashed in [(k, v, False) for k, v in pi or []] + [
             (k, h, True) for k, h in pi_hmacs or []
         ]:
-            try:
-                known = PIKind(pi_kind)
-            except ValueError:
-                raise ContractError(
-                    f"unknown PI kind '{pi_kind}'",
-                    field="pi",
-                    expected=", ".join(k.value for k in PIKind),
-                ) from None
+            known = parse_pi_kind(pi_kind, field="pi")
             if hashed and not re.fullmatch(r"[0-9a-f]{64}", value):
                 raise ContractError(
                     "not an HMAC-SHA256 in hex",
