@@ -294,9 +294,6 @@ def _empty_table() -> pa.Table:
 
 # ----------------------------------------------------------------------------- reduce
 
-# The duties whose measures come from the shard scans, in the order their columns appear.
-DUTIES = ("consent", "harmful", "ip", "quality")
-
 
 @dataclass
 class ScanResult:
@@ -327,9 +324,10 @@ class ScanResult:
 
 
 def _duties() -> list[Any]:
-    from importlib import import_module
+    """The duties whose measures come from the shard scans, in the order of their columns."""
+    from trainguard.checks import consent, harmful, ip, quality
 
-    return [import_module(f"trainguard.checks.{duty}") for duty in DUTIES]
+    return [consent, harmful, ip, quality]
 
 
 def _duty_messages() -> dict[str, Any]:
