@@ -82,8 +82,16 @@ def test_self_review_and_reviewer_without_role_fail(tmp_path: Path) -> None:
     records = finetuning_records()
     records[1]["reviewer_id"] = "L2"  # L2 labelled record 1 itself
     records[2]["reviewer_id"] = "L2"  # L2 holds no reviewer role
-    found = failed(write_finetuning_dataset(tmp_path / "d", records=records))
+    root = write_finetuning_dataset(tmp_path / "d", records=records)
+    found = failed(root)
     assert set(found) == {("annotation.roles", "annotator L2")}
+    # One finding per person, its record ids each listed once (record 1 breaks both rules).
+    report = evaluate(root, load_policy())
+    roles = [
+        f for f in report.findings if f.check == "annotation.roles" and f.status is Status.FAIL
+    ]
+    assert len(roles) == 1
+    assert len(roles[0].record_ids) == len(set(roles[0].record_ids)) == 2
 
 
 def test_unknown_rules_version_and_missing_section_fail(tmp_path: Path) -> None:

@@ -163,12 +163,14 @@ def review_annotation(dataset: Dataset, policy: Policy) -> AnnotationReview:
                 "below_score": int(person not in score or score[person] < minimum),
                 "self_reviewed": len(self_reviewed),
                 "reviews_without_role": len(without_role),
+                # One expectation, so one finding per person, whichever rule it broke.
+                "role_violations": len(set(self_reviewed) | set(without_role)),
             }
         )
         review.record_ids[f"annotation.training:{person}"] = [ids[r] for r in untrained]
-        review.record_ids[f"annotation.roles:{person}"] = [
-            ids[r] for r in self_reviewed + without_role
-        ]
+        # A self-reviewed item by someone without the reviewer role breaks both rules: once.
+        role_rows = sorted(set(self_reviewed) | set(without_role))
+        review.record_ids[f"annotation.roles:{person}"] = [ids[r] for r in role_rows]
 
     # Batches: spot checks against the sampling plan, accuracy with its bound, safety
     # items reviewed, and agreement where items carry two independent labels.

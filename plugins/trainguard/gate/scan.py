@@ -41,6 +41,11 @@ if TYPE_CHECKING:
     from trainguard.scanners.lexicon import Lexicon
 
 SHARD_PREFIX = "scan-"
+# Risk codes the annotations file adds to a record for what other checks found. They mark
+# the record for reviewers; they count toward pi.consent and ip.optout, not the harmful
+# rate, which counts lexicon terms (of any risk code) and classifier scores only.
+UNCOVERED_PI_MARKER = "A.4.f"  # personal information without valid consent (Art. 7(3))
+WITHDRAWN_WORK_MARKER = "A.3.a"  # equal or similar to a work in the opt-out registry
 
 
 @dataclass
@@ -170,6 +175,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         source_ids = batch.column("source_id").to_pylist()
         pi_lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         risks: list[set[str]] = [set() for _ in range(n)]
+        lexicon_rows = [False] * n  # the rows a lexicon term flags: they count as harmful
         copyright_mask = np.zeros(n, dtype=bool)
         for name in text_fields:
             column = batch.column(name)
@@ -189,9 +195,10 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                         }
                     )
                     if not covered:
-                        risks[row].add("A.4.f")
+                        risks[row].add(UNCOVERED_PI_MARKER)
             for row, codes in lexicon_hits.items():
                 risks[row].update(codes)
+                lexicon_rows[row] = True
             copyright_mask |= np.asarray(copyright_rows(column))
         joined = (
             batch.column(text_fields[0])
@@ -203,14 +210,13 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         digests, sigs = fingerprint(squeezed)
         optout = resources.registry.match(digests, sigs, policy.ip.optout_similarity)
         for row in optout:
-            risks[row].add("A.3.a")
+            risks[row].add(WITHDRAWN_WORK_MARKER)
         texts = joined.to_pylist()
         keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
         for row in range(n):
             heaps[source_ids[row]].offer(keys[row], record_ids[row], texts[row])
             if keys[row] < corpus_fraction:
                 corpus_texts.append((row_base + row, texts[row]))
-        lexicon_rows = [bool(r - {"A.4.f", "A.3.a"}) for r in risks]
         tables.append(
             pa.table(
                 {
