@@ -59,6 +59,7 @@ def test_duty_messages_describe_declared_checks_only() -> None:
     for duty in ["consent", "harmful", "ip", "quality"]:
         module = import_module(f"trainguard.checks.{duty}")
         assert set(module.MESSAGES) <= set(module.CHECKS), duty
+        assert set(getattr(module, "CORPUS_MESSAGES", {})) <= set(module.CHECKS), duty
 
 
 def test_registry_checks_are_decided_in_python_not_in_a_suite() -> None:

@@ -56,5 +56,6 @@ class Measures:
     sources: dict[str, Row] = field(default_factory=dict)  # source id -> columns
     corpus: Row = field(default_factory=dict)
     offenders: dict[str, list[str]] = field(default_factory=dict)  # "check[:key]" -> ids
-    messages: dict[str, Message] = field(default_factory=dict)  # check -> message
+    messages: dict[str, Message] = field(default_factory=dict)  # check -> message, per source
+    corpus_messages: dict[str, Message] = field(default_factory=dict)  # on the corpus row
     metrics: dict[str, float] = field(default_factory=dict)

@@ -90,7 +90,7 @@ def measure(view: ScanView) -> Measures:
         hit or (score is not None and score >= threshold)
         for hit, score in zip(view.lexicon_hit, view.harmful_score, strict=True)
     ]
-    out = Measures(messages=MESSAGES)
+    out = Measures(messages=MESSAGES, corpus_messages=CORPUS_MESSAGES)
     for source_id in sorted(view.dataset.sources):
         rows = view.by_source.get(source_id, [])
         sample = smallest_keys(rows, view.sample_keys, policy.harmful.sample_size)
@@ -124,7 +124,17 @@ def measure(view: ScanView) -> Measures:
         "lexicon_terms": len(view.lexicon.terms),
         "lexicon_min_a1": min(coverage.get(f"A.1.{c}", 0) for c in "abcdefgh"),
         "lexicon_min_a2": min(coverage.get(f"A.2.{c}", 0) for c in "abcdefghi"),
-        **manual_review(view.dataset, set(view.record_ids)),
+        **manual_review(
+            view.dataset,
+            set(view.record_ids),
+            sample=set(
+                view.ids(
+                    smallest_keys(
+                        list(range(total)), view.sample_keys, policy.corpus.manual_sample_size
+                    )
+                )
+            ),
+        ),
     }
     out.offenders["corpus.automated"] = view.ids([r for r in automated if harmful[r]])
     out.metrics["scan.automated_pass_rate"] = float(out.corpus["automated_pass_rate"])
@@ -140,17 +150,44 @@ def _rate_message(row: dict[str, Any], threshold: str) -> str:
     )
 
 
+def _manual_message(row: dict[str, Any], threshold: str) -> str:
+    outside = row.get("manual_outside_sample", 0)
+    return (
+        f"{row['manual_reviewed']} record(s) of the drawn sample reviewed, pass rate "
+        f"{row['manual_pass_rate']:.1%}, expected {threshold}"
+        + (f"; {outside} verdict(s) on records outside the sample do not count" if outside else "")
+        + ("" if row.get("manual_review_file") else "; review/manual_verdicts.csv is missing")
+    )
+
+
 MESSAGES: dict[str, Message] = {"harmful.rate": _rate_message}
+CORPUS_MESSAGES: dict[str, Message] = {"corpus.manual": _manual_message}
 
 
-def manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
-    """The manual spot check of TC260-003 9.2, read from ``review/manual_verdicts.csv``."""
+def manual_review(
+    dataset: Dataset, known_ids: set[str], *, sample: set[str] | None = None
+) -> dict[str, Any]:
+    """The manual spot check of TC260-003 9.2, read from ``review/manual_verdicts.csv``.
+
+    Only verdicts on records of the drawn sample count (the records with the smallest
+    sampling keys, as ``write_review_sample`` writes them), so a reviewer cannot pick easy
+    records; every verdict names its reviewer. ``sample`` None counts every known record.
+    """
     path = dataset.root / REVIEW_FILE
     if not path.exists():
-        return {"manual_reviewed": 0, "manual_pass_rate": 0.0, "manual_review_file": False}
+        return {
+            "manual_reviewed": 0,
+            "manual_pass_rate": 0.0,
+            "manual_review_file": False,
+            "manual_outside_sample": 0,
+        }
+    drawn = known_ids if sample is None else sample
     verdicts: dict[str, str] = {}
+    outside = 0
     for line, row in read_csv(
-        path, ["record_id", "verdict"], expected="header record_id,reviewer_id,verdict,reviewed_at"
+        path,
+        ["record_id", "reviewer_id", "verdict"],
+        expected="header record_id,reviewer_id,verdict,reviewed_at",
     ):
         verdict = row["verdict"].strip()
         if verdict not in ("pass", "fail"):
@@ -161,6 +198,14 @@ def manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
                 field="verdict",
                 expected="pass or fail",
             )
+        if not row["reviewer_id"].strip():
+            raise ContractError(
+                "a verdict must name its reviewer",
+                file=str(path),
+                row=line,
+                field="reviewer_id",
+                expected="the id of the person who reviewed the record",
+            )
         if row["record_id"] not in known_ids:
             raise ContractError(
                 f"record_id '{row['record_id']}' is not in the dataset",
@@ -168,10 +213,14 @@ def manual_review(dataset: Dataset, known_ids: set[str]) -> dict[str, Any]:
                 row=line,
                 field="record_id",
             )
+        if row["record_id"] not in drawn:
+            outside += 1  # reviewed, but not drawn: it cannot stand in for a sampled record
+            continue
         verdicts[row["record_id"]] = verdict
     passed = sum(1 for v in verdicts.values() if v == "pass")
     return {
         "manual_reviewed": len(verdicts),
         "manual_pass_rate": passed / len(verdicts) if verdicts else 0.0,
         "manual_review_file": True,
+        "manual_outside_sample": outside,
     }

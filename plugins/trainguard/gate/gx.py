@@ -175,12 +175,17 @@ def _findings(
     status = _severity(meta, policy)
     if table.key is None:
         observed = _plain(frame[column].iloc[0])
+        describe = table.messages.get(check)
         return [
             Finding(
                 check=check,
                 clauses=(clause,),
                 status=status,
-                message=f"{table.entity} {column} is {observed}, expected {threshold}",
+                message=(
+                    describe(table.rows[0], threshold)
+                    if describe
+                    else f"{table.entity} {column} is {observed}, expected {threshold}"
+                ),
                 observed=observed,
                 threshold=threshold,
                 record_ids=tuple(table.record_ids.get(check, ())),

@@ -311,11 +311,13 @@ class ScanResult:
     annotations: pa.Table
     metrics: dict[str, float]
     messages: dict[str, Any] = field(default_factory=dict)  # check -> f(row, threshold)
+    corpus_messages: dict[str, Any] = field(default_factory=dict)  # for the corpus row
 
     def tables(self) -> dict[str, Table]:
         from trainguard.gate.gx import Table
 
         messages = self.messages or _duty_messages()
+        corpus_messages = self.corpus_messages or _duty_messages(corpus=True)
         return {
             "sources": Table(
                 "sources",
@@ -325,7 +327,9 @@ class ScanResult:
                 record_ids=self.record_ids,
                 messages=messages,
             ),
-            "corpus": Table("corpus", [self.corpus], record_ids=self.record_ids),
+            "corpus": Table(
+                "corpus", [self.corpus], record_ids=self.record_ids, messages=corpus_messages
+            ),
         }
 
 
@@ -336,8 +340,11 @@ def _duties() -> list[Any]:
     return [consent, harmful, ip, quality]
 
 
-def _duty_messages() -> dict[str, Any]:
-    return {check: message for duty in _duties() for check, message in duty.MESSAGES.items()}
+def _duty_messages(*, corpus: bool = False) -> dict[str, Any]:
+    name = "CORPUS_MESSAGES" if corpus else "MESSAGES"
+    return {
+        check: message for duty in _duties() for check, message in getattr(duty, name, {}).items()
+    }
 
 
 def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
@@ -352,6 +359,7 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
     corpus: dict[str, Any] = {"records": len(view.record_ids)}
     offenders: dict[str, list[str]] = {}
     messages: dict[str, Any] = {}
+    corpus_messages: dict[str, Any] = {}
     metrics: dict[str, float] = {}
     for duty in _duties():
         measured = duty.measure(view)
@@ -360,6 +368,7 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
         corpus.update(measured.corpus)
         offenders.update(measured.offenders)
         messages.update(measured.messages)
+        corpus_messages.update(measured.corpus_messages)
         metrics.update(measured.metrics)
     annotations = pa.table(
         {
@@ -373,7 +382,9 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
             "duplicate_of": pa.array(view.duplicate_of, pa.string()),
         }
     )
-    return ScanResult(list(rows.values()), corpus, offenders, annotations, metrics, messages)
+    return ScanResult(
+        list(rows.values()), corpus, offenders, annotations, metrics, messages, corpus_messages
+    )
 
 
 def load_view(resources: ScanResources, scan_dir: Path) -> tuple[ScanView, pa.Table]:
