@@ -22,6 +22,20 @@ from trainguard.contract import PIKind
 from trainguard.exceptions import PolicyError
 
 Fraction = float  # documented alias: a share between 0 and 1
+# The categories of the ScanCode LicenseDB index that license-expression ships.
+LICENCE_CLASSES = (
+    "Permissive",
+    "Public Domain",
+    "Copyleft",
+    "Copyleft Limited",
+    "Source-available",
+    "Proprietary Free",
+    "Free Restricted",
+    "Commercial",
+    "CLA",
+    "Patent License",
+    "Unstated License",
+)
 
 
 class _Section(BaseModel):
@@ -36,7 +50,20 @@ class ServicePolicy(_Section):
 class LicensePolicy(_Section):
     allow: list[str]
     deny: list[str]
+    allow_classes: list[str]
+    deny_classes: list[str]
     unknown: Literal["fail", "warn"]
+
+    @field_validator("allow_classes", "deny_classes")
+    @classmethod
+    def _known_classes(cls, names: list[str]) -> list[str]:
+        unknown = sorted(set(names) - set(LICENCE_CLASSES))
+        if unknown:
+            raise ValueError(
+                f"unknown licence class(es) {', '.join(unknown)}; the LicenseDB classes are "
+                + ", ".join(LICENCE_CLASSES)
+            )
+        return names
 
 
 class SourcePolicy(_Section):

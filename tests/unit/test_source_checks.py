@@ -41,9 +41,10 @@ def test_denied_licence_fails_with_clause(tmp_path: Path) -> None:
 
 
 def test_unlisted_licence_warns_when_policy_says_warn(tmp_path: Path) -> None:
-    """With licenses.unknown = warn, an unlisted licence warns instead of failing."""
+    """With licenses.unknown = warn, an unlisted licence of no allowed class warns instead
+    of failing (SSPL-1.0 is Source-available; Zlib, Permissive, would now be allowed)."""
     sources = default_sources()
-    sources[0]["license"] = "Zlib"
+    sources[0]["license"] = "SSPL-1.0"
     root = write_dataset(tmp_path / "d", sources=sources)
     assert evaluate(root, load_policy()).decision is Decision.FAIL
     policy_file = tmp_path / "p.yaml"

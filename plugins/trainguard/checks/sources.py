@@ -69,23 +69,35 @@ def _licence_finding(source: Source, policy: Policy) -> Finding:
         allow=policy.licenses.allow,
         deny=policy.licenses.deny,
         commercial=policy.service.commercial,
+        allow_classes=policy.licenses.allow_classes,
+        deny_classes=policy.licenses.deny_classes,
     )
+    listed = {key.lower() for key in policy.licenses.allow}
     if judgement.verdict is LicenceVerdict.ALLOWED:
+        by_class = sorted({judgement.class_of(key) for key in judgement.classes_of_allowed(listed)})
         status, message = Status.PASS, f"licence {judgement.expression} is allowed"
+        if by_class:
+            message += f" (class {', '.join(by_class)})"
         clause = policy.clause("licenses.allow")
     elif judgement.verdict is LicenceVerdict.DENIED:
         reasons = []
-        if set(judgement.denied) - set(judgement.non_commercial):
-            reasons.append("on the policy's deny list")
+        if set(judgement.denied) - set(judgement.non_commercial) - set(judgement.no_derivatives):
+            reasons.append("on the policy's deny list or of a denied class")
         if judgement.non_commercial and policy.service.commercial:
             reasons.append("non-commercial terms conflict with a commercial service")
+        if judgement.no_derivatives:
+            reasons.append("no-derivatives terms: a trained model is an adaptation")
         status = Status.FAIL
         message = f"licence {', '.join(judgement.denied)} is forbidden ({'; '.join(reasons)})"
         clause = policy.clause("licenses.deny")
     else:
         status = Status.FAIL if policy.licenses.unknown == "fail" else Status.WARN
+        described = ", ".join(
+            f"{key} ({_class_text(judgement.class_of(key))})" for key in judgement.unlisted
+        )
         message = (
-            f"licence {', '.join(judgement.unlisted)} is on neither the allow nor the deny list"
+            f"licence {described} is on neither the allow nor the deny list and its class is "
+            "not allowed by the policy: a reviewer decides"
         )
         clause = policy.clause("licenses.unknown")
     return Finding(
@@ -97,6 +109,10 @@ def _licence_finding(source: Source, policy: Policy) -> Finding:
         observed=judgement.expression,
         threshold={"allow": len(policy.licenses.allow), "deny": len(policy.licenses.deny)},
     )
+
+
+def _class_text(name: str) -> str:
+    return "no known class" if name == "unknown" else f"class {name}"
 
 
 def _evidence_finding(root: Path, source: Source, policy: Policy) -> Finding:
