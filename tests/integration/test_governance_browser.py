@@ -122,11 +122,13 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     browser.find_element(
         By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
     ).click()
-    link = _wait(
+    # The page reloads itself while the export runs, so an element found just before a
+    # reload goes stale: read the link's address inside the wait, which retries.
+    href = _wait(
         "the export's download link",
         lambda: next(
             (
-                a
+                a.get_attribute("href")
                 for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
                 if a.text == "download zip"
             ),
@@ -134,7 +136,6 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
         ),
         timeout=180,
     )
-    href = link.get_attribute("href")
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "governance-export.png"))
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}

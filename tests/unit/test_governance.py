@@ -95,7 +95,9 @@ def test_a_running_export_reloads_the_page_until_it_is_done() -> None:
         "model_version": "1",
         "requested_by": "auditor",
     }
-    assert "http-equiv='refresh'" in _page(exports=[job])
+    page = _page(exports=[job])
+    # An explicit URL: a bare refresh of ".../ui/#exports" would only scroll to the anchor.
+    assert "<meta http-equiv='refresh' content='5; url=./'>" in page
     assert "http-equiv='refresh'" not in _page(
         exports=[{**job, "state": "failed", "error": "no key"}]
     )
