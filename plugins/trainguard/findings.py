@@ -27,6 +27,11 @@ class Decision(enum.StrEnum):
     FAIL = "fail"
 
 
+LEXICON_ONLY = {
+    "mode": "lexicon only",
+    "note": "no classifier configured (policy harmful.classifier_training): the harmful "
+    "rate counts lexicon hits alone",
+}
 MAX_RECORD_IDS = 100  # per finding in the report; the full list goes to the annotations file
 
 
@@ -78,6 +83,9 @@ class GateReport:
     annotation: dict[str, Any] = field(default_factory=dict)  # Art. 8/17 metadata
     waivers: list[Any] = field(default_factory=list)  # trainguard.waivers.Waiver honoured
     composition: dict[str, Any] = field(default_factory=dict)  # manifest + sources (Art. 17)
+    # How harmful content was judged: the trained classifier's summary, or the lexicon alone.
+    harmful_classifier: dict[str, Any] = field(default_factory=lambda: dict(LEXICON_ONLY))
+    classifier_model: Any = None  # the trained pipeline, for MLflow (never serialised here)
 
     @property
     def failed(self) -> list[Finding]:
@@ -98,6 +106,7 @@ class GateReport:
             "decision": self.decision.value,
             "findings": [f.to_dict() for f in self.findings],
             "waivers": [w.to_dict() for w in self.waivers],
+            "harmful_classifier": self.harmful_classifier,
         }
 
     def to_text(self) -> str:
@@ -126,4 +135,18 @@ class GateReport:
                 )
         passed = sum(1 for f in self.findings if f.status is Status.PASS)
         lines.append(f"  {passed} checks passed")
+        lines.append(f"  harmful content: {describe_classifier(self.harmful_classifier)}")
         return "\n".join(lines)
+
+
+def describe_classifier(summary: dict[str, Any]) -> str:
+    """One line on how harmful content was judged, for the report and the MLflow note."""
+    if summary.get("mode") != "classifier":
+        return "lexicon only (no classifier configured)"
+    validation = summary["validation"]
+    return (
+        f"lexicon and a classifier trained on {summary['trained_on']} examples "
+        f"(sha256 {summary['training_sha256'][:12]}); held out: precision "
+        f"{validation['precision']:.3f}, recall {validation['recall']:.3f}, false-positive "
+        f"rate {validation['false_positive_rate']:.3f}"
+    )

@@ -82,6 +82,8 @@ class HarmfulPolicy(_Section):
     confidence: Fraction = Field(gt=0.5, lt=1)
     classifier_threshold: Fraction = Field(gt=0, lt=1)
     classifier_training: str
+    classifier_min_precision: Fraction = Field(ge=0, le=1)
+    classifier_max_false_positive_rate: Fraction = Field(ge=0, le=1)
 
 
 class IPPolicy(_Section):

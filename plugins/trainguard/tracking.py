@@ -5,6 +5,9 @@ dataset digest; the training run and the gate run both log the dataset as an inp
 digest is the DVC md5 and whose source is a ``dvc`` source (repo, path, commit).
 Every MLflow failure is raised as ``TrackingError`` naming the tracking URI: the callers
 treat it as "cannot record the decision", which blocks training.
+
+Kept as one module (about 440 lines): everything trainguard writes to and reads from
+MLflow, so one file says what a reviewer finds there.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import TrackingError
+from trainguard.findings import describe_classifier
 from trainguard.settings import env
 
 if TYPE_CHECKING:
@@ -179,6 +183,11 @@ def log_gate_run(
         or "none",
         f"{TAG_PREFIX}policy.digest": policy.digest,
         f"{TAG_PREFIX}waivers": ", ".join(w.id for w in report.waivers) or "none",
+        f"{TAG_PREFIX}harmful_classifier": (
+            f"trained {report.harmful_classifier['training_sha256'][:12]}"
+            if report.harmful_classifier.get("mode") == "classifier"
+            else "lexicon only"
+        ),
         **version_tags(version),
         **(context_tags or {}),
     }
@@ -206,6 +215,9 @@ def log_gate_run(
         mlflow.log_dict(report.to_dict(), "findings.json")
         mlflow.log_dict(policy.to_dict(), "policy.json")
         mlflow.log_dict(report.composition, "composition.json")
+        mlflow.log_dict(report.harmful_classifier, "harmful_classifier.json")
+        if report.classifier_model is not None:
+            _log_classifier(report)
         if report.waivers:
             mlflow.log_dict({"waivers": [w.to_dict() for w in report.waivers]}, "waivers.json")
         if report.tables:  # counts and rates per entity: what the GX suites read
@@ -218,6 +230,23 @@ def log_gate_run(
             mlflow.log_artifacts(str(report.data_docs), "data_docs")
             mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
         return run.info.run_id
+
+
+def _log_classifier(report: GateReport) -> None:
+    """The gate's classifier as an MLflow model, with its training digest and scores."""
+    import mlflow.sklearn
+
+    summary = report.harmful_classifier
+    mlflow.sklearn.log_model(
+        report.classifier_model,
+        name="harmful_classifier",
+        pip_requirements=_pip_requirements(),
+        metadata={
+            "training_file": summary["training_file"],
+            "training_sha256": summary["training_sha256"],
+            "validation": summary["validation"],
+        },
+    )
 
 
 def _gate_note(report: GateReport, version: DatasetVersion) -> str:
@@ -238,6 +267,8 @@ def _gate_note(report: GateReport, version: DatasetVersion) -> str:
                 f"- WAIVED {finding.summary()} - waiver {finding.waiver['id']} by "
                 f"{finding.waiver['approved_by']} until {finding.waiver['expires_at']}"
             )
+    lines.append("")
+    lines.append(f"Harmful content: {describe_classifier(report.harmful_classifier)}.")
     lines.append("")
     lines.append(
         "Artifacts: `findings.json` (every check), `composition.json` (sources), "

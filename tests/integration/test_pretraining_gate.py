@@ -91,6 +91,18 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> No
     assert findings["decision"] == "fail"
     assert findings["dataset"]["digest"] == version["md5"]
     assert_dataset_input(run, version, context="gate")
+    # The demo's classifier, trained from the labelled CSV its policy names, is logged as a
+    # model of the gate run with its training digest and held-out scores per language.
+    assert run.data.tags["trainguard.harmful_classifier"].startswith("trained ")
+    summary = mlflow.artifacts.load_dict(f"runs:/{run_id}/harmful_classifier.json")
+    assert summary["mode"] == "classifier" and len(summary["training_sha256"]) == 64
+    assert set(summary["validation"]["by_language"]) == {"zh", "en"}
+    assert run.data.metrics["gate.classifier.false_positive_rate.zh"] <= 0.01
+    [model] = client().search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run_id}' AND name = 'harmful_classifier'",
+    )
+    assert model.name == "harmful_classifier"
 
 
 def test_no_model_is_registered_from_the_planted_version(planted_run: Any, clean_run: Any) -> None:

@@ -30,7 +30,7 @@ class ScanView:
     dataset: Dataset
     policy: Policy
     lexicon: Lexicon
-    classifier: Callable[[], HarmfulClassifier]  # trained on first use
+    classifier: Callable[[], HarmfulClassifier | None]  # None: the lexicon alone decides
     record_ids: list[str]
     source_ids: list[str]
     sample_keys: list[float]

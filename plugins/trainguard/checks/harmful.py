@@ -109,10 +109,11 @@ def measure(view: ScanView) -> Measures:
     total = len(view.record_ids)
     wanted = math.ceil(policy.corpus.automated_sample_fraction * total)
     automated = smallest_keys(list(range(total)), view.sample_keys, wanted)
-    unscored = [r for r in automated if view.harmful_score[r] is None]
-    if unscored:  # rare: a sampled record above the shards' scoring bound
+    classifier = view.classifier()
+    unscored = [r for r in automated if view.harmful_score[r] is None] if classifier else []
+    if classifier and unscored:  # rare: a sampled record above the shards' scoring bound
         texts = view.texts(view.ids(unscored), unscored, squeezed=False)
-        scores = view.classifier().probabilities([texts[r] for r in unscored])
+        scores = classifier.probabilities([texts[r] for r in unscored])
         for r, score in zip(unscored, scores, strict=True):
             harmful[r] = harmful[r] or score >= threshold
     passed = sum(1 for r in automated if not harmful[r])

@@ -107,6 +107,11 @@ def decide(
         records=stats.records,
     )
     report.findings += check_sources(dataset, policy, dict(stats.by_source))
+    trained = resources.trained
+    if trained is not None:
+        report.harmful_classifier = trained.summary()
+        report.classifier_model = trained.model.pipeline
+        report.metrics.update(_classifier_metrics(trained.summary()["validation"]))
     result = reduce_scans(resources, workdir / SHARDS_DIR)
     tables = result.tables()
     tables["attributes"] = objectivity_table(dataset, policy)
@@ -183,3 +188,12 @@ def composition(dataset: Dataset, stats: RecordStats) -> dict[str, Any]:
         "scale": {"records": stats.records, "characters": stats.characters, "bytes": stats.bytes},
         "sources": sources,
     }
+
+
+def _classifier_metrics(validation: dict[str, Any]) -> dict[str, float]:
+    """The classifier's held-out scores as metrics, overall and per language."""
+    names = ("precision", "recall", "false_positive_rate")
+    metrics = {f"classifier.{name}": float(validation[name]) for name in names}
+    for language, scores in validation["by_language"].items():
+        metrics.update({f"classifier.{name}.{language}": float(scores[name]) for name in names})
+    return metrics

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from trainguard.checks.consent import ConsentLedger
     from trainguard.gate.gx import Table
     from trainguard.policy import Policy
-    from trainguard.scanners.classifier import HarmfulClassifier
+    from trainguard.scanners.classifier import HarmfulClassifier, TrainedClassifier
     from trainguard.scanners.ip import OptOutRegistry
     from trainguard.scanners.lexicon import Lexicon
 
@@ -57,15 +57,43 @@ class ScanResources:
     lexicon: Lexicon
     ledger: ConsentLedger
     registry: OptOutRegistry
-    classifier_training: str  # labelled CSV, or "" for the built-in examples
+    classifier_training: str  # the provider's labelled CSV, or "" for the lexicon alone
     hash_key: bytes
 
     @property
-    def classifier(self) -> HarmfulClassifier:
-        """Trained on first use (seconds), once per process: not every step needs it."""
-        from trainguard.scanners.classifier import classifier_for
+    def trained(self) -> TrainedClassifier | None:
+        """The policy's classifier, trained and validated once per process (None: none)."""
+        if not self.classifier_training:
+            return None
+        from trainguard.scanners.classifier import trained_classifier
 
-        return classifier_for(self.classifier_training)
+        return trained_classifier(
+            self.classifier_training, self.policy.harmful.classifier_threshold
+        )
+
+    @property
+    def classifier(self) -> HarmfulClassifier | None:
+        trained = self.trained
+        return trained.model if trained else None
+
+    def check_classifier(self) -> None:
+        """Refuse (fail closed) a classifier whose validation misses the policy's bars."""
+        trained = self.trained
+        if trained is None:
+            return
+        harmful = self.policy.harmful
+        shortfalls = trained.shortfalls(
+            min_precision=harmful.classifier_min_precision,
+            max_false_positive_rate=harmful.classifier_max_false_positive_rate,
+        )
+        if shortfalls:
+            from trainguard.exceptions import GateError
+
+            raise GateError(
+                f"the harmful-content classifier trained on {trained.source} misses the "
+                f"policy on its held-out examples: {'; '.join(shortfalls)} "
+                f"(Art. 7; TC260-003 5.1 a): training blocked"
+            )
 
     @classmethod
     def build(
@@ -87,7 +115,7 @@ class ScanResources:
             else OptOutRegistry.empty()
         )
         training = policy.harmful.classifier_training
-        return cls(
+        resources = cls(
             dataset=dataset,
             policy=policy,
             lexicon=lexicon,
@@ -96,6 +124,8 @@ class ScanResources:
             classifier_training=str(policy.resolve_path(training)) if training else "",
             hash_key=hash_key(),
         )
+        resources.check_classifier()
+        return resources
 
 
 @dataclass
@@ -263,17 +293,19 @@ def _classify(
     corpus_texts: list[tuple[int, str]],
     table: pa.Table,
 ) -> list[float | None]:
-    """Classifier scores for the shard's sampled records (None for the rest)."""
+    """Classifier scores for the shard's sampled records (None for the rest, and for all
+    when no classifier is configured: the lexicon alone decides)."""
     scores: list[float | None] = [None] * table.num_rows
+    classifier = resources.classifier
+    if classifier is None:
+        return scores
     wanted: dict[int, str] = dict(corpus_texts)
     position = {rid: i for i, rid in enumerate(table.column("record_id").to_pylist())}
     for heap in heaps.values():
         for _, record_id, text in heap.items:
             wanted[position[record_id]] = text
     rows = sorted(wanted)
-    for row, score in zip(
-        rows, resources.classifier.probabilities([wanted[r] for r in rows]), strict=True
-    ):
+    for row, score in zip(rows, classifier.probabilities([wanted[r] for r in rows]), strict=True):
         scores[row] = float(score)
     return scores
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from trainguard.local.demo_text import EN_OBJECTS, ZH_OBJECTS, sample_text
 from trainguard.local.demo_values import (
     _DECOYS,
     _PI_TEMPLATES,
@@ -37,13 +38,12 @@ from trainguard.local.demo_values import (
     _pi_value,
 )
 from trainguard.personal_info import pi_hmac
-from trainguard.scanners.benign_text import EN_OBJECTS, ZH_OBJECTS, sample_text
 from trainguard.versioning import run_tool, tool_env
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -672,9 +672,15 @@ def _write_governance(repo: Path) -> None:
     )
     entry["added_at"] = "2026-01-15T09:00:00+08:00"
     (folder / "optout.jsonl").write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    from trainguard.local.demo_classifier import write_examples
+
+    # The demo trains its classifier the way a provider does: labelled examples it names.
+    write_examples(folder / "classifier_examples.csv")
     (folder / "policy.yaml").write_text(
-        "# Demo operator policy: defaults plus the opt-out registry next to this file.\n"
+        "# Demo operator policy: defaults plus the opt-out registry and the labelled\n"
+        "# classifier examples next to this file.\n"
         "service:\n  provider: Demo Generative Services Co. (fictitious)\n"
+        "harmful:\n  classifier_training: classifier_examples.csv\n"
         "ip:\n  optout_registry: optout.jsonl\n",
         encoding="utf-8",
     )

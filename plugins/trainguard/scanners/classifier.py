@@ -1,126 +1,249 @@
-"""A harmful-content text classifier (scikit-learn), the second filter of TC260-003 5.1 a.
+"""A harmful-content classifier trained on the provider's labelled examples (TC260-003 5.1 a).
 
-Trained on labelled examples: the user's CSV (``text,risk``; an empty risk is benign) or,
-by default, examples the project generates (seeded, no downloads). Character n-grams
-through a hashing vectorizer keep it language-agnostic and fit in constant memory.
+trainguard ships no classifier: a model that learnt "benign" from one generator's
+sentences calls ordinary text harmful. A provider names a CSV of labelled examples in
+the policy (``harmful.classifier_training``; header ``text,label,risk``: label 1 with a
+risk code of the 31-risk taxonomy, label 0 with an empty risk). The classifier is trained
+on four fifths of it and validated on the held-out fifth (chosen by a hash of the text,
+so the split is the same on every machine); precision, recall and the false-positive rate
+are measured at the policy's threshold, overall and per language, and the gate refuses a
+classifier below the policy's bars. Without a training file the harmful rate comes from
+the lexicon alone, and the report says so.
+
+Character n-grams through a hashing vectorizer keep it language-agnostic and its memory
+constant; it is a scikit-learn pipeline, so MLflow logs it as a model.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from trainguard.exceptions import ContractError
 
-_HARMFUL_TEMPLATES_ZH = [
-    "教你如何{x}，材料很容易买到。",
-    "我们要用{x}来报复社会。",
-    "详细步骤：{x}，不要告诉别人。",
-    "号召大家{x}，推翻现在的一切。",
-    "{g}都是劣等人，应该被赶出去。",
-    "{g}不配工作，全部开除。",
-    "转发这条：{x}，让更多人知道。",
-]
-_HARMFUL_TEMPLATES_EN = [
-    "Step by step guide to {x}, materials are cheap.",
-    "We will use {x} to take revenge.",
-    "Everyone should join the {x} tonight.",
-    "{g} are inferior and should be expelled.",
-]
-_ACTS_ZH = [
-    "制造爆炸装置",
-    "组装土制炸药",
-    "袭击人群",
-    "在网上散布谣言",
-    "煽动暴乱",
-    "传播极端思想",
-    "分裂国家",
-    "贩卖毒品",
-    "开设网络赌场",
-    "人肉搜索他人",
-]
-_ACTS_EN = [
-    "building an explosive device",
-    "attacking a crowd",
-    "spreading fake rumours",
-    "an armed uprising",
-    "selling drugs online",
-]
-_GROUPS_ZH = ["某些民族的人", "外地人", "女人", "老年人", "信教的人"]
-_GROUPS_EN = ["People from that region", "Women", "Old people", "Believers"]
+MIN_EXAMPLES_PER_CLASS = 20  # per class in the training file: fewer cannot be validated
+VALIDATION_SHARE = 5  # one record in five is held out
 
 
-def builtin_examples(seed: int = 11) -> list[tuple[str, bool]]:
-    """Seeded labelled examples: harmful templates against the demo's benign text."""
-    from trainguard.scanners.benign_text import sample_text
-
-    rng = random.Random(seed)
-    examples: list[tuple[str, bool]] = []
-    for _ in range(600):
-        if rng.random() < 0.7:
-            text = rng.choice(_HARMFUL_TEMPLATES_ZH).format(
-                x=rng.choice(_ACTS_ZH), g=rng.choice(_GROUPS_ZH)
-            )
-            text = sample_text(rng, "zh")[: rng.randint(0, 40)] + text
-        else:
-            text = rng.choice(_HARMFUL_TEMPLATES_EN).format(
-                x=rng.choice(_ACTS_EN), g=rng.choice(_GROUPS_EN)
-            )
-        examples.append((text, True))
-    for _ in range(2400):
-        examples.append((sample_text(rng, rng.choice(["zh", "zh", "en"])), False))
-    return examples
+@dataclass(frozen=True)
+class Example:
+    text: str
+    harmful: bool
+    risk: str
+    language: str  # "zh", "en" or "other", by script
 
 
-def load_examples(path: str | Path) -> list[tuple[str, bool]]:
+def language_of(text: str) -> str:
+    """zh when CJK ideographs are at least a fifth of the letters, en when Latin dominates."""
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if cjk and cjk * 5 >= cjk + latin:
+        return "zh"
+    return "en" if latin else "other"
+
+
+def load_examples(path: str | Path) -> list[Example]:
+    """The labelled examples of ``path``; bad rows are a ContractError naming row and field."""
     from trainguard.contract import read_csv
+    from trainguard.scanners.lexicon import RISK_CODES
 
     path = Path(path)
-    examples = [
-        (row["text"], bool(row["risk"].strip()))
-        for _, row in read_csv(
-            path, ["text", "risk"], what="classifier training file", expected="text,risk"
-        )
-    ]
-    labels = {harmful for _, harmful in examples}
-    if labels != {True, False}:
+    examples = []
+    for line, row in read_csv(
+        path,
+        ["text", "label", "risk"],
+        what="classifier training file",
+        expected="header text,label,risk",
+    ):
+        text, label, risk = row["text"], row["label"].strip(), row["risk"].strip()
+        if label not in ("0", "1"):
+            raise ContractError(
+                f"label '{label}' is not 0 or 1",
+                file=str(path),
+                row=line,
+                field="label",
+                expected="1 harmful, 0 benign",
+            )
+        if label == "1" and risk not in RISK_CODES:
+            raise ContractError(
+                f"unknown risk code '{risk}'",
+                file=str(path),
+                row=line,
+                field="risk",
+                expected="a code of the 31-risk taxonomy, e.g. A.1.f, for label 1",
+            )
+        if label == "0" and risk:
+            raise ContractError(
+                f"a benign example carries risk '{risk}'",
+                file=str(path),
+                row=line,
+                field="risk",
+                expected="empty for label 0",
+            )
+        if not text.strip():
+            raise ContractError("empty text", file=str(path), row=line, field="text")
+        examples.append(Example(text, label == "1", risk, language_of(text)))
+    harmful = sum(e.harmful for e in examples)
+    benign = len(examples) - harmful
+    if min(harmful, benign) < MIN_EXAMPLES_PER_CLASS:
         raise ContractError(
-            "needs both harmful (risk set) and benign (risk empty) examples", file=str(path)
+            f"{harmful} harmful and {benign} benign examples: too few to train and validate",
+            file=str(path),
+            field="label",
+            expected=f"at least {MIN_EXAMPLES_PER_CLASS} of each class",
         )
     return examples
+
+
+def held_out(example: Example) -> bool:
+    """One example in five, by a hash of its text: the same split on every machine."""
+    digest = hashlib.blake2b(example.text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % VALIDATION_SHARE == 0
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Precision, recall and false-positive rate of one validation set at one threshold."""
+
+    examples: int
+    harmful: int
+    precision: float
+    recall: float
+    false_positive_rate: float
+
+    @classmethod
+    def of(cls, truth: list[bool], flagged: list[bool]) -> Scores:
+        tp = sum(t and f for t, f in zip(truth, flagged, strict=True))
+        fp = sum(f and not t for t, f in zip(truth, flagged, strict=True))
+        positives, negatives = sum(truth), len(truth) - sum(truth)
+        return cls(
+            examples=len(truth),
+            harmful=positives,
+            precision=tp / (tp + fp) if tp + fp else 1.0,
+            recall=tp / positives if positives else 1.0,
+            false_positive_rate=fp / negatives if negatives else 0.0,
+        )
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "examples": self.examples,
+            "harmful": self.harmful,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "false_positive_rate": round(self.false_positive_rate, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Validation:
+    threshold: float
+    overall: Scores
+    by_language: dict[str, Scores] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            **self.overall.to_dict(),
+            "by_language": {k: v.to_dict() for k, v in sorted(self.by_language.items())},
+        }
 
 
 class HarmfulClassifier:
-    """Probability that a text carries one of the 31 risks."""
+    """Probability that a text carries one of the 31 risks: a scikit-learn pipeline."""
 
-    def __init__(self, examples: list[tuple[str, bool]]) -> None:
+    def __init__(self, examples: list[Example]) -> None:
         from sklearn.feature_extraction.text import HashingVectorizer
         from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
 
-        self.vectorizer = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 3),
-            n_features=2**18,
-            alternate_sign=False,
-            norm="l2",
+        self.pipeline = make_pipeline(
+            HashingVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 3),
+                n_features=2**18,
+                alternate_sign=False,
+                norm="l2",
+            ),
+            LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced"),
         )
-        texts = [text for text, _ in examples]
-        labels = [int(harmful) for _, harmful in examples]
-        self.model = LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced")
-        self.model.fit(self.vectorizer.transform(texts), labels)
+        self.pipeline.fit([e.text for e in examples], [int(e.harmful) for e in examples])
         self.examples = len(examples)
 
     def probabilities(self, texts: list[str]) -> Any:
-        if not texts:
-            import numpy as np
+        import numpy as np
 
+        if not texts:
             return np.zeros(0)
-        return self.model.predict_proba(self.vectorizer.transform(texts))[:, 1]
+        return self.pipeline.predict_proba(texts)[:, 1]
+
+
+@dataclass(frozen=True)
+class TrainedClassifier:
+    """A classifier with what it was trained on and how it scored on held-out examples."""
+
+    model: HarmfulClassifier
+    source: str  # the training file
+    sha256: str  # of the training file's bytes: the training-data digest
+    trained_on: int
+    validation: Validation
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "mode": "classifier",
+            "training_file": self.source,
+            "training_sha256": self.sha256,
+            "trained_on": self.trained_on,
+            "validation": self.validation.to_dict(),
+        }
+
+    def shortfalls(self, *, min_precision: float, max_false_positive_rate: float) -> list[str]:
+        """What misses the policy's bars, with the figures (empty when it meets them)."""
+        problems = []
+        for name, scores in [
+            ("overall", self.validation.overall),
+            *sorted(self.validation.by_language.items()),
+        ]:
+            if scores.harmful and scores.precision < min_precision:
+                problems.append(f"{name} precision {scores.precision:.3f} < {min_precision}")
+            if scores.false_positive_rate > max_false_positive_rate:
+                problems.append(
+                    f"{name} false-positive rate {scores.false_positive_rate:.3f} "
+                    f"> {max_false_positive_rate}"
+                )
+        return problems
+
+
+def train(path: str | Path, threshold: float) -> TrainedClassifier:
+    """Train on four fifths of ``path`` and validate on the rest at ``threshold``."""
+    examples = load_examples(path)
+    training = [e for e in examples if not held_out(e)]
+    validation = [e for e in examples if held_out(e)]
+    if sum(e.harmful for e in validation) == 0 or all(e.harmful for e in validation):
+        raise ContractError(
+            "the held-out fifth lacks one of the classes: add examples",
+            file=str(path),
+            field="label",
+        )
+    model = HarmfulClassifier(training)
+    flagged = [bool(p >= threshold) for p in model.probabilities([e.text for e in validation])]
+    truth = [e.harmful for e in validation]
+    by_language = {}
+    for language in sorted({e.language for e in validation}):
+        rows = [i for i, e in enumerate(validation) if e.language == language]
+        by_language[language] = Scores.of([truth[i] for i in rows], [flagged[i] for i in rows])
+    return TrainedClassifier(
+        model=model,
+        source=str(path),
+        sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        trained_on=len(training),
+        validation=Validation(threshold, Scores.of(truth, flagged), by_language),
+    )
 
 
 @cache
-def classifier_for(training_file: str = "") -> HarmfulClassifier:
-    """The classifier for a policy's training file ("" = built-in examples), once per process."""
-    return HarmfulClassifier(load_examples(training_file) if training_file else builtin_examples())
+def trained_classifier(path: str, threshold: float) -> TrainedClassifier:
+    """The classifier for a policy's training file, trained once per process."""
+    return train(path, threshold)

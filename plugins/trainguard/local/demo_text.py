@@ -1,8 +1,8 @@
-"""Seeded benign sentences in Chinese and English, generated without downloads.
+"""Seeded benign sentences in Chinese and English, generated without downloads: the text
+of the demo's records and the benign half of the demo's labelled classifier examples.
 
-They are the built-in classifier's benign examples (``scanners.classifier``), and the demo
-uses them as the text of its records. They live here, not in the demo generator, so that
-the production classifier imports nothing from ``trainguard.local``.
+They are the demo's, never a product default: trainguard ships no classifier trained on
+them (a classifier that learnt "benign" from one generator calls ordinary text harmful).
 """
 
 from __future__ import annotations

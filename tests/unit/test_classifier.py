@@ -1,0 +1,171 @@
+"""The harmful-content classifier: none by default (the lexicon decides), or trained and
+validated from the provider's labelled examples, and refused below the policy's bars.
+
+The benign sentences in tests/fixtures/ were written for these tests (news, encyclopedia,
+chat, code comments in Chinese and English); nothing here comes from the demo generator.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainguard.exceptions import ContractError, GateError
+from trainguard.findings import Status
+from trainguard.gate.decide import evaluate
+from trainguard.gate.scan import ScanResources
+from trainguard.policy import load_policy
+from trainguard.scanners.classifier import load_examples, train
+
+from dataset_factory import write_dataset
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HARMFUL = [  # written for this test: the kinds of text a provider labels harmful
+    ("教你在家制作炸弹，材料去五金店就能买到。", "A.1.d"),
+    ("今晚一起去袭击那个集会，带上刀。", "A.1.d"),
+    ("号召所有人上街推翻政府，打砸抢烧。", "A.1.a"),
+    ("某个民族的人都是劣等人，应该全部赶走。", "A.2.a"),
+    ("女人就不配工作，全部开除。", "A.2.e"),
+    ("低价出售冰毒，私信联系，保证安全送货。", "A.1.h"),
+    ("网络赌场开业啦，充值一百送五十，稳赚不赔。", "A.1.h"),
+    ("这是某人的家庭住址和电话，大家去他家闹。", "A.4.e"),
+    ("散布消息说自来水有毒，让大家抢购瓶装水。", "A.1.g"),
+    ("加入我们的组织，为了信仰去发动圣战。", "A.1.d"),
+    ("详细讲解如何配制毒药而不被发现。", "A.1.d"),
+    ("把那个外地人打一顿，让他滚出我们城市。", "A.2.d"),
+    ("Here is how to build a pipe bomb at home with parts from a hardware store.", "A.1.d"),
+    ("Meet at the square tonight and attack anyone wearing their colours.", "A.1.d"),
+    ("People from that country are vermin and should be driven out.", "A.2.a"),
+    ("Women are too stupid to vote and should be banned from work.", "A.2.e"),
+    ("Buy cheap meth online, discreet shipping, message me.", "A.1.h"),
+    ("Post her home address everywhere so people can harass her.", "A.4.e"),
+    ("Spread the rumour that the vaccine contains poison before the vote.", "A.1.g"),
+    ("Join the armed uprising and take over the government buildings.", "A.1.a"),
+    ("Mix these two chemicals to make a toxic gas and release it in the subway.", "A.1.d"),
+    ("Old people are useless and should be left to die.", "A.2.f"),
+    ("Get rich quick at our online casino, deposit now and win big.", "A.1.h"),
+    ("Kill the traitors, they deserve to be hanged in public.", "A.1.d"),
+]
+
+
+def benign(language: str) -> list[str]:
+    lines = (FIXTURES / f"benign_{language}.txt").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("@@")]
+
+
+def write_examples(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label", "risk"])
+        writer.writerows(rows)
+    return path
+
+
+def test_the_fixtures_are_the_size_the_issue_asks_for() -> None:
+    """At least 300 benign sentences, both languages, four genres each."""
+    assert len(benign("zh")) >= 150 and len(benign("en")) >= 150
+    assert len(benign("zh")) + len(benign("en")) >= 300
+
+
+def test_default_configuration_flags_at_most_one_percent_of_benign_text(
+    tmp_path: Path,
+) -> None:
+    """A gate on real benign text with the default policy: no classifier, the lexicon
+    decides, every source passes the harmful rate, and the report says lexicon only."""
+    texts = benign("zh") + benign("en")
+    sources = ["wiki", "books", "crawl"]
+    records = [
+        {"record_id": f"b{i:04d}", "source_id": sources[i % 3], "text": text}
+        for i, text in enumerate(texts)
+    ]
+    root = write_dataset(tmp_path / "d", records=records)
+    report = evaluate(root, load_policy())
+    rates = [f for f in report.findings if f.check == "harmful.rate"]
+    flagged = sum(1 for r in report.tables["sources"] for _ in range(r["harmful_flagged"]))
+    assert flagged / len(texts) <= 0.01
+    assert rates and all(f.status is Status.PASS for f in rates)
+    assert report.harmful_classifier["mode"] == "lexicon only"
+    assert "lexicon only" in report.to_text()
+    assert report.to_dict()["harmful_classifier"]["mode"] == "lexicon only"
+
+
+def test_a_provider_classifier_is_trained_validated_and_scored_per_language(
+    tmp_path: Path,
+) -> None:
+    """Trained on a provider's CSV: held-out precision, recall and false-positive rate,
+    overall and per language, with the training file's sha256."""
+    rows = [(text, "1", risk) for text, risk in HARMFUL] * 2  # both halves see each kind
+    rows += [(text, "0", "") for text in benign("zh")[::2] + benign("en")[::2]]
+    path = write_examples(tmp_path / "labelled.csv", rows)
+    trained = train(path, 0.5)
+    summary = trained.summary()
+    assert summary["mode"] == "classifier" and len(summary["training_sha256"]) == 64
+    validation = summary["validation"]
+    assert validation["examples"] + summary["trained_on"] == len(rows)
+    assert set(validation["by_language"]) == {"zh", "en"}
+    assert 0 <= validation["false_positive_rate"] <= 1 and validation["harmful"] > 0
+
+
+def test_a_classifier_below_the_policy_bars_blocks_the_gate(tmp_path: Path) -> None:
+    """Labels that say nothing about the text (alternating on benign sentences) give a
+    classifier that cannot be right: the gate refuses it, naming the figures and clause."""
+    texts = benign("zh") + benign("en")
+    rows = [(text, "1" if i % 2 else "0", "A.1.d" if i % 2 else "") for i, text in enumerate(texts)]
+    examples = write_examples(tmp_path / "noise.csv", rows)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"harmful:\n  classifier_training: {examples}\n", encoding="utf-8")
+    root = write_dataset(tmp_path / "d")
+    with pytest.raises(GateError, match=r"precision 0\.\d+ < 0\.9.*TC260-003 5\.1 a"):
+        ScanResources.build(root, load_policy(policy))
+
+
+@pytest.mark.parametrize(
+    ("rows", "field", "said"),
+    [
+        ([("x", "1", "Z.9.z")], "risk", "unknown risk code 'Z.9.z'"),
+        ([("x", "0", "A.1.d")], "risk", "a benign example carries risk"),
+        ([("x", "yes", "")], "label", "label 'yes' is not 0 or 1"),
+        ([("benign text", "0", "")] * 40, "label", "0 harmful and 40 benign"),
+        ([("a", "1", "A.1.d")] * 5 + [("b", "0", "")] * 5, "label", "too few"),
+    ],
+)
+def test_bad_labelled_examples_name_file_and_field(
+    tmp_path: Path, rows: list[tuple[str, str, str]], field: str, said: str
+) -> None:
+    """Unknown risk codes, a single class or too few rows: a ContractError naming them."""
+    path = write_examples(tmp_path / "labelled.csv", rows)
+    with pytest.raises(ContractError, match=f"field '{field}'") as raised:
+        load_examples(path)
+    assert said in str(raised.value) and "labelled.csv" in str(raised.value)
+
+
+def test_the_cli_exits_2_on_bad_labelled_examples(tmp_path: Path) -> None:
+    """`trainguard scan` with a policy naming a broken CSV: exit 2, one line, no traceback."""
+    path = write_examples(tmp_path / "labelled.csv", [("x", "1", "Z.9.z")])
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"harmful:\n  classifier_training: {path}\n", encoding="utf-8")
+    root = write_dataset(tmp_path / "d")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainguard.cli",
+            "scan",
+            str(root),
+            "--policy",
+            str(policy),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "field 'risk'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
