@@ -241,6 +241,7 @@ def _log_classifier(report: GateReport) -> None:
         report.classifier_model,
         name="harmful_classifier",
         pip_requirements=_pip_requirements(),
+        serialization_format="pickle",  # as the trained models: skops walks every module
         metadata={
             "training_file": summary["training_file"],
             "training_sha256": summary["training_sha256"],
