@@ -121,8 +121,11 @@ def test_a_classifier_below_the_policy_bars_blocks_the_gate(tmp_path: Path) -> N
     policy = tmp_path / "policy.yaml"
     policy.write_text(f"harmful:\n  classifier_training: {examples}\n", encoding="utf-8")
     root = write_dataset(tmp_path / "d")
+    resources = ScanResources.build(root, load_policy(policy))  # lazy: nothing trained yet
     with pytest.raises(GateError, match=r"precision 0\.\d+ < 0\.9.*TC260-003 5\.1 a"):
-        ScanResources.build(root, load_policy(policy))
+        evaluate(root, load_policy(policy))
+    with pytest.raises(GateError, match=r"precision 0\.\d+ < 0\.9"):
+        _ = resources.classifier  # the scan's first use refuses it too
 
 
 @pytest.mark.parametrize(

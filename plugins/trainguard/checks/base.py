@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ class ScanView:
     duplicate_of: list[str | None]  # record id of the earlier near-duplicate
     by_source: dict[str, list[int]]  # source id -> row indices
     texts: Callable[..., dict[int, str]]  # (record ids, indices, squeezed=) -> texts by index
+
+    @cached_property
+    def sample_order(self) -> list[int]:
+        """Every row, smallest sampling key first: any prefix is a random sample."""
+        return sorted(range(len(self.record_ids)), key=self.sample_keys.__getitem__)
 
     def ids(self, rows: list[int]) -> list[str]:
         return [self.record_ids[r] for r in rows]

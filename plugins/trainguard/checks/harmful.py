@@ -108,7 +108,7 @@ def measure(view: ScanView) -> Measures:
 
     total = len(view.record_ids)
     wanted = math.ceil(policy.corpus.automated_sample_fraction * total)
-    automated = smallest_keys(list(range(total)), view.sample_keys, wanted)
+    automated = view.sample_order[:wanted]
     classifier = view.classifier()
     unscored = [r for r in automated if view.harmful_score[r] is None] if classifier else []
     if classifier and unscored:  # rare: a sampled record above the shards' scoring bound
@@ -128,13 +128,7 @@ def measure(view: ScanView) -> Measures:
         **manual_review(
             view.dataset,
             set(view.record_ids),
-            sample=set(
-                view.ids(
-                    smallest_keys(
-                        list(range(total)), view.sample_keys, policy.corpus.manual_sample_size
-                    )
-                )
-            ),
+            sample=set(view.ids(view.sample_order[: policy.corpus.manual_sample_size])),
         ),
     }
     out.offenders["corpus.automated"] = view.ids([r for r in automated if harmful[r]])
@@ -165,14 +159,12 @@ MESSAGES: dict[str, Message] = {"harmful.rate": _rate_message}
 CORPUS_MESSAGES: dict[str, Message] = {"corpus.manual": _manual_message}
 
 
-def manual_review(
-    dataset: Dataset, known_ids: set[str], *, sample: set[str] | None = None
-) -> dict[str, Any]:
+def manual_review(dataset: Dataset, known_ids: set[str], *, sample: set[str]) -> dict[str, Any]:
     """The manual spot check of TC260-003 9.2, read from ``review/manual_verdicts.csv``.
 
     Only verdicts on records of the drawn sample count (the records with the smallest
     sampling keys, as ``write_review_sample`` writes them), so a reviewer cannot pick easy
-    records; every verdict names its reviewer. ``sample`` None counts every known record.
+    records; every verdict names its reviewer.
     """
     path = dataset.root / REVIEW_FILE
     if not path.exists():
@@ -182,7 +174,6 @@ def manual_review(
             "manual_review_file": False,
             "manual_outside_sample": 0,
         }
-    drawn = known_ids if sample is None else sample
     verdicts: dict[str, str] = {}
     outside = 0
     for line, row in read_csv(
@@ -214,7 +205,7 @@ def manual_review(
                 row=line,
                 field="record_id",
             )
-        if row["record_id"] not in drawn:
+        if row["record_id"] not in sample:
             outside += 1  # reviewed, but not drawn: it cannot stand in for a sampled record
             continue
         verdicts[row["record_id"]] = verdict

@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import Measures, Message
-from trainguard.checks.stats import smallest_keys
 
 if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
@@ -71,7 +70,7 @@ def diversity(view: ScanView) -> dict[str, Any]:
         if dataset.sources[source].origin.value == "domestic"
     )
     # Lexical diversity: distinct character bigrams per bigram on a random sample.
-    sample = smallest_keys(list(range(len(view.record_ids))), view.sample_keys, DIVERSITY_SAMPLE)
+    sample = view.sample_order[:DIVERSITY_SAMPLE]
     texts = view.texts(view.ids(sample), sample, squeezed=False)
     bigrams = [text[i : i + 2] for text in texts.values() for i in range(len(text) - 1)]
     return {

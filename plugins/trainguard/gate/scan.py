@@ -62,25 +62,27 @@ class ScanResources:
 
     @property
     def trained(self) -> TrainedClassifier | None:
-        """The policy's classifier, trained and validated once per process (None: none)."""
+        """The policy's classifier, trained and validated once per process (None: none).
+
+        Trained on first use, so steps that never score (listing shards, masking) do not
+        pay for it; refused there (fail closed) when it misses the policy's bars.
+        """
         if not self.classifier_training:
             return None
         from trainguard.scanners.classifier import trained_classifier
 
-        return trained_classifier(
+        trained = trained_classifier(
             self.classifier_training, self.policy.harmful.classifier_threshold
         )
+        self._refuse_below_bars(trained)
+        return trained
 
     @property
     def classifier(self) -> HarmfulClassifier | None:
         trained = self.trained
         return trained.model if trained else None
 
-    def check_classifier(self) -> None:
-        """Refuse (fail closed) a classifier whose validation misses the policy's bars."""
-        trained = self.trained
-        if trained is None:
-            return
+    def _refuse_below_bars(self, trained: TrainedClassifier) -> None:
         harmful = self.policy.harmful
         shortfalls = trained.shortfalls(
             min_precision=harmful.classifier_min_precision,
@@ -115,7 +117,7 @@ class ScanResources:
             else OptOutRegistry.empty()
         )
         training = policy.harmful.classifier_training
-        resources = cls(
+        return cls(
             dataset=dataset,
             policy=policy,
             lexicon=lexicon,
@@ -124,8 +126,6 @@ class ScanResources:
             classifier_training=str(policy.resolve_path(training)) if training else "",
             hash_key=hash_key(),
         )
-        resources.check_classifier()
-        return resources
 
 
 @dataclass

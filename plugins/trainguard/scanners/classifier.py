@@ -33,25 +33,19 @@ class Example:
     text: str
     harmful: bool
     risk: str
-    language: str  # "zh", "en" or "other", by script
-
-
-def language_of(text: str) -> str:
-    """zh when CJK ideographs are at least a fifth of the letters, en when Latin dominates."""
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
-    if cjk and cjk * 5 >= cjk + latin:
-        return "zh"
-    return "en" if latin else "other"
+    language: str  # "zh", "en" or "other", by script (scanners.quality.detect_languages)
 
 
 def load_examples(path: str | Path) -> list[Example]:
     """The labelled examples of ``path``; bad rows are a ContractError naming row and field."""
+    import pyarrow as pa
+
     from trainguard.contract import read_csv
     from trainguard.scanners.lexicon import RISK_CODES
+    from trainguard.scanners.quality import detect_languages
 
     path = Path(path)
-    examples = []
+    rows: list[tuple[str, bool, str]] = []
     for line, row in read_csv(
         path,
         ["text", "label", "risk"],
@@ -85,7 +79,12 @@ def load_examples(path: str | Path) -> list[Example]:
             )
         if not text.strip():
             raise ContractError("empty text", file=str(path), row=line, field="text")
-        examples.append(Example(text, label == "1", risk, language_of(text)))
+        rows.append((text, label == "1", risk))
+    languages = detect_languages(pa.array([text for text, _, _ in rows], pa.string()))
+    examples = [
+        Example(text, harmful, risk, str(language))
+        for (text, harmful, risk), language in zip(rows, languages, strict=True)
+    ]
     harmful = sum(e.harmful for e in examples)
     benign = len(examples) - harmful
     if min(harmful, benign) < MIN_EXAMPLES_PER_CLASS:

@@ -25,6 +25,19 @@ CJK = r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}]"
 LATIN = r"[A-Za-z]"
 
 
+def detect_languages(texts: pa.Array) -> Any:
+    """zh, en or other per row, by script (a numpy array of str)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    texts = pc.fill_null(texts, "")
+    cjk = np.asarray(pc.count_substring_regex(texts, CJK)).astype(float)
+    latin = np.asarray(pc.count_substring_regex(texts, LATIN)).astype(float)
+    # Chinese when ideographs are at least a fifth of the letters (a Chinese sentence with
+    # an English name stays Chinese); English when Latin letters dominate.
+    return np.where((cjk > 0) & (cjk * 5 >= cjk + latin), "zh", np.where(latin > 0, "en", "other"))
+
+
 def quality_flags(texts: pa.Array, languages: list[str]) -> dict[str, Any]:
     """Boolean numpy arrays per flag, and the detected language per row."""
     import numpy as np
@@ -35,14 +48,7 @@ def quality_flags(texts: pa.Array, languages: list[str]) -> dict[str, Any]:
     empty = np.asarray(pc.equal(pc.utf8_length(trimmed), 0))
     garbled = np.asarray(pc.match_substring_regex(texts, GARBLED))
     truncated = ~np.asarray(pc.match_substring_regex(trimmed, SENTENCE_END)) & ~empty
-    cjk = np.asarray(pc.count_substring_regex(texts, CJK)).astype(float)
-    latin = np.asarray(pc.count_substring_regex(texts, LATIN)).astype(float)
-    # Chinese when ideographs are at least a fifth of the letters (a Chinese sentence with
-    # an English name stays Chinese); English when Latin letters dominate.
-    detected = np.where(
-        (cjk > 0) & (cjk * 5 >= cjk + latin), "zh", np.where(latin > 0, "en", "other")
-    )
-    detected = np.where(empty, "other", detected)
+    detected = np.where(empty, "other", detect_languages(texts))
     mismatch = ~np.isin(detected, languages) & ~empty
     return {
         "empty": empty,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from trainguard.exceptions import ContractError
 from trainguard.personal_info import mask_pi, parse_pi_kind, pi_hmac
 from trainguard.violations.filtering import hashed_grams, normalise, sha256
-from trainguard.violations.kinds import ViolationKind
+from trainguard.violations.kinds import ViolationKind, parse_kind
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,7 +44,7 @@ def file_violation(
     triage: bool = False,
 ) -> Violation:
     """File a violation with its PI-free subject; ``triage`` also filters it at once."""
-    kind = _kind(kind)
+    kind = parse_kind(kind)
     subject = intake_subject(
         kind,
         prompt=prompt,
@@ -77,17 +77,6 @@ def _masked(text: str) -> str:
     return mask_pi(text)[0] if text else text
 
 
-def _kind(kind: ViolationKind | str) -> ViolationKind:
-    try:
-        return ViolationKind(kind)
-    except ValueError:
-        raise ContractError(
-            f"unknown kind '{kind}'",
-            field="kind",
-            expected=" | ".join(k.value for k in ViolationKind),
-        ) from None
-
-
 def intake_subject(
     kind: ViolationKind | str,
     *,
@@ -101,7 +90,7 @@ def intake_subject(
     finding: str = "",
 ) -> dict[str, Any]:
     """The PI-free subject a violation stores: masked texts, HMACs, fingerprints."""
-    kind = _kind(kind)
+    kind = parse_kind(kind)
     work_id, finding = _masked(work_id), _masked(finding)
     if kind is ViolationKind.HARMFUL_OUTPUT:
         if not output.strip():

@@ -76,6 +76,18 @@ MOVE_TARGETS: tuple[ViolationStatus, ...] = tuple(
 TO_REMEDIATE: tuple[ViolationStatus, ...] = (_S.FILTERED, _S.REMEDIATING, _S.VERIFIED)
 
 
+def parse_kind(value: ViolationKind | str) -> ViolationKind:
+    """``value`` as a kind, or a ContractError naming the field and the kinds there are."""
+    from trainguard.exceptions import ContractError
+
+    try:
+        return ViolationKind(value)
+    except ValueError:
+        raise ContractError(
+            f"unknown kind '{value}'", field="kind", expected=" | ".join(kind_names())
+        ) from None
+
+
 def kind_names() -> list[str]:
     return [kind.value for kind in ViolationKind]
 

@@ -33,8 +33,8 @@ from trainguard.violations.kinds import (
     FINAL_STATUSES,
     KIND_RULES,
     OPEN_STATUSES,
-    ViolationKind,
     ViolationStatus,
+    parse_kind,
 )
 from trainguard.violations.kinds import TRANSITIONS as _TRANSITIONS
 
@@ -289,9 +289,7 @@ class Registry:
         """File a violation; its deadline follows from the kind and the policy's calendar."""
         from trainguard.violations.schema import violations
 
-        if kind not in KINDS:
-            raise ContractError(f"unknown kind '{kind}'", field="kind", expected=" | ".join(KINDS))
-        kind = ViolationKind(kind)
+        kind = parse_kind(kind)
         for name, value in (("summary", summary), ("by", reported_by), ("owner", owner)):
             if not value or not value.strip():
                 raise ContractError("must not be empty", field=name)
