@@ -17,6 +17,7 @@ from trainguard.exceptions import ContractError, TrainguardError
 HASH_KEY_ENV = "TRAINGUARD_HASH_KEY"
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _NON_DIGITS = re.compile(r"[^0-9]", re.ASCII)
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]", re.ASCII)
 
 
 def parse_pi_kind(value: str, *, field: str) -> PIKind:
@@ -41,13 +42,28 @@ def normalise_pi(kind: PIKind | str, value: str) -> str:
         return "+86" + digits
     if kind is PIKind.EMAIL:
         return text.lower()
-    if kind is PIKind.RESIDENT_ID:
-        return text.upper()
+    if kind is PIKind.RESIDENT_ID:  # digit groups: "110105 19491231 002x" is 11010519491231002X
+        return _NON_ALNUM.sub("", text).upper()
     if kind in (PIKind.BANK_CARD, PIKind.LANDLINE_PHONE):
         return _NON_DIGITS.sub("", text)
     if kind in (PIKind.PASSPORT, PIKind.LICENSE_PLATE):
         return re.sub(r"\s+", "", text).upper()
+    if kind is PIKind.IP_ADDRESS:
+        return _canonical_ip(text)
     return text
+
+
+def _canonical_ip(text: str) -> str:
+    """RFC 5952 text of an address (lower case, longest zero run compressed), its zone and
+    prefix kept: "2001:DB8:0:0:0:0:0:1" and "2001:db8::1" are one value."""
+    import ipaddress
+
+    address, slash, prefix = text.partition("/")
+    try:
+        canonical = ipaddress.ip_address(address).compressed
+    except ValueError:
+        return text.lower()
+    return canonical + (f"/{int(prefix)}" if slash and prefix.isdigit() else "")
 
 
 def hash_key() -> bytes:

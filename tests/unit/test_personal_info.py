@@ -20,6 +20,15 @@ pytestmark = pytest.mark.unit
         ("email", "Zhang.San@Example.CN", "zhang.san@example.cn"),
         ("resident_id", "11010119900307123x", "11010119900307123X"),
         ("bank_card", "6222 0212 3456 7890", "6222021234567890"),
+        ("bank_card", "3714-496353-98431", "371449635398431"),
+        ("resident_id", "110105 19491231 002x", "11010519491231002X"),
+        ("resident_id", "１１０１０５－１９４９１２３１－００２Ｘ", "11010519491231002X"),
+        ("mobile_phone", "138.1234.5678", "+8613812345678"),
+        ("mobile_phone", "138\u20131234\u20135678", "+8613812345678"),  # en dashes
+        ("landline_phone", "010 6234 5678", "01062345678"),
+        ("ip_address", "2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("ip_address", "１９２．１６８．１．１", "192.168.1.1"),
+        ("ip_address", "fe80::1%eth0/64", "fe80::1%eth0/64"),
     ],
 )
 def test_normalisation(kind: str, written: str, canonical: str) -> None:

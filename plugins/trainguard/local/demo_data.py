@@ -43,7 +43,7 @@ from trainguard.versioning import run_tool, tool_env
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-GENERATOR_VERSION = "7"
+GENERATOR_VERSION = "8"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"

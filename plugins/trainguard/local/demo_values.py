@@ -46,7 +46,34 @@ def _mobile(rng: random.Random) -> tuple[str, str]:
         return number, _full_width(number)
     if style == 4:  # zero-width spaces pasted in from a web page
         return number, f"{number[:3]}\u200b{number[3:7]}\u200b{number[7:]}"
+    if rng.random() < 0.3:  # grouped with dots or en dashes
+        sep = rng.choice([".", "\u2013"])
+        return number, sep.join([number[:3], number[3:7], number[7:]])
     return number, number
+
+
+def _grouped(value: str, sizes: tuple[int, ...], rng: random.Random) -> str:
+    """``value`` cut into groups of ``sizes`` joined by one separator, as people type it."""
+    sep = rng.choice([" ", "-", ".", "\u3000", "－"])
+    groups, at = [], 0
+    for size in sizes:
+        groups.append(value[at : at + size])
+        at += size
+    return sep.join(groups)
+
+
+# Card networks by IIN prefix and length (ISO/IEC 7812): UnionPay, Visa, Mastercard,
+# American Express, Diners Club, JCB; with the grouping each is printed in.
+_CARD_NETWORKS = [
+    ("622202", 16, (4, 4, 4, 4)),
+    ("622202", 19, (4, 4, 4, 4, 3)),
+    ("4", 13, (4, 4, 4, 1)),
+    ("4", 16, (4, 4, 4, 4)),
+    ("51", 16, (4, 4, 4, 4)),
+    ("37", 15, (4, 6, 5)),
+    ("36", 14, (4, 6, 4)),
+    ("3530", 16, (4, 4, 4, 4)),
+]
 
 
 _PI_TEMPLATES = {
@@ -70,43 +97,74 @@ _DECOYS = [
     "订单号2138123456789012已发货。",
     "旧证件110105194912310021作废。",
     "卡号6222021234567890127无效。",
-    "版本1.2.3.4.5发布。",
+    "版本2.10.300.4发布。",
+    "证件号110105 19491231-002X格式有误。",
+    "金额1 234 567 890元已入账。",
     "会议时间12:30:45开始。",
     "Ticket 138123456789 closed.",
 ]
 
 
+def _resident_id_written(rng: random.Random) -> tuple[str, str]:
+    value = _resident_id(rng)
+    style = rng.randint(0, 3)
+    if style == 1:  # region, birth date, sequence
+        return value, _grouped(value, (6, 8, 4), rng)
+    if style == 2:
+        return value, _grouped(value, (6, 4, 4, 4), rng)
+    return value, _full_width(value) if style == 3 else value
+
+
+def _bank_card_written(rng: random.Random) -> tuple[str, str]:
+    prefix, length, groups = rng.choice(_CARD_NETWORKS)
+    card = _luhn_complete(prefix, length, rng)
+    return card, _grouped(card, groups, rng) if rng.random() < 0.5 else card
+
+
+def _landline_written(rng: random.Random) -> tuple[str, str]:
+    area = rng.choice(["010", "021", "0755", "0571"])
+    local = str(rng.randint(2, 8)) + "".join(
+        str(rng.randint(0, 9)) for _ in range(7 if len(area) == 3 else 6)
+    )
+    style = rng.random()
+    if style < 0.2 and len(local) == 8:
+        return area + local, _grouped(area + local, (len(area), 4, 4), rng)
+    return area + local, f"{area}-{local}" if style < 0.7 else f"({area}){local}"
+
+
+def _ip_written(rng: random.Random) -> tuple[str, str]:
+    """IPv4 mostly; IPv6 compressed, IPv4-mapped (RFC 4291 2.5.5.2), link-local with a
+    zone index, and upper case."""
+    v4 = f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    form = rng.randint(0, 9)
+    if form < 6:
+        return v4, v4
+    if form == 6:
+        return f"::ffff:{v4}", f"::ffff:{v4}"
+    group, other = f"{rng.randint(1, 0xFFFF):x}", f"{rng.randint(1, 0xFFFF):x}"
+    if form == 7:
+        value = f"fe80::{group}:{other}%eth{rng.randint(0, 3)}"
+        return value, value
+    value = f"2001:db8:{group}::{other}"
+    return value, value.upper() if form == 9 else value
+
+
 def _pi_value(kind: str, rng: random.Random, index: int) -> tuple[str, str]:
     """(canonical value, how it is written in the text)."""
-    if kind == "mobile_phone":
-        return _mobile(rng)
+    written_by_kind = {
+        "mobile_phone": _mobile,
+        "resident_id": _resident_id_written,
+        "bank_card": _bank_card_written,
+        "landline_phone": _landline_written,
+        "ip_address": _ip_written,
+    }
+    if kind in written_by_kind:
+        return written_by_kind[kind](rng)
     if kind == "email":
         value = f"user{index:04d}@example{rng.randint(1, 9)}.cn"
         return value, value.upper() if rng.random() < 0.2 else value
-    if kind == "resident_id":
-        value = _resident_id(rng)
-        return value, value
-    if kind == "bank_card":
-        card = _luhn_complete("622202", rng.choice([16, 19]), rng)
-        spaced = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
-        return card, spaced if rng.random() < 0.5 else card
-    if kind == "landline_phone":
-        area = rng.choice(["010", "021", "0755", "0571"])
-        local = str(rng.randint(2, 8)) + "".join(
-            str(rng.randint(0, 9)) for _ in range(7 if len(area) == 3 else 6)
-        )
-        return area + local, f"{area}-{local}" if rng.random() < 0.7 else f"({area}){local}"
     if kind == "passport":
         value = rng.choice("EG") + "".join(str(rng.randint(0, 9)) for _ in range(8))
-        return value, value
-    if kind == "ip_address":
-        if rng.random() < 0.7:
-            value = (
-                f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
-                f"{rng.randint(1, 254)}"
-            )
-        else:
-            value = f"2001:db8:{rng.randint(1, 0xFFFF):x}::{rng.randint(1, 0xFFFF):x}"
         return value, value
     province = rng.choice("京沪粤浙苏川鄂湘")
     letter = rng.choice("ABCDEFGHJK")

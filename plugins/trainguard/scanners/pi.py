@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 
-# RE2 syntax (Arrow). Must never miss a row the validated patterns would match.
+# RE2 syntax (Arrow), on the raw text. Must never miss a row the validated patterns would
+# match, so it admits full-width forms and every separator the patterns accept (RE2's \s
+# is ASCII only: the no-break and ideographic spaces are listed).
 PREFILTER = (
-    r"[0-9０-９][0-9０-９\s\-－\x{200b}-\x{200d}\x{2060}\x{feff}]{5,}"
+    r"[0-9０-９][0-9０-９\s\x{a0}\x{3000}\-－.．\x{2010}-\x{2015}\x{2212}"
+    r"\x{200b}-\x{200d}\x{2060}\x{feff}]{5,}"
     r"|[@＠]"
-    r"|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
-    r"|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:"
-    r"|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-z]"
+    r"|[0-9０-９]{1,3}[.．][0-9０-９]{1,3}[.．][0-9０-９]{1,3}[.．][0-9０-９]{1,3}"
+    r"|[0-9A-Fa-f０-９Ａ-Ｆａ-ｆ]{0,4}[:：][0-9A-Fa-f０-９Ａ-Ｆａ-ｆ]{0,4}[:：]"
+    r"|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-zＡ-Ｚａ-ｚ]"
 )
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -43,11 +46,16 @@ _HAS_DIGIT = re.compile(r"[0-9]")
 # A cheap test per pattern: most hit rows need two or three of the ten patterns.
 _GATES = {
     PIKind.EMAIL: lambda text: "@" in text,
-    PIKind.LANDLINE_PHONE: lambda text: "-" in text or "(" in text,
     PIKind.PASSPORT: lambda text: "E" in text or "G" in text,
     PIKind.LICENSE_PLATE: lambda text: _PLATE_HINT.search(text) is not None,
+    PIKind.IP_ADDRESS: lambda text: "." in text or text.count(":") >= 2,
 }
 
+# Digit groups may be separated by a space, hyphen or dot (full-width forms and Unicode
+# dashes are folded to these first), the same one throughout a value: "110105 19491231
+# 002X" is one ID, "110105 19491231-002X" is not. (?P=s) repeats the first separator.
+_SEP = r"[ .\-]"
+_IPV4 = r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}"
 _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
     (
         PIKind.EMAIL,
@@ -58,9 +66,9 @@ _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
     ),
     (
         PIKind.RESIDENT_ID,
-        re.compile(
-            r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx]"
-            r"(?![0-9A-Za-z])"
+        re.compile(  # region, birth date (8 or 4+4), sequence and check digit: 6-8-4, 6-4-4-4
+            r"(?<![0-9])[1-9][0-9]{5}(?P<s>" + _SEP + r"?)(?:18|19|20)[0-9]{2}(?P=s)?"
+            r"[01][0-9][0-3][0-9](?P=s)[0-9]{3}[0-9Xx](?![0-9A-Za-z])"
         ),
     ),
     (
@@ -71,25 +79,40 @@ _PATTERNS: list[tuple[PIKind, re.Pattern[str]]] = [
     ),
     (
         PIKind.BANK_CARD,
-        re.compile(r"(?<![0-9])[1-9][0-9]{3}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])"),
+        re.compile(  # 13-19 digits: unbroken, in fours, or 4-6-5 / 4-6-4 (Amex, Diners)
+            r"(?<![0-9])(?:[0-9]{13,19}"
+            r"|[0-9]{4}(?P<s>" + _SEP + r")[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{1,4}){1,2}"
+            r"|[0-9]{4}(?P<t>" + _SEP + r")[0-9]{6}(?P=t)[0-9]{4,5})(?![0-9])"
+        ),
     ),
     (
         PIKind.MOBILE_PHONE,
-        re.compile(r"(?<![0-9+])(?:(?:\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9])"),
+        re.compile(
+            r"(?<![0-9+])(?:(?:\+|00)86" + _SEP + r"?)?1[3-9][0-9](?P<s>" + _SEP + r"?)"
+            r"[0-9]{4}(?P=s)[0-9]{4}(?![0-9])"
+        ),
     ),
     (
         PIKind.LANDLINE_PHONE,
-        re.compile(r"(?<![0-9])(?:\(0[1-9][0-9]{1,2}\)|0[1-9][0-9]{1,2}-)[2-8][0-9]{6,7}(?![0-9])"),
+        re.compile(  # (0755)2345678, 010-62345678, 010 6234 5678, 0571.8765.4321
+            r"(?<![0-9])(?:\(0[1-9][0-9]{1,2}\) ?|0[1-9][0-9]{1,2}(?P<s>[ .\-]))"
+            r"[2-8](?:[0-9]{6,7}|[0-9]{2,3}(?(s)(?P=s)|[ .\-])[0-9]{4})(?![0-9])"
+        ),
     ),
     (
         PIKind.PASSPORT,
         re.compile(r"(?<![A-Za-z0-9])(?:[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})(?![A-Za-z0-9])"),
     ),
-    (PIKind.IP_ADDRESS, re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")),
-    (
+    (  # IPv4, optionally with a CIDR prefix; "192.168.1.1.1" is 192.168.1.1 (RFC 4632 form)
         PIKind.IP_ADDRESS,
-        re.compile(  # IPv6
-            r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])"
+        re.compile(rf"(?<![0-9A-Za-z.]){_IPV4}(?:/[0-9]{{1,3}})?(?![0-9A-Za-z])"),
+    ),
+    (  # IPv6 in every RFC 4291 2.2 form: full, compressed, IPv4-embedded; zone; prefix
+        PIKind.IP_ADDRESS,
+        re.compile(
+            r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+            rf"(?:{_IPV4}|[0-9A-Fa-f]{{1,4}})?(?:%[0-9A-Za-z_\-]+)?(?:/[0-9]{{1,4}})?"
+            r"(?![0-9A-Za-z:%]|\.[0-9])"
         ),
     ),
     (
@@ -118,6 +141,7 @@ _PRIORITY = {
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _NON_DIGITS = re.compile(r"[^0-9]")
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +172,11 @@ def valid_resident_id(value: str) -> bool:
         total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
         return "10X98765432"[total % 11] == value[17]
     if len(value) == 15:
-        return _valid_date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]))
+        # The legacy form has no check digit; a 15-digit number that passes Luhn under a
+        # 15-digit card network's prefix (Amex 34/37, UATP 1) is read as that card.
+        return _valid_date(
+            1900 + int(value[6:8]), int(value[8:10]), int(value[10:12])
+        ) and not valid_bank_card(value)
     return False
 
 
@@ -164,35 +192,72 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _validate(kind: PIKind, text: str) -> bool:
+# Card lengths below 16 belong to a few networks only (ISO/IEC 7812 IINs): without this a
+# 13-digit millisecond timestamp would pass Luhn one time in ten.
+_SHORT_CARD_PREFIXES = {
+    13: ("4",),  # Visa
+    14: ("300", "301", "302", "303", "304", "305", "36", "38", "39"),  # Diners Club
+    15: ("34", "37", "1", "2131", "1800"),  # Amex, UATP, JCB
+}
+
+
+def valid_bank_card(digits: str) -> bool:
+    """13-19 digits passing Luhn; below 16 digits, a network that issues that length."""
+    if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
+        return False
+    if len(digits) < 16:
+        return digits.startswith(_SHORT_CARD_PREFIXES[len(digits)])
+    # An 18-digit number shaped like an ID (valid birth date) is not read as a card.
+    return not (
+        len(digits) == 18 and _valid_date(int(digits[6:10]), int(digits[10:12]), int(digits[12:14]))
+    )
+
+
+def ip_extent(text: str) -> int:
+    """How much of a matched address is one: its length, shorter by an impossible prefix
+    length ("10.0.0.0/123" is 10.0.0.0), or 0 when it is no address. Not reported: the
+    unspecified address ``::``, hex-only words (``dead::beef``) and a lone short group
+    other than the loopback ``::1`` (``a[::2]`` is a Python slice)."""
+    address, slash, prefix = text.partition("/")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return 0
+    if parsed.version == 6:
+        groups = [group for group in address.partition("%")[0].split(":") if group]
+        lone_short = len(groups) == 1 and len(groups[0]) <= 2 and not parsed.is_loopback
+        if parsed.is_unspecified or lone_short or _HAS_DIGIT.search(address) is None:
+            return 0
+    if slash and int(prefix) > parsed.max_prefixlen:
+        return len(address)
+    return len(text)
+
+
+def _extent(kind: PIKind, text: str) -> int:
+    """The length of ``text`` that is a valid value of ``kind`` (0: none of it)."""
     if kind is PIKind.RESIDENT_ID:
-        return valid_resident_id(text)
-    if kind is PIKind.BANK_CARD:
-        digits = _NON_DIGITS.sub("", text)
-        if not 16 <= len(digits) <= 19 or not luhn_valid(digits):
-            return False
-        # An 18-digit number shaped like an ID (valid birth date) is not read as a card.
-        return not (
-            len(digits) == 18
-            and _valid_date(int(digits[6:10]), int(digits[10:12]), int(digits[12:14]))
-        )
-    if kind is PIKind.LANDLINE_PHONE:
-        return 10 <= len(_NON_DIGITS.sub("", text)) <= 12
-    if kind is PIKind.IP_ADDRESS:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return False
-        return address.version == 4 or (
-            text.count(":") >= 2 and sum(c.isalnum() for c in text) >= 4
-        )
-    if kind is PIKind.LICENSE_PLATE:
-        return sum(c.isdigit() for c in text) >= 3
-    return True
+        valid = valid_resident_id(_NON_ALNUM.sub("", text))
+    elif kind is PIKind.BANK_CARD:
+        valid = valid_bank_card(_NON_DIGITS.sub("", text))
+    elif kind is PIKind.LANDLINE_PHONE:
+        valid = 10 <= len(_NON_DIGITS.sub("", text)) <= 12
+    elif kind is PIKind.IP_ADDRESS:
+        return ip_extent(text)
+    elif kind is PIKind.LICENSE_PLATE:
+        valid = sum(c.isdigit() for c in text) >= 3
+    else:
+        valid = True
+    return len(text) if valid else 0
 
 
 # What NFKC does to most CJK text: full-width forms to ASCII, one character for one.
-_NARROW = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Unicode dashes (U+2010-2015, minus sign) become "-" as well, so that digit groups joined
+# by any of them match the patterns' separators.
+_NARROW = (
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    | {0x3000: 0x20}
+    | dict.fromkeys([*range(0x2010, 0x2016), 0x2212], ord("-"))
+)
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
@@ -212,7 +277,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int] | None]:
     for position, char in enumerate(text):
         if char in ZERO_WIDTH:
             continue
-        normal = char if char < "\x80" else unicodedata.normalize("NFKC", char)
+        normal = char if char < "\x80" else unicodedata.normalize("NFKC", char).translate(_NARROW)
         out.append(normal)
         index.extend([position] * len(normal))
     index.append(len(text))
@@ -228,11 +293,11 @@ def find_pi(text: str) -> list[PIMatch]:
         gate = _GATES.get(kind)
         if (gate is not None and not gate(normal)) or (kind is not PIKind.EMAIL and not has_digit):
             continue
-        if kind is PIKind.IP_ADDRESS and "." not in normal and normal.count(":") < 2:
-            continue
         for match in pattern.finditer(normal):
-            if _validate(kind, match.group()):
-                candidates.append((match.start(), match.end(), kind, match.group()))
+            length = _extent(kind, match.group())
+            if length:
+                start = match.start()
+                candidates.append((start, start + length, kind, match.group()[:length]))
     candidates.sort(key=lambda c: (-(c[1] - c[0]), _PRIORITY[c[2]], c[0]))
     taken: list[tuple[int, int, PIKind, str]] = []
     for candidate in candidates:
