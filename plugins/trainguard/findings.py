@@ -86,6 +86,11 @@ class GateReport:
     # How harmful content was judged: the trained classifier's summary, or the lexicon alone.
     harmful_classifier: dict[str, Any] = field(default_factory=lambda: dict(LEXICON_ONLY))
     classifier_model: Any = None  # the trained pipeline, for MLflow (never serialised here)
+    # The policy's profile and its deviations from the standard (Policy.governance()).
+    policy: dict[str, Any] = field(
+        default_factory=lambda: {"profile": "development", "deviations": []}
+    )
+    refused_waivers: list[dict[str, Any]] = field(default_factory=list)  # profile forbade
 
     @property
     def failed(self) -> list[Finding]:
@@ -106,13 +111,25 @@ class GateReport:
             "decision": self.decision.value,
             "findings": [f.to_dict() for f in self.findings],
             "waivers": [w.to_dict() for w in self.waivers],
+            "refused_waivers": self.refused_waivers,
             "harmful_classifier": self.harmful_classifier,
+            "policy": self.policy,
         }
 
     def to_text(self) -> str:
         lines = [
             f"dataset {self.dataset_name} ({self.records} records, {self.dataset_digest})",
             f"decision: {self.decision.value.upper()}",
+            f"policy profile: {self.policy['profile']}"
+            + "".join(
+                f"; deviation {d['setting']} = {d['value']} (standard {d['standard']}): "
+                f"{d['reason']}"
+                for d in self.policy["deviations"]
+            ),
+        ]
+        lines += [
+            f"  waiver {refused['waiver']} refused for {refused['check']}: {refused['why']}"
+            for refused in self.refused_waivers
         ]
         order = {Status.FAIL: 0, Status.WAIVED: 1, Status.WARN: 2}
         shown = sorted(

@@ -3,6 +3,16 @@
 The shipped defaults (``data/policy.default.yaml``) hold ``{value, clause, certainty, note}``
 per setting; a user's policy file overrides *values* only, as a scalar or ``{value: ...}``.
 Unknown keys and out-of-range values are rejected with the dotted key named.
+
+Two top-level keys govern how far a policy may move from the standard (DESIGN.md):
+``profile`` (``development``, the default, or ``filing``) and ``deviations`` (``[{setting,
+value, reason}]``). A value looser than a default the standard gives (certainty C or S)
+must be listed as a deviation with its reason, under either profile; ``filing`` refuses
+any value looser than a confirmed (C) default outright, and also refuses waivers of the
+duties in ``NON_WAIVABLE_UNDER_FILING``.
+
+Kept as one module: the settings, their defaults and how far a user's policy may depart
+from them are one contract, read and reviewed together.
 """
 
 from __future__ import annotations
@@ -22,6 +32,18 @@ from trainguard.contract import PIKind
 from trainguard.exceptions import PolicyError
 
 Fraction = float  # documented alias: a share between 0 and 1
+PROFILES = ("development", "filing")
+FILING = "filing"
+# Checks a reviewer's waiver cannot excuse under the filing profile: check -> the clause.
+# ``source.licence`` only when the licence is forbidden (not when it is merely unlisted).
+NON_WAIVABLE_UNDER_FILING = {
+    "pi.consent": "Art. 7(3)",
+    "source.licence": "Art. 7(2); TC260-003 5.1 a",
+    "harmful.rate": "Art. 7; TC260-003 5.1 a",
+}
+# Certainties whose numbers come from the standard (standards.md): C confirmed wording,
+# S several agreeing summaries. U numbers are trainguard's own choices.
+STANDARD_CERTAINTIES = ("C", "S")
 # The categories of the ScanCode LicenseDB index that license-expression ships.
 LICENCE_CLASSES = (
     "Permissive",
@@ -187,6 +209,43 @@ class SettingInfo:
     clause: str
     certainty: str
     note: str = ""
+    looser: str = ""  # which way is looser: higher, lower, warn, disabled, fewer ("" none)
+
+    def is_looser(self, value: Any, standard: Any) -> bool:
+        """Whether ``value`` is looser than the ``standard`` value in this setting's sense."""
+        if self.looser == "higher":
+            return bool(value > standard)
+        if self.looser == "lower":
+            return bool(value < standard)
+        if self.looser == "warn":
+            return value == "warn" and standard == "fail"
+        if self.looser == "disabled":
+            return standard is True and value is False
+        if self.looser == "fewer":
+            return bool(set(standard) - set(value))
+        return False
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A setting looser than the standard, listed with the reason a person gave for it."""
+
+    setting: str
+    value: Any
+    reason: str
+    standard: Any
+    clause: str
+    certainty: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "setting": self.setting,
+            "value": self.value,
+            "standard": self.standard,
+            "reason": self.reason,
+            "clause": self.clause,
+            "certainty": self.certainty,
+        }
 
 
 @dataclass(frozen=True)
@@ -197,6 +256,8 @@ class Policy:
     info: dict[str, SettingInfo]
     source: str
     base_dir: Path | None = None
+    profile: str = "development"
+    deviations: tuple[Deviation, ...] = ()
 
     def __getattr__(self, section: str) -> Any:
         # Lets callers write policy.harmful.max_rate; only reached for unknown attributes.
@@ -216,17 +277,45 @@ class Policy:
         return self.info[key].clause
 
     def to_dict(self) -> dict[str, Any]:
-        return self.values.model_dump(mode="json")
+        """The effective values by section, with the profile and the deviations."""
+        return {
+            **self.values.model_dump(mode="json"),
+            "profile": self.profile,
+            "deviations": [deviation.to_dict() for deviation in self.deviations],
+        }
+
+    def governance(self) -> dict[str, Any]:
+        """What MLflow, lineage and the export carry: the profile and every deviation."""
+        return {
+            "profile": self.profile,
+            "deviations": [deviation.to_dict() for deviation in self.deviations],
+        }
+
+    def refuses_waiver(self, finding: Any) -> str | None:
+        """Why this policy refuses to let a waiver excuse ``finding`` (None: it does not)."""
+        licence = finding.check == "source.licence" and isinstance(finding.threshold, dict)
+        verdict = finding.threshold.get("verdict") if licence else None
+        return self.refuses_waiver_of(finding.check, licence_verdict=verdict)
+
+    def refuses_waiver_of(self, check: str, *, licence_verdict: str | None = None) -> str | None:
+        """Why a waiver of ``check`` is refused; a licence only when its verdict is denied."""
+        clause = NON_WAIVABLE_UNDER_FILING.get(check)
+        if self.profile != FILING or clause is None:
+            return None
+        if check == "source.licence" and licence_verdict != "denied":
+            return None
+        return f"the filing profile does not allow waiving {check} ({clause})"
 
     @property
     def digest(self) -> str:
-        """sha256 of the effective values: the gate logs it so a decision names its policy."""
+        """sha256 of the effective values, profile and deviations: the gate logs it so a
+        decision names its policy."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def rows(self) -> list[tuple[str, Any, SettingInfo]]:
         """(dotted key, value, info) for every setting, in file order."""
-        values = self.to_dict()
+        values = self.values.model_dump(mode="json")
         return [
             (key, values[key.split(".")[0]][key.split(".")[1]], info)
             for key, info in self.info.items()
@@ -291,10 +380,18 @@ def load_policy(path: str | Path | None = None) -> Policy:
                 clause=setting["clause"],
                 certainty=setting["certainty"],
                 note=setting.get("note", ""),
+                looser=str(setting.get("looser", "")),
             )
     where = str(path) if path else "default policy"
+    standard = PolicyValues.model_validate(values).model_dump(mode="json")
+    profile: Any = "development"
+    listed: Any = []
     if path is not None:
-        _apply_overrides(values, _read_yaml(Path(path)), where)
+        document = _read_yaml(Path(path))
+        if isinstance(document, dict):
+            profile = document.pop("profile", profile)
+            listed = document.pop("deviations", None) or []
+        _apply_overrides(values, document, where)
     try:
         validated = PolicyValues.model_validate(values)
     except ValidationError as exc:
@@ -304,8 +401,96 @@ def load_policy(path: str | Path | None = None) -> Policy:
         ]
         raise PolicyError(f"{where}: " + "; ".join(problems)) from None
     _check_licence_lists(validated, where)
+    if profile not in PROFILES:
+        raise PolicyError(
+            f"{where}: 'profile' is {profile!r}; expected one of {', '.join(PROFILES)}"
+        )
+    deviations = _deviations(validated, standard, info, listed=listed, profile=profile, where=where)
     base_dir = Path(path).resolve().parent if path is not None else None
-    return Policy(values=validated, info=info, source=where, base_dir=base_dir)
+    return Policy(
+        values=validated,
+        info=info,
+        source=where,
+        base_dir=base_dir,
+        profile=profile,
+        deviations=deviations,
+    )
+
+
+def _deviations(
+    values: PolicyValues,
+    standard: dict[str, dict[str, Any]],
+    info: dict[str, SettingInfo],
+    *,
+    listed: Any,
+    profile: str,
+    where: str,
+) -> tuple[Deviation, ...]:
+    """Every setting looser than the standard, each matched to its listed reason."""
+    reasons = _listed_deviations(listed, info, where)
+    effective = values.model_dump(mode="json")
+    problems, deviations = [], []
+    for key, setting in info.items():
+        if setting.certainty not in STANDARD_CERTAINTIES:
+            continue
+        section, name = key.split(".")
+        value, default = effective[section][name], standard[section][name]
+        if not setting.is_looser(value, default):
+            continue
+        shown = f"'{key}' = {json.dumps(value, ensure_ascii=False)}"
+        against = (
+            f"the standard's {json.dumps(default, ensure_ascii=False)} ({setting.clause}, "
+            f"certainty {setting.certainty})"
+        )
+        if profile == FILING and setting.certainty == "C":
+            problems.append(f"profile filing refuses {shown}, looser than {against}")
+            continue
+        listed_value, reason = reasons.pop(key, (None, ""))
+        if not reason:
+            problems.append(
+                f"{shown} is looser than {against}: list it under 'deviations:' as "
+                f"{{setting: {key}, value: ..., reason: ...}}"
+            )
+        elif json.dumps(listed_value) != json.dumps(value) and listed_value != value:
+            problems.append(
+                f"deviations: '{key}' lists value {json.dumps(listed_value)} but the policy "
+                f"sets {json.dumps(value)}"
+            )
+        else:
+            deviations.append(
+                Deviation(key, value, reason, default, setting.clause, setting.certainty)
+            )
+    problems += [
+        f"deviations: '{key}' is not looser than the standard; remove the entry"
+        for key in sorted(reasons)
+    ]
+    if problems:
+        raise PolicyError(f"{where}: " + "; ".join(problems))
+    return tuple(deviations)
+
+
+def _listed_deviations(
+    listed: Any, info: dict[str, SettingInfo], where: str
+) -> dict[str, tuple[Any, str]]:
+    """``deviations:`` as {setting: (value, reason)}, every entry checked."""
+    if not isinstance(listed, list):
+        raise PolicyError(f"{where}: 'deviations' is a list of {{setting, value, reason}}")
+    reasons: dict[str, tuple[Any, str]] = {}
+    for number, entry in enumerate(listed, start=1):
+        at = f"{where}: deviations entry {number}"
+        if not isinstance(entry, dict) or set(entry) != {"setting", "value", "reason"}:
+            found = ", ".join(sorted(map(str, entry))) if isinstance(entry, dict) else entry
+            raise PolicyError(
+                f"{at}: expected exactly the keys setting, value, reason (found {found})"
+            )
+        key, reason = entry["setting"], entry["reason"]
+        if key not in info:
+            raise PolicyError(f"{at}: unknown policy key '{key}'")
+        if not isinstance(reason, str) or not reason.strip():
+            raise PolicyError(f"{at}: '{key}' needs a reason (who decided, and why)")
+        value = entry["value"]
+        reasons[key] = (value, reason.strip())
+    return reasons
 
 
 def _check_licence_lists(values: PolicyValues, where: str) -> None:

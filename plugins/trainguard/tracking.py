@@ -173,6 +173,9 @@ def log_gate_run(
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
+    classifier_run = (
+        log_classifier_run(report, experiment_id) if report.classifier_model is not None else None
+    )
     failed = report.failed
     tags = {
         f"{TAG_PREFIX}kind": "gate",
@@ -182,12 +185,15 @@ def log_gate_run(
         f"{TAG_PREFIX}failed_clauses": "; ".join(sorted({c for f in failed for c in f.clauses}))
         or "none",
         f"{TAG_PREFIX}policy.digest": policy.digest,
+        f"{TAG_PREFIX}policy.profile": policy.profile,
+        f"{TAG_PREFIX}policy.deviations": ", ".join(d.setting for d in policy.deviations) or "none",
         f"{TAG_PREFIX}waivers": ", ".join(w.id for w in report.waivers) or "none",
         f"{TAG_PREFIX}harmful_classifier": (
             f"trained {report.harmful_classifier['training_sha256'][:12]}"
             if report.harmful_classifier.get("mode") == "classifier"
             else "lexicon only"
         ),
+        **({f"{TAG_PREFIX}classifier_run_id": classifier_run} if classifier_run else {}),
         **version_tags(version),
         **(context_tags or {}),
     }
@@ -205,6 +211,7 @@ def log_gate_run(
             {
                 "policy_digest": policy.digest,
                 "policy_source": policy.source[:500],
+                "policy_profile": policy.profile,
                 "dataset_commit": version.commit,
                 "dataset_rev": version.rev,
                 "dataset_path": version.path,
@@ -216,10 +223,14 @@ def log_gate_run(
         mlflow.log_dict(policy.to_dict(), "policy.json")
         mlflow.log_dict(report.composition, "composition.json")
         mlflow.log_dict(report.harmful_classifier, "harmful_classifier.json")
-        if report.classifier_model is not None:
-            _log_classifier(report)
-        if report.waivers:
-            mlflow.log_dict({"waivers": [w.to_dict() for w in report.waivers]}, "waivers.json")
+        if report.waivers or report.refused_waivers:
+            mlflow.log_dict(
+                {
+                    "waivers": [w.to_dict() for w in report.waivers],
+                    "refused": report.refused_waivers,
+                },
+                "waivers.json",
+            )
         if report.tables:  # counts and rates per entity: what the GX suites read
             mlflow.log_dict(report.tables, "gate_tables.json")
         if report.annotation:
@@ -232,22 +243,72 @@ def log_gate_run(
         return run.info.run_id
 
 
-def _log_classifier(report: GateReport) -> None:
-    """The gate's classifier as an MLflow model, with its training digest and scores."""
+CLASSIFIER_MODEL_NAME = "trainguard-harmful-classifier"
+
+
+def log_classifier_run(report: GateReport, experiment_id: str) -> str:
+    """The gate's classifier in a run of its own, registered as a model version; one run
+    per training digest and threshold (later gates reuse it). Returns the run id.
+
+    The run carries the labelled file's sha256, the held-out precision, recall and
+    false-positive rate (overall and per language) as metrics, and the model; the
+    registered version is tagged with the same digest, so a reviewer finds every gate
+    that used it by ``trainguard.classifier_run_id``."""
+    import mlflow
     import mlflow.sklearn
 
     summary = report.harmful_classifier
-    mlflow.sklearn.log_model(
-        report.classifier_model,
-        name="harmful_classifier",
-        pip_requirements=_pip_requirements(),
-        serialization_format="pickle",  # as the trained models: skops walks every module
-        metadata={
-            "training_file": summary["training_file"],
-            "training_sha256": summary["training_sha256"],
-            "validation": summary["validation"],
-        },
-    )
+    digest = summary["training_sha256"]
+    threshold = str(summary["validation"].get("threshold", ""))
+    client = mlflow.MlflowClient()
+    with mlflow_errors("find the classifier run"):
+        existing = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{TAG_PREFIX}kind` = 'classifier' AND "
+                f"tags.`{TAG_PREFIX}classifier.training_sha256` = '{digest}' AND "
+                f"tags.`{TAG_PREFIX}classifier.threshold` = '{threshold}'"
+            ),
+            max_results=1,
+        )
+    if existing:
+        return str(existing[0].info.run_id)
+    validation = summary["validation"]
+    metrics = {f"validation.{k}": float(validation[k]) for k in _CLASSIFIER_SCORES}
+    for language, scores in validation["by_language"].items():
+        metrics.update({f"validation.{k}.{language}": float(scores[k]) for k in _CLASSIFIER_SCORES})
+    tags = {
+        f"{TAG_PREFIX}kind": "classifier",
+        f"{TAG_PREFIX}classifier.training_sha256": digest,
+        f"{TAG_PREFIX}classifier.training_file": str(summary["training_file"])[:500],
+        f"{TAG_PREFIX}classifier.threshold": threshold,
+    }
+    with (
+        mlflow_errors("record the harmful-content classifier"),
+        mlflow.start_run(
+            experiment_id=experiment_id, run_name=f"harmful classifier {digest[:12]}", tags=tags
+        ) as run,
+    ):
+        mlflow.set_tag(
+            "mlflow.note.content",
+            f"Harmful-content classifier trained on `{summary['training_file']}` (sha256 "
+            f"`{digest}`), validated on its held-out fifth per language. "
+            f"{describe_classifier(summary)}.",
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(summary, "harmful_classifier.json")
+        mlflow.sklearn.log_model(
+            report.classifier_model,
+            name="harmful_classifier",
+            pip_requirements=_pip_requirements(),
+            serialization_format="pickle",  # as the trained models: skops walks every module
+            registered_model_name=CLASSIFIER_MODEL_NAME,
+            metadata={"training_sha256": digest, "validation": validation},
+        )
+        return str(run.info.run_id)
+
+
+_CLASSIFIER_SCORES = ("precision", "recall", "false_positive_rate")
 
 
 def _gate_note(report: GateReport, version: DatasetVersion) -> str:

@@ -359,12 +359,19 @@ def test_gates_and_findings_carry_clauses_and_record_ids(
 ) -> None:
     with _client(governance_server, "auditor") as client:
         gates = client.get(f"{API}/gates", params={"dataset": "datasets/pretraining"}).json()
-        failed = next(g for g in gates if g["decision"] == "fail")
+        failed = next(
+            g for g in gates if g["decision"] == "fail" and g["dataset"]["rev"] == "planted"
+        )
+        # After its remediation the demo gates the pre-fix revision again: refused (Art. 13).
+        refused = next(
+            g for g in gates if g["decision"] == "fail" and g["dataset"]["rev"] == "clean"
+        )
         detail = client.get(f"{API}/gates/{failed['run_id']}").json()
         sources = client.get(f"{API}/sources").json()
         models = client.get(f"{API}/models").json()
     assert {g["dataset"]["path"] for g in gates} == {"datasets/pretraining"}
     assert "Art. 7(3)" in failed["failed_clauses"] and failed["models"] == []
+    assert refused["failed_clauses"] == ["Art. 13"] and refused["models"] == []
     assert any(g["decision"] == "pass" and g["models"] for g in gates)
     pi = next(f for f in detail["findings"] if f["check"] == "pi.consent")
     assert pi["status"] == "fail" and pi["record_ids"]

@@ -76,7 +76,7 @@ def test_planted_near_duplicates_fail_the_quality_suite(planted_run: Any) -> Non
     }
 
 
-def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> None:
+def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any, clean_run: Any) -> None:
     """MLflow holds the failed gate run: decision, clauses, findings, dataset input."""
     import mlflow
 
@@ -91,18 +91,29 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any) -> No
     assert findings["decision"] == "fail"
     assert findings["dataset"]["digest"] == version["md5"]
     assert_dataset_input(run, version, context="gate")
-    # The demo's classifier, trained from the labelled CSV its policy names, is logged as a
-    # model of the gate run with its training digest and held-out scores per language.
+    # The demo's classifier, trained from the labelled CSV its policy names, has a run of
+    # its own (its training digest, held-out scores per language, the model), registered
+    # as a version of trainguard-harmful-classifier; the gate run names that run.
     assert run.data.tags["trainguard.harmful_classifier"].startswith("trained ")
     summary = mlflow.artifacts.load_dict(f"runs:/{run_id}/harmful_classifier.json")
     assert summary["mode"] == "classifier" and len(summary["training_sha256"]) == 64
     assert set(summary["validation"]["by_language"]) == {"zh", "en"}
     assert run.data.metrics["gate.classifier.false_positive_rate.zh"] <= 0.01
-    [model] = client().search_logged_models(
+    trained = client().get_run(run.data.tags["trainguard.classifier_run_id"])
+    assert trained.data.tags["trainguard.kind"] == "classifier"
+    assert trained.data.tags["trainguard.classifier.training_sha256"] == summary["training_sha256"]
+    for language in ("zh", "en"):
+        for score in ("precision", "recall", "false_positive_rate"):
+            assert f"validation.{score}.{language}" in trained.data.metrics
+    assert client().search_logged_models(
         experiment_ids=[run.info.experiment_id],
-        filter_string=f"source_run_id = '{run_id}' AND name = 'harmful_classifier'",
+        filter_string=f"source_run_id = '{trained.info.run_id}' AND name = 'harmful_classifier'",
     )
-    assert model.name == "harmful_classifier"
+    versions = client().search_model_versions("name = 'trainguard-harmful-classifier'")
+    assert any(v.run_id == trained.info.run_id for v in versions)
+    # Another gate with the same labelled examples reuses the run: one model per digest.
+    clean_gate = client().get_run(clean_run.xcom("gate")["gate_run_id"])
+    assert clean_gate.data.tags["trainguard.classifier_run_id"] == trained.info.run_id
 
 
 def test_no_model_is_registered_from_the_planted_version(planted_run: Any, clean_run: Any) -> None:

@@ -184,6 +184,8 @@ def test_the_disclosure_answers_article_17(bundle: Path, lineage: dict[str, Any]
     assert algorithm["model_class"] == "NearestNeighbourResponder"
     assert "scikit-learn" in algorithm["libraries"]
     assert disclosure["gate_decisions"][0]["decision"] == "pass"
+    assert disclosure["gate_decisions"][0]["policy_profile"] == "development"
+    assert disclosure["gate_decisions"][0]["deviations"] == []
     assert disclosure["provider"] == "Demo Generative Services Co. (fictitious)"
     checks = (bundle / "checks.csv").read_text().splitlines()
     assert len(checks) == 1 + len(lineage["gate_runs"][0]["findings"])
@@ -195,6 +197,7 @@ def test_the_disclosure_answers_article_17(bundle: Path, lineage: dict[str, Any]
         "Annotation",
         "Violation history",
         "Records by licence",
+        "Deviations from the standard",
     ):
         assert heading in html
 
@@ -342,10 +345,21 @@ def test_a_waiver_admits_the_canary_revision_and_the_export_carries_no_pi(
     store = tmp_path / "waivers.jsonl"
     monkeypatch.setenv("TRAINGUARD_WAIVERS", str(store))
     plant_canaries(small_repo.repo, "canary-waived")
+    # The operator's policy with one listed deviation, which must travel with the decision.
+    governance = small_repo.policy.parent
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        small_repo.policy.read_text(encoding="utf-8")
+        .replace("classifier_examples.csv", str(governance / "classifier_examples.csv"))
+        .replace("optout.jsonl", str(governance / "optout.jsonl"))
+        + "keywords:\n  min_terms: 5000\ndeviations:\n"
+        "  - {setting: keywords.min_terms, value: 5000, reason: lexicon under review}\n",
+        encoding="utf-8",
+    )
     blocked = stack.run_gate(
         "canary-waived",
         repo=small_repo.repo,
-        policy=str(small_repo.policy),
+        policy=str(policy),
         model_name=WAIVED_MODEL,
     )
     failed = blocked.xcom("gate", "gate_failed")["failed"]
@@ -366,14 +380,14 @@ def test_a_waiver_admits_the_canary_revision_and_the_export_carries_no_pi(
             "--until",
             until,
             "--policy",
-            str(small_repo.policy),
+            str(policy),
         )
         assert granted.returncode == 0, granted.stderr
 
     admitted = stack.run_gate(
         "canary-waived",
         repo=small_repo.repo,
-        policy=str(small_repo.policy),
+        policy=str(policy),
         model_name=WAIVED_MODEL,
     )
     assert admitted.state == "success", admitted.summary()
@@ -381,6 +395,8 @@ def test_a_waiver_admits_the_canary_revision_and_the_export_carries_no_pi(
     gate_run = mlflow_client().get_run(admitted.xcom("gate")["gate_run_id"])
     assert gate_run.data.tags["trainguard.waivers"] != "none"
     assert "WAIVED" in gate_run.data.tags["mlflow.note.content"]
+    assert gate_run.data.tags["trainguard.policy.profile"] == "development"
+    assert gate_run.data.tags["trainguard.policy.deviations"] == "keywords.min_terms"
 
     lineage = json.loads(
         trainguard("lineage", WAIVED_MODEL, trained["model_version"], "--format", "json").stdout
@@ -388,13 +404,63 @@ def test_a_waiver_admits_the_canary_revision_and_the_export_carries_no_pi(
     assert {w["check"] for w in lineage["waivers"]} == {f["check"] for f in failed}
     waived = [f for f in lineage["gate_runs"][0]["findings"] if f["status"] == "waived"]
     assert {f["check"] for f in waived} == {f["check"] for f in failed}
+    [deviation] = lineage["gate_runs"][0]["deviations"]
+    assert deviation == {
+        "setting": "keywords.min_terms",
+        "value": 5000,
+        "standard": 10000,
+        "reason": "lexicon under review",
+        "clause": "TC260-003 8",
+        "certainty": "S",
+    }
     out = tmp_path / "bundle"
     exported = trainguard("export", WAIVED_MODEL, trained["model_version"], "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     disclosure = json.loads((out / "disclosure.json").read_text())
     assert len(disclosure["waivers"]) == len({(f["check"], f["source_id"]) for f in failed})
     assert disclosure["gate_decisions"][0]["waived"]
-    assert "waiver" in (out / "report.html").read_text().lower()
+    assert disclosure["gate_decisions"][0]["policy_profile"] == "development"
+    assert disclosure["gate_decisions"][0]["deviations"] == [deviation]
+    report = (out / "report.html").read_text()
+    assert "waiver" in report.lower()
+    assert "keywords.min_terms" in report and "lexicon under review" in report
     outputs = {p.name: p.read_text() for p in out.iterdir()}
     assert "canary-0" in outputs["checks.csv"]  # the records are named by id ...
     assert_no_canary(outputs)  # ... and never by their values
+
+
+def test_spdx_statements_follow_the_gates_findings(bundle: Path, lineage: dict[str, Any]) -> None:
+    """Every PI statement in spdx.json and disclosure.json is what the gate found, read
+    here independently from the gate run's metrics and per-source tables in MLflow."""
+    [gate] = lineage["gate_runs"]
+    sensitive = set(gate["policy"]["personal_info"]["sensitive_kinds"])
+    by_kind: dict[str, int] = {}
+    for key, value in gate["metrics"].items():
+        if key.startswith(("gate.pi.covered.", "gate.pi.uncovered.")) and value:
+            kind = key.rsplit(".", 1)[-1]
+            by_kind[kind] = by_kind.get(kind, 0) + int(value)
+    # The demo's pre-training data holds resident IDs and bank cards (with consent).
+    assert {"resident_id", "bank_card"} <= set(by_kind) & sensitive
+    sources = {row["source_id"]: row for row in gate["tables"]["sources"]}
+    assert sum(by_kind.values()) == sum(row["pi_found"] for row in sources.values())
+
+    document = json.loads((bundle / "spdx.json").read_text())
+    nodes = [n for n in document["@graph"] if "type" in n]
+    [ai] = [n for n in nodes if n["type"] == "ai_AIPackage"]
+    assert ai["ai_useSensitivePersonalInformation"] == "yes"
+    assert any(gate["run_id"] in s and "gate pass" in s for s in ai["ai_standardCompliance"])
+    datasets = [n for n in nodes if n["type"] == "dataset_DatasetPackage"]
+    [version] = [d for d in datasets if d["spdxId"].split(":")[-2] == "dataset"]
+    assert version["dataset_hasSensitivePersonalInformation"] == "yes"
+    [handling] = version["dataset_anonymizationMethodUsed"]
+    assert f"of {sum(by_kind.values())} value(s) with valid consent" in handling
+    for node in datasets:
+        if node["spdxId"].split(":")[-3:-2] != ["source"]:
+            continue
+        row = sources[node["name"]]
+        kinds = {item.rsplit(" ", 1)[0] for item in row["pi_found_kinds"].split(", ") if item}
+        assert node["dataset_hasSensitivePersonalInformation"] == (
+            "yes" if kinds & sensitive else "no"
+        ), node["name"]
+    [stated] = json.loads((bundle / "disclosure.json").read_text())["datasets"]
+    assert stated["personal_information"]["found_by_kind"] == dict(sorted(by_kind.items()))

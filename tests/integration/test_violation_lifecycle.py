@@ -25,6 +25,7 @@ from trainguard.versioning import DatasetVersion, fetch_version, run_tool
 from trainguard.violations import Registry
 from trainguard.violations.filtering import check_output
 from trainguard.violations.intake import intake_subject
+from trainguard.violations.remediation import Matcher
 
 from conftest import WORKDIR, Stack
 
@@ -121,7 +122,11 @@ def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
 
 
 def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
-    registry: Registry, trained: dict[str, Any], small_repo: DemoRepo, webhook: list[dict[str, Any]]
+    registry: Registry,
+    trained: dict[str, Any],
+    small_repo: DemoRepo,
+    webhook: list[dict[str, Any]],
+    stack: Stack,
 ) -> None:
     import mlflow.sklearn
 
@@ -178,31 +183,46 @@ def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
     assert webhook and webhook[0]["violation"] == aged.id and webhook[0]["level"] == "overdue"
     assert "OVERDUE" in webhook[0]["text"]
 
-    for violation_id in (harmful_id, pi_id):
-        violation = registry.get(violation_id)
+    harmful, deletion = registry.get(harmful_id), registry.get(pi_id)
+    for violation in (harmful, deletion):
         assert violation.status == "closed", violation.evidence
         assert violation.closed_at < violation.deadline
-        probe = violation.evidence[f"{MODEL}:probe"]
-        assert probe["passed"] and probe["dataset_records_still_matching"] == 0
-        new_version = violation.evidence[f"{MODEL}:model"]["model_version"]
-        tags = mlflow_client().get_model_version(MODEL, new_version).tags
-        assert tags["trainguard.fixes_violations"] == violation_id
-        message = run_tool(
-            [
-                "git",
-                "log",
-                "-1",
-                "--format=%B",
-                violation.evidence[f"{MODEL}:dataset"]["version"]["rev"],
-            ],
-            small_repo.repo,
-            "log",
-        )
-        assert violation_id in message
+    probe = harmful.evidence[f"{MODEL}:probe"]
+    assert probe["passed"] and probe["dataset_records_still_matching"] == 0
+    tags = (
+        mlflow_client()
+        .get_model_version(MODEL, harmful.evidence[f"{MODEL}:model"]["model_version"])
+        .tags
+    )
+    assert tags["trainguard.fixes_violations"] == harmful_id
+    # One fixed revision removes all reported content a gate refuses (else its own gate
+    # would fail): the output dropped, and the PI value under deletion masked with it.
+    fixed = harmful.evidence[f"{MODEL}:dataset"]
+    assert fixed["also_removed"].get(pi_id, 0) >= 1
+    message = run_tool(
+        ["git", "log", "-1", "--format=%B", fixed["version"]["rev"]], small_repo.repo, "log"
+    )
+    assert harmful_id in message and pi_id in message
+    # So the deletion needs no retraining of its own: the latest version's data is clean.
+    assert deletion.evidence["targets"] == []
+    fixed_dir = fetch_version(DatasetVersion.from_dict(fixed["version"]), workspace())
+    assert Matcher(deletion).scan(fixed_dir) == []
     harmful_fix = registry.get(harmful_id).evidence[f"{MODEL}:model"]["model_version"]
     new_model = mlflow.sklearn.load_model(f"models:/{MODEL}/{harmful_fix}")
     assert new_model.predict([prompt]) != [text]
     assert registry.audit() == []
+    # What was removed stays removed: a later gate on the pre-fix revision fails, naming
+    # the violations and their clauses, and training never starts on it (Art. 13, 15).
+    again = stack.run_gate(
+        "clean", repo=small_repo.repo, policy=str(small_repo.policy), model_name=MODEL
+    )
+    refused = {f["check"]: f for f in again.xcom("gate", "gate_failed")["failed"]}
+    assert harmful_id in refused["reported.harmful_output"]["message"]
+    assert "Art. 15" in refused["reported.harmful_output"]["clauses"]
+    assert pi_id in refused["reported.pi_deletion"]["message"]
+    assert "Art. 13" in refused["reported.pi_deletion"]["clauses"]
+    assert again.xcom("train") is None
+    assert pi_value not in json.dumps(refused)
     lineage = subprocess.run(
         [
             str(Path(sys.executable).parent / "trainguard"),

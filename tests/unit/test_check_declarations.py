@@ -13,7 +13,7 @@ from trainguard.gate.gx import suites_dir
 
 pytestmark = pytest.mark.unit
 
-DUTIES = ["consent", "harmful", "ip", "quality", "objectivity", "annotation"]
+DUTIES = ["consent", "harmful", "ip", "quality", "reported", "objectivity", "annotation"]
 
 
 def _declarations() -> list[tuple[str, str, str]]:
@@ -56,7 +56,7 @@ def test_a_check_id_has_one_home() -> None:
 
 def test_duty_messages_describe_declared_checks_only() -> None:
     """A duty's finding messages are keyed by its own declared check ids."""
-    for duty in ["consent", "harmful", "ip", "quality"]:
+    for duty in ["consent", "harmful", "ip", "quality", "reported"]:
         module = import_module(f"trainguard.checks.{duty}")
         assert set(module.MESSAGES) <= set(module.CHECKS), duty
         assert set(getattr(module, "CORPUS_MESSAGES", {})) <= set(module.CHECKS), duty

@@ -60,3 +60,5 @@ def test_policy_show_prints_every_setting_with_clause() -> None:
     document = json.loads(trainguard("policy", "show", "--format", "json").stdout)
     assert document["settings"]["corpus.manual_pass_rate"]["clause"] == "TC260-003 9.2"
     assert len(document["digest"]) == 64
+    assert document["profile"] == "development" and document["deviations"] == []
+    assert "# profile: development" in text.stdout

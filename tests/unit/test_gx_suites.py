@@ -61,6 +61,9 @@ def source_row(source_id: str, **values: object) -> dict[str, object]:
         "optout_hits": 0,
         "copyright_notices": 0,
         "near_duplicates": 0,
+        "reported_pi": 0,
+        "reported_works": 0,
+        "reported_outputs": 0,
     }
     row.update(values)
     return row

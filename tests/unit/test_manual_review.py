@@ -33,7 +33,12 @@ def _dataset(tmp_path: Path, reviewed: list[str], reviewer: str = "rev1") -> Pat
 
 def _policy(tmp_path: Path) -> object:
     path = tmp_path / "policy.yaml"
-    path.write_text(f"corpus:\n  manual_sample_size: {SAMPLE}\n", encoding="utf-8")
+    path.write_text(
+        f"corpus:\n  manual_sample_size: {SAMPLE}\n"
+        "deviations:\n"
+        f"  - {{setting: corpus.manual_sample_size, value: {SAMPLE}, reason: unit-sized}}\n",
+        encoding="utf-8",
+    )
     return load_policy(path)
 
 

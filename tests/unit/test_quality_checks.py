@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.unit
 
+# These fixtures hold one source per language: the standard's two is a listed deviation.
+ONE_SOURCE_POLICY = (
+    "quality: {min_sources_per_language: 1}\n"
+    "deviations: [{setting: quality.min_sources_per_language, value: 1,"
+    " reason: one-source test fixtures}]\n"
+)
+
 
 def failed_checks(root: Path, policy: str = "") -> dict[str, list]:
     path = None
@@ -33,10 +40,7 @@ def failed_checks(root: Path, policy: str = "") -> dict[str, list]:
 
 def test_clean_records_pass_every_quality_check(tmp_path: Path) -> None:
     """The factory's records are complete, well encoded, in zh/en and from three sources."""
-    assert (
-        failed_checks(write_dataset(tmp_path / "d"), "quality: {min_sources_per_language: 1}\n")
-        == {}
-    )
+    assert failed_checks(write_dataset(tmp_path / "d"), ONE_SOURCE_POLICY) == {}
 
 
 @pytest.mark.parametrize(
@@ -53,9 +57,7 @@ def test_veracity_problems_fail_per_source(tmp_path: Path, check: str, text: str
     """One bad record in 30 exceeds the default rates and fails its source."""
     records = default_records()
     records[3]["text"] = text  # source 'wiki' (index 3 % 3 == 0)
-    found = failed_checks(
-        write_dataset(tmp_path / "d", records=records), "quality: {min_sources_per_language: 1}\n"
-    )
+    found = failed_checks(write_dataset(tmp_path / "d", records=records), ONE_SOURCE_POLICY)
     assert check in found
     assert [f.source_id for f in found[check]] == ["wiki"]
     assert found[check][0].record_ids == ("r0003",)
@@ -75,9 +77,7 @@ def test_near_duplicate_rate_fails_over_the_threshold(tmp_path: Path) -> None:
     """Copies of records push the corpus near-duplicate rate over 0.5 %."""
     records = default_records()
     records += [dict(r, record_id=r["record_id"] + "-copy") for r in records[:5]]
-    found = failed_checks(
-        write_dataset(tmp_path / "d", records=records), "quality: {min_sources_per_language: 1}\n"
-    )
+    found = failed_checks(write_dataset(tmp_path / "d", records=records), ONE_SOURCE_POLICY)
     assert "quality.duplicates" in found
 
 

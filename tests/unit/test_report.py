@@ -47,6 +47,14 @@ def _disclosure(**overrides: object) -> dict[str, object]:
                 "name": "pre",
                 "version": {"path": "d", "git_rev": "clean", "git_commit": "c", "dvc_md5": "m"},
                 "scale": {"records": 12_000},
+                "personal_information": {
+                    "values_found": 2,
+                    "found_by_kind": {"email": 1, "resident_id": 1},
+                    "sensitive_kinds": ["bank_card", "resident_id"],
+                    "sensitive_kinds_found": ["resident_id"],
+                    "values_without_consent": 1,
+                    "sources_with_consent_waived": [],
+                },
                 "sources": [source],
                 "type": {
                     "stage": "pretraining",
@@ -93,3 +101,7 @@ def test_numbers_charts_and_sections_are_rendered() -> None:
     assert page.count("<svg") == 3 and "12,000 (100.0%)" in page
     assert '<h3>Art. 7(3) <span class="meta">(1 fail)</span></h3>' in page
     assert "No annotated data (pre-training)." in page and page.endswith("</body></html>\n")
+    assert (
+        "Personal information: 2 value(s) found (email 1, resident_id 1); sensitive: "
+        "resident_id; 1 without valid consent." in page
+    )

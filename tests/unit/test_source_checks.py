@@ -48,7 +48,10 @@ def test_unlisted_licence_warns_when_policy_says_warn(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "d", sources=sources)
     assert evaluate(root, load_policy()).decision is Decision.FAIL
     policy_file = tmp_path / "p.yaml"
-    policy_file.write_text("licenses: {unknown: warn}\n")
+    policy_file.write_text(
+        "licenses: {unknown: warn}\n"
+        "deviations: [{setting: licenses.unknown, value: warn, reason: reviewed by hand}]\n"
+    )
     report = evaluate(root, load_policy(policy_file))
     assert report.decision is Decision.PASS
     assert any(f.status is Status.WARN and f.source_id == "wiki" for f in report.findings)

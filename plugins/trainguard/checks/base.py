@@ -41,6 +41,7 @@ class ScanView:
     flags: dict[str, list[bool]]  # quality flags: empty, garbled, truncated, language_mismatch
     languages: list[str]
     optout_work: list[str | None]
+    reported: list[list[dict[str, str]]]  # per record: {kind: pi|work|output, violation}
     copyright_notice: list[bool]
     duplicate_of: list[str | None]  # record id of the earlier near-duplicate
     by_source: dict[str, list[int]]  # source id -> row indices

@@ -90,6 +90,7 @@ def measure(view: ScanView) -> Measures:
         spans = [s for r in rows for s in view.pi[r]]
         covered = sum(1 for s in spans if s["covered"])
         kinds = Counter(s["kind"] for s in spans if not s["covered"])
+        found_kinds = Counter(s["kind"] for s in spans)
         declared = view.dataset.sources[source_id].contains_personal_info
         out.offenders[f"pi.consent:{source_id}"] = view.ids(
             [r for r in rows if any(not s["covered"] for s in view.pi[r])]
@@ -99,6 +100,8 @@ def measure(view: ScanView) -> Measures:
             "pi_covered": covered,
             "pi_uncovered": len(spans) - covered,
             "pi_uncovered_kinds": ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
+            # Every kind found, covered or not: the export states sensitive PI from it.
+            "pi_found_kinds": ", ".join(f"{k} {v}" for k, v in sorted(found_kinds.items())),
             "pi_declared": declared,
             "pi_undeclared": len(spans) if not declared else 0,
         }

@@ -107,7 +107,11 @@ def _licence_finding(source: Source, policy: Policy) -> Finding:
         message=message,
         source_id=source.id,
         observed=judgement.expression,
-        threshold={"allow": len(policy.licenses.allow), "deny": len(policy.licenses.deny)},
+        threshold={
+            "allow": len(policy.licenses.allow),
+            "deny": len(policy.licenses.deny),
+            "verdict": judgement.verdict.value,
+        },
     )
 
 

@@ -57,7 +57,11 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         required=True,
         help="expiry: YYYY-MM-DD (end of that day, UTC) or ISO time with offset",
     )
-    grant.add_argument("--policy", type=Path, help="policy (for violations.waiver_max_days)")
+    grant.add_argument(
+        "--policy",
+        type=Path,
+        help="policy (violations.waiver_max_days; the filing profile refuses some checks)",
+    )
     grant.add_argument("--store", type=Path, help="waiver log (default as for scan)")
     listing = waiver_verbs.add_parser("list", help="the waivers in force (or all)")
     listing.add_argument("--all", action="store_true", help="include expired ones")
@@ -163,6 +167,7 @@ def _waiver(args: argparse.Namespace) -> int:
     if args.waiver_verb == "add":
         from trainguard.policy import load_policy
 
+        policy = load_policy(args.policy)
         waiver = store.grant(
             check=args.check,
             source_id=args.source,
@@ -171,7 +176,8 @@ def _waiver(args: argparse.Namespace) -> int:
             approved_by=args.by,
             reason=args.reason,
             expires_at=parse_time(args.until, field="until"),
-            max_days=load_policy(args.policy).violations.waiver_max_days,
+            max_days=policy.violations.waiver_max_days,
+            policy=policy,
         )
         print(
             f"granted {waiver.id} for {waiver.scope()} until {waiver.expires_at.isoformat()}"
@@ -212,6 +218,7 @@ def _policy_show(args: argparse.Namespace) -> int:
         document = {
             "source": policy.source,
             "digest": policy.digest,
+            **policy.governance(),
             "settings": {
                 key: {"value": value, "clause": info.clause, "certainty": info.certainty}
                 for key, value, info in policy.rows()
@@ -221,6 +228,12 @@ def _policy_show(args: argparse.Namespace) -> int:
         return EXIT_PASS
     print(f"# effective policy ({policy.source}); digest {policy.digest[:16]}")
     print("# certainty: C confirmed, S secondary sources agree, U unconfirmed (a setting)")
+    print(f"# profile: {policy.profile}")
+    for deviation in policy.deviations:
+        print(
+            f"# deviation: {deviation.setting} = {json.dumps(deviation.value)} (standard "
+            f"{json.dumps(deviation.standard)}, {deviation.clause}): {deviation.reason}"
+        )
     for key, value, info in policy.rows():
         shown = json.dumps(value, ensure_ascii=False)
         print(

@@ -90,6 +90,39 @@ def _quality(gate: dict[str, Any], source_id: str) -> dict[str, Any]:
     return {key: value for key, value in sorted(row.items()) if key != "source_id"}
 
 
+def personal_information(gate: dict[str, Any]) -> dict[str, Any]:
+    """What a gate found of personal information: the facts the export states about it.
+
+    From the gate run's metrics (``gate.pi.covered.<kind>``, ``gate.pi.uncovered.<kind>``),
+    its policy's sensitive kinds and its findings (waived ``pi.consent``); nothing is
+    assumed, so data without a finding is stated as holding none.
+    """
+    metrics = gate.get("metrics", {})
+    sensitive = set(gate.get("policy", {}).get("personal_info", {}).get("sensitive_kinds", []))
+    found: dict[str, int] = {}
+    without_consent = 0
+    for state in ("covered", "uncovered"):
+        prefix = f"gate.pi.{state}."
+        for key, value in metrics.items():
+            if key.startswith(prefix) and value:
+                kind = key.removeprefix(prefix)
+                found[kind] = found.get(kind, 0) + int(value)
+                without_consent += int(value) if state == "uncovered" else 0
+    waived = [
+        f["source_id"]
+        for f in gate.get("findings", [])
+        if f["check"] == "pi.consent" and f["status"] == "waived"
+    ]
+    return {
+        "values_found": sum(found.values()),
+        "found_by_kind": dict(sorted(found.items())),
+        "sensitive_kinds": sorted(sensitive),
+        "sensitive_kinds_found": sorted(kind for kind in found if kind in sensitive),
+        "values_without_consent": without_consent,
+        "sources_with_consent_waived": sorted(waived),
+    }
+
+
 def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
     """The Art. 17 disclosure document, built from the lineage only."""
     training = lineage["training_run"]
@@ -124,6 +157,7 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
                     "description": manifest.get("description", ""),
                 },
                 "scale": dataset["scale"],
+                "personal_information": personal_information(gate),
                 "quality": {
                     "gate_run_id": gate.get("run_id"),
                     "corpus": corpus_rows[0] if corpus_rows else {},
@@ -213,6 +247,9 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
                 "decision": gate["decision"],
                 "decided_at": gate["ended_at"],
                 "policy_digest": gate["policy_digest"],
+                "policy_profile": gate["policy_profile"],
+                "deviations": gate["deviations"],
+                "refused_waivers": gate["refused_waivers"],
                 "failed_clauses": gate["failed_clauses"],
                 "checks": len(gate["findings"]),
                 "failed": [_finding_ref(f) for f in gate["findings"] if f["status"] == "fail"],

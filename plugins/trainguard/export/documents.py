@@ -142,6 +142,8 @@ def prov_document(lineage: dict[str, Any]) -> Any:  # noqa: C901
                 "prov:type": "tg:Gate",
                 "tg:decision": gate["decision"],
                 "tg:policyDigest": gate["policy_digest"],
+                "tg:policyProfile": gate["policy_profile"],
+                "tg:deviations": len(gate["deviations"]),
                 "tg:failedClauses": gate["failed_clauses"],
             },
         )
@@ -258,8 +260,7 @@ def spdx_document(lineage: dict[str, Any], disclosure: dict[str, Any]) -> dict[s
     for dataset in disclosure["datasets"]:
         version = dataset["version"]
         sources = dataset["sources"]
-        personal = any(s["contains_personal_info_declared"] for s in sources)
-        pi_found = sum(int(s["quality"].get("pi_found", 0)) for s in sources)
+        facts = dataset["personal_information"]
         built = _spdx_time(
             next(
                 (
@@ -296,13 +297,8 @@ def spdx_document(lineage: dict[str, Any], disclosure: dict[str, Any]) -> dict[s
                 f"{s['id']}: {s['kind']} ({s['origin']}), collected {s['collected_at']}"
                 for s in sources
             ),
-            dataset_hasSensitivePersonalInformation="yes" if personal or pi_found else "no",
-            dataset_anonymizationMethodUsed=[
-                (
-                    "personal information matched by keyed HMAC-SHA256 against the consent "
-                    "ledger; values without valid consent masked (trainguard mask)"
-                )
-            ],
+            dataset_hasSensitivePersonalInformation=_presence(facts["sensitive_kinds_found"]),
+            dataset_anonymizationMethodUsed=_pi_handling(facts),
             dataset_knownBias=_known_bias(dataset),
             dataset_intendedUse=f"{dataset['type']['stage']} of a generative text model",
         )
@@ -341,11 +337,8 @@ def spdx_document(lineage: dict[str, Any], disclosure: dict[str, Any]) -> dict[s
                 dataset_datasetType=["text"],
                 dataset_dataCollectionProcess=f"{source['kind']} source ({source['origin']}), "
                 f"collected {source['collected_at']}",
-                dataset_hasSensitivePersonalInformation=(
-                    "yes"
-                    if source["contains_personal_info_declared"]
-                    or source["quality"].get("pi_found")
-                    else "no"
+                dataset_hasSensitivePersonalInformation=_presence(
+                    _sensitive_in(source["quality"].get("pi_found_kinds", ""), facts)
                 ),
                 dataset_datasetSize=int(source["scale"]["bytes"]),
             )
@@ -377,11 +370,14 @@ def spdx_document(lineage: dict[str, Any], disclosure: dict[str, Any]) -> dict[s
         ),
         ai_autonomyType="noAssertion",
         ai_domain=["generative text"],
-        ai_standardCompliance=[
-            ("Measures for the Management of Generative AI Services (draft, April 2023)"),
-            "TC260-003",
-        ],
-        ai_useSensitivePersonalInformation="no",
+        ai_standardCompliance=_compliance(disclosure["gate_decisions"]),
+        ai_useSensitivePersonalInformation=_presence(
+            [
+                k
+                for d in disclosure["datasets"]
+                for k in d["personal_information"]["sensitive_kinds_found"]
+            ]
+        ),
     )
     relationships.append((ai_id, "trainedOn", dataset_ids))
     relationships.append(
@@ -422,6 +418,52 @@ def spdx_document(lineage: dict[str, Any], disclosure: dict[str, Any]) -> dict[s
         dataLicense=data_licence,
     )
     return {"@context": SPDX_CONTEXT, "@graph": graph}
+
+
+def _presence(found: list[str]) -> str:
+    """SPDX PresenceType from what the gate found: "yes" when anything was found."""
+    return "yes" if found else "no"
+
+
+def _sensitive_in(kinds_text: str, facts: dict[str, Any]) -> list[str]:
+    """The sensitive kinds in a source's ``pi_found_kinds`` column ("bank_card 3, ...")."""
+    kinds = [item.rsplit(" ", 1)[0] for item in kinds_text.split(", ") if item]
+    return [kind for kind in kinds if kind in facts["sensitive_kinds"]]
+
+
+def _pi_handling(facts: dict[str, Any]) -> list[str]:
+    """How the data's personal information was handled, as the gate found it."""
+    if not facts["values_found"]:
+        return ["none needed: the gate found no personal information"]
+    kinds = ", ".join(f"{kind} {count}" for kind, count in facts["found_by_kind"].items())
+    covered = facts["values_found"] - facts["values_without_consent"]
+    statement = (
+        f"personal information found ({kinds}) matched by keyed HMAC-SHA256 against the "
+        f"consent ledger: {covered} of {facts['values_found']} value(s) with valid consent"
+    )
+    if facts["sources_with_consent_waived"]:
+        statement += (
+            f"; the rest admitted by waiver for {', '.join(facts['sources_with_consent_waived'])}"
+        )
+    return [statement]
+
+
+def _compliance(gate_decisions: list[dict[str, Any]]) -> list[str]:
+    """What the admitting gates checked, qualified by their waivers and deviations."""
+    statements = []
+    for gate in gate_decisions:
+        qualifiers = [f"profile {gate['policy_profile']}"]
+        qualifiers += [f"{len(gate['waived'])} waived finding(s)"] if gate["waived"] else []
+        qualifiers += (
+            [f"{len(gate['deviations'])} deviation(s) from the standard"]
+            if gate["deviations"]
+            else []
+        )
+        statements.append(
+            "Measures for the Management of Generative AI Services (draft, April 2023) and "
+            f"TC260-003: gate {gate['decision']} ({gate['run_id']}; {', '.join(qualifiers)})"
+        )
+    return statements
 
 
 def _known_bias(dataset: dict[str, Any]) -> list[str]:

@@ -107,6 +107,10 @@ def _gate_run(client: Any, run_id: str) -> dict[str, Any]:
             "decision": run.data.tags.get(f"{TAG_PREFIX}decision"),
             "stage": run.data.tags.get(f"{TAG_PREFIX}stage"),
             "policy_digest": run.data.tags.get(f"{TAG_PREFIX}policy.digest"),
+            # Runs from before profiles existed were gated under the development rules.
+            "policy_profile": findings.get("policy", {}).get("profile", "development"),
+            "deviations": findings.get("policy", {}).get("deviations", []),
+            "refused_waivers": findings.get("refused_waivers", []),
             "failed_clauses": run.data.tags.get(f"{TAG_PREFIX}failed_clauses"),
             "findings": findings["findings"],
             "waivers": findings.get("waivers", []),
@@ -260,8 +264,15 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
         lines.append(
             f"   ├─ gate run {gate['run_id']}: {str(gate['decision']).upper()} "
-            f"({counts}), policy {str(gate['policy_digest'])[:12]}"
+            f"({counts}), policy {str(gate['policy_digest'])[:12]}, "
+            f"profile {gate['policy_profile']}"
         )
+        for deviation in gate["deviations"]:
+            lines.append(
+                f"   │  ├─ DEVIATION {deviation['setting']} = {deviation['value']} "
+                f"(standard {deviation['standard']}, {deviation['clause']}): "
+                f"{deviation['reason']}"
+            )
         for finding in gate["findings"]:
             if finding["status"] in ("fail", "waived", "warn"):
                 where = f" [source {finding['source_id']}]" if finding["source_id"] else ""

@@ -133,10 +133,11 @@ def decide(
         tables, suites, suite_parameters(policy, stats.records), policy, workdir / GX_DIR
     )
     report.findings += outcome.findings
+    report.policy = policy.governance()
     if waivers:
         from trainguard.gate.waivers import apply_waivers
 
-        apply_waivers(report, waivers)
+        apply_waivers(report, waivers, policy=policy)
     report.data_docs = outcome.data_docs
     report.tables = {name: table.rows for name, table in tables.items()}
     report.metrics.update(

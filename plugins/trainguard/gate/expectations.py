@@ -46,6 +46,11 @@ def _define() -> dict[str, type]:
 
         description: str = "Copyright notices inside records (Art. 7(2))"
 
+    class ExpectSourceFreeOfReportedContent(gxe.ExpectColumnValuesToBeBetween):
+        """No record holds what the violation registry removed (Art. 13, 15)."""
+
+        description: str = "No content under deletion, withdrawn or reported (Art. 13, 15)"
+
     class ExpectCorpusSamplePassRateAtLeast(gxe.ExpectColumnValuesToBeBetween):
         """A whole-corpus sample passes at least the policy rate (TC260-003 9.2)."""
 
@@ -56,6 +61,7 @@ def _define() -> dict[str, type]:
         "expect_source_harmful_rate_within_policy": ExpectSourceHarmfulRateWithinPolicy,
         "expect_source_free_of_withdrawn_works": ExpectSourceFreeOfWithdrawnWorks,
         "expect_source_without_copyright_notices": ExpectSourceWithoutCopyrightNotices,
+        "expect_source_free_of_reported_content": ExpectSourceFreeOfReportedContent,
         "expect_corpus_sample_pass_rate_at_least": ExpectCorpusSamplePassRateAtLeast,
     }
     return classes

@@ -140,7 +140,9 @@ def run_gx_gate(
 
 def _severity(meta: dict[str, Any], policy: Policy) -> Status:
     severity = meta.get("severity", "fail")
-    if isinstance(severity, dict):
+    if isinstance(severity, dict) and "profile" in severity:  # e.g. fails only when filing
+        severity = severity["profile"].get(policy.profile, "fail")
+    elif isinstance(severity, dict):
         section, key = severity["policy"].split(".")
         value = getattr(getattr(policy, section), key)
         severity = ("fail" if value else "warn") if isinstance(value, bool) else value

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from trainguard.scanners.classifier import HarmfulClassifier, TrainedClassifier
     from trainguard.scanners.ip import OptOutRegistry
     from trainguard.scanners.lexicon import Lexicon
+    from trainguard.violations.filtering import ReportedContent
 
 SHARD_PREFIX = "scan-"
 # Risk codes the annotations file adds to a record for what other checks found. They mark
@@ -59,6 +60,7 @@ class ScanResources:
     registry: OptOutRegistry
     classifier_training: str  # the provider's labelled CSV, or "" for the lexicon alone
     hash_key: bytes
+    reported: ReportedContent  # what the violation registry says no data may hold
 
     @property
     def trained(self) -> TrainedClassifier | None:
@@ -105,6 +107,7 @@ class ScanResources:
         from trainguard.personal_info import hash_key
         from trainguard.scanners.ip import OptOutRegistry
         from trainguard.scanners.lexicon import Lexicon
+        from trainguard.violations.filtering import reported_content_for_gate
 
         dataset = load_dataset(dataset_dir)
         lexicon_files = [policy.resolve_path(p) for p in policy.keywords.lexicons]
@@ -125,6 +128,7 @@ class ScanResources:
             registry=registry,
             classifier_training=str(policy.resolve_path(training)) if training else "",
             hash_key=hash_key(),
+            reported=reported_content_for_gate(),
         )
 
 
@@ -204,6 +208,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         record_ids = batch.column("record_id").to_pylist()
         source_ids = batch.column("source_id").to_pylist()
         pi_lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        reported: list[list[dict[str, str]]] = [[] for _ in range(n)]
         risks: list[set[str]] = [set() for _ in range(n)]
         lexicon_rows = [False] * n  # the rows a lexicon term flags: they count as harmful
         copyright_mask = np.zeros(n, dtype=bool)
@@ -226,6 +231,9 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                     )
                     if not covered:
                         risks[row].add(UNCOVERED_PI_MARKER)
+                    deleted = resources.reported.pi_violation(digest)
+                    if deleted is not None:
+                        reported[row].append({"kind": "pi", "violation": deleted})
             for row, codes in lexicon_hits.items():
                 risks[row].update(codes)
                 lexicon_rows[row] = True
@@ -242,6 +250,8 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         for row in optout:
             risks[row].add(WITHDRAWN_WORK_MARKER)
         texts = joined.to_pylist()
+        if resources.reported.screens_text:
+            _screen_reported_texts(resources.reported, texts, reported)
         keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
         for row in range(n):
             heaps[source_ids[row]].offer(keys[row], record_ids[row], texts[row])
@@ -258,6 +268,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                     "lexicon_hit": pa.array(lexicon_rows, pa.bool_()),
                     "copyright_notice": pa.array(copyright_mask),
                     "optout_work": pa.array([optout.get(r) for r in range(n)], pa.string()),
+                    "reported": pa.array(reported, _reported_type()),
                     "q_empty": pa.array(flags["empty"]),
                     "q_garbled": pa.array(flags["garbled"]),
                     "q_truncated": pa.array(flags["truncated"]),
@@ -285,6 +296,24 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     pq.write_table(table, partial)
     os.replace(partial, target)
     return summary
+
+
+def _reported_type() -> Any:
+    import pyarrow as pa
+
+    return pa.list_(pa.struct([("kind", pa.string()), ("violation", pa.string())]))
+
+
+def _screen_reported_texts(
+    reported: ReportedContent, texts: list[str | None], found: list[list[dict[str, str]]]
+) -> None:
+    """Mark the rows that reproduce a reported output or a withdrawn work (Art. 15)."""
+    from trainguard.violations.filtering import normalise
+
+    for row, text in enumerate(texts):
+        if text:
+            for kind, violation_id, _ in reported.text_matches(normalise(text)):
+                found[row].append({"kind": kind, "violation": violation_id})
 
 
 def _classify(
@@ -367,9 +396,9 @@ class ScanResult:
 
 def _duties() -> list[Any]:
     """The duties whose measures come from the shard scans, in the order of their columns."""
-    from trainguard.checks import consent, harmful, ip, quality
+    from trainguard.checks import consent, harmful, ip, quality, reported
 
-    return [consent, harmful, ip, quality]
+    return [consent, harmful, ip, quality, reported]
 
 
 def _duty_messages(*, corpus: bool = False) -> dict[str, Any]:
@@ -411,6 +440,7 @@ def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
             "harmful_score": table.column("harmful_score"),
             "copyright_notice": table.column("copyright_notice"),
             "optout_work": table.column("optout_work"),
+            "reported": table.column("reported"),
             "duplicate_of": pa.array(view.duplicate_of, pa.string()),
         }
     )
@@ -476,6 +506,7 @@ def load_view(resources: ScanResources, scan_dir: Path) -> tuple[ScanView, pa.Ta
         },
         languages=table.column("language").to_pylist(),
         optout_work=table.column("optout_work").to_pylist(),
+        reported=table.column("reported").to_pylist(),
         copyright_notice=table.column("copyright_notice").to_pylist(),
         duplicate_of=[record_ids[d] if d >= 0 else None for d in duplicate_of.tolist()],
         by_source=dict(by_source),

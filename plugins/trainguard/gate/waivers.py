@@ -26,6 +26,7 @@ from trainguard.settings import env
 
 if TYPE_CHECKING:
     from trainguard.findings import Finding, GateReport
+    from trainguard.policy import Policy
 
 WAIVERS_ENV = "TRAINGUARD_WAIVERS"
 
@@ -172,8 +173,13 @@ class WaiverStore:
         entity: str | None = None,
         dataset: str | None = None,
         now: dt.datetime | None = None,
+        policy: Policy | None = None,
     ) -> Waiver:
+        """Record a waiver; ``policy``, when given, may refuse its check (filing profile)."""
         now = utc(now or dt.datetime.now(dt.UTC))
+        refused = policy.refuses_waiver_of(check.strip()) if policy is not None else None
+        if refused:
+            raise ContractError(f"waiver refused: {refused}", field="check")
         expires_at = utc(expires_at)
         for name, value in (("check", check), ("by", approved_by), ("reason", reason)):
             if not value or not value.strip():
@@ -235,9 +241,17 @@ class WaiverStore:
 
 
 def apply_waivers(
-    report: GateReport, waivers: list[Waiver], *, at: dt.datetime | None = None
+    report: GateReport,
+    waivers: list[Waiver],
+    *,
+    at: dt.datetime | None = None,
+    policy: Policy | None = None,
 ) -> list[Waiver]:
-    """Mark the failed findings an active waiver covers as waived; returns the waivers used."""
+    """Mark the failed findings an active waiver covers as waived; returns the waivers used.
+
+    A waiver the policy's profile refuses (``Policy.refuses_waiver``: under ``filing``, PI
+    consent, forbidden licences, the harmful rate) leaves its finding failed and is listed
+    in ``report.refused_waivers`` with the reason."""
     from trainguard.findings import Status
 
     at = at or dt.datetime.now(dt.UTC)
@@ -247,10 +261,22 @@ def apply_waivers(
         if finding.status is not Status.FAIL:
             continue
         waiver = next((w for w in active if w.matches(finding, report.dataset_name)), None)
-        if waiver is not None:
-            used[waiver.id] = waiver
-            report.findings[index] = dataclasses.replace(
-                finding, status=Status.WAIVED, waiver=waiver.to_dict()
+        if waiver is None:
+            continue
+        refused = policy.refuses_waiver(finding) if policy is not None else None
+        if refused:
+            report.refused_waivers.append(
+                {
+                    "waiver": waiver.id,
+                    "check": finding.check,
+                    "source_id": finding.source_id,
+                    "why": refused,
+                }
             )
+            continue
+        used[waiver.id] = waiver
+        report.findings[index] = dataclasses.replace(
+            finding, status=Status.WAIVED, waiver=waiver.to_dict()
+        )
     report.waivers = list(used.values())
     return report.waivers

@@ -8,7 +8,10 @@ model version is registered). Finally it prints the fine-tuned model's lineage a
 violation lifecycle: a harmful output of the fine-tuned model and a personal-information
 deletion request are filed through ``violation_intake`` (filtered at once), fixed by
 ``violation_remediation`` (fixed DVC revision, gate, optimization training, probe) and
-closed; an artificially aged report shows as overdue and raises the SLA alert.
+closed; an artificially aged report shows as overdue and raises the SLA alert; and the
+pre-fix revision, gated again, is refused by the registry checks (Art. 13, 15).
+
+Kept as one module: the demo is one story printed step by step, and reads in that order.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"trainguard demo: working folder {workdir}")
     print(f"  Airflow metadata  {env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}")
     print(f"  MLflow tracking   {env['MLFLOW_TRACKING_URI']}")
+    print(f"  violations        {workdir / 'violations.db'}: {_fresh_registry(workdir)}")
     print(f"  task logs         {log_file}\n")
 
     steps = len(RUNS) + 3
@@ -229,6 +233,7 @@ def _violations(
                 fixed_version = trained["model_version"]
         if violation.status != "closed":
             problems.append(f"{violation.id} is {violation.status}")
+    problems += _regate_prefix_revision(demo, log_file)
     audit = registry.audit()
     print(
         f"      event chain: {audit or 'intact'} "
@@ -236,6 +241,45 @@ def _violations(
         f"{aged.id}"
     )
     return problems + audit, fixed_version
+
+
+def _regate_prefix_revision(demo: DemoRepo, log_file: Path) -> list[str]:
+    """Art. 13, 15: training again on the revision from before the fix is refused."""
+    from trainguard.local.dagrun import run_dag
+    from trainguard.local.demo_data import PRETRAINING
+
+    print("      pretraining_gate on the pre-fix revision 'clean' again ...", flush=True)
+    conf = {
+        "repo": str(demo.repo),
+        "path": PRETRAINING,
+        "rev": "clean",
+        "policy": str(demo.policy),
+        "model_name": "trainguard-demo-pretrained",
+    }
+    result = run_dag("pretraining_gate", conf, log_file=log_file)
+    failed = (result.xcom("gate", "gate_failed") or {}).get("failed", [])
+    reported = [f for f in failed if f["check"].startswith("reported.")]
+    for finding in reported:
+        print(
+            f"        x {finding['check']} [source {finding['source_id']}]: "
+            f"{finding['message']} ({'; '.join(finding['clauses'])})"
+        )
+    if result.state != "failed" or not reported or result.states_of("train") == ["success"]:
+        return ["the pre-fix revision was not refused by the registry checks"]
+    return []
+
+
+def _fresh_registry(workdir: Path) -> str:
+    """The demo tells its story on an empty violation registry: the previous run's is kept
+    beside it (reports from that run would rightly block this run's gates)."""
+    database = workdir / "violations.db"
+    if not database.exists():
+        return "new"
+    for suffix in ("", "-wal", "-shm"):
+        old = workdir / f"violations.db{suffix}"
+        if old.exists():
+            old.replace(workdir / f"violations.previous.db{suffix}")
+    return "new (the previous run's is kept as violations.previous.db)"
 
 
 def _finetuning_prompt(demo: DemoRepo) -> str:

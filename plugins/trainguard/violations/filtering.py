@@ -20,6 +20,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.personal_info import mask_pi
@@ -87,6 +88,71 @@ class Verdict:
         }
 
 
+class ReportedContent:
+    """Content reported through the registry, matched against text.
+
+    The output filter screens generated text with it; every gate screens its training
+    records with it (``reported.*`` checks), so retraining on an older revision cannot
+    bring back a value under deletion, a withdrawn work or a reported output.
+    """
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+        self.outputs = [
+            (e, char_grams(e["detail"]["text"], 4)) for e in entries if e["kind"] == "output"
+        ]
+        self.pi = {e["value"]: e for e in entries if e["kind"] == "pi"}
+        self.works = [(e, set(e["detail"]["grams"])) for e in entries if e["kind"] == "work"]
+
+    @classmethod
+    def of_violations(cls, violations: list[Violation]) -> ReportedContent:
+        """Every reported item of every violation not rejected, filtered yet or not."""
+        entries = [
+            {**entry, "violation_id": violation.id}
+            for violation in violations
+            if violation.status != "rejected"
+            for entry in entries_for(violation)
+        ]
+        return cls(entries)
+
+    @property
+    def screens_text(self) -> bool:
+        """Whether any entry needs the text itself (outputs, works), not only PI HMACs."""
+        return bool(self.outputs or self.works)
+
+    def pi_violation(self, digest: str) -> str | None:
+        """The violation whose deletion request covers this PI value's HMAC."""
+        entry = self.pi.get(digest)
+        return entry["violation_id"] if entry else None
+
+    def text_matches(self, normal: str) -> list[tuple[str, str, str]]:
+        """(kind, violation id, reason) for each reported output or withdrawn work that the
+        ``normalise``d text reproduces: contains it or nearly duplicates it (output), or
+        takes half its 8-grams from it (work)."""
+        found: list[tuple[str, str, str]] = []
+        if self.outputs:
+            grams = char_grams(normal, 4)
+            for entry, banned in self.outputs:
+                union = len(grams | banned) or 1
+                banned_text = entry["detail"]["text"]
+                if banned_text in normal or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD:
+                    found.append(
+                        ("output", entry["violation_id"], "reproduces a reported harmful output")
+                    )
+        if self.works:
+            hashed = hashed_grams(normal, 8)
+            for entry, work in self.works:
+                if len(hashed) >= 5 and len(hashed & work) / len(hashed) >= WORK_OVERLAP:
+                    found.append(
+                        (
+                            "work",
+                            entry["violation_id"],
+                            f"copies withdrawn work {entry['detail']['work_id']}",
+                        )
+                    )
+        return found
+
+
 class OutputFilter:
     """The blocklist loaded from the registry (``refresh()`` picks up new entries)."""
 
@@ -98,50 +164,53 @@ class OutputFilter:
 
     def refresh(self) -> None:
         self.entries = self.registry.filter_entries()
-        self._outputs = [
-            (e, set(char_grams(e["detail"]["text"], 4)))
-            for e in self.entries
-            if e["kind"] == "output"
-        ]
-        self._pi = {e["value"]: e for e in self.entries if e["kind"] == "pi"}
-        self._works = [(e, set(e["detail"]["grams"])) for e in self.entries if e["kind"] == "work"]
+        self.reported = ReportedContent(self.entries)
 
     def check_output(self, text: str) -> Verdict:
         blocked: dict[str, str] = {}
-        if self._outputs or self._works:
+        if self.reported.screens_text:
+            # Reported outputs are stored PI-masked: compare the masked text.
             masked, _ = mask_pi(text)
-            normal = normalise(masked)
-            grams = char_grams(normal, 4)
-            for entry, banned in self._outputs:
-                banned_text = entry["detail"]["text"]
-                union = len(grams | banned) or 1
-                if banned_text in normal or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD:
-                    blocked.setdefault(
-                        entry["violation_id"], "reproduces a reported harmful output"
-                    )
-            if self._works:
-                hashed = hashed_grams(normal, 8)
-                for entry, work in self._works:
-                    if len(hashed) >= 5 and len(hashed & work) / len(hashed) >= WORK_OVERLAP:
-                        blocked.setdefault(
-                            entry["violation_id"],
-                            f"copies withdrawn work {entry['detail']['work_id']}",
-                        )
-        if self._pi:
+            for _, violation_id, reason in self.reported.text_matches(normalise(masked)):
+                blocked.setdefault(violation_id, reason)
+        if self.reported.pi:
             from trainguard.personal_info import pi_hmac
             from trainguard.scanners.pi import find_pi
 
             for match in find_pi(text):
-                hit = self._pi.get(pi_hmac(match.kind, match.value))
-                if hit is not None:
+                deleted = self.reported.pi_violation(pi_hmac(match.kind, match.value))
+                if deleted is not None:
                     blocked.setdefault(
-                        hit["violation_id"],
-                        f"contains {match.kind.value} under a deletion request",
+                        deleted, f"contains {match.kind.value} under a deletion request"
                     )
         if not blocked:
             return Verdict(True)
         ids = tuple(sorted(blocked))
         return Verdict(False, ids, tuple(f"{i}: {blocked[i]}" for i in ids))
+
+
+def reported_content_for_gate() -> ReportedContent:
+    """What the violation registry says no training data may hold (Art. 13, 15).
+
+    Fails closed: a registry that is configured but cannot be read blocks the gate. A
+    default (SQLite) registry that was never created means nothing was ever reported on
+    this machine; it is not created by reading it.
+    """
+    from trainguard.exceptions import GateError, TrainguardError
+    from trainguard.settings import env
+    from trainguard.violations.registry import REGISTRY_URL_ENV, Registry, default_url
+
+    if not env(REGISTRY_URL_ENV):
+        url = default_url()
+        if not Path(url.removeprefix("sqlite:///")).exists():
+            return ReportedContent([])
+    try:
+        return ReportedContent.of_violations(Registry().list())
+    except TrainguardError as exc:
+        raise GateError(
+            f"the violation registry cannot be read ({exc}): without it a gate cannot tell "
+            "whether the data holds content under deletion or withdrawn (Art. 13, Art. 15)"
+        ) from None
 
 
 def check_output(text: str, registry: Registry | None = None) -> Verdict:

@@ -7,8 +7,9 @@ the violation before the next starts, so a run killed midway resumes where it st
    offending records: the exact or nearly duplicated output, a PI value by its HMAC, a
    withdrawn work's text, or a source named by a data finding;
 2. **dataset** - a fixed dataset version: those records dropped (or, for PI, the values
-   masked), committed as a new DVC revision whose commit message and tag name the
-   violation (an existing tag is reused: never a duplicate version);
+   masked), and so is the content of every other reported violation every gate refuses
+   (``checks/reported.py``), committed as a new DVC revision whose commit message and tag
+   name the violation (an existing tag is reused: never a duplicate version);
 3. **gate** - the gate on the fixed version, exactly as for any training run;
 4. **model** - optimization training of the affected model on the fixed version, the new
    model version tagged with the violation it fixes;
@@ -277,20 +278,46 @@ def fix_tag(violation_id: str, path: str) -> str:
     return f"fix-{violation_id}-{path.strip('/').replace('/', '-')}"
 
 
-def _fixed_dataset(violation: Any, target: dict[str, Any]) -> dict[str, Any]:
+# Reported content every gate refuses (checks/reported.py): a fixed revision removes all
+# of it, not only its own violation's, or its gate would fail on another report.
+_ENFORCED_KINDS = ("harmful_output", "pi_request", "ip_complaint")
+
+
+def _other_reported(violation: Any, registry: Any) -> list[Any]:
+    """The other violations whose content a gate enforces (not rejected)."""
+    return [
+        other
+        for other in registry.list()
+        if other.id != violation.id
+        and other.kind in _ENFORCED_KINDS
+        and other.status != "rejected"
+        and (other.kind != "ip_complaint" or other.subject.get("work_grams"))
+    ]
+
+
+def _fixed_dataset(violation: Any, target: dict[str, Any], registry: Any) -> dict[str, Any]:
     from trainguard.versioning import rewrite_revision
 
     source = DatasetVersion.from_dict(target["dataset"])
     matcher = Matcher(violation)
     touched: list[str] = []
+    also: dict[str, int] = {}
 
     def rewrite(dataset_dir: Path) -> str:
         touched.extend(_rewrite_dataset(dataset_dir, matcher))
+        for other in _other_reported(violation, registry):
+            changed = _rewrite_dataset(dataset_dir, Matcher(other))
+            if changed:
+                also[other.id] = len(changed)
         action = "Mask PI in" if violation.kind == "pi_request" else "Drop"
+        others = "".join(
+            f"\nAlso removed for violation {other_id}: {count} record(s)."
+            for other_id, count in sorted(also.items())
+        )
         return (
             f"{action} {len(touched)} record(s) for violation {violation.id} "
             f"({violation.kind}, {violation.clause}): {violation.summary[:80]}\n\n"
-            f"Fixed from {source.path}@{source.commit[:12]} (DVC md5 {source.md5})."
+            f"Fixed from {source.path}@{source.commit[:12]} (DVC md5 {source.md5})." + others
         )
 
     fixed = rewrite_revision(
@@ -303,6 +330,7 @@ def _fixed_dataset(violation: Any, target: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": fixed.to_dict(),
         "records_changed": len(touched),
+        "also_removed": also,
         "from_md5": source.md5,
         "from_commit": source.commit,
     }
@@ -441,7 +469,7 @@ def remediate(  # noqa: C901
         for target in violation.evidence["targets"]:
             name = target["model_name"]
             if f"{name}:dataset" not in violation.evidence:
-                step = _fixed_dataset(violation, target)
+                step = _fixed_dataset(violation, target, registry)
                 progress(
                     f"{violation_id}: fixed dataset {step['version']['rev']} "
                     f"({step['records_changed']} record(s))"
