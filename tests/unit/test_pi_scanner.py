@@ -279,3 +279,17 @@ def test_a_fifteen_digit_amex_number_is_a_card_not_a_legacy_id() -> None:
     assert kinds("卡号370102850312006") == [("bank_card", "370102850312006")]
     assert kinds("旧证号370102850312007") == [("resident_id", "370102850312007")]
     assert kinds("旧证号110105491231002。") == [("resident_id", "110105491231002")]
+
+
+@pytest.mark.parametrize(
+    "text", ["第3.2.1.4节规定", "见 Section 5.1.2.3 of the standard", "按5.1.2.3条执行"]
+)
+def test_section_numbers_are_not_addresses(text: str) -> None:
+    """Standards number their clauses as dotted quads; marked as sections, they are not PI."""
+    assert kinds(text) == []
+
+
+def test_an_address_after_unrelated_text_is_still_found() -> None:
+    """The section rule looks only at a marker right before or after the number."""
+    assert kinds("第一台服务器192.168.1.1宕机") == [("ip_address", "192.168.1.1")]
+    assert kinds("DNS 8.8.8.8 ok") == [("ip_address", "8.8.8.8")]

@@ -233,6 +233,21 @@ def ip_extent(text: str) -> int:
     return len(text)
 
 
+# A dotted quad that numbers a section of a document ("第3.2.1.4节", "clause 5.1.2.3"),
+# not a host: standards and manuals are full of them.
+_SECTION_BEFORE = re.compile(
+    r"(?:第|§|\b(?:section|sec\.|clause|chapter|article|paragraph))\s*$", re.IGNORECASE
+)
+_SECTION_AFTER = re.compile(r"^\s*[节条款章项段]")
+
+
+def _section_number(text: str, match: re.Match[str]) -> bool:
+    return "." in match.group() and bool(
+        _SECTION_BEFORE.search(text, max(0, match.start() - 12), match.start())
+        or _SECTION_AFTER.match(text[match.end() : match.end() + 3])
+    )
+
+
 def _extent(kind: PIKind, text: str) -> int:
     """The length of ``text`` that is a valid value of ``kind`` (0: none of it)."""
     if kind is PIKind.RESIDENT_ID:
@@ -295,6 +310,8 @@ def find_pi(text: str) -> list[PIMatch]:
             continue
         for match in pattern.finditer(normal):
             length = _extent(kind, match.group())
+            if length and kind is PIKind.IP_ADDRESS and _section_number(normal, match):
+                continue
             if length:
                 start = match.start()
                 candidates.append((start, start + length, kind, match.group()[:length]))
