@@ -245,3 +245,9 @@ def test_a_filing_gate_refuses_a_consent_waiver_and_fails_lexicon_coverage(
     assert Status.FAIL not in statuses["development"]["keywords.coverage"]
     assert Status.WARN in statuses["development"]["keywords.coverage"]
     assert Status.FAIL in statuses["filing"]["keywords.coverage"]
+
+
+def test_a_non_commercial_service_is_a_fact_not_a_deviation(tmp_path: Path) -> None:
+    """service.commercial describes the service; saying false needs no listed reason."""
+    policy = load_policy(policy_file(tmp_path, "profile: filing\nservice: {commercial: false}\n"))
+    assert policy.service.commercial is False and policy.deviations == ()
