@@ -17,6 +17,7 @@ from them are one contract, read and reviewed together.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -238,14 +239,7 @@ class Deviation:
     certainty: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "setting": self.setting,
-            "value": self.value,
-            "standard": self.standard,
-            "reason": self.reason,
-            "clause": self.clause,
-            "certainty": self.certainty,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -278,11 +272,7 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         """The effective values by section, with the profile and the deviations."""
-        return {
-            **self.values.model_dump(mode="json"),
-            "profile": self.profile,
-            "deviations": [deviation.to_dict() for deviation in self.deviations],
-        }
+        return {**self.values.model_dump(mode="json"), **self.governance()}
 
     def governance(self) -> dict[str, Any]:
         """What MLflow, lineage and the export carry: the profile and every deviation."""
@@ -451,7 +441,7 @@ def _deviations(
                 f"{shown} is looser than {against}: list it under 'deviations:' as "
                 f"{{setting: {key}, value: ..., reason: ...}}"
             )
-        elif json.dumps(listed_value) != json.dumps(value) and listed_value != value:
+        elif listed_value != value:
             problems.append(
                 f"deviations: '{key}' lists value {json.dumps(listed_value)} but the policy "
                 f"sets {json.dumps(value)}"
@@ -488,8 +478,7 @@ def _listed_deviations(
             raise PolicyError(f"{at}: unknown policy key '{key}'")
         if not isinstance(reason, str) or not reason.strip():
             raise PolicyError(f"{at}: '{key}' needs a reason (who decided, and why)")
-        value = entry["value"]
-        reasons[key] = (value, reason.strip())
+        reasons[key] = (entry["value"], reason.strip())
     return reasons
 
 

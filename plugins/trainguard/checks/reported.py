@@ -21,38 +21,35 @@ CHECKS = {
     "reported.withdrawn_work": "Art. 15; Art. 7(2)",
     "reported.harmful_output": "Art. 15",
 }
-# The kind of registry entry each check counts (violations.filtering.entries_for).
-_ENTRY_KIND = {
-    "reported.pi_deletion": "pi",
-    "reported.withdrawn_work": "work",
-    "reported.harmful_output": "output",
-}
-_COLUMN = {
-    "reported.pi_deletion": "reported_pi",
-    "reported.withdrawn_work": "reported_works",
-    "reported.harmful_output": "reported_outputs",
+# Per check: the kind of registry entry it counts (violations.filtering.entries_for) and
+# the column of the per-source table the suite reads.
+_COUNTED = {
+    "reported.pi_deletion": ("pi", "reported_pi"),
+    "reported.withdrawn_work": ("work", "reported_works"),
+    "reported.harmful_output": ("output", "reported_outputs"),
 }
 
 
 def measure(view: ScanView) -> Measures:
     """Per source and check: the records holding reported content, and which violations."""
     out = Measures(messages=MESSAGES)
-    for source_id in sorted(view.dataset.sources):
-        rows = view.by_source.get(source_id, [])
-        columns: dict[str, object] = {}
-        for check, kind in _ENTRY_KIND.items():
-            hits = [r for r in rows if any(e["kind"] == kind for e in view.reported[r])]
-            violations = sorted(
-                {e["violation"] for r in hits for e in view.reported[r] if e["kind"] == kind}
-            )
+    for check, (kind, column) in _COUNTED.items():
+        holding = [
+            sorted({e["violation"] for e in entries if e["kind"] == kind})
+            for entries in view.reported
+        ]
+        for source_id in sorted(view.dataset.sources):
+            hits = [r for r in view.by_source.get(source_id, []) if holding[r]]
             out.offenders[f"{check}:{source_id}"] = view.ids(hits)
-            columns[_COLUMN[check]] = len(hits)
-            columns[f"{_COLUMN[check]}_violations"] = ", ".join(violations)
-        out.sources[source_id] = columns
-    for check, kind in _ENTRY_KIND.items():
-        out.metrics[f"{_COLUMN[check]}"] = float(
-            sum(1 for entries in view.reported if any(e["kind"] == kind for e in entries))
-        )
+            out.sources.setdefault(source_id, {}).update(
+                {
+                    column: len(hits),
+                    f"{column}_violations": ", ".join(
+                        sorted({v for r in hits for v in holding[r]})
+                    ),
+                }
+            )
+        out.metrics[column] = float(sum(1 for violations in holding if violations))
     return out
 
 

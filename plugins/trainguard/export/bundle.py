@@ -108,11 +108,11 @@ def personal_information(gate: dict[str, Any]) -> dict[str, Any]:
                 kind = key.removeprefix(prefix)
                 found[kind] = found.get(kind, 0) + int(value)
                 without_consent += int(value) if state == "uncovered" else 0
-    waived = [
+    waived = {
         f["source_id"]
         for f in gate.get("findings", [])
         if f["check"] == "pi.consent" and f["status"] == "waived"
-    ]
+    }
     return {
         "values_found": sum(found.values()),
         "found_by_kind": dict(sorted(found.items())),

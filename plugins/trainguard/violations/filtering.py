@@ -74,6 +74,13 @@ def entries_for(violation: Violation) -> list[dict[str, Any]]:
     return []  # a data finding is fixed in the data; nothing to block at serving time
 
 
+def gates_enforce(violation: Violation) -> bool:
+    """Whether every gate refuses data holding this violation's content: it was not
+    rejected and has content to look for (a data finding or a complaint naming only a
+    source has none; ``entries_for``)."""
+    return violation.status != "rejected" and bool(entries_for(violation))
+
+
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
@@ -97,7 +104,6 @@ class ReportedContent:
     """
 
     def __init__(self, entries: list[dict[str, Any]]) -> None:
-        self.entries = entries
         self.outputs = [
             (e, char_grams(e["detail"]["text"], 4)) for e in entries if e["kind"] == "output"
         ]
@@ -110,7 +116,7 @@ class ReportedContent:
         entries = [
             {**entry, "violation_id": violation.id}
             for violation in violations
-            if violation.status != "rejected"
+            if gates_enforce(violation)
             for entry in entries_for(violation)
         ]
         return cls(entries)

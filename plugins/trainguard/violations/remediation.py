@@ -278,21 +278,12 @@ def fix_tag(violation_id: str, path: str) -> str:
     return f"fix-{violation_id}-{path.strip('/').replace('/', '-')}"
 
 
-# Reported content every gate refuses (checks/reported.py): a fixed revision removes all
-# of it, not only its own violation's, or its gate would fail on another report.
-_ENFORCED_KINDS = ("harmful_output", "pi_request", "ip_complaint")
-
-
 def _other_reported(violation: Any, registry: Any) -> list[Any]:
-    """The other violations whose content a gate enforces (not rejected)."""
-    return [
-        other
-        for other in registry.list()
-        if other.id != violation.id
-        and other.kind in _ENFORCED_KINDS
-        and other.status != "rejected"
-        and (other.kind != "ip_complaint" or other.subject.get("work_grams"))
-    ]
+    """The other violations whose content every gate refuses (checks/reported.py): a
+    fixed revision removes all of it, not only its own violation's, or its gate fails."""
+    from trainguard.violations.filtering import gates_enforce
+
+    return [o for o in registry.list() if o.id != violation.id and gates_enforce(o)]
 
 
 def _fixed_dataset(violation: Any, target: dict[str, Any], registry: Any) -> dict[str, Any]:
