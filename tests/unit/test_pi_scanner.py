@@ -293,3 +293,10 @@ def test_an_address_after_unrelated_text_is_still_found() -> None:
     """The section rule looks only at a marker right before or after the number."""
     assert kinds("第一台服务器192.168.1.1宕机") == [("ip_address", "192.168.1.1")]
     assert kinds("DNS 8.8.8.8 ok") == [("ip_address", "8.8.8.8")]
+
+
+def test_a_beijing_legacy_id_that_passes_luhn_stays_an_id() -> None:
+    """110105491231001 passes Luhn and starts with UATP's 1, but it is a legacy ID (region
+    110105, born 1949-12-31): only Amex prefixes take a 15-digit number from the IDs."""
+    assert kinds("旧证号110105491231001。") == [("resident_id", "110105491231001")]
+    assert kinds("UATP 122000000000003") == [("bank_card", "122000000000003")]  # no real date

@@ -172,11 +172,12 @@ def valid_resident_id(value: str) -> bool:
         total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
         return "10X98765432"[total % 11] == value[17]
     if len(value) == 15:
-        # The legacy form has no check digit; a 15-digit number that passes Luhn under a
-        # 15-digit card network's prefix (Amex 34/37, UATP 1) is read as that card.
-        return _valid_date(
-            1900 + int(value[6:8]), int(value[8:10]), int(value[10:12])
-        ) and not valid_bank_card(value)
+        # The legacy form has no check digit; a 15-digit number that passes Luhn under an
+        # Amex prefix (34, 37) is read as that card. UATP's prefix 1 is not enough: it is
+        # the first digit of every legacy ID from Beijing, Tianjin, Hebei, Shanxi and Inner
+        # Mongolia, one in ten of which passes Luhn by chance.
+        amex = value.startswith(("34", "37")) and valid_bank_card(value)
+        return _valid_date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12])) and not amex
     return False
 
 
