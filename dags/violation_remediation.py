@@ -1,10 +1,12 @@
 """Daily: alert violations at risk or overdue, then fix every filtered one (Art. 15, 19).
 
-For each violation (one mapped task each): the affected data through lineage, a fixed
-dataset version, the gate on it, optimization training of the affected model, and the
-verification probe; only a passing probe closes it. A run killed midway resumes on the
-next run from its last recorded step. Trigger with ``{"violation_id": "V-..."}`` to fix
-one violation now.
+For each violation (mapped): ``prepare`` finds every dataset and model version that holds
+its content, writes a fixed dataset version and gates it; ``optimization_training`` runs
+each affected model's own declared training (a DAG it triggers and waits for, or an entry
+point) on the fixed version; ``verify`` asks the new model version the reported prompt
+and screens every answer, and only a passing probe closes the violation. A run killed
+midway resumes on the next run from its last recorded step. Trigger with
+``{"violation_id": "V-..."}`` to fix one violation now.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from airflow.sdk import DAG, Param
 from trainguard.operators import (
     DeadlineCheckOperator,
     OpenViolationsOperator,
-    RemediateViolationOperator,
+    OptimizationTrainingOperator,
+    PrepareRemediationOperator,
+    TrainingOrdersOperator,
+    VerifyRemediationOperator,
 )
 
 with DAG(
@@ -38,5 +43,13 @@ with DAG(
     due = OpenViolationsOperator(
         task_id="open_violations", violation_id="{{ params.violation_id }}"
     )
-    fixes = RemediateViolationOperator.partial(task_id="remediate").expand(violation_id=due.output)
-    deadlines >> due >> fixes
+    prepared = PrepareRemediationOperator.partial(task_id="prepare").expand(violation_id=due.output)
+    # One violation that cannot be prepared must not hold back the others' training.
+    orders = TrainingOrdersOperator(task_id="training_orders", trigger_rule="all_done")
+    training = OptimizationTrainingOperator.partial(
+        task_id="optimization_training", retries=0
+    ).expand(order=orders.output)
+    verified = VerifyRemediationOperator.partial(task_id="verify", trigger_rule="all_done").expand(
+        violation_id=due.output
+    )
+    deadlines >> due >> prepared >> orders >> training >> verified

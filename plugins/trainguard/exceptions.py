@@ -14,7 +14,9 @@
     ├── RegistryError          the violation registry cannot be read or written
     ├── StackError             a process of the local Celery stack did not start or answer
     ├── GateError              the gate could not decide; training is blocked (fail closed)
-    └── GateFailed             the gate decided "fail"; carries the failed findings
+    ├── GateFailed             the gate decided "fail"; carries the failed findings
+    └── TrainingRefused        a training run no passing gate admitted, or a trainer that
+                               broke the training contract (nothing registered)
 
 ``ContractError`` and ``PolicyError`` are *user* errors (CLI exit 2); ``GateFailed`` is a
 decision (exit 1); the others are infrastructure errors that block training.
@@ -124,3 +126,8 @@ class GateFailed(TrainguardError):
             "gate_run_id": self.gate_run_id,
             "failed": [finding.to_dict() for finding in self.failed],
         }
+
+
+class TrainingRefused(TrainguardError):
+    """Raised when a training request is not admitted by a passing gate for exactly its
+    dataset version (revision and DVC md5), or a trainer breaks the training contract."""

@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Any
 from trainguard.exceptions import (
     GateError,
     GateFailed,
-    TrackingError,
     TrainguardError,
 )
 from trainguard.findings import Decision, GateReport
-from trainguard.settings import trainguard_home
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +35,9 @@ GATE_DUTIES = "Art. 7 (lawful sources, licences, IP, consent, harmful content)"
 
 def workspace() -> Path:
     """Where fetched dataset versions are cached: ``$TRAINGUARD_HOME/datasets``."""
-    return trainguard_home() / "datasets"
+    from trainguard.versioning import workspace as dataset_workspace
+
+    return dataset_workspace()
 
 
 @dataclass(frozen=True)
@@ -216,27 +216,12 @@ def train_admitted_version(
     context_tags: dict[str, str] | None = None,
     experiment: str | None = None,
 ) -> dict[str, str]:
-    """Train on a version the gate admitted, and register the model with its lineage."""
-    from trainguard.tracking import latest_gate_run, log_trained_model
-    from trainguard.training import train_responder
-    from trainguard.versioning import fetch_version
+    """Train the demo responder on a version the gate admitted (the training contract:
+    the decision is re-checked for that exact commit and md5), and register it."""
+    from trainguard.training import TrainingRequest, train_admitted
+    from trainguard.training.responder import train
 
-    latest = latest_gate_run(version, experiment)
-    if latest["run_id"] != gate_run_id or latest["decision"] != Decision.PASS.value:
-        raise TrackingError(
-            f"training refused: the latest gate run for {version.path}@{version.commit[:12]} "
-            f"is {latest['run_id']} with decision '{latest['decision']}', not a pass by "
-            f"{gate_run_id}"
-        )
-    result = train_responder(fetch_version(version, workspace()))
-    return log_trained_model(
-        result.model,
-        version,
-        gate_run_id=gate_run_id,
-        model_name=model_name,
-        stage=stage,
-        params=result.params,
-        metrics=result.metrics,
-        context_tags=context_tags,
-        experiment=experiment,
+    request = TrainingRequest(
+        model_name=model_name, stage=stage, dataset=version.to_dict(), gate_run_id=gate_run_id
     )
+    return train_admitted(request, train, context_tags=context_tags, experiment=experiment)

@@ -6,7 +6,7 @@ digest is the DVC md5 and whose source is a ``dvc`` source (repo, path, commit).
 Every MLflow failure is raised as ``TrackingError`` naming the tracking URI: the callers
 treat it as "cannot record the decision", which blocks training.
 
-Kept as one module (about 440 lines): everything trainguard writes to and reads from
+Kept as one module (about 550 lines): everything trainguard writes to and reads from
 MLflow, so one file says what a reviewer finds there.
 """
 
@@ -149,7 +149,7 @@ def _dataset_input(version: DatasetVersion, name: str) -> Any:
     return MetaDataset(source=source, name=name, digest=version.md5)  # type: ignore[abstract]
 
 
-def version_tags(version: DatasetVersion) -> dict[str, str]:
+def version_tags_of(version: DatasetVersion) -> dict[str, str]:
     return {
         f"{TAG_PREFIX}dataset.digest": version.md5,
         f"{TAG_PREFIX}dataset.commit": version.commit,
@@ -194,7 +194,7 @@ def log_gate_run(
             else "lexicon only"
         ),
         **({f"{TAG_PREFIX}classifier_run_id": classifier_run} if classifier_run else {}),
-        **version_tags(version),
+        **version_tags_of(version),
         **(context_tags or {}),
     }
     with (
@@ -395,6 +395,23 @@ def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> d
     return {"run_id": run.info.run_id, "decision": run.data.tags.get(f"{TAG_PREFIX}decision")}
 
 
+def gate_run_settings(gate_run_id: str | None) -> tuple[str | None, list[str]]:
+    """The policy file and extra lexicons a gate run used (the policy only while its file
+    is still readable): a re-gate or a probe screens with the same ones."""
+    import json
+    from pathlib import Path
+
+    if not gate_run_id:
+        return None, []
+    with mlflow_errors(f"read gate run {gate_run_id}"):
+        from mlflow import MlflowClient
+
+        run = MlflowClient().get_run(gate_run_id)
+    policy = run.data.params.get("policy_source", "")
+    lexicons = json.loads(run.data.tags.get(f"{TAG_PREFIX}lexicons", "[]"))
+    return (policy if policy and Path(policy).is_file() else None), lexicons
+
+
 def log_trained_model(
     model: Any,
     version: DatasetVersion,
@@ -405,18 +422,23 @@ def log_trained_model(
     params: dict[str, Any],
     metrics: dict[str, float],
     context_tags: dict[str, str] | None = None,
+    version_tags: dict[str, str] | None = None,
     experiment: str | None = None,
 ) -> dict[str, str]:
-    """Log the training run and register the model version, tagged with its lineage."""
+    """Log the training run, then register the model version with every lineage tag in
+    one call: a version never exists without its lineage (a crash before the call
+    registers nothing; the run is then marked FAILED by MLflow's context manager).
+
+    ``model`` is a scikit-learn estimator or an ``mlflow.pyfunc.PythonModel``."""
     import mlflow
-    import mlflow.sklearn
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     experiment_id = ensure_experiment(experiment)
     lineage = {
         f"{TAG_PREFIX}gate_run_id": gate_run_id,
         f"{TAG_PREFIX}stage": stage,
-        **version_tags(version),
+        **version_tags_of(version),
     }
     with mlflow_errors("record the training run and register the model"):
         with mlflow.start_run(
@@ -438,43 +460,64 @@ def log_trained_model(
                     f"[gate run {gate_run_id[:12]}]({gate_link})."
                 ),
             )
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                registered_model_name=model_name,
-                # Declared rather than inferred: inference re-imports the model in a
-                # subprocess and takes tens of seconds.
-                pip_requirements=_pip_requirements(),
-                serialization_format="pickle",
-            )
+            info = _log_model(model)
+            mlflow.set_logged_model_tags(info.model_id, lineage)
         client = MlflowClient()
-        registered = info.registered_model_version
-        for key, value in lineage.items():
-            client.set_model_version_tag(model_name, str(registered), key, value)
-        client.set_model_version_tag(
-            model_name, str(registered), f"{TAG_PREFIX}training_run_id", run.info.run_id
-        )
-        client.set_model_version_tag(
-            model_name, str(registered), f"{TAG_PREFIX}logged_model_id", info.model_id
-        )
-        mlflow.set_logged_model_tags(info.model_id, lineage)
-        client.update_model_version(
+        try:
+            client.create_registered_model(model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        registered = client.create_model_version(
             model_name,
-            str(registered),
+            source=info.model_uri,
+            run_id=run.info.run_id,
+            model_id=info.model_id,
+            tags={
+                **lineage,
+                **(version_tags or {}),
+                f"{TAG_PREFIX}training_run_id": run.info.run_id,
+                f"{TAG_PREFIX}logged_model_id": info.model_id,
+            },
             description=(
                 f"Trained on `{version.path}@{version.rev}` (commit `{version.commit[:12]}`, "
                 f"DVC md5 `{version.md5}`) by [training run {run.info.run_id[:12]}]"
                 f"({run_link(experiment_id, run.info.run_id)}); admitted by "
-                f"[gate run {gate_run_id[:12]}]({run_link(experiment_id, gate_run_id)}). "
-                f"Lineage: `trainguard lineage {model_name} {registered}`."
+                f"[gate run {gate_run_id[:12]}]({run_link(experiment_id, gate_run_id)})."
             ),
+        )
+        # The description is for readers, not lineage: completed once the number is known.
+        client.update_model_version(
+            model_name,
+            str(registered.version),
+            description=f"{registered.description} Lineage: "
+            f"`trainguard lineage {model_name} {registered.version}`.",
         )
     return {
         "run_id": run.info.run_id,
         "model_name": model_name,
-        "model_version": str(registered),
-        "model_uri": info.model_uri,
+        "model_version": str(registered.version),
+        "model_uri": f"models:/{model_name}/{registered.version}",
     }
+
+
+def _log_model(model: Any) -> Any:
+    """Log a scikit-learn estimator, or an ``mlflow.pyfunc.PythonModel``, as ``model``."""
+    import mlflow.pyfunc
+    import mlflow.sklearn
+
+    if isinstance(model, mlflow.pyfunc.PythonModel):
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=model, pip_requirements=_pip_requirements()
+        )
+    return mlflow.sklearn.log_model(
+        model,
+        name="model",
+        # Declared rather than inferred: inference re-imports the model in a
+        # subprocess and takes tens of seconds.
+        pip_requirements=_pip_requirements(),
+        serialization_format="pickle",
+    )
 
 
 def run_link(experiment_id: str, run_id: str) -> str:

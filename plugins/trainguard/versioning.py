@@ -51,6 +51,13 @@ class DatasetVersion:
         return cls(**data)
 
 
+def workspace() -> Path:
+    """Where fetched dataset versions are cached: ``$TRAINGUARD_HOME/datasets``."""
+    from trainguard.settings import trainguard_home
+
+    return trainguard_home() / "datasets"
+
+
 def tool_env() -> dict[str, str]:
     """Environment for git and DVC: no analytics, no prompts, fixed identity."""
     env = dict(os.environ)

@@ -465,3 +465,31 @@ def test_a_reviewer_moves_a_violation_from_the_page(governance_server: Governanc
     row = next(line for line in page.text.splitlines() if f"data-violation='{violation}'" in line)
     assert "<td>triaged</td>" in row and "<option>filtered</option>" in row
     assert again.status_code == 409 and "Back to the Governance page" in again.text
+
+
+def test_an_auditor_runs_impact_analysis_over_every_version(
+    governance_server: GovernanceServer,
+) -> None:
+    """The demo's deleted PI value, by its HMAC: the pre-training revision that held it and
+    every model version trained on it, now superseded by the remediation's versions."""
+    from trainguard.violations import Registry
+
+    registry = Registry(f"sqlite:///{governance_server.folder / 'violations.db'}")
+    [deletion] = [v for v in registry.list(kind="pi_request") if v.status == "closed"]
+    wanted = deletion.subject["pi"]
+    with _client(governance_server, "auditor") as client:
+        response = client.post(f"{API}/impact", json={"pi": wanted})
+        assert response.status_code == 200, response.text
+        impact = response.json()
+        assert impact["complete"] and impact["dataset_versions_scanned"] >= 4
+        assert [d["path"] for d in impact["datasets"]] == ["datasets/pretraining"]
+        held = {(m["model_name"], m["model_version"], m["superseded"]) for m in impact["models"]}
+        assert ("trainguard-demo-pretrained", "1", True) in held
+        assert ("trainguard-demo-ngram", "1", True) in held
+        assert all(superseded for _, _, superseded in held)  # each retrained since
+        # Exactly one thing at a time, named without echoing values.
+        both = client.post(f"{API}/impact", json={"pi": wanted, "record_ids": ["r1"]})
+        assert both.status_code == 422
+        assert wanted[0]["hmac"] not in both.text
+    with _client(governance_server) as anonymous:
+        assert anonymous.post(f"{API}/impact", json={"record_ids": ["r1"]}).status_code == 401

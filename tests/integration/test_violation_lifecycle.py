@@ -21,6 +21,7 @@ import pytest
 from trainguard.personal_info import pi_hmac
 from trainguard.pipeline import workspace
 from trainguard.policy import load_policy
+from trainguard.training import declare_training
 from trainguard.versioning import DatasetVersion, fetch_version, run_tool
 from trainguard.violations import Registry
 from trainguard.violations.filtering import check_output
@@ -63,6 +64,8 @@ def trained(stack: Stack, small_repo: DemoRepo) -> dict[str, Any]:
         "clean", repo=small_repo.repo, policy=str(small_repo.policy), model_name=MODEL
     )
     assert result.state == "success", result.summary()
+    # The team declares how the model is trained: here trainguard's own responder trainer.
+    declare_training(MODEL, entry_point="responder")
     version = DatasetVersion.from_dict(result.xcom("resolve_dataset_version"))
     return {
         "model_version": result.xcom("train")["model_version"],
@@ -203,10 +206,24 @@ def test_reported_output_and_pi_request_are_filtered_fixed_verified_and_closed(
         ["git", "log", "-1", "--format=%B", fixed["version"]["rev"]], small_repo.repo, "log"
     )
     assert harmful_id in message and pi_id in message
-    # So the deletion needs no retraining of its own: the latest version's data is clean.
-    assert deletion.evidence["targets"] == []
+    # Both were prepared in the same run, so each fixed the same version on its own, and
+    # each fixed revision holds neither violation's content.
+    assert deletion.evidence[f"{MODEL}:dataset"]["also_removed"].get(harmful_id, 0) >= 1
     fixed_dir = fetch_version(DatasetVersion.from_dict(fixed["version"]), workspace())
     assert Matcher(deletion).scan(fixed_dir) == []
+    # Impact analysis named the dataset version and model version that held the value.
+    held = deletion.evidence["impact"]  # other tests' models share the demo's PI values
+    ours = [m["model_version"] for m in held["models"] if m["model_name"] == MODEL]
+    assert ours == [trained["model_version"]]
+    assert trained["dataset"].md5 in [d["md5"] for d in held["datasets"]]
+    # The probe asked the new version the reported prompt and its perturbations, and its
+    # MLflow run holds the answers (PI-masked) with the verdicts.
+    assert probe["prompts_asked"] >= 3 and probe["answers_violating"] == 0
+    probe_run = mlflow_client().get_run(probe["probe_run_id"])
+    assert probe_run.data.tags["trainguard.kind"] == "probe"
+    assert probe_run.data.tags["trainguard.violation"] == harmful_id
+    assert harmful.evidence["closed_in_time"]["on_time"] is True
+    assert 0 <= harmful.evidence["closed_in_time"]["share_of_time_used"] < 1
     harmful_fix = registry.get(harmful_id).evidence[f"{MODEL}:model"]["model_version"]
     new_model = mlflow.sklearn.load_model(f"models:/{MODEL}/{harmful_fix}")
     assert new_model.predict([prompt]) != [text]

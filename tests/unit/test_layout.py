@@ -131,7 +131,6 @@ def test_top_level_holds_only_the_shared_modules() -> None:
         "settings",
         "templating",
         "tracking",
-        "training",
         "versioning",
     ]
 

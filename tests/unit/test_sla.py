@@ -34,8 +34,15 @@ def test_each_level_is_alerted_once_and_survives_a_restart(tmp_path: Path) -> No
     span = violation.deadline - reported
     sent: list[dict[str, Any]] = []
     assert (
-        check_deadlines(Registry(url), policy, now=reported + span * 0.5, notify=sent.append) == []
+        check_deadlines(Registry(url), policy, now=reported + span * 0.49, notify=sent.append) == []
     )
+    # Half the time used and optimization training not started: alerted once.
+    half = reported + span * 0.5
+    assert [
+        a["level"] for a in check_deadlines(Registry(url), policy, now=half, notify=sent.append)
+    ] == ["training_not_started"]
+    assert "OPTIMIZATION TRAINING NOT STARTED" in alert_text(sent[-1])
+    assert "50% of its time used" in alert_text(sent[-1])
     at_risk = reported + span * 0.85
     assert [
         a["level"] for a in check_deadlines(Registry(url), policy, now=at_risk, notify=sent.append)
@@ -46,9 +53,33 @@ def test_each_level_is_alerted_once_and_survives_a_restart(tmp_path: Path) -> No
     assert [
         a["level"] for a in check_deadlines(Registry(url), policy, now=late, notify=sent.append)
     ] == ["overdue"]
-    assert [a["level"] for a in sent] == ["at_risk", "overdue"]
+    assert [a["level"] for a in sent] == ["training_not_started", "at_risk", "overdue"]
     assert "3 h past its deadline" in alert_text(sent[-1])
     assert Registry(url).audit() == []
+
+
+def test_no_training_alert_once_optimization_training_started(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'violations.db'}"
+    policy = load_policy(None)
+    reported = dt.datetime(2026, 1, 5, 2, 0, tzinfo=dt.UTC)
+    registry = Registry(url)
+    violation = registry.report(
+        kind="pi_request",
+        summary="delete",
+        reported_by="cs",
+        owner="privacy",
+        policy=policy,
+        subject=intake_subject("pi_request", pi_hmacs=[("email", "cd" * 32)]),
+        reported_at=reported,
+    )
+    registry.add_evidence(
+        violation.id,
+        {"m:training": {"request_id": "tr-1", "started_at": reported.isoformat()}},
+        actor="trainguard-remediation",
+        action="step:training",
+    )
+    half = reported + (violation.deadline - reported) * 0.6
+    assert check_deadlines(Registry(url), policy, now=half, notify=lambda alert: None) == []
 
 
 def test_a_dead_webhook_is_logged_not_raised(

@@ -20,6 +20,7 @@ from trainguard.api.auth import Principal, principal, require
 from trainguard.api.schemas import (
     ExportIn,
     ExportJob,
+    ImpactIn,
     JobId,
     Problem,
     RunId,
@@ -73,7 +74,7 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 
 
-def api_routes(app: FastAPI) -> None:
+def api_routes(app: FastAPI) -> None:  # noqa: C901 - one short nested function per route
     v1 = "/api/v1"
 
     @app.get(f"{v1}/gates", responses=_errors, tags=["gates"])
@@ -113,6 +114,13 @@ def api_routes(app: FastAPI) -> None:
 
         require(who, "read", "read sources")
         return sources()
+
+    @app.post(f"{v1}/impact", responses=_errors, tags=["violations"])
+    def impact(who: Who, body: ImpactIn) -> dict[str, Any]:
+        """Every dataset version and model version (superseded ones marked) whose gated
+        data holds the value, work, text or records: ``trainguard impact``."""
+        require(who, "read", "run an impact analysis")
+        return _impact(body)
 
     @app.get(f"{v1}/violations", responses=_errors, tags=["violations"])
     def list_violations(
@@ -260,6 +268,19 @@ def api_routes(app: FastAPI) -> None:
     def download_export(who: Who, job_id: JobId) -> FileResponse:
         """The signed bundle as a zip (verify with ``trainguard export verify``)."""
         return _download(who, job_id)
+
+
+def _impact(body: ImpactIn) -> dict[str, Any]:
+    from trainguard.violations.impact import find_impact, impact_lookup
+    from trainguard.violations.matching import Matcher
+
+    wanted = impact_lookup(
+        pi=[(item.kind.value, item.hmac) for item in body.pi or []],
+        work_text=body.work_text or "",
+        text=body.text or "",
+        record_ids=body.record_ids or [],
+    )
+    return find_impact(Matcher(wanted)).to_dict()
 
 
 def _views(violations: list[Any]) -> list[dict[str, Any]]:

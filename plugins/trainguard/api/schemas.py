@@ -40,6 +40,16 @@ class PIHmac(_Body):
     hmac: str = Field(pattern=r"^[0-9a-f]{64}$", description="trainguard pi-hmac KIND VALUE")
 
 
+class ImpactIn(_Body):
+    """What to look for in every gated dataset version and every model version's data:
+    exactly one of the four fields."""
+
+    pi: list[PIHmac] | None = Field(None, min_length=1, max_length=20)
+    work_text: str | None = Field(None, min_length=1, max_length=200_000)
+    text: str | None = Field(None, min_length=1, max_length=20_000)
+    record_ids: list[str] | None = Field(None, min_length=1, max_length=1000)
+
+
 class _ViolationIn(_Body):
     summary: str = Field(
         min_length=1,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    from trainguard.cli import export, gate, violations
+    from trainguard.cli import export, gate, training, violations
 
     parser = argparse.ArgumentParser(
         prog="trainguard",
@@ -46,6 +46,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     handlers |= gate.add_parsers(verbs)
     handlers |= export.add_parsers(verbs)
     handlers |= violations.add_parsers(verbs)
+    handlers |= training.add_parsers(verbs)
     ui = verbs.add_parser(
         "ui", help="serve the Airflow UI, with the Governance page, on the demo's folder"
     )

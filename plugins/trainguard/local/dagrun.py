@@ -87,6 +87,40 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
             os.close(saved[1])
 
 
+def _triggers_dags(dag: Any) -> bool:
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    for task in dag.tasks:
+        operator = getattr(task, "operator_class", type(task))
+        if isinstance(operator, type) and issubclass(operator, TriggerDagRunOperator):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _triggered_runs_served(dag: Any) -> Iterator[None]:
+    """For a DAG that triggers others, a second process that runs the triggered runs
+    (``trainguard.local.triggered_runs``); it stops when the DAG run ends."""
+    if not _triggers_dags(dag):
+        yield
+        return
+    import subprocess
+    import sys
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "trainguard.local.triggered_runs", str(os.getpid())]
+    )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
 def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) -> DagRunResult:
     """Parse the DAG from the configured dags folder and run it once with ``conf``."""
     from airflow.dag_processing.dagbag import DagBag
@@ -100,7 +134,8 @@ def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) 
         dag = bag.get_dag(dag_id)
         if dag is None:
             raise TrainguardError(f"no DAG '{dag_id}' in {bag.dag_folder}")
-        dag_run = dag.test(run_conf=conf)
+        with _triggered_runs_served(dag):
+            dag_run = dag.test(run_conf=conf)
     return DagRunResult(
         dag_id=dag_id,
         run_id=dag_run.run_id,

@@ -5,11 +5,13 @@ Builds the demo git+DVC repository, then runs the real ``pretraining_gate`` and
 fails, naming clauses, and training never runs) and on "clean" (the gate passes and a
 model version is registered). Finally it prints the fine-tuned model's lineage and runs
 ``provenance_export`` to write and verify its signed Art. 17 bundle. Before that, the
-violation lifecycle: a harmful output of the fine-tuned model and a personal-information
-deletion request are filed through ``violation_intake`` (filtered at once), fixed by
-``violation_remediation`` (fixed DVC revision, gate, optimization training, probe) and
-closed; an artificially aged report shows as overdue and raises the SLA alert; and the
-pre-fix revision, gated again, is refused by the registry checks (Art. 13, 15).
+violation lifecycle: the team's models declare their training DAGs (the training
+contract) and a second model family, a word n-gram model, is trained by its own DAG; a
+harmful output of each model family and a personal-information deletion request are filed
+through ``violation_intake`` (filtered at once), fixed by ``violation_remediation`` (impact
+analysis, fixed DVC revision, gate, each model's own training DAG, probe) and closed; an
+artificially aged report shows as overdue and raises the SLA alert; and the pre-fix
+revision, gated again, is refused by the registry checks (Art. 13, 15).
 
 Kept as one module: the demo is one story printed step by step, and reads in that order.
 """
@@ -19,13 +21,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import TrainguardError
 
 if TYPE_CHECKING:
     from trainguard.local.demo_data import DemoRepo
 
+NGRAM_MODEL = "trainguard-demo-ngram"
 RUNS = (  # (DAG, dataset, revision, model)
     ("pretraining_gate", "datasets/pretraining", "planted", "trainguard-demo-pretrained"),
     ("pretraining_gate", "datasets/pretraining", "clean", "trainguard-demo-pretrained"),
@@ -60,6 +63,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
 
     unexpected: list[str] = []
     last_model: dict[str, str] | None = None
+    gates: dict[str, dict[str, Any]] = {}  # the passing gate of each DAG
     for step, (dag_id, path, revision, model) in enumerate(RUNS, start=2):
         print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...", flush=True)
         result = run_dag(
@@ -80,12 +84,18 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
             unexpected.append(f"{dag_id} on {revision}: {result.state}")
         if trained:
             last_model = result.xcom("train")
+            gates[dag_id] = {
+                **result.xcom("gate"),
+                "version": result.xcom("resolve_dataset_version"),
+            }
 
     print(f"\n[{steps - 1}/{steps}] violations: intake, filter, remediation, deadlines", flush=True)
     if last_model is None:
         unexpected.append("no fine-tuned model, so no violation to report against it")
     else:
-        problems, fixed_version = _violations(demo, last_model, log_file)
+        problems, fixed_version = _violations(
+            demo, last_model, gates.get("pretraining_gate", {}), log_file
+        )
         unexpected += problems
         last_model = {**last_model, "model_version": fixed_version or last_model["model_version"]}
 
@@ -113,13 +123,42 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     return 0
 
 
-def _violations(
-    demo: DemoRepo, finetuned: dict[str, str], log_file: Path
-) -> tuple[list[str], str | None]:
-    """File, filter, fix and close two violations; age a third past its deadline."""
-    import datetime as dt
+def _team_models(
+    finetuned: dict[str, str], gate: dict[str, Any], log_file: Path
+) -> tuple[dict[str, str], list[str]]:
+    """The team's own training: each model declares the DAG that trains it, and a second
+    model family (a word n-gram model) gets its first version from its own DAG, on the
+    pre-training data the gate admitted."""
+    from trainguard.local.dagrun import run_dag
+    from trainguard.training import TrainingRequest, declare_training
 
-    import mlflow.sklearn
+    for model in ("trainguard-demo-pretrained", finetuned["model_name"]):
+        declare_training(model, dag_id="example_responder_training")
+    request = TrainingRequest(
+        model_name=NGRAM_MODEL,
+        stage="pretraining",
+        dataset=gate["version"],
+        gate_run_id=gate["gate_run_id"],
+    )
+    result = run_dag("example_ngram_training", request.to_conf(), log_file=log_file)
+    trained = result.xcom("train") or {}
+    declare_training(NGRAM_MODEL, dag_id="example_ngram_training")
+    print(
+        f"      the team's models declare their training DAGs (training contract): "
+        f"{finetuned['model_name']} -> example_responder_training; example_ngram_training "
+        f"{result.state.upper()}: {NGRAM_MODEL} v{trained.get('model_version')} (a word "
+        "n-gram model, MLflow pyfunc)"
+    )
+    problems = [] if result.state == "success" else ["example_ngram_training failed"]
+    return trained, problems
+
+
+def _violations(
+    demo: DemoRepo, finetuned: dict[str, str], gate: dict[str, Any], log_file: Path
+) -> tuple[list[str], str | None]:
+    """File, filter, fix and close three violations (one on each model family, one PI
+    deletion); age a fourth past its deadline."""
+    import datetime as dt
 
     from trainguard.local.dagrun import run_dag
     from trainguard.personal_info import pi_hmac
@@ -127,15 +166,18 @@ def _violations(
     from trainguard.violations import Registry
     from trainguard.violations.filtering import check_output
     from trainguard.violations.intake import intake_subject
+    from trainguard.violations.probe import ask
 
     registry = Registry()
+    ngram, problems = _team_models(finetuned, gate, log_file)
     name, version = finetuned["model_name"], finetuned["model_version"]
     prompt = _finetuning_prompt(demo)
-    [answer] = mlflow.sklearn.load_model(f"models:/{name}/{version}").predict([prompt])
+    [answer] = ask(f"models:/{name}/{version}", [prompt])
+    ngram_prompt, ngram_answer = _ngram_report(demo, ngram)
     pi_kind, pi_value = _consented_pi_value(demo)
     print(
-        f"      a user reports {name} v{version}'s answer to a prompt as harmful; a data "
-        f"subject asks to delete their {pi_kind} (sent as its HMAC only)"
+        f"      users report {name} v{version}'s and {NGRAM_MODEL}'s answers to a prompt as "
+        f"harmful; a data subject asks to delete their {pi_kind} (sent as its HMAC only)"
     )
     filed = []
     for conf in (
@@ -147,6 +189,14 @@ def _violations(
             "output": answer,
             "model_name": name,
             "model_version": version,
+        },
+        {
+            "kind": "harmful_output",
+            "summary": "user report: harmful generated text",
+            "reported_by": "user-feedback",
+            "prompt": ngram_prompt,
+            "output": ngram_answer,
+            "model_name": NGRAM_MODEL,
         },
         {
             "kind": "pi_request",
@@ -165,7 +215,7 @@ def _violations(
             f"{filed[-1].get('status')}, deadline {filed[-1].get('deadline')} "
             f"({filed[-1].get('clause')})"
         )
-    problems = [f"intake: {f}" for f in filed if f.get("status") != "filtered"]
+    problems += [f"intake: {f}" for f in filed if f.get("status") != "filtered"]
     for label, text in (("the reported answer", answer), (f"the {pi_kind}", pi_value)):
         verdict = check_output(f"... {text} ...", registry)
         print(
@@ -224,9 +274,11 @@ def _violations(
                 f"{dataset['version']['path']}@{dataset['from_commit'][:12]} -> "
                 f"{dataset['version']['rev']} (DVC md5 {dataset['version']['md5']}); gate "
                 f"{violation.evidence[f'{model}:gate']['decision']}; retrained as version "
-                f"{trained['model_version']}; probe "
-                f"{'PASSED' if probe['passed'] else 'FAILED'} ({probe['probe_prompts']} "
-                f"prompt(s), {probe['answers_violating']} violating answer(s), "
+                f"{trained['model_version']} by "
+                f"{violation.evidence[f'{model}:training']['trainer']}; probe "
+                f"{'PASSED' if probe['passed'] else 'FAILED'} ({probe['prompts_asked']} "
+                f"prompt(s) asked, {probe['prompts_of_touched_records']} of removed records, "
+                f"{probe['answers_violating']} violating answer(s), "
                 f"{probe['dataset_records_still_matching']} record(s) still matching)"
             )
             if model == name:
@@ -283,6 +335,11 @@ def _fresh_registry(workdir: Path) -> str:
 
 
 def _finetuning_prompt(demo: DemoRepo) -> str:
+    return _finetuning_pairs(demo)[0][0]
+
+
+def _finetuning_pairs(demo: DemoRepo) -> list[tuple[str, str]]:
+    """(prompt, response) of the clean fine-tuning records that are not spot-checked."""
     from trainguard.contract import load_dataset
     from trainguard.local.demo_data import FINETUNING
     from trainguard.pipeline import workspace
@@ -297,13 +354,45 @@ def _finetuning_prompt(demo: DemoRepo) -> str:
     if annotation is None:  # the demo's fine-tuning dataset always has annotation/
         raise TypeError(f"{dataset.root} has no annotation/")
     checked = {row.record_id for row in annotation.spot_checks}
-    for _, _, batch in dataset.iter_batches(["record_id", "prompt"]):
-        for record_id, prompt in zip(
-            batch.column("record_id").to_pylist(), batch.column("prompt").to_pylist(), strict=True
+    pairs = []
+    for _, _, batch in dataset.iter_batches(["record_id", "prompt", "response"]):
+        for record_id, prompt, response in zip(
+            batch.column("record_id").to_pylist(),
+            batch.column("prompt").to_pylist(),
+            batch.column("response").to_pylist(),
+            strict=True,
         ):
             if record_id not in checked:
-                return str(prompt)
-    raise TrainguardError("every fine-tuning record is spot-checked; none to report")
+                pairs.append((str(prompt), str(response)))
+    if not pairs:
+        raise TrainguardError("every fine-tuning record is spot-checked; none to report")
+    return pairs
+
+
+def _ngram_report(demo: DemoRepo, ngram: dict[str, str]) -> tuple[str, str]:
+    """The opening of a pre-training text and the n-gram model's answer to it: preferably
+    one that repeats a training text word for word (what users notice and report)."""
+    from trainguard.contract import load_dataset
+    from trainguard.local.demo_data import PRETRAINING
+    from trainguard.local.ngram_model import detokenize, tokenize
+    from trainguard.pipeline import workspace
+    from trainguard.versioning import fetch_version, resolve_version
+    from trainguard.violations.probe import ask
+
+    dataset = load_dataset(
+        fetch_version(resolve_version(demo.repo, PRETRAINING, "clean"), workspace())
+    )
+    texts: list[str] = []
+    for _, _, batch in dataset.iter_batches(["text"]):
+        texts += [str(t) for t in batch.column("text").to_pylist()]
+        if len(texts) >= 200:
+            break
+    prompts = [detokenize(tokenize(text)[:8]) for text in texts[:200]]
+    answers = ask(f"models:/{NGRAM_MODEL}/{ngram.get('model_version', 1)}", prompts)
+    for prompt, text, answer in zip(prompts, texts, answers, strict=False):
+        if answer == text:
+            return prompt, answer
+    return prompts[0], answers[0]  # a composed answer: remediation attributes it
 
 
 def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:

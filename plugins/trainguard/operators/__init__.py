@@ -4,23 +4,32 @@ from trainguard.operators.dvc import DatasetVersionOperator
 from trainguard.operators.export import ProvenanceExportOperator
 from trainguard.operators.gate import DataGateOperator
 from trainguard.operators.scan import DatasetShardsOperator, ShardScanOperator
-from trainguard.operators.training import TrainModelOperator
+from trainguard.operators.training import AdmittedTrainingOperator, TrainModelOperator
 from trainguard.operators.violations import (
     DeadlineCheckOperator,
     OpenViolationsOperator,
+    OptimizationTrainingOperator,
+    PrepareRemediationOperator,
     RemediateViolationOperator,
+    TrainingOrdersOperator,
+    VerifyRemediationOperator,
     ViolationIntakeOperator,
 )
 
 __all__ = [
+    "AdmittedTrainingOperator",
     "DataGateOperator",
     "DatasetShardsOperator",
     "DatasetVersionOperator",
     "DeadlineCheckOperator",
     "OpenViolationsOperator",
+    "OptimizationTrainingOperator",
+    "PrepareRemediationOperator",
     "ProvenanceExportOperator",
     "RemediateViolationOperator",
     "ShardScanOperator",
     "TrainModelOperator",
+    "TrainingOrdersOperator",
+    "VerifyRemediationOperator",
     "ViolationIntakeOperator",
 ]

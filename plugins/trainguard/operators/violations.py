@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import BaseOperator
 
 
@@ -161,7 +162,9 @@ class OpenViolationsOperator(BaseOperator):
 
 
 class RemediateViolationOperator(BaseOperator):
-    """Fixes one violation: fixed dataset version, gate, optimization training, probe."""
+    """Fixes one violation in one task: fixed dataset version, gate, optimization training
+    by an entry-point trainer, probe. A model trained by a DAG needs the split steps of
+    the ``violation_remediation`` DAG (prepare, optimization_training, verify)."""
 
     template_fields = ("violation_id",)
     ui_color = "#d65b5b"
@@ -187,4 +190,138 @@ class RemediateViolationOperator(BaseOperator):
             "id": violation.id,
             "status": violation.status,
             "probes": violation.evidence.get("probes", {}),
+        }
+
+
+def _remediation_errors() -> tuple[type[Exception], ...]:
+    from trainguard.exceptions import ContractError
+    from trainguard.violations.remediation import RemediationFailed
+
+    return (RemediationFailed, ContractError)
+
+
+class PrepareRemediationOperator(BaseOperator):
+    """Steps 1-3 of one violation: impact, fixed dataset version, its gate. Returns the
+    optimization-training orders (one per affected model) still to run."""
+
+    template_fields = ("violation_id",)
+    ui_color = "#d65b5b"
+
+    def __init__(self, *, violation_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.violation_id = violation_id
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from trainguard.operators.context import airflow_tags
+        from trainguard.violations.remediation import prepare
+
+        try:
+            return prepare(
+                self.violation_id, context_tags=airflow_tags(context), progress=self.log.info
+            )
+        except _remediation_errors() as exc:  # a retry would not change these
+            raise AirflowFailException(str(exc)) from None
+
+
+class TrainingOrdersOperator(BaseOperator):
+    """Flattens the orders of every prepared violation into one list (for task mapping)."""
+
+    def __init__(self, *, prepare_task_id: str = "prepare", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prepare_task_id = prepare_task_id
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        pulled = list(context["ti"].xcom_pull(task_ids=self.prepare_task_id) or [])
+        # One mapped instance comes back as its own list of orders, several as a list of
+        # lists (a failed instance as None).
+        batches = [pulled] if pulled and isinstance(pulled[0], dict) else pulled
+        orders = [order for batch in batches if batch for order in batch]
+        self.log.info("%d optimization-training order(s)", len(orders))
+        return orders
+
+
+class OptimizationTrainingOperator(TriggerDagRunOperator):
+    """Step 4: runs one order with the model's declared trainer.
+
+    A ``dag:`` trainer is triggered with the request as its conf and waited for (this is
+    Airflow's ``TriggerDagRunOperator``: deferrable when ``[operators]
+    default_deferrable`` is on); the DAG run id is derived from the request id, so a retry
+    resets that run instead of starting a second one. An ``entry_point:`` trainer runs in
+    this task. An order whose model version is already registered is not trained again.
+    """
+
+    template_fields = (*TriggerDagRunOperator.template_fields, "order")
+    ui_color = "#e8a33d"
+
+    def __init__(self, *, order: Any, poke_interval: int = 5, **kwargs: Any) -> None:
+        super().__init__(
+            trigger_dag_id="declared-by-the-model",
+            wait_for_completion=True,
+            reset_dag_run=True,
+            poke_interval=poke_interval,
+            **kwargs,
+        )
+        self.order = order
+
+    def execute(self, context: Any) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from trainguard.operators.context import airflow_tags
+        from trainguard.training import TrainingRequest
+        from trainguard.violations.remediation import start_training, train_in_process
+
+        order = self.order
+        try:
+            registered = start_training(order)
+            if registered is not None:
+                self.log.info("already registered for this request: %s", registered)
+                return registered
+            trainer = order["trainer"]
+            if trainer["kind"] == "entry_point":
+                return train_in_process(order, context_tags=airflow_tags(context))
+            request = TrainingRequest.from_conf(order["conf"])
+        except _remediation_errors() as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.trigger_dag_id = trainer["target"]
+        self.conf = order["conf"]
+        self.trigger_run_id = f"trainguard__{request.request_id}"
+        self.log.info(
+            "optimization training of %s by DAG %s, run %s, for %s",
+            order["model_name"],
+            self.trigger_dag_id,
+            self.trigger_run_id,
+            order["violation_id"],
+        )
+        return super().execute(context)
+
+
+class VerifyRemediationOperator(BaseOperator):
+    """Step 5 of one violation: the model each order registered, the probe, the close."""
+
+    template_fields = ("violation_id",)
+    ui_color = "#5bd68a"
+
+    def __init__(self, *, violation_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.violation_id = violation_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from trainguard.operators.context import airflow_tags
+        from trainguard.violations.remediation import verify
+
+        try:
+            violation = verify(
+                self.violation_id, context_tags=airflow_tags(context), progress=self.log.info
+            )
+        except _remediation_errors() as exc:
+            raise AirflowFailException(str(exc)) from None
+        return {
+            "id": violation.id,
+            "status": violation.status,
+            "probes": violation.evidence.get("probes", {}),
+            "closed_in_time": violation.evidence.get("closed_in_time"),
         }

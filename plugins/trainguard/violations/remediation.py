@@ -1,27 +1,31 @@
 """Optimization training that fixes a violation before its deadline (Art. 15), and proves it.
 
-For a filtered violation, ``remediate`` walks these steps, each recorded as evidence on
-the violation before the next starts, so a run killed midway resumes where it stopped:
+For a filtered violation these steps run, each recorded as evidence on the violation
+before the next starts, so a run killed midway resumes where it stopped:
 
-1. **targets** - through lineage, the model versions whose training data holds the
-   offending records: the exact or nearly duplicated output, a PI value by its HMAC, a
-   withdrawn work's text, or a source named by a data finding;
+1. **targets** - impact analysis over every dataset and model version
+   (``violations/impact.py``): the latest version of each affected model is a target,
+   superseded ones are listed as such. A reported output found in no training data is
+   looked for by the harmful terms it holds (the records that taught them);
 2. **dataset** - a fixed dataset version: those records dropped (or, for PI, the values
    masked), and so is the content of every other reported violation every gate refuses
    (``checks/reported.py``), committed as a new DVC revision whose commit message and tag
    name the violation (an existing tag is reused: never a duplicate version);
 3. **gate** - the gate on the fixed version, exactly as for any training run;
-4. **model** - optimization training of the affected model on the fixed version, the new
-   model version tagged with the violation it fixes;
-5. **probe** - verification: the reported prompt no longer yields the violating output;
-   the deleted PI is nowhere in the new dataset version nor in the model's answers to
-   probe prompts; the withdrawn work is not reproduced.
+4. **training** - optimization training by the model's own declared trainer (the
+   training contract, ``training/contract.py``): an Airflow DAG that the remediation DAG
+   triggers and waits for, or an entry point run in-process; the new version is tagged
+   with the request id and the violation it fixes;
+5. **probe** - ``violations/probe.py`` asks the new version the reported prompt and its
+   perturbations and the inputs of the records removed, and screens every answer.
 
-Only a passing probe moves the violation to ``verified`` and ``closed``; the evidence
-(digests, run ids, probe results) goes to the registry and, as ``violations.json`` and tags,
-to the new model version's training run in MLflow.
+``prepare`` runs steps 1-3 and returns the training orders, the Airflow layer runs them
+(step 4), ``verify`` finds what each registered and runs step 5; ``remediate`` chains all
+of it in one process for entry-point trainers. Only a passing probe moves the violation
+to ``verified`` and ``closed`` (with the time left before its deadline); a report with no
+affected training data is still probed on the model it names, never closed unseen.
 
-Kept as one module (about 550 lines): the remediation of one violation in the order it
+Kept as one module (about 700 lines): the remediation of one violation in the order it
 happens (targets, fixed revision, gate, optimization training, probe, evidence), so the
 lifecycle reads top to bottom.
 """
@@ -29,22 +33,16 @@ lifecycle reads top to bottom.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError, GateFailed, TrainguardError
 from trainguard.tracking import TAG_PREFIX
 from trainguard.versioning import DatasetVersion
-from trainguard.violations.filtering import (
-    NEAR_DUPLICATE_JACCARD,
-    WORK_OVERLAP,
-    char_grams,
-    hashed_grams,
-    normalise,
-)
+from trainguard.violations.matching import Matcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 ACTOR = "trainguard-remediation"
 PROBE_PROMPTS = 20
@@ -52,106 +50,6 @@ PROBE_PROMPTS = 20
 
 class RemediationFailed(TrainguardError):
     """Raised when the verification probe fails: the violation stays open, with evidence."""
-
-
-# ----------------------------------------------------------------------------- matching
-
-
-class Matcher:
-    """Which records of a dataset hold a violation's content, and what to do with them."""
-
-    def __init__(self, violation: Any) -> None:
-        self.kind = violation.kind
-        subject = violation.subject
-        if self.kind == "harmful_output":
-            self.banned = normalise(subject["output"])
-            self.banned_grams = char_grams(self.banned, 4)
-        elif self.kind == "pi_request":
-            self.hmacs = {item["hmac"] for item in subject["pi"]}
-        elif self.kind == "ip_complaint":
-            self.work = set(subject.get("work_grams") or [])
-            if not self.work and not subject.get("source_id"):
-                raise ContractError(
-                    "the complaint names neither the text of a work nor a source to look for",
-                    field="work-file",
-                )
-            if not self.work:
-                self.kind = "source"  # a complaint about a whole source: drop its records
-        if self.kind == "data_finding":
-            self.kind = "source"
-        self.source_id = subject.get("source_id")
-
-    def text_offends(self, text: str) -> bool:
-        normal = normalise(text)
-        if self.kind == "harmful_output":
-            if self.banned and self.banned in normal:
-                return True
-            grams = char_grams(normal, 4)
-            union = len(grams | self.banned_grams) or 1
-            return len(grams & self.banned_grams) / union >= NEAR_DUPLICATE_JACCARD
-        if self.kind == "ip_complaint":
-            hashed = hashed_grams(normal, 8)
-            return len(hashed) >= 5 and len(hashed & self.work) / len(hashed) >= WORK_OVERLAP
-        return False
-
-    def pi_spans(self, text: str) -> list[tuple[int, int, str]]:
-        from trainguard.personal_info import pi_hmac
-        from trainguard.scanners.pi import find_pi
-
-        return [
-            (m.start, m.end, m.kind.value)
-            for m in find_pi(text)
-            if pi_hmac(m.kind, m.value) in self.hmacs
-        ]
-
-    def fix_batch(self, batch: Any, text_columns: tuple[str, ...]) -> tuple[Any, list[str]]:
-        """The batch with offending rows dropped or masked, and the ids of those rows."""
-        import pyarrow as pa
-
-        from trainguard.personal_info import mask_text
-
-        columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
-        ids = columns["record_id"]
-        keep, touched = [], []
-        for row in range(batch.num_rows):
-            if self.kind == "pi_request":
-                changed = False
-                for name in text_columns:
-                    spans = self.pi_spans(columns[name][row])
-                    if spans:
-                        columns[name][row] = mask_text(columns[name][row], spans)
-                        changed = True
-                if changed:
-                    touched.append(ids[row])
-                keep.append(row)
-                continue
-            offends = (
-                columns["source_id"][row] == self.source_id
-                if self.kind == "source"
-                else any(self.text_offends(columns[n][row]) for n in text_columns)
-            )
-            if offends:
-                touched.append(ids[row])
-            else:
-                keep.append(row)
-        table = pa.table(
-            {
-                name: pa.array([values[r] for r in keep], batch.schema.field(name).type)
-                for name, values in columns.items()
-            }
-        )
-        return table, touched
-
-    def scan(self, dataset_dir: Path) -> list[str]:
-        """Ids of the records of a dataset that hold the violation's content."""
-        from trainguard.contract import load_dataset
-
-        dataset = load_dataset(dataset_dir)
-        found: list[str] = []
-        for shard in dataset.shards:
-            for _, _, batch in dataset.iter_batches_of(shard):
-                found += self.fix_batch(batch, dataset.text_columns)[1]
-        return found
 
 
 def _rewrite_dataset(dataset_dir: Path, matcher: Matcher) -> list[str]:
@@ -210,72 +108,89 @@ def _client() -> Any:
     return MlflowClient()
 
 
-def _trained_version(model_name: str, version: str) -> tuple[Any, DatasetVersion]:
+def _impact_summary(impact: Any) -> dict[str, Any]:
+    """What the evidence keeps of an impact analysis: versions and counts, no record ids."""
+    return {
+        "looked_for": impact.looked_for,
+        "dataset_versions_scanned": impact.scanned,
+        "datasets": [
+            {k: d[k] for k in ("path", "commit", "md5", "revs", "records")}
+            | {"gate_run_ids": [r["run_id"] for r in d["gate_runs"]]}
+            for d in impact.datasets
+        ],
+        "models": [
+            {
+                k: m[k]
+                for k in ("model_name", "model_version", "superseded", "superseded_by", "records")
+            }
+            for m in impact.models
+        ],
+    }
+
+
+def find_targets(
+    violation: Any, progress: Callable[[str], None] = lambda message: None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The latest affected version of each model (restricted to the model the violation
+    names, if any), and the impact analysis they come from."""
     from trainguard.versioning import resolve_version
+    from trainguard.violations.impact import find_impact
+    from trainguard.violations.probe import gate_lexicon
 
-    model_version = _client().get_model_version(model_name, version)
-    tags = model_version.tags
-    try:
-        dataset = resolve_version(
-            tags[f"{TAG_PREFIX}dataset.repo"],
-            tags[f"{TAG_PREFIX}dataset.path"],
-            tags[f"{TAG_PREFIX}dataset.commit"],
+    impact = find_impact(Matcher(violation), progress=progress)
+    how = "content"
+    if violation.kind == "harmful_output" and not impact.models:
+        # The model composed it: look for the harmful terms it holds instead, then for the
+        # records it was copied from.
+        named = _latest_version(violation.model_name) if violation.model_name else None
+        lexicon = gate_lexicon(named.tags.get(f"{TAG_PREFIX}gate_run_id") if named else None)
+        by_terms = Matcher(violation, lexicon=lexicon)
+        if by_terms.terms:
+            impact = find_impact(by_terms, progress=progress)
+            how = f"{len(by_terms.terms)} harmful term(s) of the output"
+        if not impact.models:
+            impact = find_impact(Matcher(violation, attribute=True), progress=progress)
+            how = "the records the output was copied from"
+    if not impact.complete:
+        missing = "; ".join(
+            f"{u['path']}@{u['commit'][:12]}: {u['error']}" for u in impact.unreadable
         )
-    except KeyError:
-        raise ContractError(
-            f"model {model_name} version {version} carries no trainguard dataset lineage",
-            field="model",
-        ) from None
-    return model_version, dataset
-
-
-def _candidate_models(violation: Any) -> list[tuple[str, str]]:
-    client = _client()
-    if violation.model_name:
-        version = violation.model_version or max(
-            (mv.version for mv in client.search_model_versions(f"name='{violation.model_name}'")),
-            key=int,
-            default=None,
+        raise RemediationFailed(
+            f"{violation.id}: impact analysis is incomplete, {len(impact.unreadable)} dataset "
+            f"version(s) unreadable ({missing}); nothing is fixed on a partial answer"
         )
-        if version is None:
-            raise ContractError(f"no registered model '{violation.model_name}'", field="model")
-        return [(violation.model_name, str(version))]
-    found = []
-    for model in client.search_registered_models():
-        versions = client.search_model_versions(f"name='{model.name}'")
-        latest = max(versions, key=lambda mv: int(mv.version), default=None)
-        if latest is not None and f"{TAG_PREFIX}training_run_id" in latest.tags:
-            found.append((model.name, str(latest.version)))
-    return sorted(found)
-
-
-def find_targets(violation: Any) -> list[dict[str, Any]]:
-    """The model versions (and their dataset versions) whose data holds the content."""
-    from trainguard.pipeline import workspace
-    from trainguard.versioning import fetch_version
-
-    matcher = Matcher(violation)
     targets = []
-    for model_name, version in _candidate_models(violation):
-        model_version, dataset = _trained_version(model_name, version)
-        records = matcher.scan(fetch_version(dataset, workspace()))
-        if records:
-            targets.append(
-                {
-                    "model_name": model_name,
-                    "model_version": version,
-                    "stage": model_version.tags.get(f"{TAG_PREFIX}stage", ""),
-                    "gate_run_id": model_version.tags.get(f"{TAG_PREFIX}gate_run_id"),
-                    "dataset": dataset.to_dict(),
-                    "records": len(records),
-                    "record_ids": records[:100],
-                }
-            )
-    return targets
+    for model in impact.latest_affected():
+        if violation.model_name and model["model_name"] != violation.model_name:
+            continue
+        dataset = model["dataset"]
+        targets.append(
+            {
+                "model_name": model["model_name"],
+                "model_version": model["model_version"],
+                "stage": model["stage"],
+                "gate_run_id": model["gate_run_id"],
+                "dataset": resolve_version(
+                    dataset["repo"], dataset["path"], dataset["commit"]
+                ).to_dict(),
+                "records": model["records"],
+                "record_ids": model["record_ids"],
+            }
+        )
+    return targets, {**_impact_summary(impact), "matched_by": how}
 
 
-def fix_tag(violation_id: str, path: str) -> str:
-    return f"fix-{violation_id}-{path.strip('/').replace('/', '-')}"
+def _latest_version(model_name: str) -> Any:
+    versions = _client().search_model_versions(f"name='{model_name}'")
+    if not versions:
+        raise ContractError(f"no registered model '{model_name}'", field="model")
+    return max(versions, key=lambda mv: int(mv.version))
+
+
+def fix_tag(violation_id: str, path: str, source_md5: str) -> str:
+    """One tag per violation and source version: two models trained on different versions
+    of the same path each get their own fixed revision (one from each version)."""
+    return f"fix-{violation_id}-{path.strip('/').replace('/', '-')}-{source_md5[:8]}"
 
 
 def _other_reported(violation: Any, registry: Any) -> list[Any]:
@@ -286,11 +201,12 @@ def _other_reported(violation: Any, registry: Any) -> list[Any]:
     return [o for o in registry.list() if o.id != violation.id and gates_enforce(o)]
 
 
-def _fixed_dataset(violation: Any, target: dict[str, Any], registry: Any) -> dict[str, Any]:
+def _fixed_dataset(
+    violation: Any, target: dict[str, Any], registry: Any, matcher: Matcher
+) -> dict[str, Any]:
     from trainguard.versioning import rewrite_revision
 
     source = DatasetVersion.from_dict(target["dataset"])
-    matcher = Matcher(violation)
     touched: list[str] = []
     also: dict[str, int] = {}
 
@@ -315,32 +231,36 @@ def _fixed_dataset(violation: Any, target: dict[str, Any], registry: Any) -> dic
         source.repo,
         source.path,
         source.commit,
-        tag=fix_tag(violation.id, source.path),
+        tag=fix_tag(violation.id, source.path, source.md5),
         rewrite=rewrite,
     )
     return {
         "version": fixed.to_dict(),
         "records_changed": len(touched),
+        "record_ids": touched[:PROBE_PROMPTS],
         "also_removed": also,
         "from_md5": source.md5,
         "from_commit": source.commit,
     }
 
 
-def _gate_settings(gate_run_id: str | None) -> tuple[str | None, list[str]]:
-    """The policy file and lexicons the original gate used (when still readable)."""
-    if not gate_run_id:
-        return None, []
-    run = _client().get_run(gate_run_id)
-    policy = run.data.params.get("policy_source", "")
-    lexicons = json.loads(run.data.tags.get(f"{TAG_PREFIX}lexicons", "[]"))
-    return (policy if policy and Path(policy).is_file() else None), lexicons
+def _target_matcher(violation: Any, target: dict[str, Any], evidence: dict[str, Any]) -> Matcher:
+    """The matcher the targets were found with (content, or the output's harmful terms)."""
+    from trainguard.violations.probe import gate_lexicon
+
+    how = evidence.get("impact", {}).get("matched_by", "content")
+    if how == "content":
+        return Matcher(violation)
+    if how.endswith("copied from"):
+        return Matcher(violation, attribute=True)
+    return Matcher(violation, lexicon=gate_lexicon(target.get("gate_run_id")))
 
 
 def _gate(fixed: DatasetVersion, target: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
     from trainguard.pipeline import gate_version, list_shards, scan_version_shard
+    from trainguard.tracking import gate_run_settings
 
-    policy, lexicons = _gate_settings(target.get("gate_run_id"))
+    policy, lexicons = gate_run_settings(target.get("gate_run_id"))
     for shard in list_shards(fixed, policy_path=policy):
         scan_version_shard(fixed, shard, policy_path=policy, lexicons=lexicons)
     outcome = gate_version(
@@ -349,97 +269,38 @@ def _gate(fixed: DatasetVersion, target: dict[str, Any], tags: dict[str, str]) -
     return {"gate_run_id": outcome.run_id, "decision": outcome.report.decision.value}
 
 
-def _train(
-    violation: Any,
-    fixed: DatasetVersion,
-    target: dict[str, Any],
-    gate_run_id: str,
-    tags: dict[str, str],
-) -> dict[str, Any]:
-    from trainguard.pipeline import train_admitted_version
+def _same_version_gate(evidence: dict[str, Any], fixed: DatasetVersion) -> dict[str, Any] | None:
+    """The passing gate of another target on the very same fixed version (one dataset, two
+    models trained on it): gated once, not twice."""
+    for key, step in evidence.items():
+        if not key.endswith(":gate"):
+            continue
+        other = evidence.get(key.removesuffix(":gate") + ":dataset", {}).get("version", {})
+        if other.get("md5") == fixed.md5 and other.get("commit") == fixed.commit:
+            return dict(step)
+    return None
 
-    registered = train_admitted_version(
-        fixed,
-        gate_run_id=gate_run_id,
-        model_name=target["model_name"],
+
+def training_request(violation: Any, target: dict[str, Any]) -> Any:
+    """The optimization-training request of one target (the same on every retry)."""
+    from trainguard.training import TrainingRequest
+
+    name = target["model_name"]
+    return TrainingRequest(
+        model_name=name,
         stage=target["stage"],
-        context_tags={**tags, f"{TAG_PREFIX}kind": "optimization_training"},
+        dataset=violation.evidence[f"{name}:dataset"]["version"],
+        gate_run_id=violation.evidence[f"{name}:gate"]["gate_run_id"],
+        violation_ids=[violation.id],
+        base_model_uri=f"models:/{name}/{target['model_version']}",
     )
-    client = _client()
-    for key, value in (
-        (f"{TAG_PREFIX}fixes_violations", violation.id),
-        (f"{TAG_PREFIX}fixed_from_version", target["model_version"]),
-    ):
-        client.set_model_version_tag(target["model_name"], registered["model_version"], key, value)
-    return {"model_version": registered["model_version"], "run_id": registered["run_id"]}
 
 
-def _probe(
-    violation: Any, target: dict[str, Any], fixed: DatasetVersion, model_version: str
-) -> dict[str, Any]:
-    """The verification probe; ``passed`` only when every check holds."""
-    import mlflow.sklearn
-
-    from trainguard.contract import load_dataset
-    from trainguard.pipeline import workspace
-    from trainguard.versioning import fetch_version
-
-    matcher = Matcher(violation)
-    fixed_dir = fetch_version(fixed, workspace())
-    remaining = matcher.scan(fixed_dir)
-    model = mlflow.sklearn.load_model(f"models:/{target['model_name']}/{model_version}")
-    prompts = _probe_prompts(violation, load_dataset(fixed_dir), target["record_ids"])
-    answers = model.predict(prompts) if prompts else []
-    if violation.kind == "pi_request":
-        leaking = [i for i, answer in enumerate(answers) if matcher.pi_spans(answer)]
-    elif matcher.kind == "source":
-        leaking = []  # the dataset check above is the proof: no record of the source is left
-    else:
-        leaking = [i for i, answer in enumerate(answers) if matcher.text_offends(answer)]
-    return {
-        "passed": not remaining and not leaking,
-        "dataset_records_still_matching": len(remaining),
-        "probe_prompts": len(prompts),
-        "answers_violating": len(leaking),
-        "model_version": model_version,
-        "dataset_md5": fixed.md5,
-    }
+# ----------------------------------------------------------------------------- the steps
 
 
-def _probe_prompts(violation: Any, dataset: Any, record_ids: list[str]) -> list[str]:
-    """The reported prompt, and the inputs of the records the fix touched (as they are now)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    prompts = [violation.subject["prompt"]] if violation.subject.get("prompt") else []
-    wanted = pa.array(sorted(set(record_ids[:PROBE_PROMPTS])), pa.string())
-    column = "prompt" if "prompt" in dataset.text_columns else "text"
-    for _, _, batch in dataset.iter_batches(["record_id", column]):
-        mask = pc.is_in(batch.column("record_id"), value_set=wanted)
-        prompts += batch.filter(mask).column(column).to_pylist()
-    if violation.kind in ("harmful_output", "ip_complaint") and len(prompts) < 2:
-        prompts.append(violation.subject.get("output", "")[:200] or "")
-    return [p for p in prompts if p][: PROBE_PROMPTS + 1]
-
-
-# ----------------------------------------------------------------------------- driver
-
-
-# The lifecycle reads top to bottom: each step records its evidence before the next.
-def remediate(  # noqa: C901
-    violation_id: str,
-    *,
-    registry: Any = None,
-    context_tags: dict[str, str] | None = None,
-    progress: Callable[[str], None] = lambda message: None,
-) -> Any:
-    """Fix, verify and close one violation; resumes from the last recorded step."""
-    from trainguard.violations import Registry
-
-    registry = registry or Registry()
+def _start(registry: Any, violation_id: str) -> Any:
     violation = registry.get(violation_id)
-    if violation.status in ("closed", "rejected"):
-        return violation
     if violation.status in ("reported", "triaged"):
         raise ContractError(
             f"{violation_id} is {violation.status}: triage and filter it first "
@@ -448,76 +309,205 @@ def remediate(  # noqa: C901
         )
     if violation.status == "filtered":
         violation = registry.transition(violation_id, "remediating", actor=ACTOR)
+    return violation
+
+
+def prepare(
+    violation_id: str,
+    *,
+    registry: Any = None,
+    context_tags: dict[str, str] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[dict[str, Any]]:
+    """Steps 1-3 for every target; returns the training orders still to run, each
+    ``{"violation_id", "model_name", "trainer", "conf"}`` (``conf``: the request)."""
+    from trainguard.training import declared_trainer
+    from trainguard.violations import Registry
+
+    registry = registry or Registry()
+    violation = _start(registry, violation_id)
+    if violation.status != "remediating":
+        return []
     tags = {**(context_tags or {}), f"{TAG_PREFIX}violation": violation_id}
+    if "targets" not in violation.evidence:
+        targets, impact = find_targets(violation, progress)
+        progress(f"{violation_id}: {len(targets)} affected model version(s)")
+        violation = registry.add_evidence(
+            violation_id, {"targets": targets, "impact": impact}, actor=ACTOR, action="step:targets"
+        )
+    orders = []
+    for target in violation.evidence["targets"]:
+        name = target["model_name"]
+        if f"{name}:dataset" not in violation.evidence:
+            matcher = _target_matcher(violation, target, violation.evidence)
+            step = _fixed_dataset(violation, target, registry, matcher)
+            progress(
+                f"{violation_id}: fixed dataset {step['version']['rev']} "
+                f"({step['records_changed']} record(s))"
+            )
+            violation = registry.add_evidence(
+                violation_id, {f"{name}:dataset": step}, actor=ACTOR, action="step:dataset"
+            )
+        fixed = DatasetVersion.from_dict(violation.evidence[f"{name}:dataset"]["version"])
+        if f"{name}:gate" not in violation.evidence:  # recorded only once passed
+            try:
+                step = _same_version_gate(violation.evidence, fixed) or _gate(fixed, target, tags)
+            except GateFailed as failed:
+                checks = [f.summary() for f in failed.failed]
+                registry.add_evidence(
+                    violation_id,
+                    {f"{name}:gate_failed": {"gate_run_id": failed.gate_run_id, "failed": checks}},
+                    actor=ACTOR,
+                    action="step:gate_failed",
+                )
+                raise RemediationFailed(
+                    f"{violation_id}: the fixed dataset version {fixed.rev} fails the gate "
+                    f"({'; '.join(checks)}); fix the data or have a reviewer grant a "
+                    "waiver, then rerun: the remediation resumes at the gate"
+                ) from None
+            progress(f"{violation_id}: gate {step['decision']} ({step['gate_run_id']})")
+            violation = registry.add_evidence(
+                violation_id, {f"{name}:gate": step}, actor=ACTOR, action="step:gate"
+            )
+        if f"{name}:model" in violation.evidence:
+            continue
+        try:
+            trainer = declared_trainer(name)
+        except ContractError as exc:
+            _training_error(registry, violation_id, name, str(exc))
+            raise RemediationFailed(f"{violation_id}: {exc}") from None
+        orders.append(
+            {
+                "violation_id": violation_id,
+                "model_name": name,
+                "trainer": trainer.to_dict(),
+                "conf": training_request(violation, target).to_conf(),
+            }
+        )
+    return orders
+
+
+def _training_error(registry: Any, violation_id: str, model_name: str, error: str) -> None:
+    registry.add_evidence(
+        violation_id,
+        {f"{model_name}:training_error": {"error": error}},
+        actor=ACTOR,
+        action="step:training_error",
+    )
+
+
+def start_training(order: dict[str, Any], *, registry: Any = None) -> dict[str, str] | None:
+    """Record that optimization training started (the SLA reads it); returns the model
+    version already registered for this request by an earlier attempt, if any."""
+    import datetime as dt
+
+    from trainguard.training import TrainingRequest, registered_for
+    from trainguard.violations import Registry
+
+    registry = registry or Registry()
+    request = TrainingRequest.from_conf(order["conf"])
+    violation = registry.get(order["violation_id"])
+    key = f"{order['model_name']}:training"
+    if key not in violation.evidence:
+        registry.add_evidence(
+            order["violation_id"],
+            {
+                key: {
+                    "request_id": request.request_id,
+                    "trainer": f"{order['trainer']['kind']}:{order['trainer']['target']}",
+                    "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            },
+            actor=ACTOR,
+            action="step:training",
+        )
+    return registered_for(request)
+
+
+def train_in_process(
+    order: dict[str, Any], *, context_tags: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Run an entry-point trainer in this process (a DAG trainer needs the Airflow layer)."""
+    from trainguard.training import TrainingRequest, entry_point_trainer, train_admitted
+
+    trainer = order["trainer"]
+    if trainer["kind"] != "entry_point":
+        raise ContractError(
+            f"{order['model_name']} is trained by DAG '{trainer['target']}': run the "
+            "violation_remediation DAG, which triggers it and waits",
+            field="trainer",
+        )
+    request = TrainingRequest.from_conf(order["conf"])
+    return train_admitted(
+        request, entry_point_trainer(trainer["target"]), context_tags=context_tags
+    )
+
+
+def verify(
+    violation_id: str,
+    *,
+    registry: Any = None,
+    context_tags: dict[str, str] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Any:
+    """Step 5 (and the record of step 4): the model each order registered, the probe of
+    it, and the close; raises ``RemediationFailed`` with the evidence kept otherwise."""
+    from trainguard.training import registered_for
+    from trainguard.violations import Registry
+
+    registry = registry or Registry()
+    violation = registry.get(violation_id)
+    if violation.status in ("closed", "rejected"):
+        return violation
     if violation.status == "remediating":
         if "targets" not in violation.evidence:
-            targets = find_targets(violation)
-            progress(f"{violation_id}: {len(targets)} affected model version(s)")
-            violation = registry.add_evidence(
-                violation_id, {"targets": targets}, actor=ACTOR, action="step:targets"
-            )
+            raise RemediationFailed(f"{violation_id}: its targets were never found; rerun")
         probes = {}
         for target in violation.evidence["targets"]:
             name = target["model_name"]
-            if f"{name}:dataset" not in violation.evidence:
-                step = _fixed_dataset(violation, target, registry)
-                progress(
-                    f"{violation_id}: fixed dataset {step['version']['rev']} "
-                    f"({step['records_changed']} record(s))"
-                )
-                violation = registry.add_evidence(
-                    violation_id, {f"{name}:dataset": step}, actor=ACTOR, action="step:dataset"
-                )
-            fixed = DatasetVersion.from_dict(violation.evidence[f"{name}:dataset"]["version"])
-            if f"{name}:gate" not in violation.evidence:  # recorded only once passed
-                try:
-                    step = _gate(fixed, target, tags)
-                except GateFailed as failed:
-                    checks = [f.summary() for f in failed.failed]
-                    registry.add_evidence(
-                        violation_id,
-                        {
-                            f"{name}:gate_failed": {
-                                "gate_run_id": failed.gate_run_id,
-                                "failed": checks,
-                            }
-                        },
-                        actor=ACTOR,
-                        action="step:gate_failed",
-                    )
-                    raise RemediationFailed(
-                        f"{violation_id}: the fixed dataset version {fixed.rev} fails the gate "
-                        f"({'; '.join(checks)}); fix the data or have a reviewer grant a "
-                        "waiver, then rerun: the remediation resumes at the gate"
-                    ) from None
-                progress(f"{violation_id}: gate {step['decision']} ({step['gate_run_id']})")
-                violation = registry.add_evidence(
-                    violation_id, {f"{name}:gate": step}, actor=ACTOR, action="step:gate"
+            if f"{name}:gate" not in violation.evidence:
+                raise RemediationFailed(
+                    f"{violation_id}: no passing gate on the fixed dataset of {name} yet; rerun"
                 )
             if f"{name}:model" not in violation.evidence:
-                step = _train(
-                    violation,
-                    fixed,
-                    target,
-                    violation.evidence[f"{name}:gate"]["gate_run_id"],
-                    tags,
-                )
-                progress(f"{violation_id}: trained {name} version {step['model_version']}")
+                request = training_request(violation, target)
+                registered = registered_for(request)
+                if registered is None:
+                    started = violation.evidence.get(f"{name}:training", {})
+                    earlier = violation.evidence.get(f"{name}:training_error")
+                    if not started and earlier:  # prepare already named why (no declaration)
+                        raise RemediationFailed(f"{violation_id}: {earlier['error']}")
+                    error = (
+                        f"optimization training of {name} by "
+                        f"{started.get('trainer', 'its declared trainer')} registered no model "
+                        f"version for request {request.request_id}"
+                        + (
+                            ""
+                            if started
+                            else " (it never started: is the trainer declared and reachable?)"
+                        )
+                        + ": the DAG may not exist, may have failed, or its training task does "
+                        "not use AdmittedTrainingOperator; the violation stays open"
+                    )
+                    _training_error(registry, violation_id, name, error)
+                    raise RemediationFailed(f"{violation_id}: {error}")
+                progress(f"{violation_id}: {name} version {registered['model_version']} trained")
                 violation = registry.add_evidence(
-                    violation_id, {f"{name}:model": step}, actor=ACTOR, action="step:model"
+                    violation_id,
+                    {f"{name}:model": {**registered, "request_id": request.request_id}},
+                    actor=ACTOR,
+                    action="step:model",
                 )
-            probe = _probe(
-                violation, target, fixed, violation.evidence[f"{name}:model"]["model_version"]
-            )
+            probe = _probe(violation, target, registry, context_tags)
             probes[name] = probe
             violation = registry.add_evidence(
                 violation_id, {f"{name}:probe": probe}, actor=ACTOR, action="step:probe"
             )
         if not violation.evidence["targets"]:
-            probes["none"] = {
-                "passed": True,
-                "note": "no dataset version of any affected model holds the content",
-            }
+            probes.update(_probe_unseen(violation, registry, context_tags))
+            violation = registry.add_evidence(
+                violation_id, {"unseen:probe": probes}, actor=ACTOR, action="step:probe"
+            )
         if not all(p["passed"] for p in probes.values()):
             raise RemediationFailed(
                 f"{violation_id}: the verification probe failed ({json.dumps(probes)}); "
@@ -527,11 +517,156 @@ def remediate(  # noqa: C901
             violation_id, "verified", actor=ACTOR, evidence={"probes": probes}
         )
     violation = registry.transition(
-        violation_id, "closed", actor=ACTOR, reason="verification probe passed"
+        violation_id,
+        "closed",
+        actor=ACTOR,
+        reason="verification probe passed",
+        evidence={"closed_in_time": _time_left(violation)},
     )
     _record_in_mlflow(violation)
     progress(f"{violation_id}: closed")
     return violation
+
+
+def _time_left(violation: Any) -> dict[str, Any]:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    left = (violation.deadline - now).total_seconds()
+    total = (violation.deadline - violation.reported_at).total_seconds() or 1.0
+    return {
+        "deadline": violation.deadline.isoformat(),
+        "hours_left": round(left / 3600, 2),
+        "share_of_time_used": round(1 - left / total, 3),
+        "on_time": left >= 0,
+    }
+
+
+def remediate(
+    violation_id: str,
+    *,
+    registry: Any = None,
+    context_tags: dict[str, str] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Any:
+    """All steps in this process: entry-point trainers only (DAG trainers: the DAG)."""
+    from trainguard.violations import Registry
+
+    registry = registry or Registry()
+    for order in prepare(
+        violation_id, registry=registry, context_tags=context_tags, progress=progress
+    ):
+        if start_training(order, registry=registry) is None:
+            try:
+                train_in_process(order, context_tags=context_tags)
+            except TrainguardError as exc:
+                _training_error(registry, violation_id, order["model_name"], str(exc))
+                raise RemediationFailed(f"{violation_id}: {exc}") from None
+    return verify(violation_id, registry=registry, context_tags=context_tags, progress=progress)
+
+
+# ----------------------------------------------------------------------------- probe
+
+
+def _probe(
+    violation: Any, target: dict[str, Any], registry: Any, context_tags: dict[str, str] | None
+) -> dict[str, Any]:
+    """The dataset check (nothing left) and the model probe of the new version."""
+    from trainguard.pipeline import workspace
+    from trainguard.versioning import fetch_version
+    from trainguard.violations.probe import Screens, run_probe
+
+    name = target["model_name"]
+    evidence = violation.evidence
+    fixed = DatasetVersion.from_dict(evidence[f"{name}:dataset"]["version"])
+    fixed_dir = fetch_version(fixed, workspace())
+    remaining = _target_matcher(violation, target, evidence).scan(fixed_dir)
+    gate_run_id = evidence[f"{name}:gate"]["gate_run_id"]
+    result = run_probe(
+        violation=violation,
+        model_uri=f"models:/{name}/{evidence[f'{name}:model']['model_version']}",
+        asked=_asked(violation),
+        touched=_touched_prompts(target, evidence[f"{name}:dataset"]),
+        screens=Screens.of_gate(gate_run_id, registry, fixed_dir),
+        context_tags=context_tags,
+    )
+    return {
+        **result,
+        "passed": result["passed"] and not remaining,
+        "dataset_records_still_matching": len(remaining),
+        "dataset_md5": fixed.md5,
+    }
+
+
+def _asked(violation: Any) -> list[str]:
+    from trainguard.violations.probe import perturbations
+
+    prompt = violation.subject.get("prompt", "")
+    return perturbations(prompt) if prompt else []
+
+
+def _touched_prompts(target: dict[str, Any], fixed: dict[str, Any]) -> list[str]:
+    """The inputs of the records the fix touched, as they were in the target's dataset."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trainguard.contract import load_dataset
+    from trainguard.pipeline import workspace
+    from trainguard.versioning import fetch_version
+
+    wanted_ids = sorted(set(target["record_ids"] + fixed.get("record_ids", [])))[:PROBE_PROMPTS]
+    if not wanted_ids:
+        return []
+    dataset = load_dataset(fetch_version(DatasetVersion.from_dict(target["dataset"]), workspace()))
+    column = "prompt" if "prompt" in dataset.text_columns else "text"
+    wanted = pa.array(wanted_ids, pa.string())
+    prompts: list[str] = []
+    for _, _, batch in dataset.iter_batches(["record_id", column]):
+        mask = pc.is_in(batch.column("record_id"), value_set=wanted)
+        texts = batch.filter(mask).column(column).to_pylist()
+        # A pretraining text is asked by its opening, as a user would prompt for it.
+        prompts += texts if column == "prompt" else [t[:40] for t in texts]
+    return [p for p in prompts if p]
+
+
+def _probe_unseen(
+    violation: Any, registry: Any, context_tags: dict[str, str] | None
+) -> dict[str, dict[str, Any]]:
+    """No training data holds the content: still ask the model(s) the reported prompt."""
+    from trainguard.violations.impact import governed_model_versions
+    from trainguard.violations.probe import Screens, run_probe
+
+    asked = _asked(violation)
+    if not asked:
+        return {
+            "none": {
+                "passed": True,
+                "note": "no dataset version of any model holds the content, and the report "
+                "names no prompt to ask",
+            }
+        }
+    latest = {
+        m["model_name"]: m
+        for m in governed_model_versions()
+        if not m["superseded"]
+        and (not violation.model_name or m["model_name"] == violation.model_name)
+    }
+    if not latest:
+        raise RemediationFailed(
+            f"{violation.id}: no governed model version to probe"
+            + (f" named '{violation.model_name}'" if violation.model_name else "")
+        )
+    probes = {}
+    for name, model in sorted(latest.items()):
+        probes[f"{name}:{model['model_version']}"] = run_probe(
+            violation=violation,
+            model_uri=f"models:/{name}/{model['model_version']}",
+            asked=asked,
+            touched=[],
+            screens=Screens.of_gate(model["gate_run_id"], registry),
+            context_tags=context_tags,
+        )
+    return probes
 
 
 def _record_in_mlflow(violation: Any) -> None:
@@ -560,7 +695,7 @@ def _record_in_mlflow(violation: Any) -> None:
         entry["evidence"] = {
             key: value
             for key, value in violation.evidence.items()
-            if key.startswith(target["model_name"]) or key == "probes"
+            if key.startswith(target["model_name"]) or key in ("probes", "closed_in_time")
         }
         client.log_dict(model["run_id"], {"violations": [entry]}, "violations.json")
         client.set_model_version_tag(

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 LEVELS = {"none": 0, "at_risk": 1, "overdue": 2}
+# Optimization training must have started when half the time to the deadline is used
+# (Art. 15's "within the deadline" leaves the other half for training and verification).
+TRAINING_START_FRACTION = 0.5
+TRAINING_LATE = "training_not_started"
 WEBHOOK_ENV = "TRAINGUARD_ALERT_WEBHOOK"
 EMAIL_ENV = "TRAINGUARD_ALERT_EMAIL"  # comma-separated recipients
 SMTP_ENV = "TRAINGUARD_SMTP"  # host[:port]
@@ -37,24 +41,56 @@ def check_deadlines(
     fraction = policy.violations.at_risk_fraction
     alerts = []
     for violation in registry.list(open_only=True):
+        late = _training_late(violation, now)
+        if late is not None:
+            (notify or send_alert)(late)
+            registry.add_evidence(
+                violation.id,
+                {f"sla:{TRAINING_LATE}": now.isoformat(timespec="seconds")},
+                actor=actor,
+                action="sla:alerted",
+            )
+            alerts.append(late)
         level = violation.sla(now, fraction)
         if LEVELS.get(level, 0) <= LEVELS[violation.sla_alerted]:
             continue
-        alert = {
-            "level": level,
-            "violation": violation.id,
-            "kind": violation.kind,
-            "clause": violation.clause,
-            "status": violation.status,
-            "owner": violation.owner,
-            "deadline": violation.deadline.isoformat(),
-            "hours_left": round((violation.deadline - now).total_seconds() / 3600, 1),
-            "summary": violation.summary,
-        }
+        alert = _alert(violation, level, now)
         (notify or send_alert)(alert)
         registry.mark_alerted(violation.id, level, actor=actor)
         alerts.append(alert)
     return alerts
+
+
+def training_started(violation: Any) -> bool:
+    return any(key.endswith((":training", ":model")) for key in violation.evidence)
+
+
+def _training_late(violation: Any, now: dt.datetime) -> dict[str, Any] | None:
+    """The alert for a violation whose optimization training has not started although
+    half its time is used (once per violation)."""
+    if f"sla:{TRAINING_LATE}" in violation.evidence or training_started(violation):
+        return None
+    if violation.evidence.get("targets") == []:
+        return None  # nothing to retrain: the probe alone decides
+    total = (violation.deadline - violation.reported_at).total_seconds()
+    used = (now - violation.reported_at).total_seconds()
+    if total <= 0 or used / total < TRAINING_START_FRACTION or now >= violation.deadline:
+        return None  # an overdue violation gets the overdue alert, which says more
+    return {**_alert(violation, TRAINING_LATE, now), "share_of_time_used": round(used / total, 3)}
+
+
+def _alert(violation: Any, level: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "level": level,
+        "violation": violation.id,
+        "kind": violation.kind,
+        "clause": violation.clause,
+        "status": violation.status,
+        "owner": violation.owner,
+        "deadline": violation.deadline.isoformat(),
+        "hours_left": round((violation.deadline - now).total_seconds() / 3600, 1),
+        "summary": violation.summary,
+    }
 
 
 def alert_text(alert: dict[str, Any]) -> str:
@@ -63,6 +99,13 @@ def alert_text(alert: dict[str, Any]) -> str:
         if alert["hours_left"] < 0
         else f"{alert['hours_left']:.0f} h left"
     )
+    if alert["level"] == TRAINING_LATE:
+        return (
+            f"[trainguard] OPTIMIZATION TRAINING NOT STARTED: violation {alert['violation']} "
+            f"({alert['kind']}, {alert['clause']}) is {alert['status']} with "
+            f"{alert['share_of_time_used']:.0%} of its time used, {when} (deadline "
+            f"{alert['deadline']}); owner {alert['owner']}: {alert['summary']}"
+        )
     return (
         f"[trainguard] {alert['level'].upper().replace('_', ' ')}: violation "
         f"{alert['violation']} ({alert['kind']}, {alert['clause']}) is {alert['status']}, "

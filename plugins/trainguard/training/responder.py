@@ -55,3 +55,11 @@ def train_responder(dataset_dir: str | Path, *, seed: int = 0) -> TrainingResult
             "train.self_recall": recall / len(sample),
         },
     )
+
+
+def train(request: Any, dataset_dir: Path) -> Any:  # noqa: ARG001 - the contract's signature
+    """The responder as a ``trainguard.trainers`` entry point (``entry_point:responder``)."""
+    from trainguard.training.contract import TrainedModel
+
+    result = train_responder(dataset_dir)
+    return TrainedModel(model=result.model, params=result.params, metrics=result.metrics)
