@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    from trainguard.cli import export, gate, training, violations
+    from trainguard.cli import export, gate, label, training, violations
 
     parser = argparse.ArgumentParser(
         prog="trainguard",
@@ -47,6 +47,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     handlers |= export.add_parsers(verbs)
     handlers |= violations.add_parsers(verbs)
     handlers |= training.add_parsers(verbs)
+    handlers |= label.add_parsers(verbs)
     ui = verbs.add_parser(
         "ui", help="serve the Airflow UI, with the Governance page, on the demo's folder"
     )
@@ -68,8 +69,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] in (["export", "verify"], ["export", "keygen"]):
-        argv = [f"export-{argv[1]}", *argv[2:]]
+    if argv[:2] in (["export", "verify"], ["export", "keygen"], ["label", "verify"]):
+        argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
     parser, handlers = _parser()
     args = parser.parse_args(argv)
     try:
@@ -80,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trainguard: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`trainguard impact | head`): stop quietly, as a filter does.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -148,6 +148,43 @@ def verify_bundle(
     return problems
 
 
+def signature_matches(
+    algorithm: str,
+    value: str,
+    message: bytes,
+    *,
+    hmac_key: str | None = None,
+    public_key: str | Path | None = None,
+) -> bool:
+    """Whether ``value`` signs ``message`` (HMAC under the shared secret, or Ed25519 under
+    the public key); raises ``ExportError`` when the key to check it is missing."""
+    if algorithm == "hmac-sha256":
+        secret = hmac_key or env(HMAC_KEY_ENV)
+        if not secret:
+            raise ExportError(f"HMAC-signed: set {HMAC_KEY_ENV} to verify it")
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, str(value))
+    if algorithm == "ed25519":
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        if public_key is None:
+            raise ExportError("Ed25519-signed: pass --public-key PEM to verify it")
+        try:
+            key = serialization.load_pem_public_key(_read_key_file(str(public_key), "public"))
+        except ValueError:
+            raise ExportError(f"{public_key} is not a PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ExportError(f"{public_key} is not an Ed25519 public key")
+        try:
+            key.verify(bytes.fromhex(str(value)), message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+    raise ExportError(f"unknown signature algorithm '{algorithm}'")
+
+
 def _verify_signature(
     manifest: bytes, signature_path: Path, hmac_key: str | None, public_key: str | Path | None
 ) -> list[str]:
@@ -156,28 +193,14 @@ def _verify_signature(
         algorithm, value = signature["algorithm"], signature["signature"]
     except (ValueError, KeyError, TypeError):
         return [f"{SIGNATURE}: not a trainguard signature file"]
-    if algorithm == "hmac-sha256":
-        secret = hmac_key or env(HMAC_KEY_ENV)
-        if not secret:
-            raise ExportError(f"the bundle is HMAC-signed: set {HMAC_KEY_ENV} to verify it")
-        expected = hmac.new(secret.encode(), manifest, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, str(value)):
-            return [f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
-        return []
-    if algorithm == "ed25519":
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import serialization
-
-        if public_key is None:
-            raise ExportError("the bundle is Ed25519-signed: pass --public-key PEM to verify it")
-        try:
-            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-            key = serialization.load_pem_public_key(_read_key_file(str(public_key), "public"))
-            if not isinstance(key, Ed25519PublicKey):
-                raise ExportError(f"{public_key} is not an Ed25519 public key")
-            key.verify(bytes.fromhex(str(value)), manifest)
-        except (InvalidSignature, ValueError):
-            return [f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
-        return []
-    return [f"{SIGNATURE}: unknown algorithm '{algorithm}'"]
+    if algorithm not in ("hmac-sha256", "ed25519"):
+        return [f"{SIGNATURE}: unknown algorithm '{algorithm}'"]
+    try:
+        matches = signature_matches(
+            algorithm, value, manifest, hmac_key=hmac_key, public_key=public_key
+        )
+    except ExportError as exc:
+        raise ExportError(f"the bundle is {exc}") from None
+    if not matches:
+        return [f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
+    return []
