@@ -113,12 +113,11 @@ def _triggered_runs_served(dag: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        # SIGKILL, not SIGTERM: the triggered runs this DAG run waited for are finished, and
+        # a process that closes its SQLite connections on exit may delete the WAL file
+        # this process still writes to (see triggered_runs._stop).
+        worker.kill()
+        worker.wait()
 
 
 def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) -> DagRunResult:

@@ -29,7 +29,8 @@ def _run_existing(dag_run: Any, dag: Any, session: Any) -> str:
     dag_run.dag = DBDagBag().get_dag_for_run(dag_run, session=session)
     dag_run.state = DagRunState.RUNNING
     session.commit()
-    while dag_run.state == DagRunState.RUNNING:
+    parent = os.getppid()
+    while dag_run.state == DagRunState.RUNNING and os.getppid() == parent:
         session.expire_all()
         schedulable, _ = dag_run.update_state(session=session)
         for ti in schedulable:
@@ -49,7 +50,10 @@ def _run_existing(dag_run: Any, dag: Any, session: Any) -> str:
 
 
 def _stop(signum: int, frame: Any) -> None:  # noqa: ARG001 - a signal handler
-    raise SystemExit(0)
+    # Never close the SQLite connections on the way out: the last connection a process
+    # closes checkpoints and deletes the WAL file, which the parent still has open and
+    # keeps writing to, unseen by anyone else (a hang observed in CI).
+    os._exit(0)
 
 
 def serve(parent_pid: int) -> None:
@@ -77,6 +81,7 @@ def serve(parent_pid: int) -> None:
                 state = _run_existing(dag_run, dag, session)
                 print(f"[triggered run] {dag_run.dag_id} {dag_run.run_id}: {state}", flush=True)
         time.sleep(POLL_SECONDS)
+    os._exit(0)  # the parent is gone; exit without closing connections (see _stop)
 
 
 if __name__ == "__main__":
