@@ -87,37 +87,77 @@ def _output_to(log_file: Path | None) -> Iterator[None]:
             os.close(saved[1])
 
 
-def _triggers_dags(dag: Any) -> bool:
-    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+def _run_existing(dag_run: Any, dag: Any, session: Any) -> str:
+    """Execute a queued DAG run to its end, with the minimal loop ``dag.test()`` uses for
+    a new one (Airflow's own task runner, real task instances and XComs)."""
+    from airflow.models.dagbag import DBDagBag
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.state import DagRunState, TaskInstanceState
 
-    for task in dag.tasks:
-        operator = getattr(task, "operator_class", type(task))
-        if isinstance(operator, type) and issubclass(operator, TriggerDagRunOperator):
-            return True
-    return False
+    dag_run.dag = DBDagBag().get_dag_for_run(dag_run, session=session)
+    dag_run.state = DagRunState.RUNNING
+    session.commit()
+    while dag_run.state == DagRunState.RUNNING:
+        session.expire_all()
+        schedulable, _ = dag_run.update_state(session=session)
+        for ti in schedulable:
+            ti.try_number += 1
+            ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        scheduled = [
+            ti
+            for ti in dag_run.get_task_instances(session=session)
+            if ti.state == TaskInstanceState.SCHEDULED
+        ]
+        if not scheduled and dag_run.state == DagRunState.RUNNING:
+            break  # nothing can run in this process (a sensor waiting on the world)
+        for ti in scheduled:
+            _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+    return str(dag_run.state)
+
+
+def _run_queued(bag: Any) -> None:
+    """Run every queued DAG run of this folder's DAGs (the ones a task just triggered)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        queued = session.scalars(
+            select(DagRun).where(DagRun.state == DagRunState.QUEUED).order_by(DagRun.id)
+        ).all()
+        for dag_run in queued:
+            dag = bag.get_dag(dag_run.dag_id)
+            if dag is not None:
+                _run_existing(dag_run, dag, session)
 
 
 @contextlib.contextmanager
-def _triggered_runs_served(dag: Any) -> Iterator[None]:
-    """For a DAG that triggers others, a second process that runs the triggered runs
-    (``trainguard.local.triggered_runs``); it stops when the DAG run ends."""
-    if not _triggers_dags(dag):
-        yield
-        return
-    import subprocess
-    import sys
+def _triggered_runs_inline(bag: Any) -> Iterator[None]:
+    """Run the DAG runs a task triggers, in this process, before its wait resumes.
 
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "trainguard.local.triggered_runs", str(os.getpid())]
-    )
+    ``dag.test()`` has no scheduler: a run that ``TriggerDagRunOperator`` creates (the
+    optimization training a remediation triggers) would stay queued while the trigger
+    waits. The embedded configuration makes the trigger deferrable, and ``dag.test()``
+    runs a deferred task's trigger in line (``_run_inline_trigger``); this runs the queued
+    runs first, one after the other, so the trigger finds them finished. One process
+    only: a second process on the same SQLite database is not safe. A real deployment's
+    scheduler and triggerer do all of this themselves.
+    """
+    from airflow.sdk.definitions import dag as dag_module
+
+    original = dag_module._run_inline_trigger
+
+    def run_then_wait(trigger: Any, task_sdk_ti: Any) -> Any:
+        _run_queued(bag)
+        return original(trigger, task_sdk_ti)
+
+    dag_module._run_inline_trigger = run_then_wait
     try:
         yield
     finally:
-        # SIGKILL, not SIGTERM: the triggered runs this DAG run waited for are finished, and
-        # a process that closes its SQLite connections on exit may delete the WAL file
-        # this process still writes to (see triggered_runs._stop).
-        worker.kill()
-        worker.wait()
+        dag_module._run_inline_trigger = original
 
 
 def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) -> DagRunResult:
@@ -133,7 +173,7 @@ def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) 
         dag = bag.get_dag(dag_id)
         if dag is None:
             raise TrainguardError(f"no DAG '{dag_id}' in {bag.dag_folder}")
-        with _triggered_runs_served(dag):
+        with _triggered_runs_inline(bag):
             dag_run = dag.test(run_conf=conf)
     return DagRunResult(
         dag_id=dag_id,

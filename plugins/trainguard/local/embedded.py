@@ -42,6 +42,9 @@ def embedded_env(workdir: str | Path) -> dict[str, str]:
         # Airflow from importing the package's files a second time by path.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(airflow_home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # A triggered DAG run is waited for by deferral: dag.test() then runs it in line
+        # (trainguard.local.dagrun), with no second process on the SQLite database.
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
         "TRAINGUARD_ARTIFACT_ROOT": str(workdir / "mlartifacts"),
