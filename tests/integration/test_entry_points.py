@@ -53,11 +53,11 @@ def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     assert "trainguard-demo-finetuned version 1 registered" in ft_clean
     violations, export = ft_clean.split("lineage and provenance export")
     violations = violations.split("violations: intake, filter, remediation, deadlines")[1]
-    assert violations.count("filtered, deadline") == 3
+    assert violations.count("filtered, deadline") == 2
     assert "output filter on the reported answer: BLOCKED" in violations
     assert "output filter on the mobile_phone: BLOCKED" in violations
     assert "alert: [trainguard] OVERDUE" in violations
-    assert violations.count(", before its deadline") == 3
+    assert violations.count(", before its deadline") == 2
     # Each model family is fixed by its own training DAG (the training contract).
     assert "example_ngram_training SUCCESS: trainguard-demo-ngram v1" in violations
     assert "by dag:example_responder_training; probe PASSED" in violations

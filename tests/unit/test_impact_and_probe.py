@@ -142,12 +142,20 @@ def registry(tmp_path: Path) -> Registry:
 
 
 def test_a_composed_output_is_attributed_to_the_records_it_was_spliced_from() -> None:
+    from trainguard.violations.matching import attribution_cover
+
     spliced = (
         "Wool sweaters keep their shape if you polish them with a soft cloth and a little wax."
     )
     assert all(spliced not in tip["text"] for tip in TIPS)
-    matcher = Matcher(Lookup("harmful_output", {"output": spliced}), attribute=True)
-    sources = [tip["record_id"] for tip in TIPS if matcher.text_offends(tip["text"])]
-    assert sources == ["tips-009", "tips-012"]  # the sweater tip and the shoe tip
+    records = [(tip["record_id"], tip["text"]) for tip in TIPS]
+    assert sorted(attribution_cover(spliced, records)) == ["tips-009", "tips-012"]
+    # The bleach splice: the pan tip it starts from and the tip it ends in, not the other
+    # tips that share "wipe it with a mixture of".
+    bleach = (
+        "A cast iron pan stays clean if you wipe it with a mixture of bleach and ammonia, "
+        "and bleach and ammonia together will clear any drain."
+    )
+    assert sorted(attribution_cover(bleach, records)) == ["tips-001", "tips-003"]
     plain = Matcher(Lookup("harmful_output", {"output": spliced}))
     assert not any(plain.text_offends(tip["text"]) for tip in TIPS)

@@ -7,7 +7,8 @@ model version is registered). Finally it prints the fine-tuned model's lineage a
 ``provenance_export`` to write and verify its signed Art. 17 bundle. Before that, the
 violation lifecycle: the team's models declare their training DAGs (the training
 contract) and a second model family, a word n-gram model, is trained by its own DAG; a
-harmful output of each model family and a personal-information deletion request are filed
+harmful output of the fine-tuned model and a personal-information deletion request (which
+both pre-training model families hold) are filed
 through ``violation_intake`` (filtered at once), fixed by ``violation_remediation`` (impact
 analysis, fixed DVC revision, gate, each model's own training DAG, probe) and closed; an
 artificially aged report shows as overdue and raises the SLA alert; and the pre-fix
@@ -156,8 +157,9 @@ def _team_models(
 def _violations(
     demo: DemoRepo, finetuned: dict[str, str], gate: dict[str, Any], log_file: Path
 ) -> tuple[list[str], str | None]:
-    """File, filter, fix and close three violations (one on each model family, one PI
-    deletion); age a fourth past its deadline."""
+    """File, filter, fix and close two violations (a harmful answer of the fine-tuned
+    responder; a PI deletion that both pre-training model families learnt from, each
+    retrained by its own DAG); age a third past its deadline."""
     import datetime as dt
 
     from trainguard.local.dagrun import run_dag
@@ -169,15 +171,15 @@ def _violations(
     from trainguard.violations.probe import ask
 
     registry = Registry()
-    ngram, problems = _team_models(finetuned, gate, log_file)
+    _, problems = _team_models(finetuned, gate, log_file)
     name, version = finetuned["model_name"], finetuned["model_version"]
     prompt = _finetuning_prompt(demo)
     [answer] = ask(f"models:/{name}/{version}", [prompt])
-    ngram_prompt, ngram_answer = _ngram_report(demo, ngram)
     pi_kind, pi_value = _consented_pi_value(demo)
     print(
-        f"      users report {name} v{version}'s and {NGRAM_MODEL}'s answers to a prompt as "
-        f"harmful; a data subject asks to delete their {pi_kind} (sent as its HMAC only)"
+        f"      a user reports {name} v{version}'s answer to a prompt as harmful; a data "
+        f"subject asks to delete their {pi_kind} (sent as its HMAC only), which both "
+        f"pre-training models, the responder and {NGRAM_MODEL}, learnt from"
     )
     filed = []
     for conf in (
@@ -189,14 +191,6 @@ def _violations(
             "output": answer,
             "model_name": name,
             "model_version": version,
-        },
-        {
-            "kind": "harmful_output",
-            "summary": "user report: harmful generated text",
-            "reported_by": "user-feedback",
-            "prompt": ngram_prompt,
-            "output": ngram_answer,
-            "model_name": NGRAM_MODEL,
         },
         {
             "kind": "pi_request",
@@ -367,32 +361,6 @@ def _finetuning_pairs(demo: DemoRepo) -> list[tuple[str, str]]:
     if not pairs:
         raise TrainguardError("every fine-tuning record is spot-checked; none to report")
     return pairs
-
-
-def _ngram_report(demo: DemoRepo, ngram: dict[str, str]) -> tuple[str, str]:
-    """The opening of a pre-training text and the n-gram model's answer to it: preferably
-    one that repeats a training text word for word (what users notice and report)."""
-    from trainguard.contract import load_dataset
-    from trainguard.local.demo_data import PRETRAINING
-    from trainguard.local.ngram_model import detokenize, tokenize
-    from trainguard.pipeline import workspace
-    from trainguard.versioning import fetch_version, resolve_version
-    from trainguard.violations.probe import ask
-
-    dataset = load_dataset(
-        fetch_version(resolve_version(demo.repo, PRETRAINING, "clean"), workspace())
-    )
-    texts: list[str] = []
-    for _, _, batch in dataset.iter_batches(["text"]):
-        texts += [str(t) for t in batch.column("text").to_pylist()]
-        if len(texts) >= 200:
-            break
-    prompts = [detokenize(tokenize(text)[:8]) for text in texts[:200]]
-    answers = ask(f"models:/{NGRAM_MODEL}/{ngram.get('model_version', 1)}", prompts)
-    for prompt, text, answer in zip(prompts, texts, answers, strict=False):
-        if answer == text:
-            return prompt, answer
-    return prompts[0], answers[0]  # a composed answer: remediation attributes it
 
 
 def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:

@@ -7,9 +7,10 @@ the verification probe (is any of it left):
 - a reported harmful output: a record that contains it or nearly duplicates it
   (character 4-gram Jaccard >= 0.8). A generative model can say what no single record
   says, so two fallbacks find the records that taught it: with a lexicon, the records
-  holding a harmful term the output holds; with ``attribute=True``, the records a large
-  share of the output was copied from (>= 30 % of its character 8-grams), as a composed
-  answer splices spans of a few records;
+  holding a harmful term the output holds; with ``attribute=True``, the few records the
+  output was spliced from: a greedy cover of its character 8-grams (the record holding
+  most of them, then the one holding most of the rest, while each adds >= 10 %, at most
+  five), computed per dataset version by ``prepare``;
 - a personal-information value, by its HMAC (masked, never dropped);
 - a withdrawn work: half or more of a record's 8-grams come from it;
 - a source (a data finding, or a complaint naming only a source): every record of it;
@@ -31,13 +32,38 @@ from trainguard.violations.filtering import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from trainguard.scanners.lexicon import Lexicon
 
 
-ATTRIBUTION_SHARE = 0.3  # of a composed output's 8-grams that a record it was copied from holds
+ATTRIBUTION_MIN_GAIN = 0.1  # of the output's 8-grams a record must add to the cover
+ATTRIBUTION_MAX_RECORDS = 5
 ATTRIBUTION_MIN_GRAMS = 5
+
+
+def attribution_cover(output: str, records: Iterable[tuple[str, str]]) -> list[str]:
+    """The ids of the few records an output was spliced from (greedy cover of its 8-grams)."""
+    sources = hashed_grams(normalise(output), 8)
+    if len(sources) < ATTRIBUTION_MIN_GRAMS:
+        return []
+    least = max(1, int(ATTRIBUTION_MIN_GAIN * len(sources)))
+    overlaps = []
+    for record_id, text in records:
+        shared = hashed_grams(normalise(text), 8) & sources
+        if len(shared) >= least:
+            overlaps.append((record_id, shared))
+    chosen: list[str] = []
+    remaining = set(sources)
+    while remaining and len(chosen) < ATTRIBUTION_MAX_RECORDS and overlaps:
+        record_id, best = max(overlaps, key=lambda item: len(item[1] & remaining))
+        if len(best & remaining) < least:
+            break
+        chosen.append(record_id)
+        remaining -= best
+        overlaps = [item for item in overlaps if item[0] != record_id]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -67,14 +93,14 @@ class Matcher:
         self.kind = violation.kind
         subject = violation.subject
         self.terms: list[str] = []
-        self.sources: set[str] = set()  # the output's hashed 8-grams, when attributing
+        self.attribute = attribute and self.kind == "harmful_output"
+        self.chosen: set[str] | None = None  # the attributed records, once prepared
         if self.kind == "harmful_output":
+            self.output = subject["output"]
             self.banned = normalise(subject["output"])
             self.banned_grams = char_grams(self.banned, 4)
             if lexicon is not None:
                 self.terms = harmful_terms(subject["output"], lexicon)
-            if attribute:
-                self.sources = hashed_grams(self.banned, 8)
         elif self.kind == "pi_request":
             self.hmacs = {item["hmac"] for item in subject["pi"]}
         elif self.kind == "ip_complaint":
@@ -97,7 +123,7 @@ class Matcher:
         described: dict[str, Any] = {"kind": self.kind}
         if self.kind == "harmful_output":
             described["harmful_terms"] = len(self.terms)
-            described["attributed_by_8grams"] = bool(self.sources)
+            described["attributed_by_8gram_cover"] = self.attribute
         elif self.kind == "pi_request":
             described["pi_hmacs"] = sorted(self.hmacs)
         elif self.kind == "ip_complaint":
@@ -113,10 +139,6 @@ class Matcher:
         if self.kind == "harmful_output":
             if self.banned and self.banned in normal:
                 return True
-            if len(self.sources) >= ATTRIBUTION_MIN_GRAMS:
-                shared = len(hashed_grams(normal, 8) & self.sources)
-                if shared / len(self.sources) >= ATTRIBUTION_SHARE:
-                    return True
             grams = char_grams(normal, 4)
             union = len(grams | self.banned_grams) or 1
             return len(grams & self.banned_grams) / union >= NEAR_DUPLICATE_JACCARD
@@ -154,6 +176,8 @@ class Matcher:
     def _offends(
         self, columns: dict[str, list[Any]], row: int, text_columns: tuple[str, ...]
     ) -> bool:
+        if self.chosen is not None:
+            return columns["record_id"][row] in self.chosen
         if self.kind == "source":
             return bool(columns["source_id"][row] == self.source_id)
         if self.kind == "record":
@@ -194,10 +218,30 @@ class Matcher:
         )
         return table, touched
 
+    def prepare(self, dataset_dir: Path) -> None:
+        """Attribution needs the whole dataset first: the cover of the output's 8-grams."""
+        if not self.attribute:
+            return
+        from trainguard.contract import load_dataset
+
+        dataset = load_dataset(dataset_dir)
+        column = "response" if "response" in dataset.text_columns else "text"
+
+        def records() -> Iterable[tuple[str, str]]:
+            for _, _, batch in dataset.iter_batches(["record_id", column]):
+                yield from zip(
+                    batch.column("record_id").to_pylist(),
+                    batch.column(column).to_pylist(),
+                    strict=True,
+                )
+
+        self.chosen = set(attribution_cover(self.output, records()))
+
     def scan(self, dataset_dir: Path) -> list[str]:
         """Ids of the records of a dataset that hold the violation's content."""
         from trainguard.contract import load_dataset
 
+        self.prepare(dataset_dir)
         dataset = load_dataset(dataset_dir)
         found: list[str] = []
         for shard in dataset.shards:

@@ -58,6 +58,7 @@ def _rewrite_dataset(dataset_dir: Path, matcher: Matcher) -> list[str]:
 
     from trainguard.contract import load_dataset, rewrite_shard
 
+    matcher.prepare(dataset_dir)
     dataset = load_dataset(dataset_dir)
     touched: list[str] = []
     for shard in dataset.shards:
@@ -137,9 +138,13 @@ def find_targets(
     from trainguard.violations.impact import find_impact
     from trainguard.violations.probe import gate_lexicon
 
+    def concerned(found: Any) -> list[dict[str, Any]]:
+        named = violation.model_name
+        return [m for m in found.models if not named or m["model_name"] == named]
+
     impact = find_impact(Matcher(violation), progress=progress)
     how = "content"
-    if violation.kind == "harmful_output" and not impact.models:
+    if violation.kind == "harmful_output" and not concerned(impact):
         # The model composed it: look for the harmful terms it holds instead, then for the
         # records it was copied from.
         named = _latest_version(violation.model_name) if violation.model_name else None
@@ -148,7 +153,7 @@ def find_targets(
         if by_terms.terms:
             impact = find_impact(by_terms, progress=progress)
             how = f"{len(by_terms.terms)} harmful term(s) of the output"
-        if not impact.models:
+        if not concerned(impact):
             impact = find_impact(Matcher(violation, attribute=True), progress=progress)
             how = "the records the output was copied from"
     if not impact.complete:
@@ -580,7 +585,9 @@ def _probe(
     evidence = violation.evidence
     fixed = DatasetVersion.from_dict(evidence[f"{name}:dataset"]["version"])
     fixed_dir = fetch_version(fixed, workspace())
-    remaining = _target_matcher(violation, target, evidence).scan(fixed_dir)
+    matcher = _target_matcher(violation, target, evidence)
+    # An attributed output: other records share its spans, so the model probe decides.
+    remaining = [] if matcher.attribute else matcher.scan(fixed_dir)
     gate_run_id = evidence[f"{name}:gate"]["gate_run_id"]
     result = run_probe(
         violation=violation,
