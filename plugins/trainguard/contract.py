@@ -648,3 +648,13 @@ def rewrite_shard(shard: Path, table: pa.Table) -> None:
     with shard.open("w", encoding="utf-8") as handle:
         for row in table.to_pylist():
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_text(path: Path, *, field: str | None = None, expected: str = "a UTF-8 text file") -> str:
+    """A text file's content, or a ``ContractError`` naming the file (and the option)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(
+            f"cannot read it ({type(exc).__name__})", file=str(path), field=field, expected=expected
+        ) from None

@@ -47,12 +47,9 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
 
 
 def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(
-            f"cannot read it ({type(exc).__name__})", file=str(path), expected=what
-        ) from None
+    from trainguard.contract import read_text
+
+    return read_text(path, expected=what)
 
 
 def run_label(args: argparse.Namespace) -> int:

@@ -96,12 +96,9 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
 
 
 def _read(path: Any, field: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(
-            f"cannot read it ({type(exc).__name__})", file=str(path), field=field
-        ) from None
+    from trainguard.contract import read_text
+
+    return read_text(path, field=field)
 
 
 def _pairs(values: list[str]) -> list[tuple[str, str]]:

@@ -124,9 +124,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     return 0
 
 
-def _team_models(
-    finetuned: dict[str, str], gate: dict[str, Any], log_file: Path
-) -> tuple[dict[str, str], list[str]]:
+def _team_models(finetuned: dict[str, str], gate: dict[str, Any], log_file: Path) -> list[str]:
     """The team's own training: each model declares the DAG that trains it, and a second
     model family (a word n-gram model) gets its first version from its own DAG, on the
     pre-training data the gate admitted."""
@@ -150,8 +148,7 @@ def _team_models(
         f"{result.state.upper()}: {NGRAM_MODEL} v{trained.get('model_version')} (a word "
         "n-gram model, MLflow pyfunc)"
     )
-    problems = [] if result.state == "success" else ["example_ngram_training failed"]
-    return trained, problems
+    return [] if result.state == "success" else ["example_ngram_training failed"]
 
 
 def _violations(
@@ -171,7 +168,7 @@ def _violations(
     from trainguard.violations.probe import ask
 
     registry = Registry()
-    _, problems = _team_models(finetuned, gate, log_file)
+    problems = _team_models(finetuned, gate, log_file)
     name, version = finetuned["model_name"], finetuned["model_version"]
     prompt = _finetuning_prompt(demo)
     [answer] = ask(f"models:/{name}/{version}", [prompt])

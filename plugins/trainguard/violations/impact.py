@@ -72,6 +72,8 @@ def lookup(
     record_id: list[str] | None = None,
 ) -> Lookup:
     """``trainguard impact``'s options: ``KIND:HMAC`` strings, files, record ids."""
+    from trainguard.contract import read_text
+
     pairs = []
     for value in pi_hmac or []:
         separator = ":" if ":" in value else "="  # pi-hmac prints KIND=HMAC
@@ -83,14 +85,7 @@ def lookup(
     for name, path in (("work", work_file), ("text", text_file)):
         if path is None:
             continue
-        try:
-            texts[name] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ContractError(
-                f"cannot read it: {exc.__class__.__name__}",
-                file=str(path),
-                expected="a UTF-8 text file",
-            ) from None
+        texts[name] = read_text(path, field=f"{name}-file")
         if not texts[name].strip():
             raise ContractError("the file is empty", file=str(path))
     return impact_lookup(

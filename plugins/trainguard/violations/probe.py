@@ -35,13 +35,16 @@ if TYPE_CHECKING:
 PERTURBATIONS = 4
 
 
-def gate_lexicon(gate_run_id: str | None) -> Lexicon:
-    """The lexicon a gate run screened with: its policy's lexicons and the extra ones."""
+def gate_lexicon(
+    gate_run_id: str | None, settings: tuple[str | None, list[str]] | None = None
+) -> Lexicon:
+    """The lexicon a gate run screened with: its policy's lexicons and the extra ones
+    (``settings``: the run's ``gate_run_settings``, when already read)."""
     from trainguard.policy import load_policy
     from trainguard.scanners.lexicon import Lexicon
     from trainguard.tracking import gate_run_settings
 
-    policy_path, lexicons = gate_run_settings(gate_run_id)
+    policy_path, lexicons = settings or gate_run_settings(gate_run_id)
     policy = load_policy(policy_path)
     files = [policy.resolve_path(p) for p in policy.keywords.lexicons] + [Path(p) for p in lexicons]
     return Lexicon.load(files) if files else Lexicon.builtin()
@@ -80,11 +83,11 @@ class Screens:
         from trainguard.tracking import gate_run_settings
         from trainguard.violations.filtering import OutputFilter
 
-        policy_path, _ = gate_run_settings(gate_run_id)
-        policy = load_policy(policy_path)
+        settings = gate_run_settings(gate_run_id)
+        policy = load_policy(settings[0])
         screens = cls(
             output_filter=OutputFilter(registry),
-            lexicon=gate_lexicon(gate_run_id),
+            lexicon=gate_lexicon(gate_run_id, settings),
             threshold=float(policy.harmful.classifier_threshold),
         )
         if dataset_dir is not None:
