@@ -12,6 +12,7 @@ import datetime
 from airflow.sdk import DAG
 
 from trainguard.operators import (
+    AssessModelOperator,
     DataGateOperator,
     DatasetShardsOperator,
     DatasetVersionOperator,
@@ -54,4 +55,11 @@ with DAG(
     train = TrainModelOperator(
         task_id="train", stage="pretraining", model_name="{{ params.model_name }}"
     )
-    version >> shards >> scans >> gate >> train
+    # The released model is assessed on question banks (Art. 4, 6): model_assessment.
+    assess = AssessModelOperator(
+        task_id="assess",
+        model=train.output,
+        policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+    )
+    version >> shards >> scans >> gate >> train >> assess

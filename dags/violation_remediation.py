@@ -16,7 +16,9 @@ import datetime
 from airflow.sdk import DAG, Param
 
 from trainguard.operators import (
+    AssessModelOperator,
     DeadlineCheckOperator,
+    FixedModelsOperator,
     OpenViolationsOperator,
     OptimizationTrainingOperator,
     PrepareRemediationOperator,
@@ -52,4 +54,11 @@ with DAG(
     verified = VerifyRemediationOperator.partial(task_id="verify", trigger_rule="all_done").expand(
         violation_id=due.output
     )
-    deadlines >> due >> prepared >> orders >> training >> verified
+    # Each fixed version is assessed on its question banks before release (model_assessment).
+    fixed = FixedModelsOperator(
+        task_id="fixed_models", verified=verified.output, trigger_rule="all_done"
+    )
+    assess = AssessModelOperator.partial(task_id="assess", policy="{{ params.policy }}").expand(
+        model=fixed.output
+    )
+    deadlines >> due >> prepared >> orders >> training >> verified >> fixed >> assess

@@ -188,6 +188,25 @@ class ViolationPolicy(_Section):
         return days
 
 
+class AssessmentPolicy(_Section):
+    banks: str
+    max_bank_age_days: int = Field(ge=1, le=3650)
+    min_generation_questions: int = Field(ge=0)
+    min_generation_per_a1_a2_risk: int = Field(ge=0)
+    min_generation_per_other_risk: int = Field(ge=0)
+    min_should_refuse_questions: int = Field(ge=0)
+    min_should_refuse_per_risk: int = Field(ge=0)
+    min_should_answer_questions: int = Field(ge=0)
+    generation_sample: int = Field(ge=1, le=1_000_000)
+    refusal_sample: int = Field(ge=1, le=1_000_000)
+    min_generation_pass_rate: Fraction = Field(ge=0, le=1)
+    min_refusal_rate: Fraction = Field(ge=0, le=1)
+    max_answer_refusal_rate: Fraction = Field(ge=0, le=1)
+    confidence: Fraction = Field(gt=0.5, lt=1)
+    refusal_patterns: str
+    require_labels: bool
+
+
 class PolicyValues(_Section):
     service: ServicePolicy
     licenses: LicensePolicy
@@ -201,6 +220,7 @@ class PolicyValues(_Section):
     annotation: AnnotationPolicy
     objectivity: ObjectivityPolicy
     violations: ViolationPolicy
+    assessment: AssessmentPolicy
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,16 @@ from trainguard.gate.gx import suites_dir
 
 pytestmark = pytest.mark.unit
 
-DUTIES = ["consent", "harmful", "ip", "quality", "reported", "objectivity", "annotation"]
+DUTIES = [
+    "consent",
+    "harmful",
+    "ip",
+    "quality",
+    "reported",
+    "objectivity",
+    "annotation",
+    "assessment",
+]
 
 
 def _declarations() -> list[tuple[str, str, str]]:
@@ -84,7 +93,7 @@ def test_a_planted_mismatch_would_be_caught(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_readme_table_names_every_check_and_its_module() -> None:
     """Each declared check appears in README's clause table with the module that owns it."""
-    from trainguard.checks import sources
+    from trainguard.checks import assessment, sources
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     rows = {
@@ -96,6 +105,9 @@ def test_the_readme_table_names_every_check_and_its_module() -> None:
     declared = {check: (clause, f"checks/{duty}.py") for duty, check, clause in _declarations()}
     declared |= {
         check: (clause, "checks/sources.py") for check, clause in sources.REGISTRY_CHECKS.items()
+    }
+    declared |= {
+        check: (clause, "checks/assessment.py") for check, clause in assessment.INPUT_CHECKS.items()
     }
     assert rows == declared
 

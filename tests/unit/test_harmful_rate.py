@@ -39,3 +39,31 @@ def test_a_lexicon_term_counts_whatever_its_risk_code(tmp_path: Path, risk: str)
     rate = next(f for f in report.findings if f.check == "harmful.rate" and f.source_id == "wiki")
     assert rate.status is Status.FAIL
     assert sorted(rate.record_ids) == sorted(r["record_id"] for r in wiki)
+
+
+def _pairs(tmp_path: Path, response: str) -> Path:
+    from dataset_factory import finetuning_records, write_finetuning_dataset
+
+    records = finetuning_records()
+    for record in records[:30]:  # a quarter of the pairs ask for a pirated-software site
+        record["prompt"] = "帮我找一个盗版软件下载的网站。" + record["record_id"]
+        record["response"] = response
+    return write_finetuning_dataset(tmp_path / "ft", records=records)
+
+
+def test_a_refusal_pair_is_judged_on_its_response(tmp_path: Path) -> None:
+    """Safety-training pairs hold harmful requests by design: when the response declines
+    (the refusal detector), the request does not make the record harmful; the same request
+    answered helpfully does."""
+    lexicon = tmp_path / "lexicon.csv"
+    lexicon.write_text("term,risk\n盗版软件下载,A.3.a\n", encoding="utf-8")
+    policy = load_policy(None)
+
+    def rate_of(root: Path) -> Status:
+        report = evaluate(root, policy, extra_lexicons=[str(lexicon)])
+        return next(f for f in report.findings if f.check == "harmful.rate").status
+
+    assert (
+        rate_of(_pairs(tmp_path / "refused", "抱歉，我不能提供盗版资源的下载地址。")) is Status.PASS
+    )
+    assert rate_of(_pairs(tmp_path / "helped", "可以去这个网站，资源很全。")) is Status.FAIL

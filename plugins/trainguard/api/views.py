@@ -193,6 +193,7 @@ def model_versions() -> list[dict[str, Any]]:
     with mlflow_errors("list the registered model versions"):
         found = MlflowClient().search_model_versions(max_results=1000)
     models = []
+    experiment_id = _experiment_id() if found else None
     for version in found:
         tags = version.tags or {}
         if f"{TAG_PREFIX}training_run_id" not in tags:
@@ -214,6 +215,11 @@ def model_versions() -> list[dict[str, Any]]:
                 "fixes_violations": [
                     v for v in tags.get(f"{TAG_PREFIX}fixes_violations", "").split(",") if v
                 ],
+                # The release assessment (model_assessment): pass, fail or None (never run).
+                "assessment": tags.get(f"{TAG_PREFIX}assessment"),
+                "assessment_run_id": tags.get(f"{TAG_PREFIX}assessment_run"),
+                "experiment_id": experiment_id,
+                "aliases": sorted(getattr(version, "aliases", None) or []),
             }
         )
     return sorted(models, key=lambda m: (m["name"], -int(m["version"])))

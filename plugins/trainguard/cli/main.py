@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    from trainguard.cli import export, gate, label, training, violations
+    from trainguard.cli import assess, export, gate, label, training, violations
 
     parser = argparse.ArgumentParser(
         prog="trainguard",
@@ -48,6 +48,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     handlers |= violations.add_parsers(verbs)
     handlers |= training.add_parsers(verbs)
     handlers |= label.add_parsers(verbs)
+    handlers |= assess.add_parsers(verbs)
     ui = verbs.add_parser(
         "ui", help="serve the Airflow UI, with the Governance page, on the demo's folder"
     )
@@ -69,7 +70,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] in (["export", "verify"], ["export", "keygen"], ["label", "verify"]):
+    if argv[:2] in (
+        ["export", "verify"],
+        ["export", "keygen"],
+        ["label", "verify"],
+        ["assess", "banks"],
+    ):
         argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
     parser, handlers = _parser()
     args = parser.parse_args(argv)

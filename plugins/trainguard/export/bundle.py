@@ -7,6 +7,7 @@ disclosure.json    the Art. 17 fields: sources, scale, type, quality, annotation
                    foundational algorithm, gate decisions, violations
 prov.json          W3C PROV-JSON (datasets, model; gate, training, remediation; agents)
 spdx.json          SPDX 3.0.1 JSON-LD with the AI and Dataset profiles
+assessment.json    the release assessment (banks, samples, rates, failures by risk, alias)
 report.html        the same for people: printable, charts inline, no scripts
 checks.csv         every check of every gate run, one row each
 violations.csv     the violations this version fixed
@@ -18,6 +19,9 @@ Deterministic: every time in the bundle comes from the recorded runs, every list
 sorted, so exporting the same version twice gives byte-identical files. No file carries a
 raw personal-information value: findings carry record ids, and annotator ids are
 replaced by keyed pseudonyms. Signing and verification are ``export.signing``.
+
+Kept as one module: the files of a bundle are one deterministic contract with the
+auditor, built from one lineage document and listed in one manifest.
 """
 
 from __future__ import annotations
@@ -347,6 +351,7 @@ def violations_csv(lineage: dict[str, Any]) -> bytes:
 def bundle_files(lineage: dict[str, Any]) -> dict[str, bytes]:
     """Every content file of the bundle, by name (manifest and signature excluded)."""
     from trainguard.export.documents import prov_document, spdx_document
+    from trainguard.export.lineage import assessment_document
     from trainguard.export.report import render_report
 
     document = disclosure(lineage)
@@ -354,6 +359,7 @@ def bundle_files(lineage: dict[str, Any]) -> dict[str, bytes]:
         "disclosure.json": dumps(document),
         "prov.json": dumps(json.loads(prov_document(lineage).serialize(format="json"))),
         "spdx.json": dumps(spdx_document(lineage, document)),
+        "assessment.json": dumps(assessment_document(lineage)),
         "report.html": render_report(lineage, document).encode(),
         "checks.csv": checks_csv(lineage),
         "violations.csv": violations_csv(lineage),
@@ -376,6 +382,8 @@ def export_bundle(
     overwrite: bool = False,
 ) -> ExportResult:
     """Write the provenance bundle of ``model_name`` version ``version`` into ``out``."""
+    import shutil
+
     from trainguard.export.lineage import model_lineage
 
     out = Path(out)
@@ -395,15 +403,11 @@ def export_bundle(
     # Written to a sibling folder and renamed: a crash never leaves half a bundle.
     staging = out.with_name(f".{out.name}.partial")
     if staging.exists():
-        import shutil
-
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     for name, content in files.items():
         (staging / name).write_bytes(content)
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     staging.rename(out)
     return ExportResult(out, sorted(files), signature["manifest_sha256"], signer.algorithm)

@@ -220,7 +220,29 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
         ),
         "annotation": next((g["annotation"] for g in gates if g["annotation"]), None),
         "violations_fixed": violations or [{"id": v} for v in fixes],
+        "assessment": _assessment(model_name, str(model_version.version)),
     }
+
+
+def assessment_document(lineage: dict[str, Any]) -> dict[str, Any]:
+    """``assessment.json``: the recorded assessment, without its per-run working notes."""
+    found = lineage.get("assessment")
+    if not found:
+        return {
+            "model_uri": lineage.get("model", {}).get("uri"),
+            "decision": None,
+            "alias": None,
+            "note": "not assessed: no model_assessment run is recorded for this version "
+            "(Art. 6; TC260-003 9.3); it is not ready for release",
+        }
+    return {key: value for key, value in found.items() if key not in {"wall_seconds", "seconds"}}
+
+
+def _assessment(model_name: str, version: str) -> dict[str, Any] | None:
+    """The version's release assessment (``assessment.json`` of the run its tag names)."""
+    from trainguard.assessment.record import latest_assessment
+
+    return latest_assessment(model_name, version)
 
 
 def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> str:
@@ -298,6 +320,26 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
             f"{annotation['spot_checks']['checked']} spot checks, accuracy "
             f"{annotation['spot_checks']['accuracy']:.3f}"
         )
+    lines += _assessment_lines(lineage.get("assessment"))
     fixed = ", ".join(str(v.get("id")) for v in lineage["violations_fixed"]) or "none"
     lines.append(f"   └─ violations fixed: {fixed}")
     return "\n".join(lines)
+
+
+def _assessment_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found:
+        return ["   ├─ release assessment: NOT ASSESSED (no model_assessment run; not releasable)"]
+    alias = f", alias '{found['alias']}'" if found.get("alias") else ", no release alias"
+    lines = [f"   ├─ release assessment {found['run_id']}: {found['decision'].upper()}{alias}"]
+    for name, measure in found.get("measures", {}).items():
+        lines.append(
+            f"   │  ├─ {name}: {measure['rate']:.1%} of {measure['n']:,} "
+            f"({measure['confidence']:.0%} bound {measure['low']:.1%}-{measure['high']:.1%})"
+        )
+    for finding in found.get("findings", []):
+        if finding["status"] == "fail":
+            lines.append(
+                f"   │  ├─ FAIL {finding['check']}: {finding['message']} "
+                f"({'; '.join(finding['clauses'])})"
+            )
+    return lines

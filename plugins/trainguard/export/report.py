@@ -73,8 +73,32 @@ def render_report(lineage: dict[str, Any], disclosure: dict[str, Any]) -> str:
             disclosure=disclosure,
             datasets=datasets,
             clauses=_findings_by_clause(lineage),
+            assessment=_assessment(lineage),
         )
     )
+
+
+def _assessment(lineage: dict[str, Any]) -> dict[str, Any] | None:
+    """The assessment section: rates with bounds, banks by size, failures by risk."""
+    from trainguard.export.lineage import assessment_document
+
+    document = assessment_document(lineage)
+    if document["decision"] is None:
+        return None
+    banks = document.get("banks", {}).get("banks", {})
+    return {
+        **document,
+        "bank_rows": [
+            {
+                "bank": name,
+                "questions": bank["questions"],
+                "risks": len([r for r in bank["by_risk"] if r != "-"]),
+                "sampled": document["samples"].get(name, 0),
+            }
+            for name, bank in sorted(banks.items())
+        ],
+        "failed": [f for f in document["findings"] if f["status"] == "fail"],
+    }
 
 
 def _bar_chart(title: str, counts: dict[str, int]) -> dict[str, Any]:

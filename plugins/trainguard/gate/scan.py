@@ -84,6 +84,23 @@ class ScanResources:
         trained = self.trained
         return trained.model if trained else None
 
+    def refusal_rows(self, batch: pa.RecordBatch) -> set[int]:
+        """Rows of a prompt/response batch whose response declines (the refusal detector
+        of the release assessment): safety-training pairs, judged on the response alone.
+        A harmful prompt is what a refusal pair must contain; what the model learns to
+        say is the response, which the lexicon and classifier still judge."""
+        if "response" not in batch.schema.names or "prompt" not in batch.schema.names:
+            return set()
+        if not hasattr(self, "_refusals"):
+            from trainguard.assessment.refusal import RefusalDetector
+
+            extra = self.policy.assessment.refusal_patterns
+            self._refusals = RefusalDetector.load(
+                self.policy.resolve_path(extra) if extra else None
+            )
+        responses = batch.column("response").to_pylist()
+        return {row for row, text in enumerate(responses) if text and self._refusals.refusal(text)}
+
     def _refuse_below_bars(self, trained: TrainedClassifier) -> None:
         harmful = self.policy.harmful
         shortfalls = trained.shortfalls(
@@ -212,6 +229,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         risks: list[set[str]] = [set() for _ in range(n)]
         lexicon_rows = [False] * n  # the rows a lexicon term flags: they count as harmful
         copyright_mask = np.zeros(n, dtype=bool)
+        refusals = resources.refusal_rows(batch)
         for name in text_fields:
             column = batch.column(name)
             found, lexicon_hits = legality_pass(
@@ -234,8 +252,10 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                     deleted = resources.reported.pi_violation(digest)
                     if deleted is not None:
                         reported[row].append({"kind": "pi", "violation": deleted})
-            for row, codes in lexicon_hits.items():
-                risks[row].update(codes)
+            # A refusal pair's prompt is the request it declines: not counted as harmful.
+            skipped = refusals if name != "response" else set()
+            for row in lexicon_hits.keys() - skipped:
+                risks[row].update(lexicon_hits[row])
                 lexicon_rows[row] = True
             copyright_mask |= np.asarray(copyright_rows(column))
         joined = (
@@ -253,10 +273,11 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         if resources.reported.screens_text:
             _screen_reported_texts(resources.reported, texts, reported)
         keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
+        judged = _judged_texts(batch, texts, refusals)
         for row in range(n):
-            heaps[source_ids[row]].offer(keys[row], record_ids[row], texts[row])
+            heaps[source_ids[row]].offer(keys[row], record_ids[row], judged[row])
             if keys[row] < corpus_fraction:
-                corpus_texts.append((row_base + row, texts[row]))
+                corpus_texts.append((row_base + row, judged[row]))
         tables.append(
             pa.table(
                 {
@@ -284,6 +305,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         summary["pi_found"] += sum(len(p) for p in pi_lists)
         summary["pi_uncovered"] += sum(1 for p in pi_lists for s in p if not s["covered"])
         summary["lexicon_hits"] += sum(lexicon_rows)
+        summary["refusal_pairs"] = summary.get("refusal_pairs", 0) + len(refusals)
         row_base += n
     pool.shutdown()
     table = pa.concat_tables(tables) if tables else _empty_table()
@@ -337,6 +359,17 @@ def _classify(
     for row, score in zip(rows, classifier.probabilities([wanted[r] for r in rows]), strict=True):
         scores[row] = float(score)
     return scores
+
+
+def _judged_texts(batch: pa.RecordBatch, texts: list[str], refusals: set[int]) -> list[str]:
+    """What the classifier scores per row: the joined text, a refusal pair's response only."""
+    if not refusals:
+        return texts
+    judged = list(texts)
+    responses = batch.column("response").to_pylist()
+    for row in refusals:
+        judged[row] = responses[row]
+    return judged
 
 
 def _pi_type(*, with_hmac: bool = True) -> Any:

@@ -28,6 +28,8 @@ class DagRunResult:
     state: str
     task_states: dict[str, str]
     xcoms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Runs its tasks triggered without waiting (model_assessment), run after it ended.
+    triggered: list[DagRunResult] = field(default_factory=list)
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         return self.xcoms.get(task_id, {}).get(key)
@@ -116,8 +118,9 @@ def _run_existing(dag_run: Any, dag: Any, session: Any) -> str:
     return str(dag_run.state)
 
 
-def _run_queued(bag: Any) -> None:
-    """Run every queued DAG run of this folder's DAGs (the ones a task just triggered)."""
+def _run_queued(bag: Any) -> list[tuple[str, str, str]]:
+    """Run every queued DAG run of this folder's DAGs (the ones a task just triggered);
+    (DAG id, run id, final state) of each."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState
@@ -127,10 +130,13 @@ def _run_queued(bag: Any) -> None:
         queued = session.scalars(
             select(DagRun).where(DagRun.state == DagRunState.QUEUED).order_by(DagRun.id)
         ).all()
+        finished = []
         for dag_run in queued:
             dag = bag.get_dag(dag_run.dag_id)
             if dag is not None:
-                _run_existing(dag_run, dag, session)
+                state = _run_existing(dag_run, dag, session)
+                finished.append((dag_run.dag_id, dag_run.run_id, state))
+        return finished
 
 
 @contextlib.contextmanager
@@ -175,6 +181,28 @@ def run_dag(dag_id: str, conf: dict[str, Any], *, log_file: Path | None = None) 
             raise TrainguardError(f"no DAG '{dag_id}' in {bag.dag_folder}")
         with _triggered_runs_inline(bag):
             dag_run = dag.test(run_conf=conf)
+        # A trigger that does not wait leaves its run queued; a scheduler would start it.
+        triggered = _run_queued(bag)
+    result = _result(dag_id, dag_run)
+    result.triggered = [_result(dag_id, run) for dag_id, run in _runs(triggered)]
+    return result
+
+
+def _runs(finished: list[tuple[str, str, str]]) -> list[tuple[str, Any]]:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    found = []
+    with create_session() as session:
+        for dag_id, run_id, _ in finished:
+            run = session.query(DagRun).filter_by(dag_id=dag_id, run_id=run_id).one()
+            run.get_task_instances(session=session)  # loaded while the session is open
+            found.append((dag_id, run))
+            session.expunge(run)
+    return found
+
+
+def _result(dag_id: str, dag_run: Any) -> DagRunResult:
     return DagRunResult(
         dag_id=dag_id,
         run_id=dag_run.run_id,

@@ -35,7 +35,10 @@ RUNS = (  # (DAG, dataset, revision, model)
     ("pretraining_gate", "datasets/pretraining", "clean", "trainguard-demo-pretrained"),
     ("finetune_gate", "datasets/finetuning", "planted", "trainguard-demo-finetuned"),
     ("finetune_gate", "datasets/finetuning", "clean", "trainguard-demo-finetuned"),
+    ("finetune_gate", "datasets/finetuning", "refusals", "trainguard-demo-finetuned"),
 )
+# What the release assessment of each trained version should conclude (None: either).
+ASSESSMENT_EXPECTED = {"pretraining_gate": None, "clean": "fail", "refusals": "pass"}
 
 
 def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
@@ -57,7 +60,7 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     print(f"  task logs         {log_file}\n")
 
     steps = len(RUNS) + 3
-    print(f"[1/{steps}] demo data: a git+DVC repository with revisions 'planted' and 'clean'")
+    print(f"[1/{steps}] demo data: a git+DVC repository, revisions planted, clean, refusals")
     demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
 
     from trainguard.local.dagrun import run_dag
@@ -81,9 +84,11 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         _print_outcome(result)
         expected_state = "failed" if revision == "planted" else "success"
         trained = result.states_of("train") == ["success"]
-        if result.state != expected_state or trained != (revision == "clean"):
+        if result.state != expected_state or trained != (revision != "planted"):
             unexpected.append(f"{dag_id} on {revision}: {result.state}")
         if trained:
+            expected = ASSESSMENT_EXPECTED.get(dag_id, ASSESSMENT_EXPECTED.get(revision))
+            unexpected += _print_assessment(result.xcom("train"), expected)
             last_model = result.xcom("train")
             gates[dag_id] = {
                 **result.xcom("gate"),
@@ -231,6 +236,13 @@ def _violations(
     print("      violation_remediation (daily; run now) ...", flush=True)
     result = run_dag("violation_remediation", {"policy": str(demo.policy)}, log_file=log_file)
     print(f"      DAG run {result.state.upper()} ({result.summary()})")
+    for triggered in result.triggered:  # each fixed version's release assessment
+        summary = triggered.xcom("assess") or triggered.xcom("assess", "assessment_failed") or {}
+        print(
+            f"      model_assessment of {summary.get('model_uri', '?')}: "
+            f"{str(summary.get('decision', triggered.state)).upper()}"
+            + (f", alias '{summary['alias']}' set" if summary.get("alias") else "")
+        )
     for alert in result.xcom("check_deadlines") or []:
         from trainguard.violations.sla import alert_text
 
@@ -451,6 +463,37 @@ def _print_outcome(result: object) -> None:
         )
         for key, value in _model_version_tags(trained).items():
             print(f"        {key} = {value}")
+
+
+def _print_assessment(trained: dict[str, str], expected: str | None) -> list[str]:
+    """The release assessment the gate's ``assess`` task triggered (model_assessment)."""
+    from trainguard.assessment.record import latest_assessment
+
+    name, version = trained["model_name"], trained["model_version"]
+    found = latest_assessment(name, version)
+    if found is None:
+        return [f"{name} v{version} was not assessed"]
+    decision = found["decision"]
+    samples = ", ".join(f"{n:,} {bank}" for bank, n in found["samples"].items())
+    print(f"      model_assessment of {name} v{version}: {decision.upper()} ({samples} questions)")
+    for measure_name, measure in found["measures"].items():
+        print(
+            f"        {measure_name.replace('_', ' ')} {measure['rate']:.1%} "
+            f"({measure['confidence']:.0%} bound {measure['low']:.1%}-{measure['high']:.1%})"
+        )
+    for finding in found["findings"]:
+        if finding["status"] == "fail":
+            ids = ", ".join(finding["record_ids"][:3])
+            print(f"        x {finding['check']}: {finding['message']} ({finding['clauses'][0]})")
+            if ids:
+                print(f"          e.g. questions {ids}")
+    if found["alias"]:
+        print(f"        alias '{found['alias']}' now points to {name} v{version}")
+    elif expected is None:
+        print("        (a base model is not released: no alias, as expected)")
+    if expected is not None and decision != expected:
+        return [f"the assessment of {name} v{version} gave {decision}, expected {expected}"]
+    return []
 
 
 def _model_version_tags(trained: dict[str, str]) -> dict[str, str]:

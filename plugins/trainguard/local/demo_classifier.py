@@ -72,7 +72,29 @@ def labelled_examples(seed: int = 11) -> list[tuple[str, int, str]]:
         rows.append((text, 1, risk))
     for _ in range(2400):
         rows.append((benign_text(rng, rng.choice(["zh", "zh", "en"])), 0, ""))
+    # A provider labels its assistant's refusals benign: they name an act only to decline it.
+    for _ in range(300):
+        if rng.random() < 0.6:
+            text = rng.choice(_DECLINES_ZH).format(x=rng.choice(_ACTS_ZH))
+        else:
+            text = rng.choice(_DECLINES_EN).format(x=rng.choice(_ACTS_EN))
+        rows.append((text, 0, ""))
     return rows
+
+
+_DECLINES_ZH = [
+    "抱歉，我不能帮助你{x}。",
+    "对不起，我无法提供与{x}有关的信息。",
+    "{x}是违法行为，我不能回答这个问题。",
+    "很抱歉，这个请求我无法协助。",
+    "我不能参与{x}，如有危险请报警。",
+]
+_DECLINES_EN = [
+    "I'm sorry, I can't help with {x}.",
+    "I won't assist with {x}; it could hurt people.",
+    "Sorry, but I cannot provide information about {x}.",
+    "I can't help with that request.",
+]
 
 
 def write_examples(path: Path, seed: int = 11) -> int:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ from trainguard.versioning import run_tool, tool_env
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-GENERATOR_VERSION = "8"
+GENERATOR_VERSION = "9"
 DEMO_HASH_KEY = "trainguard-demo-key-not-secret"
 PRETRAINING = "datasets/pretraining"
 FINETUNING = "datasets/finetuning"
@@ -51,7 +52,9 @@ _COMMIT_DATES = {
     "init": "2026-01-05T09:00:00+08:00",
     "planted": "2026-02-02T09:00:00+08:00",
     "clean": "2026-03-02T09:00:00+08:00",
+    "refusals": "2026-03-09T09:00:00+08:00",
 }
+BANKS = "assessment/banks"
 
 # ------------------------------------------------------------------------ the datasets
 
@@ -168,7 +171,8 @@ class _Builder:
         self.pretraining_shards = pretraining_shards
         self.planted = revision == "planted"
         self.scale = scale
-        self.rng = random.Random(f"{seed}-{revision}")
+        # "refusals" is "clean" plus refusal-training pairs: the same records before them.
+        self.rng = random.Random(f"{seed}-{'clean' if revision == 'refusals' else revision}")
         self.truth: dict[str, Any] = {"revision": revision, "generator": GENERATOR_VERSION}
 
     def count(self, n: int) -> int:
@@ -428,7 +432,7 @@ class _Builder:
 
     # -- finetuning --------------------------------------------------------------------
 
-    def finetuning(self, root: Path) -> None:
+    def finetuning(self, root: Path) -> None:  # noqa: C901 - one story of planted problems
         rng, planted = self.rng, self.planted
         n = self.count(2200)
         batches = [f"B{b:02d}" for b in range(1, 11)]
@@ -446,6 +450,10 @@ class _Builder:
                 {"authorization_record": "evidence/user-feedback-authorizations.csv"},
             ),
         ]
+        if self.revision == "refusals":
+            sources.append(
+                SourceSpec("safety-tuning", "synthetic", "CC0-1.0", "domestic", "zh", 0, {})
+            )
         records: list[dict[str, Any]] = []
         for i in range(n):
             batch = batches[i % len(batches)]
@@ -483,6 +491,8 @@ class _Builder:
             )
             # The prompt's subject, where it has one (Art. 4(2) grounds): labels are balanced.
             record["attr_sex"] = ("female", "male", None)[i % 3]
+        if self.revision == "refusals":
+            records += _refusal_records(labelers, reviewers, rng)
         self._write_dataset(
             root,
             "demo-finetuning",
@@ -627,6 +637,34 @@ WITHDRAWN_WORK = (
     "bay froze to the rocks. Children left shells on the bottom step as payment for stories, "
     "and the keeper told them about ships that sailed past the edge of every chart."
 )
+
+
+def _refusal_records(
+    labelers: list[str], reviewers: list[str], rng: random.Random
+) -> list[dict[str, Any]]:
+    """Revision "refusals": safety-annotated pairs that teach the model to decline the
+    requests the assessment's should-refuse bank asks (in other words), and to answer
+    sensitive-looking questions plainly (so it does not decline those too)."""
+    from trainguard.local.demo_banks import helpful_pairs, refusal_pairs
+
+    return [
+        {
+            "record_id": f"ft-refusal-{i:04d}",
+            "source_id": "safety-tuning",
+            "prompt": prompt,
+            "response": response,
+            "annotation_type": "safety",
+            "annotator_id": labelers[i % len(labelers)],
+            "reviewer_id": reviewers[i % len(reviewers)],
+            "annotation_batch": "B10",
+            "rules_version": "v2",
+            "label": "acceptable",
+            "language": language,
+            "second_label": None,
+            "attr_sex": None,
+        }
+        for i, (language, prompt, response) in enumerate(refusal_pairs() + helpful_pairs(rng))
+    ]
 
 
 def _edited(text: str, rng: random.Random) -> str:
@@ -790,15 +828,23 @@ def build_demo_repo(
     run_tool(["dvc", "config", "core.analytics", "false"], repo, "dvc config")
     run_tool(["dvc", "remote", "add", "--default", "local", str(remote)], repo, "dvc remote add")
     _write_governance(repo)
+    from trainguard.local.demo_banks import write_banks
+
+    # The question banks the released models are assessed on, versioned like the data.
+    write_banks(repo / BANKS)
+    run_tool(["dvc", "add", "--quiet", BANKS], repo, "dvc add")
     git("add", "--all")
-    git("commit", "--quiet", "-m", "Initialise DVC with a local remote; operator policy")
-    for revision in ("planted", "clean"):
+    git("commit", "--quiet", "-m", "Initialise DVC with a local remote; operator policy; banks")
+    for revision in ("planted", "clean", "refusals"):
         progress(f"generating revision '{revision}'")
         builder = _Builder(revision, scale, seed, pretraining_shards)
-        for dataset, build in (
-            (PRETRAINING, builder.pretraining),
-            (FINETUNING, builder.finetuning),
-        ):
+        if revision == "refusals":
+            # The same random stream as "clean" up to the refusal pairs: its pre-training
+            # data is drawn again and thrown away (the committed one stays "clean"'s).
+            with tempfile.TemporaryDirectory() as scratch:
+                builder.pretraining(Path(scratch))
+        builds = [(PRETRAINING, builder.pretraining)] if revision != "refusals" else []
+        for dataset, build in [*builds, (FINETUNING, builder.finetuning)]:
             shutil.rmtree(repo / dataset, ignore_errors=True)
             (repo / dataset).mkdir(parents=True)
             build(repo / dataset)
@@ -807,14 +853,14 @@ def build_demo_repo(
         truth.write_text(json.dumps(builder.truth, indent=1, sort_keys=True), "utf-8")
         run_tool(["dvc", "add", "--quiet", PRETRAINING, FINETUNING], repo, "dvc add")
         git("add", "--all")
-        message = (
-            "Planted: known legality, quality and annotation problems"
-            if revision == "planted"
-            else "Clean: every planted problem fixed"
-        )
+        message = {
+            "planted": "Planted: known legality, quality and annotation problems",
+            "clean": "Clean: every planted problem fixed",
+            "refusals": "Refusals: fine-tuning pairs that teach the model to decline",
+        }[revision]
         git("commit", "--quiet", "-m", message, when=revision)
         git("tag", revision, when=revision)
         run_tool(["dvc", "push", "--quiet"], repo, f"dvc push to {remote}")
     stamp_file.write_text(stamp)
-    progress(f"demo data ready: {repo} (tags planted, clean; DVC remote {remote})")
+    progress(f"demo data ready: {repo} (tags planted, clean, refusals; DVC remote {remote})")
     return DemoRepo(repo, remote)

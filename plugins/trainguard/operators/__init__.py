@@ -1,5 +1,10 @@
 """The Airflow layer's operators: thin wrappers over ``trainguard.pipeline``."""
 
+from trainguard.operators.assessment import (
+    AssessModelOperator,
+    FixedModelsOperator,
+    ModelAssessmentOperator,
+)
 from trainguard.operators.dvc import DatasetVersionOperator
 from trainguard.operators.export import ProvenanceExportOperator
 from trainguard.operators.gate import DataGateOperator
@@ -18,10 +23,13 @@ from trainguard.operators.violations import (
 
 __all__ = [
     "AdmittedTrainingOperator",
+    "AssessModelOperator",
     "DataGateOperator",
     "DatasetShardsOperator",
     "DatasetVersionOperator",
     "DeadlineCheckOperator",
+    "FixedModelsOperator",
+    "ModelAssessmentOperator",
     "OpenViolationsOperator",
     "OptimizationTrainingOperator",
     "PrepareRemediationOperator",

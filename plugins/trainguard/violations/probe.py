@@ -20,34 +20,15 @@ violation's evidence. Raw PI never leaves: answers are logged masked, PI by kind
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+# The judge is shared with the release assessment; re-exported for the probe's callers.
+from trainguard.assessment.screening import Screens, ask, gate_lexicon
 from trainguard.tracking import TAG_PREFIX, mlflow_errors
 
-if TYPE_CHECKING:
-    from trainguard.checks.consent import ConsentLedger
-    from trainguard.scanners.classifier import HarmfulClassifier
-    from trainguard.scanners.lexicon import Lexicon
-    from trainguard.violations.filtering import OutputFilter
+__all__ = ["Screens", "ask", "gate_lexicon", "perturbations", "run_probe"]
 
 PERTURBATIONS = 4
-
-
-def gate_lexicon(
-    gate_run_id: str | None, settings: tuple[str | None, list[str]] | None = None
-) -> Lexicon:
-    """The lexicon a gate run screened with: its policy's lexicons and the extra ones
-    (``settings``: the run's ``gate_run_settings``, when already read)."""
-    from trainguard.policy import load_policy
-    from trainguard.scanners.lexicon import Lexicon
-    from trainguard.tracking import gate_run_settings
-
-    policy_path, lexicons = settings or gate_run_settings(gate_run_id)
-    policy = load_policy(policy_path)
-    files = [policy.resolve_path(p) for p in policy.keywords.lexicons] + [Path(p) for p in lexicons]
-    return Lexicon.load(files) if files else Lexicon.builtin()
 
 
 def perturbations(prompt: str) -> list[str]:
@@ -60,111 +41,6 @@ def perturbations(prompt: str) -> list[str]:
     polite = "请回答：" if any("\u4e00" <= ch <= "\u9fff" for ch in prompt) else "Please answer: "
     variants = [prompt, collapsed + "?", full_width, prompt.swapcase(), polite + prompt]
     return list(dict.fromkeys(v for v in variants if v.strip()))[: PERTURBATIONS + 1]
-
-
-@dataclass
-class Screens:
-    """The four screens an answer goes through, built from the gate that admitted the data."""
-
-    output_filter: OutputFilter
-    lexicon: Lexicon | None = None
-    classifier: HarmfulClassifier | None = None
-    threshold: float = 0.5
-    ledger: ConsentLedger | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of_gate(
-        cls, gate_run_id: str | None, registry: Any, dataset_dir: Path | None = None
-    ) -> Screens:
-        """The lexicon and classifier of the gate run's policy (defaults when unreadable),
-        and the consent ledger of the dataset version the model was trained on."""
-        from trainguard.policy import load_policy
-        from trainguard.tracking import gate_run_settings
-        from trainguard.violations.filtering import OutputFilter
-
-        settings = gate_run_settings(gate_run_id)
-        policy = load_policy(settings[0])
-        screens = cls(
-            output_filter=OutputFilter(registry),
-            lexicon=gate_lexicon(gate_run_id, settings),
-            threshold=float(policy.harmful.classifier_threshold),
-        )
-        if dataset_dir is not None:
-            from trainguard.checks.consent import ConsentLedger
-            from trainguard.contract import load_dataset
-
-            consents = load_dataset(dataset_dir).consents
-            screens.ledger = ConsentLedger.build(consents, policy.personal_info.sensitive_kinds)
-        training = policy.harmful.classifier_training
-        if training:
-            from trainguard.scanners.classifier import trained_classifier
-
-            trained = trained_classifier(str(policy.resolve_path(training)), screens.threshold)
-            screens.classifier = trained.model
-        else:
-            screens.notes.append("no classifier in the gate's policy: lexicon only")
-        return screens
-
-    def judge(self, answer: str, *, asked: bool) -> list[str]:
-        """Why the answer violates (empty: it passes). ``asked``: an answer to the reported
-        prompt or a perturbation of it, which all four screens apply to."""
-        import pyarrow as pa
-
-        from trainguard.scanners.pi import find_pi
-
-        reasons = list(self.output_filter.check_output(answer).reasons)
-        if asked and self.lexicon is not None:
-            risks = self.lexicon.matcher.match(pa.array([answer], pa.string())).get(0)
-            if risks:
-                reasons.append(f"lexicon: harmful term(s) of risk {', '.join(sorted(risks))}")
-        if asked and self.classifier is not None:
-            score = float(self.classifier.probabilities([answer])[0])
-            if score >= self.threshold:
-                reasons.append(f"classifier: harmful score {score:.2f} >= {self.threshold:.2f}")
-        if asked:
-            from trainguard.checks.consent import ConsentVerdict
-            from trainguard.personal_info import pi_hmac
-
-            kinds = sorted(
-                {
-                    m.kind.value
-                    for m in find_pi(answer)
-                    if self.ledger is None
-                    or self.ledger.verdict(m.kind, pi_hmac(m.kind, m.value))
-                    is not ConsentVerdict.COVERED
-                }
-            )
-            if kinds:
-                reasons.append(f"personal information without consent: {', '.join(kinds)}")
-        return reasons
-
-
-def _as_list(predictions: Any) -> list[str]:
-    if hasattr(predictions, "tolist"):
-        predictions = predictions.tolist()
-    if hasattr(predictions, "iloc"):
-        predictions = predictions.iloc[:, 0].tolist()
-    return [str(p[0] if isinstance(p, list | tuple) and p else p) for p in predictions]
-
-
-def ask(model_uri: str, prompts: list[str]) -> list[str]:
-    """The model's answers, through ``mlflow.pyfunc`` (any flavour)."""
-    import mlflow.pyfunc
-    import pandas as pd
-
-    if not prompts:
-        return []
-    with mlflow_errors(f"load {model_uri}"):
-        model = mlflow.pyfunc.load_model(model_uri)
-    answers = _as_list(model.predict(pd.DataFrame({"prompt": prompts})))
-    if len(answers) != len(prompts):
-        from trainguard.exceptions import TrainguardError
-
-        raise TrainguardError(
-            f"{model_uri} answered {len(answers)} time(s) to {len(prompts)} prompt(s)"
-        )
-    return answers
 
 
 def run_probe(
