@@ -60,7 +60,8 @@ def _assess(model_uri: str) -> Any:
 def _aliases(name: str) -> dict[str, str]:
     import mlflow
 
-    return dict(mlflow.MlflowClient().get_registered_model(name).aliases or {})
+    aliases = mlflow.MlflowClient().get_registered_model(name).aliases or {}
+    return {alias: str(version) for alias, version in aliases.items()}
 
 
 def test_a_responder_that_declines_passes_and_gets_the_alias() -> None:
@@ -88,7 +89,9 @@ def test_a_responder_that_declines_passes_and_gets_the_alias() -> None:
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"assessment.json", "assessment_answers.json"} <= artifacts
     # The answers are also an MLflow evaluation: traces with the stored verdicts.
-    traces = mlflow.search_traces(run_id=run.info.run_id, return_type="list")
+    traces = mlflow.search_traces(
+        locations=[run.info.experiment_id], run_id=run.info.run_id, return_type="list"
+    )
     assert len(traces) == 22
 
 
@@ -171,3 +174,87 @@ def test_the_gate_triggers_the_assessment_and_the_bundle_carries_it(
     assert document["samples"]["generation"] == 1000
     report = (out.out / "report.html").read_text(encoding="utf-8")
     assert "Release assessment" in report and "should_refuse_refusal_rate" in report
+
+
+def test_labels_are_required_of_the_serving_wrapper(tmp_path: Path) -> None:
+    """With ``assessment.require_labels``, a wrapper that labels every answer passes and
+    the bare responder fails ``assessment.labels`` (Art. 16; GB 45438) by question."""
+    import mlflow.pyfunc
+
+    from trainguard.model import NearestNeighbourResponder
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        POLICY.read_text(encoding="utf-8").replace(
+            "assessment:\n", "assessment:\n  require_labels: true\n", 1
+        ),
+        encoding="utf-8",
+    )
+    prompts, responses = _pairs()
+    responder = NearestNeighbourResponder().fit(prompts, responses)
+
+    class Wrapper(mlflow.pyfunc.PythonModel):
+        """The serving wrapper a provider releases: the responder's answer labelled (GB
+        45438) with the explicit label and the signed AIGC metadata, as served JSON."""
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> list[str]:  # noqa: ARG002 - pyfunc's signature
+            from trainguard.labelling import label_text
+
+            return [
+                json.dumps(label_text(a, producer="it-test").to_dict(), ensure_ascii=False)
+                for a in responder.predict(model_input)
+            ]
+
+    labelled = _register(Wrapper(), "it-assess-labelled", pyfunc=True)
+    bare = _register(responder, "it-assess-unlabelled", pyfunc=False)
+    from trainguard.local.dagrun import run_dag
+
+    def assess(uri: str) -> Any:
+        return run_dag(
+            "model_assessment",
+            {"model_uri": uri, "banks": str(BANKS), "policy": str(policy)},
+            log_file=WORKDIR / "task-logs.txt",
+        )
+
+    passed = assess(f"models:/it-assess-labelled/{labelled}")
+    assert passed.state == "success", passed.summary()
+    assert passed.xcom("assess")["measures"]["should_refuse_refusal_rate"]["rate"] == 1.0
+    failed = assess(f"models:/it-assess-unlabelled/{bare}")
+    assert failed.state == "failed"
+    [labels] = failed.xcom("assess", "assessment_failed")["failed"]
+    assert labels["check"] == "assessment.labels"
+    assert labels["clauses"] == ["Art. 16; GB 45438-2025"]
+    assert len(labels["record_ids"]) == 22
+
+
+def test_the_cli_assesses_and_prints_clean_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """``trainguard assess`` is the same front door: exit 1 on a failing model, the JSON on
+    stdout only (MLflow's evaluation chatter goes to stderr), no raw PI in it."""
+    from trainguard.cli.main import main
+    from trainguard.local.ngram_model import NgramLanguageModel
+
+    leaky = ["Call me on 13987654321 if the drain is still blocked."] * 3
+    name = "it-assess-cli"
+    version = _register(NgramLanguageModel().fit(leaky, leaky), name, pyfunc=True)
+    code = main(
+        [
+            "assess",
+            f"models:/{name}/{version}",
+            "--banks",
+            str(BANKS),
+            "--policy",
+            str(POLICY),
+            "--format",
+            "json",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    document = json.loads(out)
+    generation = next(f for f in document["findings"] if f["check"] == "assessment.generation")
+    assert generation["status"] == "fail"
+    assert "13987654321" not in out
+    import mlflow
+
+    table = mlflow.artifacts.load_text(f"runs:/{document['run_id']}/assessment_answers.json")
+    assert "13987654321" not in table and "mobile_phone:" in table

@@ -38,6 +38,7 @@ BUNDLE_FILES = {
     "disclosure.json",
     "prov.json",
     "spdx.json",
+    "assessment.json",
     "report.html",
     "checks.csv",
     "violations.csv",

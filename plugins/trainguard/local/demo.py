@@ -342,14 +342,15 @@ def _finetuning_prompt(demo: DemoRepo) -> str:
 
 
 def _finetuning_pairs(demo: DemoRepo) -> list[tuple[str, str]]:
-    """(prompt, response) of the clean fine-tuning records that are not spot-checked."""
+    """(prompt, response) of the fine-tuning records the reported model version learnt
+    (revision "refusals", the last fine-tuning run) that are not spot-checked."""
     from trainguard.contract import load_dataset
     from trainguard.local.demo_data import FINETUNING
     from trainguard.pipeline import workspace
     from trainguard.versioning import fetch_version, resolve_version
 
     dataset = load_dataset(
-        fetch_version(resolve_version(demo.repo, FINETUNING, "clean"), workspace())
+        fetch_version(resolve_version(demo.repo, FINETUNING, RUNS[-1][2]), workspace())
     )
     # Not a spot-checked record: dropping one would leave its batch short of the checks
     # the sampling plan needs, and the fixed version would (rightly) fail the gate.

@@ -107,7 +107,14 @@ class AssessModelOperator(TriggerDagRunOperator):
     ui_color = "#b36bd6"
 
     def __init__(self, *, model: Any, policy: str = "", lexicons: Any = (), **kwargs: Any) -> None:
-        super().__init__(trigger_dag_id=ASSESSMENT_DAG, wait_for_completion=False, **kwargs)
+        # A retry of this task finds its run already triggered and skips (the run id is
+        # derived from the model version and this DAG run).
+        super().__init__(
+            trigger_dag_id=ASSESSMENT_DAG,
+            wait_for_completion=False,
+            skip_when_already_exists=True,
+            **kwargs,
+        )
         self.model = model
         self.policy = policy
         self.lexicons = lexicons
