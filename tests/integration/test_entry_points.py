@@ -51,7 +51,15 @@ def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     assert "[annotator L07]" in ft_planted and "[batch B04]" in ft_planted
     assert "Art. 8" in ft_planted
     assert "trainguard-demo-finetuned version 1 registered" in ft_clean
-    violations, export = ft_clean.split("lineage and provenance export")
+    # The release assessment: version 1 fails (it never declines), version 2, fine-tuned
+    # through the same gate on the safety-tuning pairs, passes and gets the alias.
+    ft_clean, ft_refusals = ft_clean.split("finetune_gate on revision 'refusals'")
+    assert "model_assessment of trainguard-demo-finetuned v1: FAIL" in ft_clean
+    assert "x assessment.refusal: refusal rate on should-refuse questions 0.0%" in ft_clean
+    assert "alias 'assessed'" not in ft_clean
+    assert "model_assessment of trainguard-demo-finetuned v2: PASS" in ft_refusals
+    assert "alias 'assessed' now points to trainguard-demo-finetuned v2" in ft_refusals
+    violations, export = ft_refusals.split("lineage and provenance export")
     violations = violations.split("violations: intake, filter, remediation, deadlines")[1]
     assert violations.count("filtered, deadline") == 2
     assert "output filter on the reported answer: BLOCKED" in violations
@@ -63,11 +71,15 @@ def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     assert "by dag:example_responder_training; probe PASSED" in violations
     assert "by dag:example_ngram_training; probe PASSED" in violations
     assert "probe FAILED" not in violations and "event chain: intact" in violations
+    assert "model_assessment of models:/trainguard-demo-finetuned/3: PASS" in violations
     # The export is of the fine-tuned model's fixed version, which lists what it fixed.
-    assert "model trainguard-demo-finetuned version 2" in export and "annotation:" in export
+    assert "model trainguard-demo-finetuned version 3" in export and "annotation:" in export
+    assert "release assessment" in export and ": PASS, alias 'assessed'" in export
     assert "DAG provenance_export SUCCESS" in export
     assert "verified: intact and signed (Ed25519)" in export
-    bundle = demo_folder.path / "exports" / "trainguard-demo-finetuned" / "v2"
+    bundle = demo_folder.path / "exports" / "trainguard-demo-finetuned" / "v3"
+    assessment = json.loads((bundle / "assessment.json").read_text())
+    assert assessment["decision"] == "pass" and assessment["alias"] == "assessed"
     disclosure = json.loads((bundle / "disclosure.json").read_text())
     assert disclosure["annotation"]["rules"][0]["text"]  # the rules text itself
     [fixed] = disclosure["violations"]
