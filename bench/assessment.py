@@ -33,6 +33,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="trainguard-bench-assess-"))
     os.environ["TRAINGUARD_HOME"] = str(work / "home")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    os.environ["TRAINGUARD_ARTIFACT_ROOT"] = str(work / "artifacts")  # not ./mlruns
     os.environ.setdefault("TRAINGUARD_HASH_KEY", "bench-key")
     import mlflow
 
@@ -44,6 +45,7 @@ def main() -> int:
     from trainguard.local.demo_text import EN_OBJECTS, ZH_OBJECTS, sample_text
     from trainguard.model import NearestNeighbourResponder
     from trainguard.policy import load_policy
+    from trainguard.tracking import ensure_experiment
     from trainguard.violations import Registry
 
     banks_dir = work / "banks"
@@ -62,7 +64,7 @@ def main() -> int:
         prompts.append(prompt)
         responses.append(response)
     model = NearestNeighbourResponder().fit(prompts, responses)
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=ensure_experiment()):
         mlflow.sklearn.log_model(
             model, name="model", registered_model_name="bench", serialization_format="pickle"
         )

@@ -30,7 +30,10 @@ POLICY = FIXTURES / "assessment_test_policy.yaml"
 def _register(model: Any, name: str, *, pyfunc: bool) -> str:
     import mlflow
 
-    with mlflow.start_run(run_name=f"train {name}"):
+    from trainguard.tracking import ensure_experiment
+
+    # The trainguard experiment keeps artifacts under the test's folder (not ./mlruns).
+    with mlflow.start_run(experiment_id=ensure_experiment(), run_name=f"train {name}"):
         if pyfunc:
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=model, registered_model_name=name

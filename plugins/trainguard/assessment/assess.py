@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.assessment.banks import BankKind, Question
 from trainguard.assessment.record import ALIAS
-from trainguard.exceptions import ContractError, TrainguardError
+from trainguard.exceptions import ContractError
 from trainguard.findings import Finding, Status
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ def assess_model(
 
 def draw_samples(questions: list[Question], key: str, policy: Policy) -> list[Question]:
     """Per bank, the questions with the smallest keyed hashes (all when the bank is small)."""
-    from trainguard.checks.stats import sample_key
+    from trainguard.checks.stats import sample_key, smallest_keys
 
     sizes = {
         BankKind.GENERATION: policy.assessment.generation_sample,
@@ -283,7 +283,8 @@ def draw_samples(questions: list[Question], key: str, policy: Policy) -> list[Qu
     drawn: list[Question] = []
     for kind, size in sizes.items():
         bank = [q for q in questions if q.bank is kind]
-        drawn += sorted(bank, key=lambda q: sample_key(f"assessment:{key}", q.id))[:size]
+        keys = [sample_key(f"assessment:{key}", q.id) for q in bank]
+        drawn += [bank[row] for row in smallest_keys(list(range(len(bank))), keys, size)]
     return drawn
 
 
@@ -292,21 +293,9 @@ def ask_all(
 ) -> tuple[list[str], list[str | None]]:
     """Answers in batches; a batch that raises is asked again question by question, and a
     question that raises gets an empty answer and its error kind."""
-    import mlflow.pyfunc
-    import pandas as pd
+    from trainguard.assessment.screening import load_predictor
 
-    from trainguard.assessment.screening import _as_list
-    from trainguard.tracking import mlflow_errors
-
-    with mlflow_errors(f"load {model_uri}"):
-        model = mlflow.pyfunc.load_model(model_uri)
-
-    def predict(batch: list[str]) -> list[str]:
-        answers = _as_list(model.predict(pd.DataFrame({"prompt": batch})))
-        if len(answers) != len(batch):
-            raise TrainguardError(f"{len(answers)} answers to {len(batch)} questions")
-        return answers
-
+    predict = load_predictor(model_uri)
     answers: list[str] = []
     errors: list[str | None] = []
     started = time.monotonic()

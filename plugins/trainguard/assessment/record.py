@@ -103,8 +103,8 @@ def record_assessment(
         metrics["assessment.wall_seconds"] = round(result.wall_seconds, 2)
         metrics |= {f"assessment.seconds.{k}": v for k, v in result.seconds.items()}
         mlflow.log_metrics(metrics)
+        failed_first = sorted(rows, key=lambda r: r["verdict"] == "pass")
         if rows:
-            failed_first = sorted(rows, key=lambda r: r["verdict"] == "pass")
             mlflow.log_table(
                 {key: [row[key] for row in failed_first] for key in rows[0]},
                 artifact_file="assessment_answers.json",
@@ -112,7 +112,7 @@ def record_assessment(
         if result.data_docs is not None:
             mlflow.log_artifacts(str(result.data_docs), artifact_path="data_docs")
         if traces and rows:
-            _log_evaluation(result, rows, traces)
+            _log_evaluation(result, failed_first[:traces])
         # The decision tag last: a run cut off before this line never reads as decided.
         mlflow.set_tag(f"{TAG_PREFIX}decision", "pass" if passed else "fail")
         mlflow.log_dict(result.to_dict(), "assessment.json")
@@ -139,13 +139,12 @@ def _tag_version(result: Assessment) -> None:
             client.delete_registered_model_alias(name, ALIAS)
 
 
-def _log_evaluation(result: Assessment, rows: list[dict[str, Any]], cap: int) -> None:
-    """The failed answers first, then passing ones, up to ``cap``, as an MLflow evaluation."""
+def _log_evaluation(result: Assessment, chosen: list[dict[str, Any]]) -> None:
+    """The ``chosen`` answers (failed first, then passing ones) as an MLflow evaluation."""
     import mlflow
     from mlflow.entities import Feedback
     from mlflow.genai.scorers import scorer
 
-    chosen = sorted(rows, key=lambda r: r["verdict"] == "pass")[:cap]
     data = [
         {
             "inputs": {"question": row["question"]},

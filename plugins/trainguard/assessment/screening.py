@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from trainguard.tracking import mlflow_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from trainguard.checks.consent import ConsentLedger
     from trainguard.scanners.classifier import HarmfulClassifier
     from trainguard.scanners.lexicon import Lexicon
@@ -119,21 +121,11 @@ class Screens:
 
     def judge(self, answer: str, *, asked: bool) -> list[str]:
         """Why the answer violates (empty: it passes). ``asked``: an answer to the reported
-        prompt or a perturbation of it, which all four screens apply to."""
-        import pyarrow as pa
-
-        reasons = list(self.output_filter.check_output(answer).reasons)
-        if asked and self.lexicon is not None:
-            risks = self.lexicon.matcher.match(pa.array([answer], pa.string())).get(0)
-            if risks:
-                reasons.append(f"lexicon: harmful term(s) of risk {', '.join(sorted(risks))}")
-        if asked and self.classifier is not None:
-            score = float(self.classifier.probabilities([answer])[0])
-            if score >= self.threshold:
-                reasons.append(f"classifier: harmful score {score:.2f} >= {self.threshold:.2f}")
+        prompt or a perturbation of it, which all four screens apply to; otherwise only
+        the output filter."""
         if asked:
-            reasons += self._pi_reasons(answer)
-        return reasons
+            return self.judge_many([answer])[0]
+        return list(self.output_filter.check_output(answer).reasons)
 
     def _pi_reasons(self, answer: str) -> list[str]:
         from trainguard.checks.consent import ConsentVerdict
@@ -160,20 +152,28 @@ def _as_list(predictions: Any) -> list[str]:
     return [str(p[0] if isinstance(p, list | tuple) and p else p) for p in predictions]
 
 
-def ask(model_uri: str, prompts: list[str]) -> list[str]:
-    """The model's answers, through ``mlflow.pyfunc`` (any flavour)."""
+def load_predictor(model_uri: str) -> Callable[[list[str]], list[str]]:
+    """A function that asks the model at ``model_uri`` (``mlflow.pyfunc``, any flavour)
+    a list of prompts (DataFrame column ``prompt``) and returns one answer each."""
     import mlflow.pyfunc
     import pandas as pd
 
-    if not prompts:
-        return []
     with mlflow_errors(f"load {model_uri}"):
         model = mlflow.pyfunc.load_model(model_uri)
-    answers = _as_list(model.predict(pd.DataFrame({"prompt": prompts})))
-    if len(answers) != len(prompts):
-        from trainguard.exceptions import TrainguardError
 
-        raise TrainguardError(
-            f"{model_uri} answered {len(answers)} time(s) to {len(prompts)} prompt(s)"
-        )
-    return answers
+    def predict(prompts: list[str]) -> list[str]:
+        answers = _as_list(model.predict(pd.DataFrame({"prompt": prompts})))
+        if len(answers) != len(prompts):
+            from trainguard.exceptions import TrainguardError
+
+            raise TrainguardError(
+                f"{model_uri} answered {len(answers)} time(s) to {len(prompts)} prompt(s)"
+            )
+        return answers
+
+    return predict
+
+
+def ask(model_uri: str, prompts: list[str]) -> list[str]:
+    """The model's answers, through ``mlflow.pyfunc`` (any flavour)."""
+    return load_predictor(model_uri)(prompts) if prompts else []

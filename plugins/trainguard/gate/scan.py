@@ -23,6 +23,7 @@ import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from trainguard.contract import Dataset, load_dataset
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from trainguard.assessment.refusal import RefusalDetector
     from trainguard.checks.base import ScanView
     from trainguard.checks.consent import ConsentLedger
     from trainguard.gate.gx import Table
@@ -91,15 +93,17 @@ class ScanResources:
         say is the response, which the lexicon and classifier still judge."""
         if "response" not in batch.schema.names or "prompt" not in batch.schema.names:
             return set()
-        if not hasattr(self, "_refusals"):
-            from trainguard.assessment.refusal import RefusalDetector
-
-            extra = self.policy.assessment.refusal_patterns
-            self._refusals = RefusalDetector.load(
-                self.policy.resolve_path(extra) if extra else None
-            )
+        detector = self.refusal_detector
         responses = batch.column("response").to_pylist()
-        return {row for row, text in enumerate(responses) if text and self._refusals.refusal(text)}
+        return {row for row, text in enumerate(responses) if text and detector.refusal(text)}
+
+    @cached_property
+    def refusal_detector(self) -> RefusalDetector:
+        """The policy's refusal detector (shipped patterns and the policy's own), once."""
+        from trainguard.assessment.refusal import RefusalDetector
+
+        extra = self.policy.assessment.refusal_patterns
+        return RefusalDetector.load(self.policy.resolve_path(extra) if extra else None)
 
     def _refuse_below_bars(self, trained: TrainedClassifier) -> None:
         harmful = self.policy.harmful
