@@ -77,6 +77,11 @@ class PolicyError(TrainguardError):
     """Raised when a policy file is malformed, has unknown keys or out-of-range values."""
 
 
+class ConfigError(TrainguardError):
+    """Raised when ``trainguard.toml`` is unreadable or names an unknown setting, or a
+    command that reads a store finds none where its settings point."""
+
+
 class DatasetVersionError(TrainguardError):
     """Raised when a dataset version cannot be resolved or fetched from git and DVC."""
 

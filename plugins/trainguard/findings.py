@@ -35,6 +35,32 @@ LEXICON_ONLY = {
 MAX_RECORD_IDS = 100  # per finding in the report; the full list goes to the annotations file
 
 
+def amount(value: Any, *, percent: bool = False) -> str:
+    """A number as a sentence shows it: 0.05 -> "5%" for a rate, 12000 -> "12,000"."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if percent:
+        return f"{number * 100:.3g}%"
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.4g}"
+
+
+def beyond(threshold: str, *, percent: bool = False, unit: str = "") -> str:
+    """What a failed value is, against a threshold as the gate writes it ("<= 0.05"):
+    "above the 5% limit", "below the 90% minimum", "outside 1-5"."""
+    unit = f" {unit}" if unit else ""
+    operator, _, rest = threshold.partition(" ")
+    if operator == "<=":
+        return f"above the {amount(rest, percent=percent)}{unit} limit"
+    if operator == ">=":
+        return f"below the {amount(rest, percent=percent)}{unit} minimum"
+    low, sep, high = rest.partition(" and ")
+    if operator == "between" and sep:
+        return f"outside {amount(low, percent=percent)}-{amount(high, percent=percent)}{unit}"
+    return f"outside {threshold}"
+
+
 @dataclass(frozen=True)
 class Finding:
     check: str

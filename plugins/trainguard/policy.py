@@ -166,8 +166,21 @@ class ViolationPolicy(_Section):
     at_risk_fraction: Fraction = Field(gt=0, lt=1)
     timezone: str = Field(min_length=1)
     weekend_days: list[int]
+    holiday_calendar: str
     holidays: list[dt.date]
     extra_working_days: list[dt.date]
+
+    @field_validator("holiday_calendar")
+    @classmethod
+    def _known_country(cls, code: str) -> str:
+        import holidays
+
+        if code and code not in holidays.list_supported_countries():
+            raise ValueError(
+                f"'{code}' is not a country the holidays library knows (an ISO 3166 code "
+                "such as CN; empty for none)"
+            )
+        return code
 
     @field_validator("timezone")
     @classmethod

@@ -7,6 +7,11 @@ Two kinds of settings:
   ``AIRFLOW__TRAINGUARD__<OPTION>``), read only by the Airflow layer, which is why
   ``option()`` imports Airflow's configuration inside the function.
 
+A third source feeds ``ENV``: ``trainguard.toml``, the file ``trainguard demo`` writes in
+its working folder (``use_workspace``). The command line reads it from ``--workdir``, from
+``$TRAINGUARD_HOME`` or from the nearest folder above the current one that holds it, so a
+command finds the stores a demo or a deployment made without a dozen exports.
+
 No other module reads ``os.environ`` for a setting or calls ``conf.get("trainguard", ...)``;
 ``get_provider_info()`` declares the options to Airflow (the ``apache_airflow_provider``
 entry point), so ``airflow config list`` shows them with their defaults.
@@ -15,7 +20,7 @@ entry point), so ``airflow config list`` shows them with their defaults.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +185,123 @@ def package_version() -> str:
         return version("trainguard")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
+
+
+CONFIG_FILE = "trainguard.toml"
+# The settings a trainguard.toml may carry: trainguard's own, and MLflow's tracking URI.
+CONFIG_KEYS = (*ENV, "MLFLOW_TRACKING_URI")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a command's settings come from: a ``trainguard.toml`` and how it was found
+    (``--workdir``, ``TRAINGUARD_HOME``, or found above the current folder), or none."""
+
+    config: Path | None
+    found_by: str
+    values: dict[str, str]
+
+    def describe(self) -> str:
+        if self.config is None:
+            return f"no {CONFIG_FILE} ({self.found_by})"
+        return f"{self.config} ({self.found_by})"
+
+
+def read_config(path: Path) -> dict[str, str]:
+    """The ``[env]`` table of a ``trainguard.toml``: setting name -> value (strings)."""
+    import tomllib
+
+    from trainguard.exceptions import ConfigError
+
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    unknown_tables = sorted(set(document) - {"env"})
+    if unknown_tables:
+        raise ConfigError(f"{path}: unknown table(s) {unknown_tables}; expected only [env]")
+    values = document.get("env", {})
+    if not isinstance(values, dict):
+        raise ConfigError(f'{path}: [env] must be a table of NAME = "value"')
+    for name, value in values.items():
+        if name not in CONFIG_KEYS:
+            raise ConfigError(
+                f"{path}: [env] {name} is not a trainguard setting; expected one of "
+                f"{', '.join(CONFIG_KEYS)}"
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: [env] {name} must be a string, got {value!r}")
+    return dict(values)
+
+
+def write_config(folder: Path, values: dict[str, str], *, comment: str) -> Path:
+    """Write ``folder/trainguard.toml`` (owner-only: it may hold keys)."""
+    import json
+
+    unknown = sorted(set(values) - set(CONFIG_KEYS))
+    if unknown:  # a bug in the caller, not the user's input
+        raise ValueError(f"not trainguard settings: {unknown}")
+    lines = [f"# {line}" for line in comment.splitlines()]
+    # A JSON string is a valid TOML basic string (same escapes), so json.dumps quotes.
+    lines += ["[env]", *(f"{name} = {json.dumps(value)}" for name, value in values.items())]
+    path = folder / CONFIG_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def find_workspace(workdir: Path | None = None, start: Path | None = None) -> Workspace:
+    """The ``trainguard.toml`` a command uses: ``workdir``'s, else ``$TRAINGUARD_HOME``'s,
+    else the nearest one in ``start`` (the current folder) or a folder above it."""
+    from trainguard.exceptions import ConfigError
+
+    if workdir is not None:
+        if not workdir.is_dir():
+            raise ConfigError(f"--workdir {workdir}: no such folder")
+        config = workdir / CONFIG_FILE
+        if config.is_file():
+            return Workspace(config, "--workdir", read_config(config))
+        return Workspace(None, f"--workdir {workdir} has none", {})
+    home = os.environ.get("TRAINGUARD_HOME")
+    if home and (Path(home) / CONFIG_FILE).is_file():
+        config = Path(home) / CONFIG_FILE
+        return Workspace(config, "$TRAINGUARD_HOME", read_config(config))
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            config = folder / CONFIG_FILE
+            return Workspace(config, f"found above {here}", read_config(config))
+    return Workspace(None, f"none in {here} or above, and --workdir not given", {})
+
+
+_workspace: Workspace | None = None
+
+
+def use_workspace(workdir: Path | None = None) -> Workspace:
+    """Apply the settings of the command's ``trainguard.toml`` to this process.
+
+    Given ``--workdir``, its file wins over the environment and ``TRAINGUARD_HOME``
+    becomes the folder (a flag is the most explicit choice); a file found otherwise
+    fills in only what the environment leaves unset.
+    """
+    global _workspace
+    workspace = find_workspace(workdir)
+    explicit = workdir is not None
+    values = dict(workspace.values)
+    if explicit:
+        values.setdefault("TRAINGUARD_HOME", str(workdir.resolve()))  # type: ignore[union-attr]
+    for name, value in values.items():
+        if explicit or not os.environ.get(name):
+            os.environ[name] = value
+    _workspace = replace(workspace, values=values)
+    return _workspace
+
+
+def workspace() -> Workspace:
+    """The workspace ``use_workspace`` applied (none: the environment alone)."""
+    return _workspace or Workspace(None, "settings from the environment only", {})
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -121,6 +121,38 @@ def mlflow_errors(action: str) -> Iterator[None]:
         raise TrackingError(f"MLflow at {uri} could not {action}: {cause}") from exc
 
 
+def require_tracking_store() -> str:
+    """The tracking URI of a command that only reads MLflow (lineage, export, impact).
+
+    MLflow creates an empty store wherever its URI points (by default ``mlflow.db`` in the
+    current folder, after half a minute of migrations); a read must instead say which store
+    it looked for, and where that setting came from, so nothing is created by asking.
+    """
+    import os
+    from pathlib import Path
+
+    from trainguard.exceptions import ConfigError
+    from trainguard.settings import workspace
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    where = workspace().describe()
+    if not uri:
+        raise ConfigError(
+            f"no MLflow tracking store configured: MLFLOW_TRACKING_URI is unset and there is "
+            f"{where}; pass --workdir DIR (the folder `trainguard demo` wrote) or set "
+            "MLFLOW_TRACKING_URI"
+        )
+    if uri.startswith("sqlite:///"):
+        local = Path(uri.removeprefix("sqlite:///"))
+        if not local.is_file():
+            raise ConfigError(f"no MLflow store at {local} (MLFLOW_TRACKING_URI={uri}; {where})")
+    elif uri.startswith("file:") or "://" not in uri:
+        local = Path(uri.removeprefix("file://").removeprefix("file:"))
+        if not local.is_dir():
+            raise ConfigError(f"no MLflow store at {local} (MLFLOW_TRACKING_URI={uri}; {where})")
+    return uri
+
+
 def ensure_experiment(name: str | None = None) -> str:
     """The experiment id, creating it (with the configured artifact root) when missing."""
     import mlflow
@@ -135,7 +167,9 @@ def ensure_experiment(name: str | None = None) -> str:
         return mlflow.create_experiment(name, artifact_location=location)
 
 
-def _dataset_input(version: DatasetVersion, name: str) -> Any:
+def _dataset_input(version: DatasetVersion) -> Any:
+    """The dataset as MLflow lists it: one name per dataset path, the DVC md5 as digest,
+    so a gate run and the training runs it admitted show the same dataset."""
     from mlflow.data.meta_dataset import MetaDataset
 
     source = dvc_dataset_source()(
@@ -146,7 +180,7 @@ def _dataset_input(version: DatasetVersion, name: str) -> Any:
         remote=version.remote,
     )
     # MetaDataset declares profile abstract in its stubs but implements it (MLflow 3).
-    return MetaDataset(source=source, name=name, digest=version.md5)  # type: ignore[abstract]
+    return MetaDataset(source=source, name=version.path, digest=version.md5)  # type: ignore[abstract]
 
 
 def version_tags_of(version: DatasetVersion) -> dict[str, str]:
@@ -177,10 +211,10 @@ def log_gate_run(
         log_classifier_run(report, experiment_id) if report.classifier_model is not None else None
     )
     failed = report.failed
+    decision = report.decision.value
     tags = {
         f"{TAG_PREFIX}kind": "gate",
         f"{TAG_PREFIX}stage": stage,
-        f"{TAG_PREFIX}decision": report.decision.value,
         f"{TAG_PREFIX}failed_checks": ", ".join(sorted({f.check for f in failed})) or "none",
         f"{TAG_PREFIX}failed_clauses": "; ".join(sorted({c for f in failed for c in f.clauses}))
         or "none",
@@ -201,11 +235,11 @@ def log_gate_run(
         mlflow_errors("record the gate run"),
         mlflow.start_run(
             experiment_id=experiment_id,
-            run_name=f"gate {report.dataset_name}@{version.rev}",
+            run_name=f"gate {report.dataset_name}@{version.rev}: {decision.upper()}",
             tags=tags,
         ) as run,
     ):
-        mlflow.log_input(_dataset_input(version, report.dataset_name), context="gate")
+        mlflow.log_input(_dataset_input(version), context="gate")
         mlflow.set_tag("mlflow.note.content", _gate_note(report, version))
         mlflow.log_params(
             {
@@ -220,6 +254,7 @@ def log_gate_run(
         mlflow.log_metrics({f"gate.{k}": float(v) for k, v in report.metrics.items()})
         mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
         mlflow.log_dict(report.to_dict(), "findings.json")
+        _log_findings_table(report)
         mlflow.log_dict(policy.to_dict(), "policy.json")
         mlflow.log_dict(report.composition, "composition.json")
         mlflow.log_dict(report.harmful_classifier, "harmful_classifier.json")
@@ -240,7 +275,47 @@ def log_gate_run(
         if report.data_docs is not None:
             mlflow.log_artifacts(str(report.data_docs), "data_docs")
             mlflow.set_tag(f"{TAG_PREFIX}data_docs", "data_docs/index.html")
+        # The decision tag last: a run cut off before this line never reads as decided.
+        mlflow.set_tag(f"{TAG_PREFIX}decision", decision)
+        if decision != "pass":
+            # The runs list shows status, not tags: a failed gate must not look "Finished"
+            # like a passed one. Its decision tag tells it apart from a crashed run.
+            mlflow.end_run(status="FAILED")
         return run.info.run_id
+
+
+_STATUS_ORDER = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
+
+
+def _log_findings_table(report: GateReport) -> None:
+    """Every finding as an MLflow table (failed first), so the run shows it as rows."""
+    import mlflow
+
+    findings = sorted(
+        report.findings, key=lambda f: (_STATUS_ORDER.get(f.status.value, 4), f.check)
+    )
+    if not findings:
+        return
+    columns: dict[str, list[Any]] = {
+        "status": [f.status.value for f in findings],
+        "check": [f.check for f in findings],
+        "clause": ["; ".join(f.clauses) for f in findings],
+        "about": [f.source_id or f.entity or "corpus" for f in findings],
+        "message": [f.message for f in findings],
+        "observed": [_cell(f.observed) for f in findings],
+        "threshold": [_cell(f.threshold) for f in findings],
+        "records": [len(f.record_ids) for f in findings],
+    }
+    mlflow.log_table(columns, artifact_file="findings_table.json")
+
+
+def _cell(value: Any) -> str:
+    """One table cell: tables want one type per column, findings carry numbers or lists."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 CLASSIFIER_MODEL_NAME = "trainguard-harmful-classifier"
@@ -446,9 +521,7 @@ def log_trained_model(
             run_name=f"train {model_name} on {version.path}@{version.rev}",
             tags={f"{TAG_PREFIX}kind": "training", **lineage, **(context_tags or {})},
         ) as run:
-            mlflow.log_input(
-                _dataset_input(version, version.path.rsplit("/", 1)[-1]), context="training"
-            )
+            mlflow.log_input(_dataset_input(version), context="training")
             mlflow.log_params({**params, **library_versions()})
             mlflow.log_metrics(metrics)
             gate_link = run_link(experiment_id, gate_run_id)

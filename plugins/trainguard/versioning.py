@@ -121,6 +121,37 @@ def resolve_version(repo: str | Path, path: str, rev: str) -> DatasetVersion:
     )
 
 
+@dataclass(frozen=True)
+class TrackedDigest:
+    """The DVC md5 of a dataset folder in a DVC workspace, and whether its files still
+    match it (``dvc status``): only then is it the digest the gate reports."""
+
+    md5: str
+    dvc_file: Path
+    unchanged: bool
+
+
+def tracked_digest(dataset_dir: str | Path) -> TrackedDigest | None:
+    """``<dir>.dvc`` beside a dataset folder in a DVC repository, or None if untracked."""
+    folder = Path(dataset_dir).resolve()
+    dvc_file = folder.parent / f"{folder.name}.dvc"
+    root = next((p for p in (folder, *folder.parents) if (p / ".dvc").is_dir()), None)
+    if root is None or not dvc_file.is_file():
+        return None
+    try:
+        md5 = str(yaml.safe_load(dvc_file.read_text(encoding="utf-8"))["outs"][0]["md5"])
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        raise DatasetVersionError(f"{dvc_file} has no output md5") from None
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(root)) as repo:
+            changes = repo.status(targets=[str(dvc_file)])
+    except Exception as exc:  # noqa: BLE001 - any DVC failure: say so, name the file
+        raise DatasetVersionError(f"dvc status of {dvc_file} failed: {exc}") from None
+    return TrackedDigest(md5.removesuffix(".dir"), dvc_file, unchanged=not changes)
+
+
 def _default_remote(repo: str, commit: str) -> str:
     try:
         config = run_tool(["git", "show", f"{commit}:.dvc/config"], repo, "no DVC config")

@@ -87,6 +87,41 @@ def test_demo_runs_the_failed_then_passed_gate(demo_folder: DemoFolder) -> None:
     assert (demo_folder.path / "mlflow.db").exists()
 
 
+def test_the_commands_the_demo_prints_work_as_printed(demo_folder: DemoFolder) -> None:
+    """Each `$ ...` line the demo ends with, run by a shell in a new environment (no
+    MLflow or trainguard variables) from the folder the demo ran in: they find the demo's
+    stores through its trainguard.toml, and none creates a store."""
+    from conftest import clean_env
+
+    assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
+    commands = [
+        line.strip().removeprefix("$ ")
+        for line in demo_folder.stdout.splitlines()
+        if line.startswith("  $ ")
+    ]
+    assert len(commands) == 4, demo_folder.stdout[-1500:]
+    toml = demo_folder.path / "trainguard.toml"
+    assert toml.stat().st_mode & 0o777 == 0o600
+    before = sorted(p.name for p in Path.cwd().iterdir())
+    outputs = {}
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            check=False,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout[-1000:]}\n{done.stderr[-1000:]}"
+        outputs[command.split()[1]] = done.stdout
+    assert "harmful_output" in outputs["violations"]  # the closed harmful answer is listed
+    assert "ID" in outputs["violations"].splitlines()[0]  # a table with headers
+    assert "model trainguard-demo-finetuned version 3" in outputs["lineage"]
+    assert "intact; manifest and signature verify" in outputs["export"]
+    assert sorted(p.name for p in Path.cwd().iterdir()) == before  # no mlflow.db here
+
+
 def test_airflow_reads_the_trainguard_options_from_the_provider_entry_point() -> None:
     """`airflow providers list` names trainguard and `airflow config get-value` finds the
     [trainguard] defaults it declares, with nothing in airflow.cfg."""

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dataset_factory import write_dataset
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +61,22 @@ def test_policy_show_prints_every_setting_with_clause() -> None:
     assert len(document["digest"]) == 64
     assert document["profile"] == "development" and document["deviations"] == []
     assert "# profile: development" in text.stdout
+
+
+def test_scan_in_a_dvc_workspace_reports_the_dvc_md5(tmp_path: Path) -> None:
+    """Inside a DVC repository `scan` names the version as the gate does (its DVC md5);
+    once a file changes, the digest is of the files as scanned, and it says so."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(tmp_path / "site")}
+    subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=tmp_path, check=True, env=env)
+    root = write_dataset(tmp_path / "corpus")
+    subprocess.run([dvc, "add", "-q", "corpus"], cwd=tmp_path, check=True, env=env)
+    md5 = yaml.safe_load((tmp_path / "corpus.dvc").read_text())["outs"][0]["md5"]
+    tracked = trainguard("scan", str(root), "--format", "json")
+    assert tracked.returncode in (0, 1), tracked.stderr
+    assert json.loads(tracked.stdout)["dataset"]["digest"] == md5.removesuffix(".dir")
+    assert f"md5 {md5.removesuffix('.dir')}" in tracked.stderr
+    (root / "sources.yaml").write_text((root / "sources.yaml").read_text() + "\n", encoding="utf-8")
+    changed = trainguard("scan", str(root), "--format", "json")
+    assert json.loads(changed.stdout)["dataset"]["digest"] != md5.removesuffix(".dir")
+    assert "modified since corpus.dvc" in changed.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.exceptions import ContractError
+from trainguard.exceptions import ContractError, PolicyError
 from trainguard.policy import load_policy
 from trainguard.violations import Registry, WorkingCalendar
 from trainguard.violations.filtering import OutputFilter, triage_and_filter
@@ -63,12 +63,65 @@ def test_working_days_skip_weekends_and_holidays_and_count_make_up_days() -> Non
     )
 
 
+# The State Council General Office's notice of the 2026 holidays (Nov. 2025), by hand: the
+# days off of each holiday and the weekend days worked in exchange (调休上班).
+STATE_COUNCIL_2026_DAYS_OFF = {
+    "New Year": ("2026-01-01", "2026-01-03"),
+    "Spring Festival": ("2026-02-15", "2026-02-23"),
+    "Qingming": ("2026-04-04", "2026-04-06"),
+    "Labour Day": ("2026-05-01", "2026-05-05"),
+    "Dragon Boat": ("2026-06-19", "2026-06-21"),
+    "Mid-Autumn": ("2026-09-25", "2026-09-27"),
+    "National Day": ("2026-10-01", "2026-10-07"),
+}
+STATE_COUNCIL_2026_MAKE_UP_DAYS = (
+    "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+)  # fmt: skip
+
+
+def test_the_default_calendar_is_the_state_councils_schedule() -> None:
+    """Every day off and every make-up working day of the 2026 notice, as the policy's
+    default calendar counts them (the holidays library, not a list we maintain)."""
+    calendar = WorkingCalendar.from_policy(load_policy(None))
+    for name, (first, last) in STATE_COUNCIL_2026_DAYS_OFF.items():
+        day = dt.date.fromisoformat(first)
+        while day <= dt.date.fromisoformat(last):
+            assert not calendar.is_working_day(day), f"{name}: {day} should be a day off"
+            day += dt.timedelta(days=1)
+    for made_up in STATE_COUNCIL_2026_MAKE_UP_DAYS:
+        assert calendar.is_working_day(dt.date.fromisoformat(made_up)), made_up
+    assert calendar.is_working_day(dt.date(2026, 10, 8))  # an ordinary Thursday
+    assert not calendar.is_working_day(dt.date(2026, 10, 11))  # an ordinary Sunday
+    assert "National Day" in calendar.days_off(2026)[dt.date(2026, 10, 1)]
+
+
+def test_the_policy_adds_days_off_and_overrides_the_calendar(tmp_path: Path) -> None:
+    """Policy holidays add days off; extra working days win over the library; an empty
+    calendar counts weekends only; an unknown country is a policy error naming it."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "violations:\n  holidays: ['2026-10-08']\n  extra_working_days: ['2026-10-07']\n",
+        encoding="utf-8",
+    )
+    calendar = WorkingCalendar.from_policy(load_policy(policy))
+    assert not calendar.is_working_day(dt.date(2026, 10, 8))
+    assert calendar.is_working_day(dt.date(2026, 10, 7))
+    policy.write_text("violations:\n  holiday_calendar: ''\n", encoding="utf-8")
+    weekends_only = WorkingCalendar.from_policy(load_policy(policy))
+    assert weekends_only.is_working_day(dt.date(2026, 10, 1))
+    assert not weekends_only.is_working_day(dt.date(2026, 10, 10))
+    policy.write_text("violations:\n  holiday_calendar: XX\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"holiday_calendar.*'XX' is not a country"):
+        load_policy(policy)
+
+
 def test_deadline_follows_the_kind_and_the_policy(registry: Registry) -> None:
     pi = report(registry, reported_at=SHANGHAI_MONDAY_NOON)
     harmful = report(registry, "harmful_output", reported_at=SHANGHAI_MONDAY_NOON)
     assert pi.clause == "Art. 13" and harmful.clause == "Art. 15 (draft)"  # type: ignore[attr-defined]
-    # No holidays in the default policy: Tue 29 Sep ... Mon 19 Oct is the 15th working day.
-    assert pi.deadline == dt.datetime(2026, 10, 19, 16, 0, tzinfo=dt.UTC)  # type: ignore[attr-defined]
+    # The default calendar is China's (the holidays library): the National Day week is off
+    # and Sat 10 Oct a make-up day, so the 15th working day is Fri 23 Oct, as above.
+    assert pi.deadline == dt.datetime(2026, 10, 23, 16, 0, tzinfo=dt.UTC)  # type: ignore[attr-defined]
     assert harmful.deadline == dt.datetime(2026, 12, 27, 16, 0, tzinfo=dt.UTC)  # type: ignore[attr-defined]
 
 

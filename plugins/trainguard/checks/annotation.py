@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trainguard.contract import RULES_SECTIONS, AnnotatorRole, Dataset
+from trainguard.findings import beyond
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -286,7 +287,7 @@ def _kappa(first: list[Any], second: list[Any]) -> float | None:
 _BATCH_MESSAGES: dict[str, Any] = {
     "annotation.spot_checks": lambda row, t: (
         f"spot-check accuracy {row['accuracy']:.1%} on {row['spot_checks']} checks (95% bound "
-        f"{row['accuracy_low']:.1%}-{row['accuracy_high']:.1%}), expected {t}"
+        f"{row['accuracy_low']:.1%}-{row['accuracy_high']:.1%}) is {beyond(t, percent=True)}"
     ),
     "annotation.sampling": lambda row, t: (
         f"{row['spot_checks']} spot checks for {row['records']} records; the sampling plan "
@@ -296,7 +297,7 @@ _BATCH_MESSAGES: dict[str, Any] = {
         f"{row['safety_unreviewed']} of {row['safety_items']} safety items have no reviewer"
     ),
     "annotation.agreement": lambda row, t: (
-        f"Cohen's kappa {row['kappa']:.2f} between independent labels, expected {t}"
+        f"Cohen's kappa {row['kappa']:.2f} between independent labels is {beyond(t)}"
     ),
 }
 _ANNOTATOR_MESSAGES: dict[str, Any] = {

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trainguard.findings import beyond
+
 if TYPE_CHECKING:
     from trainguard.gate.gx import Table
 
@@ -87,7 +89,7 @@ _BANK_MESSAGES: dict[str, Any] = {
         f"{row['short_risks']}"
     ),
     "assessment.bank_age": lambda row, t: (
-        f"last updated {row['updated']} ({row['age_days']:,} days ago), expected {t} days"
+        f"last updated {row['updated']} ({row['age_days']:,} days ago), {beyond(t, unit='days')}"
         if row["updated"] != "not stated"
         else "no update date: banks.yaml must state 'updated: YYYY-MM-DD'"
     ),

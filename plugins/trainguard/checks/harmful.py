@@ -24,6 +24,7 @@ from trainguard.checks.base import Measures, Message
 from trainguard.checks.stats import sample_key, smallest_keys, wilson_interval
 from trainguard.contract import Dataset, read_csv
 from trainguard.exceptions import ContractError
+from trainguard.findings import beyond
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -141,7 +142,8 @@ def _rate_message(row: dict[str, Any], threshold: str) -> str:
     return (
         f"harmful rate {row['harmful_rate']:.2%} on a random sample of "
         f"{row['harmful_sampled']} ({row['harmful_flagged']} flagged; 95% bound "
-        f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) exceeds {threshold}"
+        f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) is "
+        f"{beyond(threshold, percent=True)}"
     )
 
 
@@ -149,7 +151,7 @@ def _manual_message(row: dict[str, Any], threshold: str) -> str:
     outside = row.get("manual_outside_sample", 0)
     return (
         f"{row['manual_reviewed']} record(s) of the drawn sample reviewed, pass rate "
-        f"{row['manual_pass_rate']:.1%}, expected {threshold}"
+        f"{row['manual_pass_rate']:.1%}, {beyond(threshold, percent=True)}"
         + (f"; {outside} verdict(s) on records outside the sample do not count" if outside else "")
         + ("" if row.get("manual_review_file") else "; review/manual_verdicts.csv is missing")
     )

@@ -68,7 +68,7 @@ def objectivity_table(dataset: Dataset, policy: Policy) -> Table:
         messages={
             "quality.objectivity": lambda row, t: (
                 f"favourable-label rates differ across groups ({row['rates']}): ratio "
-                f"{row['rate_ratio']:.2f}, parity gap {row['parity_gap']:.2f}, expected {t}"
+                f"{row['rate_ratio']:.2f}, parity gap {row['parity_gap']:.2f} ({t})"
             ),
         },
     )

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import Measures, Message
+from trainguard.findings import beyond
 
 if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
@@ -89,14 +90,15 @@ MESSAGES: dict[str, Message] = {
         f"{row['near_duplicates']} record(s) nearly duplicate an earlier record"
     ),
     "quality.garbled": lambda row, t: (
-        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded (expected {t})"
+        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded, "
+        f"{beyond(t, percent=True)}"
     ),
     "quality.empty": lambda row, t: f"{row['empty_rate']:.2%} of records are empty",
     "quality.truncated": lambda row, t: (
-        f"{row['truncated_rate']:.2%} of records look truncated (expected {t})"
+        f"{row['truncated_rate']:.2%} of records look truncated, {beyond(t, percent=True)}"
     ),
     "quality.language": lambda row, t: (
         f"{row['language_mismatch_rate']:.2%} of records are in an undeclared language "
-        f"(found: {row['languages']}; expected {t})"
+        f"(found: {row['languages']}), {beyond(t, percent=True)}"
     ),
 }

@@ -67,8 +67,10 @@ def _policy(args: argparse.Namespace) -> str | None:
 def run_assess(args: argparse.Namespace) -> int:
     from trainguard.assessment.assess import assess_model
     from trainguard.assessment.banks import banks_source, fetch_banks
+    from trainguard.tracking import require_tracking_store
     from trainguard.violations import Registry
 
+    require_tracking_store()
     policy = _policy(args)
     source = banks_source(
         args.model_uri, banks=str(args.banks) if args.banks else None, policy_path=policy

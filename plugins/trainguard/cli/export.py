@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from trainguard.cli.exits import EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable
 
 
@@ -25,33 +25,66 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
     export = verbs.add_parser(
         "export",
-        help="write the signed provenance bundle of a model version (Art. 17); "
-        "also `export verify DIR` and `export keygen --out PEM`",
+        help="the signed provenance bundle of a model version (Art. 17): create, verify, keygen",
+        description="Write, check or sign provenance bundles. `trainguard export MODEL "
+        "VERSION --out DIR` is short for `export create ...`.",
+        epilog=EXPORT_EPILOG,
+        formatter_class=RawEpilog,
     )
-    export.add_argument("model", help="registered model name")
-    export.add_argument("version", help="model version")
-    export.add_argument("--out", type=Path, required=True, help="folder to write (new or empty)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
-    verify = verbs.add_parser("export-verify", help="`export verify DIR`: check a bundle")
+    actions = export.add_subparsers(dest="export_verb", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="write the bundle of a model version",
+        epilog=EXPORT_EPILOG,
+        formatter_class=RawEpilog,
+    )
+    create.add_argument("model", help="registered model name")
+    create.add_argument("version", help="model version")
+    create.add_argument("--out", type=Path, required=True, help="folder to write (new or empty)")
+    create.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    verify = actions.add_parser(
+        "verify",
+        help="check a bundle: every file against the manifest, the manifest's signature",
+        epilog="examples:\n  trainguard export verify exports/m/v3 --public-key signing.pem.pub\n"
+        "exit codes: 0 intact and signed, 1 a file or the signature does not verify, "
+        "2 bad input\nenvironment: TRAINGUARD_EXPORT_KEY (an HMAC-signed bundle)",
+        formatter_class=RawEpilog,
+    )
     verify.add_argument("folder", type=Path)
     verify.add_argument(
         "--public-key", type=Path, help="Ed25519 public key (PEM) for an Ed25519-signed bundle"
     )
-    keygen = verbs.add_parser("export-keygen", help="`export keygen`: a new Ed25519 key pair")
+    keygen = actions.add_parser("keygen", help="a new Ed25519 key pair for signing bundles")
     keygen.add_argument("--out", type=Path, required=True, help="private key file to create")
-    return {
-        "lineage": _lineage,
-        "export": _export,
-        "export-verify": _export_verify,
-        "export-keygen": _export_keygen,
-    }
+    return {"lineage": _lineage, "export": _run_export}
+
+
+EXPORT_ACTIONS = ("create", "verify", "keygen")
+EXPORT_EPILOG = """examples:
+  trainguard export create my-model 3 --out exports/my-model/v3
+  trainguard export my-model 3 --out exports/my-model/v3      (the same)
+exit codes: 0 written, 2 bad input or an unreachable store
+environment: MLFLOW_TRACKING_URI, TRAINGUARD_EXPORT_SIGNING_KEY (Ed25519 PEM) or
+  TRAINGUARD_EXPORT_KEY (HMAC), TRAINGUARD_REGISTRY_URL; or --workdir DIR with a
+  trainguard.toml"""
+
+
+class RawEpilog(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples on their own lines."""
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    runner = {"create": _export, "verify": _export_verify, "keygen": _export_keygen}
+    return runner[args.export_verb](args)
 
 
 def _lineage(args: argparse.Namespace) -> int:
     import mlflow
 
     from trainguard.export.lineage import lineage_text, model_lineage
+    from trainguard.tracking import require_tracking_store
 
+    require_tracking_store()
     lineage = model_lineage(args.model, args.version)
     if args.format == "json":
         print(json.dumps(lineage, ensure_ascii=False, indent=2, sort_keys=True))
@@ -62,7 +95,9 @@ def _lineage(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from trainguard.export.bundle import export_bundle
+    from trainguard.tracking import require_tracking_store
 
+    require_tracking_store()
     result = export_bundle(args.model, args.version, args.out, overwrite=args.overwrite)
     print(
         f"wrote {len(result.files)} files to {result.out} (manifest sha256 "

@@ -140,10 +140,22 @@ def _scan(args: argparse.Namespace) -> int:
             print(f"trainguard: {message}", file=sys.stderr, flush=True)
 
     from trainguard.gate.waivers import WaiverStore
+    from trainguard.versioning import tracked_digest
 
+    # In a DVC workspace the version's identity is its DVC md5, the digest the gate DAGs
+    # and MLflow use; files changed since `dvc add` get the digest of what is scanned.
+    tracked = tracked_digest(args.dataset)
+    if tracked is not None and tracked.unchanged:
+        progress(f"DVC-tracked ({tracked.dvc_file.name}): md5 {tracked.md5}")
+    elif tracked is not None:
+        progress(
+            f"modified since {tracked.dvc_file.name} (md5 {tracked.md5}): the report's "
+            "digest is of the files as they are now"
+        )
     report = evaluate(
         args.dataset,
         load_policy(args.policy),
+        digest=tracked.md5 if tracked is not None and tracked.unchanged else None,
         extra_lexicons=[str(p) for p in args.lexicon],
         annotations_out=args.annotations,
         progress=progress,

@@ -2,6 +2,10 @@
 
 Exit codes: 0 pass, 1 the gate fails, 2 bad input or an error that prevented a decision
 (one message on stderr, no traceback).
+
+Every verb takes ``--workdir DIR`` and reads the stores' settings (MLflow URI, registry,
+keys) from ``DIR/trainguard.toml``; without it, from ``$TRAINGUARD_HOME/trainguard.toml``
+or the nearest ``trainguard.toml`` in or above the current folder (``settings``).
 """
 
 from __future__ import annotations
@@ -64,22 +68,62 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     data = verbs.add_parser("demo-data", help="generate the demo git+DVC repository only")
     data.add_argument("--out", type=Path, required=True, help="folder to build it in")
     data.add_argument("--scale", type=float, default=1.0)
-    handlers |= {"ui": _ui, "demo-data": _demo_data}
+    verbs.add_parser(
+        "env",
+        help="print the settings of a trainguard.toml as shell exports",
+        description="Print `export NAME=value` lines for the settings the other verbs read "
+        "from trainguard.toml, so other tools (mlflow ui, airflow, scripts) see the same "
+        'stores. Example: eval "$(trainguard env --workdir .trainguard-demo)"',
+    )
+    handlers |= {"ui": _ui, "demo-data": _demo_data, "env": _env}
+    _add_workdir(parser)
     return parser, handlers
+
+
+# The verbs that make their folder (or use it as the embedded Airflow's home) rather than
+# read a trainguard.toml from it.
+_OWN_WORKDIR = ("demo", "ui", "demo-data")
+
+
+def _add_workdir(parser: argparse.ArgumentParser) -> None:
+    """``--workdir`` on every verb, at every depth (``violations list --workdir X``).
+
+    argparse keeps subparsers only in private attributes, hence ``_actions``.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            if name in _OWN_WORKDIR:
+                continue
+            _add_workdir(sub)
+            if not any("--workdir" in a.option_strings for a in sub._actions):
+                sub.add_argument(
+                    "--workdir",
+                    type=Path,
+                    default=argparse.SUPPRESS,  # the top-level default (None) stands
+                    help="folder whose trainguard.toml names the stores (default: "
+                    "$TRAINGUARD_HOME, or the nearest trainguard.toml above the current folder)",
+                )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] in (
-        ["export", "verify"],
-        ["export", "keygen"],
-        ["label", "verify"],
-        ["assess", "banks"],
-    ):
+    if argv[:2] in (["label", "verify"], ["assess", "banks"]):
         argv = [f"{argv[0]}-{argv[1]}", *argv[2:]]
+    if argv[:1] == ["export"] and len(argv) > 1:
+        from trainguard.cli.export import EXPORT_ACTIONS
+
+        if argv[1] not in (*EXPORT_ACTIONS, "-h", "--help"):
+            argv = ["export", "create", *argv[1:]]  # `export MODEL VERSION` is `create`
     parser, handlers = _parser()
+    parser.set_defaults(workdir=None)
     args = parser.parse_args(argv)
     try:
+        if args.verb not in _OWN_WORKDIR:
+            from trainguard.settings import use_workspace
+
+            use_workspace(args.workdir)
         return int(handlers[args.verb](args))
     except TrainguardError as exc:
         print(f"trainguard: error: {exc}", file=sys.stderr)
@@ -105,6 +149,24 @@ def _ui(args: argparse.Namespace) -> int:
     from trainguard.local.demo import serve_ui
 
     return serve_ui(args.workdir, host=args.host, port=args.port)
+
+
+def _env(_args: argparse.Namespace) -> int:
+    import shlex
+
+    from trainguard.exceptions import ConfigError
+    from trainguard.settings import CONFIG_FILE, workspace
+
+    found = workspace()
+    if found.config is None:
+        raise ConfigError(
+            f"no {CONFIG_FILE} to print: {found.found_by}; `trainguard demo` writes one "
+            "in its --workdir, docs/operations.md shows one for a deployment"
+        )
+    print(f"# the settings of {found.config}")
+    for name, value in found.values.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return EXIT_PASS
 
 
 def _demo_data(args: argparse.Namespace) -> int:

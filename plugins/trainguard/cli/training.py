@@ -53,9 +53,11 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
 
 
 def run_impact(args: argparse.Namespace) -> int:
+    from trainguard.tracking import require_tracking_store
     from trainguard.violations.impact import find_impact, impact_text, lookup
     from trainguard.violations.matching import Matcher
 
+    require_tracking_store()
     wanted = lookup(
         pi_hmac=args.pi_hmac,
         work_file=args.work_file,
@@ -71,8 +73,10 @@ def run_impact(args: argparse.Namespace) -> int:
 
 
 def run_training(args: argparse.Namespace) -> int:
+    from trainguard.tracking import require_tracking_store
     from trainguard.training import declare_training
 
+    require_tracking_store()
     trainer = declare_training(args.model, dag_id=args.dag_id, entry_point=args.entry_point)
     print(f"{args.model} is trained by {trainer} (registered-model tag trainguard.training)")
     return EXIT_PASS

@@ -115,11 +115,14 @@ def _pairs(values: list[str]) -> list[tuple[str, str]]:
 
 def run_violations(args: argparse.Namespace) -> int:
     from trainguard.policy import load_policy
+    from trainguard.settings import env
     from trainguard.violations import Registry
+    from trainguard.violations.registry import existing_registry
 
-    policy = load_policy(args.policy)
-    registry = Registry(args.registry)
+    policy = load_policy(args.policy or env("TRAINGUARD_POLICY") or None)
     verb = args.violations_verb
+    # Only a report may create the registry; every other action reads an existing one.
+    registry = Registry(args.registry) if verb == "report" else existing_registry(args.registry)
     if verb == "audit":
         problems = registry.audit()
         for problem in problems:
@@ -196,7 +199,8 @@ def run_violations(args: argparse.Namespace) -> int:
     found = registry.list(status=args.status, kind=args.kind, open_only=args.open or args.overdue)
     if args.overdue:
         found = [v for v in found if v.sla(now, at_risk) in ("at_risk", "overdue")]
-    return _print(args, found, now, at_risk, "" if found else "no violations")
+    headline = "" if found else f"no violations in {registry.location}"
+    return _print(args, found, now, at_risk, headline)
 
 
 def _print(
@@ -214,25 +218,29 @@ def _print(
         return EXIT_OK
     if headline:
         print(headline)
+    if violations:
+        header = f"{'ID':19}  {'KIND':15} {'STATUS':11} {'SLA':8} {'DEADLINE (UTC), DAYS LEFT':37}"
+        print(f"{header}  OWNER: SUMMARY")
     for v in violations:
         sla = v.sla(now, at_risk)
         flag = {"overdue": "OVERDUE", "at_risk": "AT RISK"}.get(sla, sla)
         left = (v.deadline - now).total_seconds() / 86400
         print(
-            f"{v.id}  {v.kind:15} {v.status:11} {flag:8} deadline "
-            f"{v.deadline.isoformat()} ({left:+.1f} days)  owner {v.owner}: {v.summary}"
+            f"{v.id:19}  {v.kind:15} {v.status:11} {flag:8} "
+            f"{v.deadline.isoformat(timespec='minutes')} ({left:+6.1f} days)  "
+            f"{v.owner}: {v.summary}"
         )
     return EXIT_OK
 
 
 def run_filter_check(args: argparse.Namespace) -> int:
-    from trainguard.violations import Registry
     from trainguard.violations.filtering import check_output
+    from trainguard.violations.registry import existing_registry
 
     if (args.text is None) == (args.file is None):
         raise ContractError("give the text with --text or --file (one of them)", field="text")
     text = args.text if args.text is not None else _read(args.file, "file")
-    verdict = check_output(text, Registry(args.registry))
+    verdict = check_output(text, existing_registry(args.registry))
     print(json.dumps(verdict.to_dict(), ensure_ascii=False, indent=2))
     return EXIT_OK if verdict.allowed else EXIT_NEGATIVE
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import GateError
-from trainguard.findings import Finding, Status
+from trainguard.findings import Finding, Status, amount, beyond
 
 if TYPE_CHECKING:
     from trainguard.policy import Policy
@@ -186,7 +186,7 @@ def _findings(
                 message=(
                     describe(table.rows[0], threshold)
                     if describe
-                    else f"{table.entity} {column} is {observed}, expected {threshold}"
+                    else _sentence(f"{table.entity} {column}", observed, threshold)
                 ),
                 observed=observed,
                 threshold=threshold,
@@ -213,9 +213,7 @@ def _findings(
         observed = _plain(details[column])
         describe = table.messages.get(check)
         message = (
-            describe(details, threshold)
-            if describe
-            else f"{column} is {observed}, expected {threshold}"
+            describe(details, threshold) if describe else _sentence(column, observed, threshold)
         )
         findings.append(
             Finding(
@@ -247,6 +245,14 @@ def _threshold(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
     if low is not None and high is not None:
         return f"between {low} and {high}"
     return f"<= {high}" if high is not None else f">= {low}"
+
+
+def _sentence(measure: str, observed: Any, threshold: str) -> str:
+    """A finding without its own message, said as one: "corpus near duplicate rate 1.02%
+    is above the 0.5% limit" (a measure named *_rate or *_share is a percentage)."""
+    percent = measure.endswith(("_rate", "_share", "accuracy"))
+    shown = amount(observed, percent=percent)
+    return f"{measure.replace('_', ' ')} {shown} is {beyond(threshold, percent=percent)}"
 
 
 def _plain(value: Any) -> Any:

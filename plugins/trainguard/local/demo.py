@@ -19,6 +19,7 @@ Kept as one module: the demo is one story printed step by step, and reads in tha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -62,6 +63,8 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     steps = len(RUNS) + 3
     print(f"[1/{steps}] demo data: a git+DVC repository, revisions planted, clean, refusals")
     demo = build_demo_repo(workdir, scale=scale, progress=lambda m: print(f"      {m}"))
+    config = _write_config(workdir, env, demo.policy)
+    print(f"      settings for every trainguard command: {config}")
 
     from trainguard.local.dagrun import run_dag
 
@@ -122,11 +125,73 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
         f"  make ui   (or: .venv/bin/trainguard ui --workdir {workdir}), then open "
         "http://127.0.0.1:8080/plugin/governance"
     )
+    if last_model is not None:
+        print(f"Ask trainguard about them (each command reads {config}):")
+        for command in follow_up_commands(workdir, last_model):
+            print(f"  $ {command}")
     if unexpected:
         raise TrainguardError(
             f"the demo did not behave as expected ({'; '.join(unexpected)}); see {log_file}"
         )
     return 0
+
+
+def _write_config(workdir: Path, env: dict[str, str], policy: Path) -> Path:
+    """``trainguard.toml``: the stores and keys of this demo, for every later command."""
+    from trainguard.export.bundle import ED25519_KEY_ENV, generate_keypair
+    from trainguard.local.demo_data import DEMO_HASH_KEY
+    from trainguard.settings import write_config
+
+    key = _signing_key(workdir)
+    if not key.exists():  # the demo's own key pair; a deployment configures its own
+        generate_keypair(key)
+    os.environ.setdefault(ED25519_KEY_ENV, str(key))
+    settings = {
+        "TRAINGUARD_HOME": env["TRAINGUARD_HOME"],
+        "MLFLOW_TRACKING_URI": env["MLFLOW_TRACKING_URI"],
+        "TRAINGUARD_ARTIFACT_ROOT": env["TRAINGUARD_ARTIFACT_ROOT"],
+        "TRAINGUARD_MLFLOW_UI_URL": env["TRAINGUARD_MLFLOW_UI_URL"],
+        "TRAINGUARD_POLICY": str(policy),
+        "TRAINGUARD_HASH_KEY": DEMO_HASH_KEY,
+        ED25519_KEY_ENV: os.environ[ED25519_KEY_ENV],
+    }
+    return write_config(
+        workdir,
+        settings,
+        comment="Written by `trainguard demo`: the demo's stores and keys. Every trainguard\n"
+        "command run with --workdir here (or from inside this folder) reads it;\n"
+        "`trainguard env --workdir <this folder>` prints it as shell exports.",
+    )
+
+
+def _signing_key(workdir: Path) -> Path:
+    return workdir / "keys" / "export-signing.pem"
+
+
+def _cli() -> str:
+    """How to call this trainguard from the current folder, as a person would type it."""
+    import sys
+
+    command = Path(sys.executable).parent / "trainguard"
+    with contextlib.suppress(ValueError):
+        return str(command.relative_to(Path.cwd()))
+    return str(command)
+
+
+def follow_up_commands(workdir: Path, model: dict[str, str]) -> list[str]:
+    """The commands the demo suggests at its end; a test runs each exactly as printed."""
+    import shlex
+
+    cli, folder = _cli(), shlex.quote(str(workdir))
+    name, version = model["model_name"], model["model_version"]
+    bundle = shlex.quote(str(workdir / "exports" / name / f"v{version}"))
+    public = shlex.quote(f"{_signing_key(workdir)}.pub")
+    return [
+        f"{cli} violations list --workdir {folder}",
+        f"{cli} lineage {name} {version} --workdir {folder}",
+        f"{cli} export verify {bundle} --public-key {public}",
+        f'eval "$({cli} env --workdir {folder})" && {cli} violations list --overdue',
+    ]
 
 
 def _team_models(finetuned: dict[str, str], gate: dict[str, Any], log_file: Path) -> list[str]:
@@ -394,14 +459,11 @@ def _consented_pi_value(demo: DemoRepo) -> tuple[str, str]:
 
 def _lineage_and_export(model: dict[str, str], workdir: Path, log_file: Path) -> list[str]:
     """Print the model's lineage, run provenance_export, verify the bundle."""
-    from trainguard.export.bundle import ED25519_KEY_ENV, generate_keypair, verify_bundle
+    from trainguard.export.bundle import verify_bundle
     from trainguard.export.lineage import lineage_text, model_lineage
     from trainguard.local.dagrun import run_dag
 
-    key = workdir / "keys" / "export-signing.pem"
-    if not key.exists():  # the demo's own key pair; a deployment configures its own
-        generate_keypair(key)
-    os.environ.setdefault(ED25519_KEY_ENV, str(key))
+    key = _signing_key(workdir)
     name, version = model["model_name"], model["model_version"]
     print(
         "\n".join(
@@ -420,7 +482,7 @@ def _lineage_and_export(model: dict[str, str], workdir: Path, log_file: Path) ->
     problems = verify_bundle(out, public_key=key.with_name(key.name + ".pub"))
     print(f"      bundle {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
     print(f"      verified: {problems or 'intact and signed (Ed25519)'}")
-    print(f"      auditors check it with: trainguard export verify {out} --public-key {key}.pub")
+    print(f"      auditors check it with: {_cli()} export verify {out} --public-key {key}.pub")
     return [f"export verify: {p}" for p in problems]
 
 

@@ -1,15 +1,19 @@
 """Deadlines of violations: calendar days (Art. 15 fixes) or working days (Art. 13 requests).
 
 Working days are counted in the policy's time zone and calendar: weekends, the public
-holidays the operator lists, and the make-up working days of a holiday schedule. A
-deadline is the end of its last day in that zone, stored as an aware UTC time, so it
-survives restarts and reads the same on every machine.
+holidays and make-up working days of the policy's ``holiday_calendar`` country from the
+maintained ``holidays`` library (for China, the State Council's annual schedule), then the
+policy's own ``holidays`` (added days off) and ``extra_working_days`` (which override
+everything else). A deadline is the end of its last day in that zone, stored as an aware
+UTC time, so it survives restarts and reads the same on every machine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from trainguard.exceptions import ContractError
@@ -21,6 +25,7 @@ class WorkingCalendar:
     weekend_days: frozenset[int]
     holidays: frozenset[dt.date]
     extra_working_days: frozenset[dt.date]
+    country: str = ""  # ISO 3166 code of the holidays library's calendar; "" = none
 
     @classmethod
     def from_policy(cls, policy: object) -> WorkingCalendar:
@@ -30,6 +35,7 @@ class WorkingCalendar:
             frozenset(section.weekend_days),
             frozenset(section.holidays),
             frozenset(section.extra_working_days),
+            section.holiday_calendar,
         )
 
     @property
@@ -39,7 +45,25 @@ class WorkingCalendar:
     def is_working_day(self, day: dt.date) -> bool:
         if day in self.extra_working_days:
             return True
-        return day.weekday() not in self.weekend_days and day not in self.holidays
+        if day in self.holidays:
+            return False
+        if self.country:
+            calendar = _country_calendar(self.country)
+            is_holiday = day in calendar  # first: a lookup fills the day's year
+            if day in calendar.weekend_workdays:  # a make-up working day (调休)
+                return True
+            if is_holiday:
+                return False
+        return day.weekday() not in self.weekend_days
+
+    def days_off(self, year: int) -> dict[dt.date, str]:
+        """The country's public holidays of ``year`` with their names (for docs and UIs)."""
+        if not self.country:
+            return {}
+        import holidays
+
+        # A calendar of its own: filling a year twice moves observed days twice.
+        return dict(holidays.country_holidays(self.country, years=year, observed=True))
 
     def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
         """The end of the ``days``-th working day after the local day of ``start``."""
@@ -57,6 +81,15 @@ class WorkingCalendar:
     def end_of(self, day: dt.date) -> dt.datetime:
         midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
         return midnight.astimezone(dt.UTC)
+
+
+@cache
+def _country_calendar(country: str) -> Any:
+    import holidays
+
+    # observed=True: a holiday on a weekend moves as the schedule moves it; expand=True
+    # fills each year on first use, so deadlines years ahead still count holidays.
+    return holidays.country_holidays(country, observed=True, expand=True)
 
 
 def aware(moment: dt.datetime) -> dt.datetime:

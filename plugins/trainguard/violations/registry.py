@@ -53,7 +53,7 @@ TRANSITIONS = {
 }
 
 
-def default_url() -> str:
+def default_url(*, create: bool = True) -> str:
     from trainguard.settings import env
 
     explicit = env(REGISTRY_URL_ENV)
@@ -62,8 +62,32 @@ def default_url() -> str:
     from trainguard.settings import trainguard_home
 
     home = trainguard_home()
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'violations.db'}"
+
+
+def existing_registry(url: str | None = None) -> Registry:
+    """The registry for a command that reads it: a SQLite file that is not there is an
+    error naming where it was looked for, never a new empty registry."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from trainguard.settings import workspace
+
+    url = url or default_url(create=False)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise RegistryError(f"not a registry URL: {url!r} ({exc})") from None
+    database = parsed.database or ""
+    in_a_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if in_a_file and not Path(database).is_file():
+        raise RegistryError(
+            f"no violation registry at {database}: nothing has been reported there "
+            f"({workspace().describe()}; TRAINGUARD_REGISTRY_URL or TRAINGUARD_HOME chooses it)"
+        )
+    return Registry(url)
 
 
 def _now() -> dt.datetime:
@@ -179,6 +203,11 @@ class Registry:
             ) from None
         if upgrade:
             self.upgrade()
+
+    @property
+    def location(self) -> str:
+        """The registry's URL with any password hidden: what messages name."""
+        return self._safe_url
 
     @property
     def _safe_url(self) -> str:
