@@ -91,6 +91,21 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any, clean
     assert findings["decision"] == "fail"
     assert findings["dataset"]["digest"] == version["md5"]
     assert_dataset_input(run, version, context="gate")
+    # At a glance in the runs list: the decision in the name, a red status for a failure
+    # (the passed gate stays FINISHED); the findings as a table, failed first.
+    assert run.info.run_name.endswith(": FAIL") and run.info.status == "FAILED"
+    passed = client().get_run(clean_run.xcom("gate")["gate_run_id"])
+    assert passed.info.run_name.endswith(": PASS") and passed.info.status == "FINISHED"
+    table = mlflow.load_table("findings_table.json", run_ids=[run_id])
+    assert table["status"].iloc[0] == "fail" and table["status"].iloc[-1] in ("pass", "warn")
+    statuses = list(table["status"])
+    assert statuses.index("pass") > max(i for i, s in enumerate(statuses) if s == "fail")
+    assert set(table["check"]) >= {"pi.consent", "harmful.rate"}
+    # The gate and the training it admitted name the dataset alike: one dataset in MLflow.
+    trained = client().get_run(clean_run.xcom("train")["run_id"])
+    assert {i.dataset.name for i in trained.inputs.dataset_inputs} == {
+        i.dataset.name for i in passed.inputs.dataset_inputs
+    }
     # The demo's classifier, trained from the labelled CSV its policy names, has a run of
     # its own (its training digest, held-out scores per language, the model), registered
     # as a version of trainguard-harmful-classifier; the gate run names that run.

@@ -69,8 +69,9 @@ def test_single_source_language_and_dominant_source_fail_diversity(tmp_path: Pat
     records = [dict(r, source_id="wiki") for r in default_records()]
     found = failed_checks(write_dataset(tmp_path / "d", sources=sources, records=records))
     messages = " ".join(f.message for f in found["quality.diversity"])
-    assert "min_sources_per_language is 1" in messages
-    assert "largest_source_share is 1.0" in messages
+    # Said as sentences, a share as a percentage (not GX's "expected <= 0.6").
+    assert "min sources per language 1 is below the 2 minimum" in messages
+    assert "largest source share 100% is above the 60% limit" in messages
 
 
 def test_near_duplicate_rate_fails_over_the_threshold(tmp_path: Path) -> None:
