@@ -96,7 +96,9 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any, clean
     assert run.info.run_name.endswith(": FAIL") and run.info.status == "FAILED"
     passed = client().get_run(clean_run.xcom("gate")["gate_run_id"])
     assert passed.info.run_name.endswith(": PASS") and passed.info.status == "FINISHED"
-    table = mlflow.load_table("findings_table.json", run_ids=[run_id])
+    table = mlflow.load_table(
+        "findings_table.json", run_ids=[run_id], experiment_ids=[run.info.experiment_id]
+    )
     assert table["status"].iloc[0] == "fail" and table["status"].iloc[-1] in ("pass", "warn")
     statuses = list(table["status"])
     assert statuses.index("pass") > max(i for i, s in enumerate(statuses) if s == "fail")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from trainguard.cli.exits import EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
 
 
@@ -28,27 +28,15 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
         help="the signed provenance bundle of a model version (Art. 17): create, verify, keygen",
         description="Write, check or sign provenance bundles. `trainguard export MODEL "
         "VERSION --out DIR` is short for `export create ...`.",
-        epilog=EXPORT_EPILOG,
-        formatter_class=RawEpilog,
     )
     actions = export.add_subparsers(dest="export_verb", required=True, metavar="ACTION")
-    create = actions.add_parser(
-        "create",
-        help="write the bundle of a model version",
-        epilog=EXPORT_EPILOG,
-        formatter_class=RawEpilog,
-    )
+    create = actions.add_parser("create", help="write the bundle of a model version")
     create.add_argument("model", help="registered model name")
     create.add_argument("version", help="model version")
     create.add_argument("--out", type=Path, required=True, help="folder to write (new or empty)")
     create.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     verify = actions.add_parser(
-        "verify",
-        help="check a bundle: every file against the manifest, the manifest's signature",
-        epilog="examples:\n  trainguard export verify exports/m/v3 --public-key signing.pem.pub\n"
-        "exit codes: 0 intact and signed, 1 a file or the signature does not verify, "
-        "2 bad input\nenvironment: TRAINGUARD_EXPORT_KEY (an HMAC-signed bundle)",
-        formatter_class=RawEpilog,
+        "verify", help="check a bundle: every file against the manifest, the manifest's signature"
     )
     verify.add_argument("folder", type=Path)
     verify.add_argument(
@@ -60,17 +48,6 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 
 
 EXPORT_ACTIONS = ("create", "verify", "keygen")
-EXPORT_EPILOG = """examples:
-  trainguard export create my-model 3 --out exports/my-model/v3
-  trainguard export my-model 3 --out exports/my-model/v3      (the same)
-exit codes: 0 written, 2 bad input or an unreachable store
-environment: MLFLOW_TRACKING_URI, TRAINGUARD_EXPORT_SIGNING_KEY (Ed25519 PEM) or
-  TRAINGUARD_EXPORT_KEY (HMAC), TRAINGUARD_REGISTRY_URL; or --workdir DIR with a
-  trainguard.toml"""
-
-
-class RawEpilog(argparse.RawDescriptionHelpFormatter):
-    """Keeps the epilog's examples on their own lines."""
 
 
 def _run_export(args: argparse.Namespace) -> int:

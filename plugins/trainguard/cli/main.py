@@ -76,7 +76,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         'stores. Example: eval "$(trainguard env --workdir .trainguard-demo)"',
     )
     handlers |= {"ui": _ui, "demo-data": _demo_data, "env": _env}
-    _add_workdir(parser)
+    _finish_verbs(parser)
     return parser, handlers
 
 
@@ -85,18 +85,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 _OWN_WORKDIR = ("demo", "ui", "demo-data")
 
 
-def _add_workdir(parser: argparse.ArgumentParser) -> None:
-    """``--workdir`` on every verb, at every depth (``violations list --workdir X``).
+def _finish_verbs(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """Every verb, at every depth: ``--workdir`` (``violations list --workdir X``), and
+    for each leaf the examples, exit codes and settings of ``trainguard.cli.help``.
 
     argparse keeps subparsers only in private attributes, hence ``_actions``.
     """
+    from trainguard.cli.help import attach
+
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
         for name, sub in action.choices.items():
+            verb = f"{prefix} {name}".strip()
+            nested = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+            if nested:
+                _finish_verbs(sub, verb)
+            else:
+                attach(verb, sub)
             if name in _OWN_WORKDIR:
                 continue
-            _add_workdir(sub)
             if not any("--workdir" in a.option_strings for a in sub._actions):
                 sub.add_argument(
                     "--workdir",
