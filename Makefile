@@ -8,7 +8,7 @@ VENV := .venv
 # Never let uv fetch a Python build from the internet: use the machine's python3.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo ui test test-unit test-integration test-stack lint venv clean
+.PHONY: demo ui test test-unit test-integration test-stack test-lowest lint venv clean
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/trainguard demo
@@ -19,18 +19,28 @@ ui: $(VENV)/.synced
 	$(VENV)/bin/trainguard ui --port $(PORT)
 
 test: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest -m "not stack"
+	$(VENV)/bin/python -m pytest -m "not stack and not lowest"
 
 test-unit: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m unit
 
 test-integration: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest -m integration
+	$(VENV)/bin/python -m pytest -m "integration and not lowest"
 
 # The Celery topology of docker-compose.yml as local processes, on this machine's
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), configured from .env.example.
 test-stack: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m stack tests/stack
+
+# The lowest versions pyproject.toml's ranges allow (uv's lowest-direct resolution, e.g.
+# Airflow 3.2.0, MLflow 3.16.0), in a venv of their own: the unit tier and one real
+# pretraining_gate DAG run. uv.lock and .venv stay on the tested pins.
+LOWEST := .venv-lowest
+test-lowest: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOWEST)
+	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e ".[dev]"
+	$(LOWEST)/bin/python -m pytest -m unit -q
+	$(LOWEST)/bin/python -m pytest -m lowest -q -s tests/integration/test_installed_wheel.py
 
 # ruff (broad rule set, every ignore commented in pyproject.toml), ruff format, mypy.
 lint: $(VENV)/.synced
@@ -50,4 +60,4 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	@touch $@
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .trainguard-demo .pytest_cache build
+	rm -rf $(VENV) $(LOWEST) $(TOOLS) .trainguard-demo .pytest_cache build

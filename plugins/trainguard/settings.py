@@ -63,7 +63,7 @@ _ENV = [
     EnvSetting(
         "TRAINGUARD_EXPECTATIONS_DIR",
         "",
-        "folder of the GX suites (default: the checkout's expectations/)",
+        "folder of the GX suites (default: the installed package's trainguard/expectations)",
     ),
     EnvSetting(
         "TRAINGUARD_EXPERIMENT", "trainguard", "MLflow experiment of gate and training runs"
@@ -94,7 +94,7 @@ _ENV = [
         "TRAINGUARD_DAGS_FOLDER",
         "",
         "folder of trainguard's DAG files (embedded "
-        "Airflow of the demo; default: the checkout's dags/)",
+        "Airflow of the demo; default: the installed package's trainguard/dags)",
     ),
     EnvSetting(
         "TRAINGUARD_WORKER_NAME",

@@ -160,6 +160,12 @@ HELP: dict[str, VerbHelp] = {
         ("trainguard ui --workdir .trainguard-demo --port 8080",),
         "runs until stopped; 2 if the folder holds no demo",
     ),
+    "dags list": VerbHelp(("trainguard dags list",), reads="nothing: the installed package"),
+    "dags install": VerbHelp(
+        ("trainguard dags install $AIRFLOW_HOME/dags", "trainguard dags install dags/ --examples"),
+        "0 installed, 2 no such folder, or a file there differs (without --overwrite)",
+        "nothing: it copies the installed package's DAG files",
+    ),
     "demo-data": VerbHelp(("trainguard demo-data --out /tmp/demo-data --scale 0.1",)),
     "env": VerbHelp(
         ('eval "$(trainguard env --workdir .trainguard-demo)"',),

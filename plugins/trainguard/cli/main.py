@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
-    from trainguard.cli import assess, export, gate, label, training, violations
+    from trainguard.cli import assess, dags, export, gate, label, training, violations
 
     parser = argparse.ArgumentParser(
         prog="trainguard",
@@ -53,6 +53,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     handlers |= training.add_parsers(verbs)
     handlers |= label.add_parsers(verbs)
     handlers |= assess.add_parsers(verbs)
+    handlers |= dags.add_parsers(verbs)
     ui = verbs.add_parser(
         "ui", help="serve the Airflow UI, with the Governance page, on the demo's folder"
     )

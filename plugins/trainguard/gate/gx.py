@@ -40,8 +40,9 @@ def suites_dir() -> Path:
     from trainguard.settings import env
 
     configured = env(EXPECTATIONS_ENV)
-    checkout = Path(__file__).resolve().parents[3] / "expectations"
-    folder = Path(configured) if configured else checkout
+    # The package's expectations/: a link to the checkout's folder, real files in a wheel.
+    bundled = Path(__file__).parents[1] / "expectations"
+    folder = Path(configured) if configured else bundled
     if not (folder / "legality_sources.json").is_file():
         raise GateError(f"GX suites not found in {folder}; set {EXPECTATIONS_ENV}")
     return folder

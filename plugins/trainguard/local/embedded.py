@@ -16,17 +16,22 @@ DAGS_FOLDER_ENV = "TRAINGUARD_DAGS_FOLDER"
 
 
 def dags_folder() -> Path:
-    """The project's dags/ (``TRAINGUARD_DAGS_FOLDER``, else beside plugins/ in a checkout)."""
+    """trainguard's DAG files: ``TRAINGUARD_DAGS_FOLDER``, else the package's own (a link
+    to the checkout's dags/, real files in an installed wheel)."""
     from trainguard.settings import env
 
     configured = env(DAGS_FOLDER_ENV)
-    folder = Path(configured) if configured else Path(__file__).resolve().parents[3] / "dags"
+    folder = Path(configured) if configured else bundled_dags()
     if not (folder / "pretraining_gate.py").is_file():
         raise TrainguardError(
-            f"cannot find trainguard's DAG files in {folder}; set {DAGS_FOLDER_ENV} to the "
-            "dags/ folder of a trainguard checkout"
+            f"cannot find trainguard's DAG files in {folder}; set {DAGS_FOLDER_ENV} to a "
+            "folder `trainguard dags install` wrote"
         )
     return folder
+
+
+def bundled_dags() -> Path:
+    return Path(__file__).parents[1] / "dags"
 
 
 def embedded_env(workdir: str | Path) -> dict[str, str]:
