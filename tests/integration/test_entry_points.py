@@ -122,6 +122,41 @@ def test_the_commands_the_demo_prints_work_as_printed(demo_folder: DemoFolder) -
     assert sorted(p.name for p in Path.cwd().iterdir()) == before  # no mlflow.db here
 
 
+def test_the_reports_attestation_verifies_with_standard_tools(demo_folder: DemoFolder) -> None:
+    """report.html's "how to verify" commands, run as written with the provider's public
+    key in the bundle's folder: sha256sum and openssl agree with what the report states."""
+    import html
+    import re
+
+    assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
+    bundle = demo_folder.path / "exports" / "trainguard-demo-finetuned" / "v3"
+    public_key = demo_folder.path / "keys" / "export-signing.pem.pub"
+    page = (bundle / "report.html").read_text(encoding="utf-8")
+    attestation = page[: page.index("<h2>Gate decisions</h2>")]
+    assert "Airflow provenance_export, run " in attestation  # who exported it
+    assert "datasets/finetuning@planted" in attestation  # the earlier failed gate
+    assert "probe passed: " in page and "closed on time" in page  # remediation evidence
+    evidence = re.search(r"evidence sha256</th><td><code>([0-9a-f]{64})", attestation)
+    key_id = re.search(r"key id <code>([0-9a-f]{16})", attestation)
+    assert evidence and key_id
+    commands = html.unescape(attestation.split("<pre>", 1)[1].split("</pre>", 1)[0])
+    trainguard_cli = str(Path(sys.executable).parent / "trainguard")
+    outputs = []
+    for line in commands.strip().splitlines():
+        command = line.replace("KEY.pub", str(public_key)).replace(
+            "trainguard export", f"{trainguard_cli} export"
+        )
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, cwd=bundle, check=False
+        )
+        assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
+        outputs.append(done.stdout + done.stderr)
+    joined = "\n".join(outputs)
+    assert evidence.group(1) in joined and key_id.group(1) in joined
+    assert "Signature Verified Successfully" in joined
+    assert "intact; manifest and signature verify" in joined
+
+
 def test_airflow_reads_the_trainguard_options_from_the_provider_entry_point() -> None:
     """`airflow providers list` names trainguard and `airflow config get-value` finds the
     [trainguard] defaults it declares, with nothing in airflow.cfg."""

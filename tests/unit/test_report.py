@@ -70,9 +70,11 @@ def _disclosure(**overrides: object) -> dict[str, object]:
 
 def _lineage(message: str) -> dict[str, object]:
     return {
+        "model": {"uri": "models:/m/3", "registered_at": "2026-01-01"},
         "gate_runs": [
             {
                 "run_id": "g",
+                "decision": "fail",
                 "findings": [
                     {
                         "check": "pi.consent",
@@ -83,7 +85,7 @@ def _lineage(message: str) -> dict[str, object]:
                     }
                 ],
             }
-        ]
+        ],
     }
 
 
@@ -105,3 +107,27 @@ def test_numbers_charts_and_sections_are_rendered() -> None:
         "Personal information: 2 value(s) found (email 1, resident_id 1); sensitive: "
         "resident_id; 1 without valid consent." in page
     )
+
+
+def test_the_report_opens_with_an_attestation_an_auditor_can_check() -> None:
+    """Version, what was checked, outcome, who and when, key id, the evidence digest and
+    the commands to verify with sha256sum and openssl; failed findings before anything."""
+    attestation = {
+        "exported_by": HOSTILE,
+        "exported_at": "2026-12-05T08:00:00+00:00",
+        "algorithm": "ed25519",
+        "key_id": "0650ce3b83a47090",
+        "evidence_sha256": "ab" * 32,
+        "evidence_files": ["checks.csv", "disclosure.json"],
+    }
+    page = render_report(_lineage("3 values without consent"), _disclosure(), attestation)
+    head = page[: page.index("<h2>Gate decisions</h2>")]
+    assert "<h2>Attestation</h2>" in head and "models:/m/3" in head
+    assert "1 checks in 1 gate run(s) against 1 clauses (Art. 7(3))" in head
+    assert "not admitted: a gate did not pass; not assessed for release" in head
+    assert "0650ce3b83a47090" in head and "ab" * 32 in head
+    assert "openssl pkeyutl -verify -pubin -inkey KEY.pub -rawin" in head
+    assert "sha256sum -c MANIFEST.sha256" in head
+    assert HOSTILE not in page and "&lt;script&gt;" in head  # who exported it, escaped
+    attention = head.index("Needs attention")
+    assert head.index("3 values without consent", attention) > attention

@@ -361,7 +361,11 @@ class ExportJobs:
         folder = self._folder(job_id)
         try:
             result = export_bundle(
-                job["model_name"], job["model_version"], folder / "bundle", overwrite=True
+                job["model_name"],
+                job["model_version"],
+                folder / "bundle",
+                overwrite=True,
+                exported_by=f"{job['requested_by']} (Governance API)",
             )
             archive = folder / f"{job['model_name']}-v{job['model_version']}-provenance.zip"
             _zip_folder(result.out, archive)

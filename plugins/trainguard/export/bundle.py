@@ -27,6 +27,7 @@ auditor, built from one lineage document and listed in one manifest.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -47,6 +48,7 @@ from trainguard.export.signing import (  # re-exported: callers import them from
     verify_bundle,
 )
 from trainguard.personal_info import pseudonym
+from trainguard.settings import package_version
 
 DISCLOSURE_FORMAT = "trainguard.disclosure/1"
 REGULATION = "Measures for the Management of Generative AI Services (draft, April 2023), Art. 17"
@@ -348,22 +350,45 @@ def violations_csv(lineage: dict[str, Any]) -> bytes:
 # ----------------------------------------------------------------------------- bundle
 
 
-def bundle_files(lineage: dict[str, Any]) -> dict[str, bytes]:
-    """Every content file of the bundle, by name (manifest and signature excluded)."""
+def bundle_files(
+    lineage: dict[str, Any], attestation: dict[str, Any] | None = None
+) -> dict[str, bytes]:
+    """Every content file of the bundle, by name (manifest and signature excluded).
+
+    report.html opens with the attestation: who exported it, when, under which key, and
+    the sha256 of the manifest lines of every other file (the evidence). The report cannot
+    name the hash of a manifest that lists the report itself; the signature covers both.
+    """
     from trainguard.export.documents import prov_document, spdx_document
     from trainguard.export.lineage import assessment_document
     from trainguard.export.report import render_report
 
     document = disclosure(lineage)
-    return {
+    files = {
         "disclosure.json": dumps(document),
         "prov.json": dumps(json.loads(prov_document(lineage).serialize(format="json"))),
         "spdx.json": dumps(spdx_document(lineage, document)),
         "assessment.json": dumps(assessment_document(lineage)),
-        "report.html": render_report(lineage, document).encode(),
         "checks.csv": checks_csv(lineage),
         "violations.csv": violations_csv(lineage),
     }
+    evidence = {
+        **(attestation or {}),
+        "evidence_sha256": hashlib.sha256(manifest_text(files)).hexdigest(),
+        "evidence_files": sorted(files),
+    }
+    files["report.html"] = render_report(lineage, document, evidence).encode()
+    return files
+
+
+def exported_by_default() -> str:
+    """Who runs the export, for the attestation: the operating-system user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (a container's arbitrary uid)
+        return "unknown user"
 
 
 def default_export_dir(model_name: str, version: str) -> Path:
@@ -380,8 +405,10 @@ def export_bundle(
     *,
     signer: Signer | None = None,
     overwrite: bool = False,
+    exported_by: str | None = None,
 ) -> ExportResult:
-    """Write the provenance bundle of ``model_name`` version ``version`` into ``out``."""
+    """Write the provenance bundle of ``model_name`` version ``version`` into ``out``;
+    ``exported_by`` names who asked (an API user, a DAG run; default the OS user)."""
     import shutil
 
     from trainguard.export.lineage import model_lineage
@@ -390,7 +417,14 @@ def export_bundle(
     signer = signer or signer_from_env()  # before any MLflow read: a missing key fails fast
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ExportError(f"{out} is not empty; choose a new folder (or --overwrite)")
-    files = bundle_files(model_lineage(model_name, version))
+    attestation = {
+        "exported_by": exported_by or exported_by_default(),
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "algorithm": signer.algorithm,
+        "key_id": signer.key_id,
+        "trainguard": package_version(),
+    }
+    files = bundle_files(model_lineage(model_name, version), attestation)
     manifest = manifest_text(files)
     signature = {
         "algorithm": signer.algorithm,

@@ -221,7 +221,47 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
         "annotation": next((g["annotation"] for g in gates if g["annotation"]), None),
         "violations_fixed": violations or [{"id": v} for v in fixes],
         "assessment": _assessment(model_name, str(model_version.version)),
+        "earlier_failed_gates": _earlier_failed_gates(client, datasets, gates),
     }
+
+
+def _earlier_failed_gates(
+    client: Any, datasets: list[dict[str, Any]], gates: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Failed gate runs of the same datasets (repository and path) before the admitted
+    version: what an auditor asks next ("did it ever fail, and on what?")."""
+    admitted = {gate["run_id"] for gate in gates}
+    experiments = sorted({gate["experiment_id"] for gate in gates})
+    found: dict[str, dict[str, Any]] = {}
+    for dataset in datasets:
+        if not dataset.get("path") or not dataset.get("repo"):
+            continue
+        query = (
+            f"tags.`{TAG_PREFIX}kind` = 'gate' and tags.`{TAG_PREFIX}decision` = 'fail' and "
+            f"tags.`{TAG_PREFIX}dataset.path` = '{dataset['path']}' and "
+            f"tags.`{TAG_PREFIX}dataset.repo` = '{dataset['repo']}'"
+        )
+        with mlflow_errors("find earlier gate runs of the dataset"):
+            runs = client.search_runs(
+                experiments,
+                filter_string=query,
+                order_by=["attributes.start_time DESC"],
+                max_results=20,
+            )
+        for run in runs:
+            if run.info.run_id in admitted:
+                continue
+            tags = run.data.tags
+            found[run.info.run_id] = {
+                "run_id": run.info.run_id,
+                "decided_at": iso(run.info.end_time or run.info.start_time),
+                "dataset": f"{tags.get(f'{TAG_PREFIX}dataset.path')}@"
+                f"{tags.get(f'{TAG_PREFIX}dataset.rev')}",
+                "md5": tags.get(f"{TAG_PREFIX}dataset.digest"),
+                "failed_checks": tags.get(f"{TAG_PREFIX}failed_checks", ""),
+                "failed_clauses": tags.get(f"{TAG_PREFIX}failed_clauses", ""),
+            }
+    return sorted(found.values(), key=lambda g: g["decided_at"] or "", reverse=True)
 
 
 def assessment_document(lineage: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,8 @@ th,td{border:1px solid #d8dde6;padding:.3em .5em;text-align:left;vertical-align:
 th{background:#f2f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#16703a;font-weight:600}.fail{color:#b3261e;font-weight:600}
 .waived{color:#8a5a00;font-weight:600}.warn{color:#8a5a00}
-.meta{color:#5b6475}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
+.meta{color:#5b6475}table.attest th{width:11em}pre{background:#f6f7fa;padding:.6em;overflow-x:auto;
+font-size:.85em}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
 .chart h3{font-size:1em;margin:.4em 0}code{font-size:.92em}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}
 table,svg{break-inside:avoid}a{color:inherit;text-decoration:none}}
@@ -51,7 +52,11 @@ def _template() -> Any:
     )
 
 
-def render_report(lineage: dict[str, Any], disclosure: dict[str, Any]) -> str:
+def render_report(
+    lineage: dict[str, Any],
+    disclosure: dict[str, Any],
+    attestation: dict[str, Any] | None = None,
+) -> str:
     datasets = []
     for dataset in disclosure["datasets"]:
         by_licence: dict[str, int] = defaultdict(int)
@@ -74,8 +79,123 @@ def render_report(lineage: dict[str, Any], disclosure: dict[str, Any]) -> str:
             datasets=datasets,
             clauses=_findings_by_clause(lineage),
             assessment=_assessment(lineage),
+            attestation=_attestation(lineage, attestation),
+            attention=_attention(lineage),
+            earlier=lineage.get("earlier_failed_gates", []),
+            evidence={
+                str(v.get("id")): evidence_lines(v.get("evidence") or {})
+                for v in disclosure["violations"]
+            },
         )
     )
+
+
+def _attestation(lineage: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """What the auditor signs off on: the version, what was checked, the outcome, who
+    exported it under which key, and how to check all of it without trainguard."""
+    given = given or {}
+    gates = lineage["gate_runs"]
+    findings = [f for gate in gates for f in gate["findings"]]
+    assessment = lineage.get("assessment") or {}
+    clauses = sorted({c for f in findings for c in f["clauses"]})
+    outcome = (
+        "admitted: every gate passed"
+        if gates and all(g.get("decision") == "pass" for g in gates)
+        else "not admitted: a gate did not pass"
+    )
+    release = assessment.get("decision")
+    outcome += (
+        f"; release assessment {release.upper()}" if release else "; not assessed for release"
+    )
+    return {
+        **given,
+        "model": lineage.get("model", {}),
+        "checked": f"{len(findings)} checks in {len(gates)} gate run(s) against "
+        f"{len(clauses)} clauses ({', '.join(clauses[:6])}{', ...' if len(clauses) > 6 else ''})",
+        "outcome": outcome,
+        "counts": {
+            status: sum(1 for f in findings if f["status"] == status)
+            for status in ("fail", "waived", "warn", "pass")
+        },
+        "verify": verify_commands(given.get("algorithm", "ed25519")),
+    }
+
+
+def verify_commands(algorithm: str) -> list[str]:
+    """Checking the bundle with standard tools only (run inside the bundle's folder)."""
+    commands = [
+        "trainguard export verify . --public-key KEY.pub      # or, without trainguard:",
+        "sha256sum -c MANIFEST.sha256                          # every file unchanged",
+        "grep -v '  report.html$' MANIFEST.sha256 | sha256sum  # = the evidence sha256 above",
+    ]
+    if algorithm == "hmac-sha256":
+        return [
+            *commands,
+            (
+                'openssl dgst -sha256 -mac HMAC -macopt key:"$TRAINGUARD_EXPORT_KEY" '
+                'MANIFEST.sha256   # = "signature" in MANIFEST.sig'
+            ),
+        ]
+    return [
+        *commands,
+        (
+            "openssl pkey -pubin -in KEY.pub -outform DER | tail -c 32 | sha256sum | cut -c1-16"
+            "   # = the key id above"
+        ),
+        (
+            'grep -o \'"signature": *"[0-9a-f]*"\' MANIFEST.sig | cut -d\'"\' -f4 | xxd -r -p '
+            "> /tmp/MANIFEST.sig.bin"
+        ),
+        (
+            "openssl pkeyutl -verify -pubin -inkey KEY.pub -rawin -in MANIFEST.sha256 "
+            "-sigfile /tmp/MANIFEST.sig.bin   # Signature Verified Successfully"
+        ),
+    ]
+
+
+def _attention(lineage: dict[str, Any]) -> list[dict[str, Any]]:
+    """Failed and waived findings of every gate run: what a reviewer reads first."""
+    order = {"fail": 0, "waived": 1}
+    rows = [
+        {**finding, "gate_run_id": gate["run_id"], "gate_decision": gate.get("decision")}
+        for gate in lineage["gate_runs"]
+        for finding in gate["findings"]
+        if finding["status"] in order
+    ]
+    return sorted(rows, key=lambda f: (order[f["status"]], f["check"], f.get("source_id") or ""))
+
+
+def evidence_lines(evidence: dict[str, Any]) -> list[str]:
+    """A violation's remediation evidence, a line per step, from the registry's record."""
+    lines = []
+    for key, value in sorted(evidence.items()):
+        if not isinstance(value, dict):
+            lines.append(f"{key}: {value}")
+            continue
+        step = key.rsplit(":", 1)[-1]
+        if step == "dataset" and "version" in value:
+            lines.append(
+                f"data fixed: {value.get('records_changed', 0)} record(s) changed, DVC md5 "
+                f"{str(value.get('from_md5', ''))[:12]} -> {str(value['version'].get('md5'))[:12]}"
+            )
+        elif step == "gate":
+            lines.append(
+                f"gate {str(value.get('decision', '')).upper()}: run {value.get('gate_run_id')}"
+            )
+        elif step == "model":
+            lines.append(f"retrained: {value.get('model_uri')} (run {value.get('run_id')})")
+        elif step == "probe":
+            lines.append(
+                f"probe {'passed' if value.get('passed') else 'FAILED'}: "
+                f"{value.get('prompts_asked', 0)} prompt(s), {value.get('answers_violating', 0)} "
+                f"violating answer(s) (run {value.get('probe_run_id')})"
+            )
+        elif key == "closed_in_time":
+            lines.append(
+                f"closed {'on time' if value.get('on_time') else 'LATE'} "
+                f"(deadline {value.get('deadline')})"
+            )
+    return lines
 
 
 def _assessment(lineage: dict[str, Any]) -> dict[str, Any] | None:

@@ -33,7 +33,13 @@ class ProvenanceExportOperator(BaseOperator):
 
         out = self.out or str(default_export_dir(self.model_name, str(self.model_version)))
         try:
-            result = export_bundle(self.model_name, str(self.model_version), out, overwrite=True)
+            result = export_bundle(
+                self.model_name,
+                str(self.model_version),
+                out,
+                overwrite=True,
+                exported_by=f"Airflow {context['dag'].dag_id}, run {context['run_id']}",
+            )
         except (ExportError, LineageError) as exc:  # a retry cannot fix these; MLflow down can
             raise AirflowFailException(str(exc)) from None
         self.log.info(
