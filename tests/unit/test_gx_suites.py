@@ -122,6 +122,26 @@ def test_failing_rows_name_source_clause_and_records(tmp_path: Path) -> None:
     assert failed[("harmful.rate", "b")].threshold == "<= 0.05"
 
 
+def test_data_docs_fetch_nothing_from_the_web(tmp_path: Path) -> None:
+    """The Data Docs a gate builds read offline: no CDN stylesheet, script or image left,
+    trainguard's stylesheet inlined, the validation tables and the failed source kept."""
+    from trainguard.gate.data_docs import MARKER, remote_references
+
+    run(tmp_path, [source_row("a"), source_row("b", harmful_rate=0.2)], corpus_row())
+    site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+    pages = list(site.rglob("*.html"))
+    assert len(pages) >= 3  # the index and a page per validation
+    assert remote_references(site) == []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert MARKER in text and "cdn.jsdelivr.net" not in text and "unpkg.com" not in text
+        assert 'content:"\\2717"' in text  # the stylesheet as shipped, escapes intact
+    validation = next(p for p in pages if "legality_sources" in p.name and "validations" in str(p))
+    assert "expect_column_values_to_be_between" in validation.read_text(encoding="utf-8") or (
+        "harmful_rate" in validation.read_text(encoding="utf-8")
+    )
+
+
 def test_wilson_interval_brackets_the_rate() -> None:
     """The 95 % Wilson interval of 200/4000 is about 4.4 %..5.7 %."""
     low, high = wilson_interval(200, 4000, 0.95)

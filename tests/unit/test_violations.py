@@ -63,7 +63,8 @@ def test_working_days_skip_weekends_and_holidays_and_count_make_up_days() -> Non
     )
 
 
-# The State Council General Office's notice of the 2026 holidays (Nov. 2025), by hand: the
+# The State Council General Office's notice of the 2026 holidays (gov.cn/zhengce/content/
+# 202511/content_7047090.htm, Nov. 2025), copied by hand: the
 # days off of each holiday and the weekend days worked in exchange (调休上班).
 STATE_COUNCIL_2026_DAYS_OFF = {
     "New Year": ("2026-01-01", "2026-01-03"),

@@ -132,6 +132,10 @@ def run_gx_gate(
                 evaluated += 1
                 findings += _findings(outcome, table, frame, policy, parameters)
     docs = workdir / "gx" / "uncommitted" / "data_docs" / "local_site"
+    if (docs / "index.html").exists():
+        from trainguard.gate.data_docs import make_offline
+
+        make_offline(docs)
     return GXOutcome(
         findings,
         docs if (docs / "index.html").exists() else None,
