@@ -167,9 +167,12 @@ def ensure_experiment(name: str | None = None) -> str:
         return mlflow.create_experiment(name, artifact_location=location)
 
 
-def _dataset_input(version: DatasetVersion) -> Any:
+def _dataset_input(version: DatasetVersion, composition: dict[str, Any] | None = None) -> Any:
     """The dataset as MLflow lists it: one name per dataset path, the DVC md5 as digest,
-    so a gate run and the training runs it admitted show the same dataset."""
+    so a gate run and the training runs it admitted show the same dataset. The gate, which
+    read the data, also gives its schema (the contract's columns) and a profile (records,
+    sources, licences, languages); MLflow keeps the first record of a name and digest, so
+    the training runs' inputs show them too."""
     from mlflow.data.meta_dataset import MetaDataset
 
     source = dvc_dataset_source()(
@@ -179,8 +182,69 @@ def _dataset_input(version: DatasetVersion) -> Any:
         rev=version.rev,
         remote=version.remote,
     )
-    # MetaDataset declares profile abstract in its stubs but implements it (MLflow 3).
-    return MetaDataset(source=source, name=version.path, digest=version.md5)  # type: ignore[abstract]
+    if composition is None:
+        # MetaDataset declares profile abstract in its stubs but implements it (MLflow 3).
+        return MetaDataset(source=source, name=version.path, digest=version.md5)  # type: ignore[abstract]
+    return _profiled_dataset_class()(
+        source=source,
+        name=version.path,
+        digest=version.md5,
+        schema=_record_schema(composition),
+        profile=dataset_profile(composition),
+    )
+
+
+def dataset_profile(composition: dict[str, Any]) -> dict[str, Any]:
+    """What a reviewer wants at a glance: scale, sources, licences, languages, stage."""
+    sources = composition.get("sources", [])
+    licences: dict[str, int] = {}
+    for source in sources:
+        licences[source["license"]] = licences.get(source["license"], 0) + source["records"]
+    manifest = composition.get("dataset", {})
+    return {
+        "records": composition.get("scale", {}).get("records", 0),
+        "characters": composition.get("scale", {}).get("characters", 0),
+        "stage": manifest.get("stage"),
+        "languages": manifest.get("languages", []),
+        "sources": {s["id"]: s["records"] for s in sources},
+        "licences": dict(sorted(licences.items())),
+        "origins": sorted({s.get("origin", "") for s in sources} - {""}),
+    }
+
+
+def _record_schema(composition: dict[str, Any]) -> Any:
+    """The record columns the data contract requires of this stage, as an MLflow schema."""
+    from mlflow.types import ColSpec, Schema
+
+    from trainguard.contract import ANNOTATION_COLUMNS, TEXT_COLUMNS, Stage
+
+    stage = Stage(composition.get("dataset", {}).get("stage", "pretraining"))
+    columns = ["record_id", "source_id", *TEXT_COLUMNS[stage]]
+    if stage is Stage.FINETUNING:
+        columns += list(ANNOTATION_COLUMNS)
+    return Schema([ColSpec("string", column) for column in columns])
+
+
+def _profiled_dataset_class() -> type:
+    import json
+
+    from mlflow.data.meta_dataset import MetaDataset
+
+    class ProfiledDataset(MetaDataset):
+        """A MetaDataset that also carries a profile (MLflow's own to_dict drops it)."""
+
+        def __init__(self, *, profile: dict[str, Any], **kwargs: Any) -> None:
+            self._profile = profile
+            super().__init__(**kwargs)
+
+        @property
+        def profile(self) -> dict[str, Any]:
+            return self._profile
+
+        def to_dict(self) -> dict[str, str]:
+            return {**super().to_dict(), "profile": json.dumps(self._profile, sort_keys=True)}
+
+    return ProfiledDataset
 
 
 def version_tags_of(version: DatasetVersion) -> dict[str, str]:
@@ -239,7 +303,7 @@ def log_gate_run(
             tags=tags,
         ) as run,
     ):
-        mlflow.log_input(_dataset_input(version), context="gate")
+        mlflow.log_input(_dataset_input(version, report.composition), context="gate")
         mlflow.set_tag("mlflow.note.content", _gate_note(report, version))
         mlflow.log_params(
             {

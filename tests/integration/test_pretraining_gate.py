@@ -91,6 +91,12 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any, clean
     assert findings["decision"] == "fail"
     assert findings["dataset"]["digest"] == version["md5"]
     assert_dataset_input(run, version, context="gate")
+    # The gate logs the dataset with the contract's columns and a profile of what it read.
+    logged = run.inputs.dataset_inputs[0].dataset
+    assert "record_id" in json.loads(logged.schema)["mlflow_colspec"][0]["name"]
+    profile = json.loads(logged.profile)
+    assert profile["records"] == findings["dataset"]["records"]
+    assert "CC-BY-NC-4.0" in profile["licences"] and profile["stage"] == "pretraining"
     # At a glance in the runs list: the decision in the name, a red status for a failure
     # (the passed gate stays FINISHED); the findings as a table, failed first.
     assert run.info.run_name.endswith(": FAIL") and run.info.status == "FAILED"
