@@ -38,7 +38,8 @@ test-stack: $(VENV)/.synced
 LOWEST := .venv-lowest
 test-lowest: | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOWEST)
-	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct -e ".[dev]"
+	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
+		-c stack/lowest-constraints.txt -e ".[dev]"
 	$(LOWEST)/bin/python -m pytest -m unit -q
 	$(LOWEST)/bin/python -m pytest -m lowest -q -s tests/integration/test_installed_wheel.py
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,10 +133,9 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
 def _scan(args: argparse.Namespace) -> int:
     from trainguard.gate.decide import evaluate
     from trainguard.policy import load_policy
+    from trainguard.progress import Progress
 
-    def progress(message: str) -> None:
-        if not args.quiet:
-            print(f"trainguard: {message}", file=sys.stderr, flush=True)
+    progress = Progress(quiet=args.quiet, phases=3)
 
     from trainguard.gate.waivers import WaiverStore
     from trainguard.versioning import tracked_digest

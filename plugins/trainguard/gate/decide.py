@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from trainguard.contract import Dataset, RecordStats
     from trainguard.gate.waivers import Waiver
     from trainguard.policy import Policy
+    from trainguard.progress import Progress
 
 SHARDS_DIR = "shards"
 GX_DIR = "gx"
@@ -64,24 +65,32 @@ def evaluate(
     extra_lexicons: list[str] | None = None,
     workdir: str | Path | None = None,
     annotations_out: str | Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | Callable[[str], None] | None = None,
     waivers: list[Waiver] | None = None,
 ) -> GateReport:
-    """Run every gate check on the dataset at ``dataset_dir``; ``digest`` names its version."""
+    """Run every gate check on the dataset at ``dataset_dir``; ``digest`` names its version.
+
+    ``progress``: a ``Progress`` (phases, counts, time left) or a callback for plain lines.
+    """
+    from trainguard.progress import Progress
+
+    steps = progress if isinstance(progress, Progress) else Progress.lines_to(progress)
+    steps.phase("reading and checking the dataset")
     resources = ScanResources.build(dataset_dir, policy, extra_lexicons)
-    resources.dataset.validate_records()
+    stats = resources.dataset.validate_records()
     with tempfile.TemporaryDirectory(prefix="trainguard-scan-") as scratch:
         root = Path(workdir) if workdir else Path(scratch)
         shards = resources.dataset.shards
-        for index, shard in enumerate(shards, start=1):
-            summary = scan_shard(resources, shard, root / SHARDS_DIR)
-            if progress:
-                progress(
-                    f"scanned {shard.name} ({index}/{len(shards)}, {summary['records']} records)"
-                )
-        return decide(
+        steps.phase(f"scanning {stats.records:,} records", total=len(shards), unit="shards")
+        for shard in shards:
+            scan_shard(resources, shard, root / SHARDS_DIR)
+            steps.advance()
+        steps.phase("deciding: per-source measures, near-duplicates, GX suites")
+        report = decide(
             resources, root, digest=digest, annotations_out=annotations_out, waivers=waivers
         )
+        steps.finish()
+        return report
 
 
 def decide(
