@@ -380,6 +380,43 @@ def test_gates_and_findings_carry_clauses_and_record_ids(
     assert {(m["name"], m["version"]) for m in models} >= {(FINETUNED, "1"), (FINETUNED, "2")}
 
 
+def test_filters_sorting_and_paging_and_unknown_parameters_are_422(
+    governance_server: GovernanceServer,
+) -> None:
+    """The demo's violations (and any earlier tests filed): filters, sort, pages and the
+    total; a misspelt filter is refused naming it, never ignored."""
+    with _client(governance_server, "auditor") as client:
+        everything = client.get(f"{API}/violations", params={"limit": 500})
+        closed = client.get(f"{API}/violations", params={"status": "closed", "sort": "-id"})
+        overdue = client.get(f"{API}/violations", params={"overdue": "true"})
+        due = client.get(f"{API}/violations", params={"due_within_days": 7})
+        page = client.get(f"{API}/violations", params={"limit": 1, "offset": 1, "sort": "id"})
+        found = client.get(f"{API}/violations", params={"q": "TAKEDOWN REQUEST NOBODY"})
+        typo = client.get(f"{API}/violations", params={"stauts": "open"})
+        bad_sort = client.get(f"{API}/violations", params={"sort": "summary"})
+        failed_gates = client.get(f"{API}/gates", params={"decision": "fail", "clause": "Art. 8"})
+        gate_typo = client.get(f"{API}/gates", params={"decison": "fail"})
+    listed = everything.json()
+    assert everything.status_code == 200 and everything.headers["X-Total-Count"] == str(len(listed))
+    assert {v["status"] for v in listed} >= {"closed", "reported"}  # closed ones too
+    ids = [v["id"] for v in closed.json()]
+    assert len(ids) == sum(v["status"] == "closed" for v in listed) >= 2
+    assert ids == sorted(ids, reverse=True)
+    [late] = found.json()  # the demo's back-dated complaint: "takedown request nobody ..."
+    assert late["kind"] == "ip_complaint"
+    assert late["id"] in {v["id"] for v in overdue.json()} <= {v["id"] for v in due.json()}
+    assert all(v["status"] not in ("closed", "rejected") for v in due.json())
+    assert page.headers["X-Total-Count"] == str(len(listed)) and len(page.json()) == 1
+    assert page.json()[0]["id"] == sorted(v["id"] for v in listed)[1]
+    assert typo.status_code == 422
+    assert typo.json()["detail"][0]["loc"] == ["query", "stauts"]
+    assert "status" in typo.json()["detail"][0]["msg"]
+    assert bad_sort.status_code == 422 and gate_typo.status_code == 422
+    gates = failed_gates.json()
+    assert gates and all(g["decision"] == "fail" for g in gates)
+    assert all(any("Art. 8" in c for c in g["failed_clauses"]) for g in gates)
+
+
 def test_an_auditor_exports_and_downloads_a_verified_bundle(
     governance_server: GovernanceServer, tmp_path: Path
 ) -> None:

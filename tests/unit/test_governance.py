@@ -80,10 +80,27 @@ def test_reviewers_get_the_allowed_moves_and_auditors_the_export_button() -> Non
     }
     reviewer = _page(can_review=True, can_export=False, models=[model])
     auditor = _page(models=[model])
-    assert "<option>triaged</option><option>rejected</option>" in reviewer
-    assert "<option>closed</option>" not in reviewer  # not allowed from "reported"
+
+    def row(page: str) -> str:  # the violation's row (the filter form has selects too)
+        return next(line for line in page.splitlines() if "data-violation=" in line)
+
+    assert "<option>triaged</option><option>rejected</option>" in row(reviewer)
+    assert "<option>closed</option>" not in row(reviewer)  # not allowed from "reported"
     assert "Export bundle" not in reviewer and "auditors only" in reviewer
-    assert "Export bundle" in auditor and "<select" not in auditor
+    assert "Export bundle" in auditor and "<select" not in row(auditor)
+
+
+def test_the_violation_filters_keep_their_values_and_page_on() -> None:
+    """The GET form shows the filters in force; "Next" carries them to the next page."""
+    page = _page(
+        violation_filters={"show": "all", "status": "", "q": "take<down", "sort": "-reported_at"},
+        violation_count={"total": 120, "offset": 50, "limit": 50},
+    )
+    assert "<h2 id='violations'>Violations (120)" in page
+    assert "<option value='all' selected>all, closed included</option>" in page
+    assert "value='take&lt;down'" in page  # escaped
+    assert "offset=100#violations" in page and "q=take%3Cdown" in page
+    assert "Due this week" in page
 
 
 def test_a_running_export_reloads_the_page_until_it_is_done() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from trainguard.violations.kinds import ViolationKind, ViolationStatus
+
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 1.2em 2em;color:#1a1a1a}
 h1{font-size:1.4em;margin:.8em 0 .2em}h2{font-size:1.15em;margin:1.6em 0 .4em}
@@ -81,6 +83,8 @@ def render(
     exports: list[dict[str, Any]],
     mlflow_ui: str,
     errors: list[str],
+    violation_filters: dict[str, str] | None = None,
+    violation_count: dict[str, int] | None = None,
 ) -> str:
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for gate in gates:
@@ -97,6 +101,10 @@ def render(
             gates_by_dataset=sorted(by_dataset.items()),
             models=models,
             violations=violations,
+            filters=violation_filters or {"show": "open"},
+            count=violation_count or {"total": len(violations), "offset": 0, "limit": 50},
+            statuses=[s.value for s in ViolationStatus],
+            kinds=[k.value for k in ViolationKind],
             sources=sources,
             exports=exports,
             mlflow_ui=mlflow_ui,

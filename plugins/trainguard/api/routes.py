@@ -13,7 +13,8 @@ import logging
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Form, Query
+from fastapi import BackgroundTasks, Depends, FastAPI, Form, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from trainguard.api.auth import Principal, principal, require
@@ -74,20 +75,63 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 
 
+def only_known_parameters(request: Request, known: set[str]) -> None:
+    """A misspelt filter (``?stauts=open``) is a 422 naming it, never silently ignored:
+    ignoring it would answer a different question than the one asked."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        expected = ", ".join(sorted(known))
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this endpoint takes {expected}",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
+
+
+PAGE_SIZE = 50  # violations per page of the Governance page
+SORT_PATTERN = r"^-?(deadline|reported_at|updated_at|status|kind|owner|id)$"
+GATE_PARAMETERS = {"dataset", "limit", "decision", "clause"}
+VIOLATION_PARAMETERS = {
+    "status",
+    "kind",
+    "open",
+    "owner",
+    "model",
+    "q",
+    "due_within_days",
+    "overdue",
+    "sort",
+    "limit",
+    "offset",
+}
+
+
 def api_routes(app: FastAPI) -> None:  # noqa: C901 - one short nested function per route
     v1 = "/api/v1"
 
     @app.get(f"{v1}/gates", responses=_errors, tags=["gates"])
     def list_gates(
+        *,
         who: Who,
+        request: Request,
         dataset: Annotated[str | None, Query(max_length=500, pattern=r"^[\w./-]+$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        decision: Annotated[str | None, Query(pattern=r"^(pass|fail)$")] = None,
+        clause: Annotated[str | None, Query(max_length=100)] = None,
     ) -> list[dict[str, Any]]:
-        """Gate runs, newest first: decision, failed checks and clauses, models trained."""
+        """Gate runs, newest first: decision, failed checks and clauses, models trained.
+        Filters: ``dataset`` (path), ``decision`` (pass or fail), ``clause`` (a failed
+        finding's clause, e.g. ``Art. 7(3)``)."""
         from trainguard.api.views import gate_history
 
+        only_known_parameters(request, GATE_PARAMETERS)
         require(who, "read", "read gates")
-        return gate_history(dataset=dataset, limit=limit)
+        return gate_history(dataset=dataset, limit=limit, decision=decision, clause=clause)
 
     @app.get(
         f"{v1}/gates/{{run_id}}", responses={**_errors, 404: {"model": Problem}}, tags=["gates"]
@@ -124,15 +168,49 @@ def api_routes(app: FastAPI) -> None:  # noqa: C901 - one short nested function 
 
     @app.get(f"{v1}/violations", responses=_errors, tags=["violations"])
     def list_violations(
+        *,
         who: Who,
+        request: Request,
+        response: Response,
         status: Annotated[ViolationStatus | None, Query()] = None,
         kind: Annotated[ViolationKind | None, Query()] = None,
         open_only: Annotated[bool, Query(alias="open")] = False,
+        owner: Annotated[str | None, Query(max_length=100)] = None,
+        model: Annotated[str | None, Query(max_length=300, pattern=r"^[\w.-]+(/[0-9]+)?$")] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+        overdue: Annotated[bool, Query()] = False,
+        sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "deadline",
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[ViolationOut]:
-        """Violations with their deadline, SLA state and hours left."""
+        """Violations with their deadline, SLA state and hours left, closed ones included
+        unless ``open=true``. Filters: ``status``, ``kind``, ``owner``, ``model`` (name or
+        name/version), ``q`` (in id, summary, owner), ``due_within_days``, ``overdue``;
+        ``sort`` by deadline, reported_at, updated_at, status, kind, owner or id (``-`` for
+        descending); ``limit`` and ``offset`` page, and ``X-Total-Count`` says how many match."""
+        from trainguard.violations.search import ViolationQuery, search
+
+        only_known_parameters(request, VIOLATION_PARAMETERS)
         require(who, "read", "read violations")
-        found = _registry().list(status=status, kind=kind, open_only=open_only)
-        return [ViolationOut.model_validate(view) for view in _views(found)]
+        found = search(
+            _registry(),
+            ViolationQuery(
+                status=status,
+                kind=kind,
+                open_only=open_only,
+                owner=owner,
+                model=model,
+                text=q,
+                due_within_days=due_within_days,
+                overdue=overdue,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            ),
+        )
+        response.headers["X-Total-Count"] = str(found.total)
+        return [ViolationOut.model_validate(view) for view in _views(found.violations)]
 
     @app.get(
         f"{v1}/violations/{{violation_id}}",
@@ -325,12 +403,51 @@ def page_routes(app: FastAPI) -> None:
         return RedirectResponse("ui/", status_code=307)
 
     @app.get("/ui/", response_class=HTMLResponse, include_in_schema=False)
-    def page(who: Who) -> HTMLResponse:
+    def page(
+        *,
+        who: Who,
+        show: Annotated[str, Query(pattern=r"^(open|all)$")] = "open",
+        status: Annotated[ViolationStatus | None, Query()] = None,
+        kind: Annotated[ViolationKind | None, Query()] = None,
+        owner: Annotated[str | None, Query(max_length=100)] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+        sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "deadline",
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        """The page; its violations section takes the API's filters from a GET form."""
         from trainguard.api.page import render
         from trainguard.api.views import gate_history, model_versions, sources
+        from trainguard.violations.search import ViolationQuery, search
 
         require(who, "read", "open the Governance page")
         errors: list[str] = []
+        filters = {
+            "show": show,
+            "status": status.value if status else "",
+            "kind": kind.value if kind else "",
+            "owner": owner or "",
+            "q": q or "",
+            "due_within_days": "" if due_within_days is None else str(due_within_days),
+            "sort": sort,
+        }
+        query = ViolationQuery(
+            status=status,
+            kind=kind,
+            open_only=show == "open" and status is None,
+            owner=owner or None,
+            text=q or None,
+            due_within_days=due_within_days,
+            sort=sort,
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
+        found = {"total": 0, "offset": offset, "limit": PAGE_SIZE}
+
+        def violations() -> list[dict[str, Any]]:
+            page = search(_registry(), query)
+            found["total"] = page.total
+            return _views(page.violations)
 
         def gather(what: str, read: Any) -> Any:
             try:
@@ -348,7 +465,9 @@ def page_routes(app: FastAPI) -> None:
                 can_review=who.may("review"),
                 gates=gather("gate history", gate_history),
                 models=gather("models", model_versions),
-                violations=gather("violations", lambda: _views(_registry().list(open_only=True))),
+                violations=gather("violations", violations),
+                violation_filters=filters,
+                violation_count=found,
                 sources=gather("sources", sources),
                 exports=gather("exports", lambda: _jobs().list()) if who.may("export") else [],
                 mlflow_ui=env("TRAINGUARD_MLFLOW_UI_URL"),

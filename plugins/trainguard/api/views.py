@@ -96,20 +96,33 @@ def _gate_summary(run: Any) -> dict[str, Any]:
     }
 
 
-def gate_history(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest gate runs first, optionally of one dataset path, with the models each
-    admitted."""
-    gates = _gate_runs(dataset=dataset, limit=limit)
+def gate_history(
+    *,
+    dataset: str | None = None,
+    limit: int = 100,
+    decision: str | None = None,
+    clause: str | None = None,
+) -> list[dict[str, Any]]:
+    """The newest gate runs first, optionally of one dataset path, one decision, or with a
+    failed finding of one clause (``Art. 7(3)`` matches ``Art. 7(3); TC260-003 5.1 c``),
+    with the models each admitted."""
+    gates = _gate_runs(dataset=dataset, limit=limit, decision=decision)
+    if clause:
+        gates = [g for g in gates if clause in str(g.get("failed_clauses") or "")]
     by_gate = models_by_gate()
     for gate in gates:
         gate["models"] = by_gate.get(gate["run_id"], [])
     return gates
 
 
-def _gate_runs(*, dataset: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def _gate_runs(
+    *, dataset: str | None = None, limit: int = 100, decision: str | None = None
+) -> list[dict[str, Any]]:
     import mlflow
 
     query = f"tags.`{TAG_PREFIX}kind` = 'gate'"
+    if decision in ("pass", "fail"):  # the route allows only these two
+        query += f" and tags.`{TAG_PREFIX}decision` = '{decision}'"
     if dataset:
         if not re.fullmatch(DATASET_PATH, dataset):  # it goes into an MLflow filter string
             raise ContractError(
