@@ -1,9 +1,10 @@
 """Progress of long work (a scan, a gate, an assessment) for the person waiting on it.
 
 On a terminal: one line redrawn in place, the phase, a bar, counts and the time left. In a
-log or a pipe: a plain line when a phase starts and at most every ``interval`` seconds,
-so a CI log shows that work goes on without a line per shard. ``quiet`` prints nothing;
-``--format json`` commands keep stdout clean because progress only ever goes to stderr.
+log or a pipe: a line when a phase is done (with its time) and, during a long phase, at
+most one every ``interval`` seconds, so a CI log shows that work goes on without a line per
+shard, and a run that fails early prints its one error line alone. ``quiet`` prints
+nothing; ``--format json`` keeps stdout clean because progress only goes to stderr.
 """
 
 from __future__ import annotations
@@ -57,15 +58,16 @@ class Progress:
         return cls(quiet=write is None, terminal=False, write=write)
 
     def phase(self, name: str, total: int | None = None, unit: str = "") -> None:
-        self._end_line()
+        self._close_phase()
         self._index += 1
         self._phase, self._total, self._unit, self._done = name, total, unit, 0
-        self._started = time.monotonic()
-        self._emit(force=True)
+        self._started = self._last_line = time.monotonic()
+        if self.terminal and self._write is None:
+            self._emit()
 
     def advance(self, amount: int = 1) -> None:
         self._done += amount
-        self._emit(force=self._total is not None and self._done >= self._total)
+        self._emit()
 
     def note(self, message: str) -> None:
         """A line of its own (a finding to know about, a file written)."""
@@ -77,16 +79,32 @@ class Progress:
     __call__ = note  # accepted wherever a ``progress(message)`` callback is
 
     def finish(self) -> None:
+        self._close_phase()
         self._end_line()
+
+    def _close_phase(self) -> None:
+        """A plain line for the phase just done (terminals keep their redrawn line)."""
+        if not self._phase or self.quiet:
+            return
+        if self.terminal and self._write is None:
+            self._emit()
+            self._end_line()
+        else:
+            status = self._status(done=True)
+            took = _clock(time.monotonic() - self._started)
+            self._line(f"{self._label()}: {status + ', ' if status else ''}done in {took}")
+        self._phase = ""
 
     # -- rendering
     def _label(self) -> str:
         of = f"/{self.phases}" if self.phases else ""
         return f"[{self._index}{of}] {self._phase}"
 
-    def _status(self) -> str:
+    def _status(self, *, done: bool = False) -> str:
         if self._total is None:
             return f"{self._done:,} {self._unit}".strip() if self._done else ""
+        if done:
+            return f"{self._done:,}/{self._total:,} {self._unit}"
         total = max(self._total, 1)
         share = min(self._done / total, 1.0)
         elapsed = time.monotonic() - self._started
@@ -94,8 +112,8 @@ class Progress:
         eta = f", {_clock(left)} left" if left is not None and share < 1 else ""
         return f"{self._done:,}/{self._total:,} {self._unit} ({share:.0%}{eta})"
 
-    def _emit(self, *, force: bool) -> None:
-        if self.quiet:
+    def _emit(self) -> None:
+        if self.quiet or not self._phase:
             return
         now = time.monotonic()
         if self.terminal and self._write is None:
@@ -107,7 +125,7 @@ class Progress:
             self.stream.flush()
             self._drawn = True
             return
-        if force or now - self._last_line >= self.interval:
+        if now - self._last_line >= self.interval:
             status = self._status()
             self._line(f"{self._label()}: {status}" if status else self._label())
             self._last_line = now

@@ -128,6 +128,7 @@ def test_top_level_holds_only_the_shared_modules() -> None:
         "pipeline",
         "plugin",
         "policy",
+        "progress",  # phases and time left of long work: the CLI, the gate, the assessment
         "settings",
         "templating",
         "tracking",
