@@ -464,6 +464,12 @@ def test_the_governance_page_shows_gates_violations_and_sources(
             )
         )
         traversal = client.get("/trainguard/ui/gates/" + "a" * 32 + "/data_docs/..%2F..%2Fx")
+        failed_gate = next(
+            href for href in _hrefs(page.text) if re.fullmatch(r"gates/[0-9a-f]{32}", href)
+        )
+        gate_page = client.get(f"/trainguard/ui/{failed_gate}")
+        due_this_week = client.get("/trainguard/ui/", params={"due_within_days": 7})
+        closed_too = client.get("/trainguard/ui/", params={"show": "all", "q": "harmful"})
     with httpx.Client(base_url=governance_server.base, timeout=60) as anonymous:
         refused = anonymous.get("/trainguard/ui/")
     assert page.status_code == 200
@@ -479,6 +485,14 @@ def test_the_governance_page_shows_gates_violations_and_sources(
     assert docs.headers["content-security-policy"].startswith("sandbox")
     assert traversal.status_code == 404
     assert refused.status_code == 401 and "Sign in to Airflow" in refused.text
+    # The history chart links each run to its page: every finding, source and message.
+    assert "<svg" in text and "aria-label='gate history of datasets/pretraining" in text
+    assert gate_page.status_code == 200 and "data-check=" in gate_page.text
+    assert "<h1>Gate <code>datasets/" in gate_page.text and PHONE not in gate_page.text
+    # Filters: due this week keeps the overdue complaint; closed ones on request.
+    assert "takedown request nobody triaged" in due_this_week.text
+    assert "due within 7 days" in due_this_week.text
+    assert "closed" in closed_too.text and "harmful" in closed_too.text.lower()
 
 
 def _hrefs(text: str) -> list[str]:

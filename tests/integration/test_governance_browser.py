@@ -145,3 +145,40 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     with zipfile.ZipFile(io.BytesIO(download.content)) as bundle:
         names = {Path(name).name for name in bundle.namelist()}
     assert {"disclosure.json", "prov.json", "spdx.json", "MANIFEST.sha256", "MANIFEST.sig"} <= names
+
+    # Filters, as a reviewer narrows the list: the form's "due this week", then closed
+    # ones too; then a failed gate's own page from the history chart.
+    browser.switch_to.frame(frame)
+    browser.find_element(By.LINK_TEXT, "Due this week").click()
+    heading = _wait(
+        "the filtered list",
+        lambda: next(
+            (
+                h.text
+                for h in browser.find_elements(By.CSS_SELECTOR, "h2#violations")
+                if "due within 7 days" in h.text
+            ),
+            None,
+        ),
+    )
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-violation]")
+    assert rows and all("closed" not in r.text.split() for r in rows), heading
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.NAME, "show")).select_by_value("all")
+    Select(browser.find_element(By.NAME, "due_within_days")).select_by_value("")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    _wait(
+        "closed violations listed",
+        lambda: any(
+            "closed" in r.text for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-violation]")
+        ),
+    )
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(SCREENSHOTS / "governance-filters.png"))
+    browser.switch_to.frame(frame)
+    browser.find_element(By.CSS_SELECTOR, "tr[data-gate] td.fail a").click()
+    _wait("the gate's findings", lambda: browser.find_elements(By.CSS_SELECTOR, "tr[data-check]"))
+    assert browser.find_elements(By.CSS_SELECTOR, "tr.fail[data-check]")
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(SCREENSHOTS / "gate.png"))

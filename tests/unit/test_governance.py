@@ -187,3 +187,78 @@ def test_a_dataset_filter_cannot_reach_into_the_mlflow_query() -> None:
 
     with pytest.raises(ContractError, match="field 'dataset': not a dataset path"):
         gate_history(dataset="x' or tags.`trainguard.kind` = 'gate")
+
+
+def _gate(run_id: str, decision: str, started: str, **overrides: object) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "experiment_id": "1",
+        "started_at": started,
+        "stage": "pretraining",
+        "decision": decision,
+        "dataset": {"path": "datasets/pre", "rev": "v1", "commit": "c" * 40, "md5": "m" * 32},
+        "failed_checks": ["pi.consent"] if decision == "fail" else [],
+        "failed_clauses": ["Art. 7(3)"] if decision == "fail" else [],
+        "waivers": [],
+        "models": [],
+        "data_docs": True,
+        **overrides,
+    }
+
+
+def test_each_dataset_has_a_gate_history_chart_linking_to_each_run() -> None:
+    gates = [
+        _gate("b" * 32, "pass", "2026-12-02T10:00:00"),
+        _gate("a" * 32, "fail", "2026-12-01T10:00:00"),
+    ]
+    page = _page(gates=gates)
+    chart = page[page.index("<svg") : page.index("</svg>")]
+    assert chart.count("<circle") == 2
+    # oldest first: the failure, then the pass; each mark links to its run's page
+    assert chart.index("a" * 32) < chart.index("b" * 32)
+    assert "data-decision='fail'" in chart and "fill='#b00020'" in chart
+    assert "<title>v1 2026-12-01T10:00 FAIL: Art. 7(3)</title>" in chart
+    assert f"href='gates/{'b' * 32}'" in page
+
+
+def test_the_gate_page_lists_every_finding_failed_first() -> None:
+    from trainguard.api.page import render_gate
+
+    finding = {
+        "observed": None,
+        "threshold": None,
+        "record_ids": [],
+        "entity": None,
+        "waiver_id": None,
+    }
+    gate = _gate(
+        "a" * 32,
+        "fail",
+        "2026-12-01T10:00:00",
+        findings=[
+            {
+                **finding,
+                "check": "source.licence",
+                "status": "pass",
+                "clauses": ["Art. 7(1)"],
+                "source_id": "wiki",
+                "message": "licence CC-BY-4.0 is allowed",
+            },
+            {
+                **finding,
+                "check": "pi.consent",
+                "status": "fail",
+                "clauses": ["Art. 7(3)"],
+                "source_id": "<forum>",
+                "message": "8 values without consent",
+                "record_ids": ["r1", "r2", "r3", "r4"],
+            },
+        ],
+    )
+    page = render_gate(gate, "http://mlflow")
+    assert page.index("pi.consent") < page.index("source.licence")
+    assert "&lt;forum&gt;" in page and "<forum>" not in page
+    assert "4 <span class='muted'>(r1, r2, r3, ...)</span>" in page
+    assert f"href='{'a' * 32}/data_docs/index.html'" in page
+    assert "http://mlflow/#/experiments/1/runs/" + "a" * 32 in page
+    assert "<span class='fail'>1 fail</span>" in page

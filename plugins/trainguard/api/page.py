@@ -99,6 +99,7 @@ def render(
             running=any(job["state"] in ("queued", "running") for job in exports),
             gates=gates,
             gates_by_dataset=sorted(by_dataset.items()),
+            charts={path: history_chart(runs) for path, runs in by_dataset.items()},
             models=models,
             violations=violations,
             filters=violation_filters or {"show": "open"},
@@ -111,6 +112,54 @@ def render(
             errors=errors,
         )
     )
+
+
+_ORDER = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
+
+
+def render_gate(gate: dict[str, Any], mlflow_ui: str) -> str:
+    """One gate run's page: every finding, failed and waived first."""
+    findings = sorted(
+        gate["findings"],
+        key=lambda f: (_ORDER.get(f["status"], 4), f["check"], f["source_id"] or ""),
+    )
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding["status"]] = counts.get(finding["status"], 0) + 1
+    return str(
+        _template("gate.html.j2").render(
+            style=STYLE,
+            gate=gate,
+            findings=findings,
+            counts=sorted(counts.items(), key=lambda item: _ORDER.get(item[0], 4)),
+            mlflow_ui=mlflow_ui,
+        )
+    )
+
+
+def history_chart(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A dataset's gate history as an inline SVG: one mark per run, oldest on the left,
+    green for a pass and red for a fail, each with its revision, date and failed clauses
+    as a tooltip. Server-rendered: the page runs no scripts."""
+    ordered = sorted(runs, key=lambda g: g.get("started_at") or "")[-60:]
+    step, left, height = 22, 10, 44
+    marks = [
+        {
+            "x": left + index * step,
+            "y": 16 if gate.get("decision") == "pass" else 30,
+            "decision": gate.get("decision") or "unknown",
+            "run_id": gate["run_id"],
+            "title": f"{gate['dataset'].get('rev')} {str(gate.get('started_at') or '')[:16]} "
+            f"{(gate.get('decision') or '?').upper()}"
+            + (
+                f": {'; '.join(gate.get('failed_clauses') or [])}"
+                if gate.get("failed_clauses")
+                else ""
+            ),
+        }
+        for index, gate in enumerate(ordered)
+    ]
+    return {"width": left * 2 + step * max(len(marks), 1), "height": height, "marks": marks}
 
 
 def problem(status: int, message: str, login_url: str | None) -> str:

@@ -506,6 +506,18 @@ def page_routes(app: FastAPI) -> None:
     def page_download(who: Who, job_id: JobId) -> FileResponse:
         return _download(who, job_id)
 
+    @app.get("/ui/gates/{run_id}", response_class=HTMLResponse, include_in_schema=False)
+    def page_gate(who: Who, run_id: RunId) -> HTMLResponse:
+        """One gate run: every finding with its source, clause and message."""
+        from trainguard.api.page import render_gate
+        from trainguard.api.views import gate_detail
+
+        require(who, "read", "read gates")
+        return HTMLResponse(
+            headers=PAGE_HEADERS,
+            content=render_gate(gate_detail(run_id), env("TRAINGUARD_MLFLOW_UI_URL")),
+        )
+
     @app.get("/ui/gates/{run_id}/data_docs/{path:path}", include_in_schema=False)
     def data_docs(who: Who, run_id: RunId, path: str) -> FileResponse:
         """The gate run's Great Expectations Data Docs, read from its MLflow artifacts."""
