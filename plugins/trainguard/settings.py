@@ -304,6 +304,20 @@ def workspace() -> Workspace:
     return _workspace or Workspace(None, "settings from the environment only", {})
 
 
+OPERATOR_MODULES = ("assessment", "dvc", "export", "gate", "scan", "training", "violations")
+
+
+def bundled_dag_list() -> list[dict[str, str]]:
+    """Each DAG file the package carries, with the first line of its docstring."""
+    import ast
+
+    found = []
+    for path in sorted((Path(__file__).parent / "dags").glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        found.append({"dag-id": path.stem, "description": docstring.split("\n", 1)[0]})
+    return found
+
+
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata for Airflow's ProvidersManager (``apache_airflow_provider``).
 
@@ -315,6 +329,21 @@ def get_provider_info() -> dict[str, Any]:
         "name": "trainguard",
         "description": "Gates generative-model training on data legality and quality "
         "(China's Measures for generative AI services).",
+        "integrations": [
+            {
+                "integration-name": "trainguard",
+                "tags": ["ai", "governance"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "trainguard",
+                "python-modules": [f"trainguard.operators.{name}" for name in OPERATOR_MODULES],
+            }
+        ],
+        # Not an Airflow provider concept: the DAG files the wheel carries, for
+        # `airflow providers get trainguard` and `trainguard dags install`.
+        "dags": bundled_dag_list(),
         "config": {
             SECTION: {
                 "description": "trainguard's gate DAGs, Governance page and REST API.",

@@ -52,6 +52,11 @@ def test_provider_info_matches_airflows_schema() -> None:
     assert set(options) == set(settings.OPTIONS)
     assert options["scan_retries"]["default"] == "0"
     assert options["reviewer_roles"]["default"] == "op, admin"
+    # The DAGs the wheel carries and the operator modules, as `airflow providers get` shows.
+    dags = {d["dag-id"]: d["description"] for d in info["dags"]}
+    assert {"pretraining_gate", "finetune_gate", "model_assessment"} <= set(dags)
+    assert dags["model_assessment"].startswith("Assess what a model version says")
+    assert "trainguard.operators.gate" in info["operators"][0]["python-modules"]
 
 
 def test_the_entry_point_names_get_provider_info() -> None:
