@@ -102,9 +102,11 @@ def test_planted_gate_run_in_mlflow_records_the_decision(planted_run: Any, clean
     assert run.info.run_name.endswith(": FAIL") and run.info.status == "FAILED"
     passed = client().get_run(clean_run.xcom("gate")["gate_run_id"])
     assert passed.info.run_name.endswith(": PASS") and passed.info.status == "FINISHED"
-    table = mlflow.load_table(
-        "findings_table.json", run_ids=[run_id], experiment_ids=[run.info.experiment_id]
-    )
+    # mlflow.log_table's file: pandas "split" JSON (columns, data), what the UI renders.
+    import pandas as pd
+
+    table_file = mlflow.artifacts.load_dict(f"runs:/{run_id}/findings_table.json")
+    table = pd.DataFrame(table_file["data"], columns=table_file["columns"])
     assert table["status"].iloc[0] == "fail" and table["status"].iloc[-1] in ("pass", "warn")
     statuses = list(table["status"])
     assert statuses.index("pass") > max(i for i, s in enumerate(statuses) if s == "fail")

@@ -142,14 +142,29 @@ def test_the_stock_mlflow_ui_shows_the_same_walk(clean_run: Any, model_version: 
     assert logged_model.tags["trainguard.gate_run_id"] == gate["gate_run_id"]
 
 
+def evidence_digest(folder: Path) -> str:
+    """sha256 of the manifest lines of every file but report.html: what the report's
+    attestation names as the evidence (`grep -v '  report.html$' MANIFEST.sha256 | sha256sum`)."""
+    import hashlib
+
+    lines = (folder / "MANIFEST.sha256").read_bytes().splitlines(keepends=True)
+    return hashlib.sha256(
+        b"".join(x for x in lines if not x.endswith(b"  report.html\n"))
+    ).hexdigest()
+
+
 def test_the_bundle_is_complete_deterministic_and_verifies(
     bundle: Path, model_version: str
 ) -> None:
+    """Two exports of one version hold the same evidence, byte for byte; only report.html's
+    attestation (who exported it, when) and so the manifest and signature differ."""
     assert {p.name for p in bundle.iterdir()} == BUNDLE_FILES
     again = WORKDIR / "exports" / "cli-2"
     assert trainguard("export", MODEL_NAME, model_version, "--out", str(again)).returncode == 0
-    for name in BUNDLE_FILES:
+    for name in BUNDLE_FILES - {"report.html", "MANIFEST.sha256", "MANIFEST.sig"}:
         assert (bundle / name).read_bytes() == (again / name).read_bytes(), name
+    assert evidence_digest(bundle) == evidence_digest(again)
+    assert evidence_digest(bundle) in (bundle / "report.html").read_text(encoding="utf-8")
     verified = trainguard("export", "verify", str(bundle))
     assert verified.returncode == 0, verified.stderr
     refused = trainguard("export", MODEL_NAME, model_version, "--out", str(bundle))
@@ -274,8 +289,11 @@ def test_the_export_dag_writes_the_same_bundle(bundle: Path, model_version: str)
     assert result.state == "success", result.summary()
     written = result.xcom("export_bundle")
     assert (
-        written["manifest_sha256"]
-        == json.loads((bundle / SIGNATURE).read_text())["manifest_sha256"]
+        written["manifest_sha256"] == json.loads((out / SIGNATURE).read_text())["manifest_sha256"]
+    )
+    assert evidence_digest(out) == evidence_digest(bundle)  # the same evidence as the CLI's
+    assert (
+        "exported by</th><td>Airflow provenance_export, run " in (out / "report.html").read_text()
     )
     assert trainguard("export", "verify", str(out)).returncode == 0
 

@@ -82,7 +82,8 @@ def test_migrations_deadlines_and_transitions_on_postgresql(pg_url: str) -> None
         reported_at=reported_at,
     )
     assert violation.reported_at == reported_at  # same instant, stored as UTC
-    assert violation.deadline == dt.datetime(2026, 10, 19, 16, 0, tzinfo=dt.UTC)
+    # 15 working days on China's calendar: the National Day week off, Sat 10 Oct worked.
+    assert violation.deadline == dt.datetime(2026, 10, 23, 16, 0, tzinfo=dt.UTC)
     registry.transition(violation.id, "rejected", actor="lead", reason="duplicate request")
     assert registry.get(violation.id).status == "rejected"
     assert registry.audit() == []

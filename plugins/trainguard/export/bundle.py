@@ -1,4 +1,4 @@
-"""The provenance export of a model version (Art. 17): a signed, deterministic bundle.
+"""The provenance export of a model version (Art. 17): a signed bundle of deterministic evidence.
 
 ``export_bundle`` reads the model version's lineage from MLflow and writes:
 
@@ -15,10 +15,11 @@ MANIFEST.sha256    sha256 of every file above (``sha256sum -c`` reads it)
 MANIFEST.sig       signature over the manifest: HMAC-SHA256 or Ed25519
 =================  ==========================================================
 
-Deterministic: every time in the bundle comes from the recorded runs, every list is
-sorted, so exporting the same version twice gives byte-identical files. No file carries a
-raw personal-information value: findings carry record ids, and annotator ids are
-replaced by keyed pseudonyms. Signing and verification are ``export.signing``.
+Deterministic evidence: every time in the bundle comes from the recorded runs, every list
+is sorted, so exporting the same version twice gives byte-identical files, except the
+attestation atop report.html (who exported it, when) and so the manifest and signature.
+No file carries a raw personal-information value: findings carry record ids, and
+annotator ids are replaced by keyed pseudonyms. Signing and verification are ``export.signing``.
 
 Kept as one module: the files of a bundle are one deterministic contract with the
 auditor, built from one lineage document and listed in one manifest.
