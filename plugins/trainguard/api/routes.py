@@ -96,6 +96,11 @@ def only_known_parameters(request: Request, known: set[str]) -> None:
         )
 
 
+def _any_of(values: Any) -> str:
+    """A query pattern: one of an enum's values, or empty (a form's "any")."""
+    return "^(" + "|".join(v.value for v in values) + ")?$"
+
+
 PAGE_SIZE = 50  # violations per page of the Governance page
 SORT_PATTERN = r"^-?(deadline|reported_at|updated_at|status|kind|owner|id)$"
 GATE_PARAMETERS = {"dataset", "limit", "decision", "clause"}
@@ -410,11 +415,12 @@ def page_routes(app: FastAPI) -> None:
         *,
         who: Who,
         show: Annotated[str, Query(pattern=r"^(open|all)$")] = "open",
-        status: Annotated[ViolationStatus | None, Query()] = None,
-        kind: Annotated[ViolationKind | None, Query()] = None,
+        # A GET form sends its empty fields as "": "any", not an invalid value.
+        status: Annotated[str, Query(pattern=_any_of(ViolationStatus))] = "",
+        kind: Annotated[str, Query(pattern=_any_of(ViolationKind))] = "",
         owner: Annotated[str | None, Query(max_length=100)] = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
-        due_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+        due_within_days: Annotated[str, Query(pattern=r"^([0-9]{1,4})?$")] = "",
         sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "deadline",
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> HTMLResponse:
@@ -427,20 +433,20 @@ def page_routes(app: FastAPI) -> None:
         errors: list[str] = []
         filters = {
             "show": show,
-            "status": status.value if status else "",
-            "kind": kind.value if kind else "",
+            "status": status,
+            "kind": kind,
             "owner": owner or "",
             "q": q or "",
-            "due_within_days": "" if due_within_days is None else str(due_within_days),
+            "due_within_days": due_within_days,
             "sort": sort,
         }
         query = ViolationQuery(
-            status=status,
-            kind=kind,
-            open_only=show == "open" and status is None,
+            status=status or None,
+            kind=kind or None,
+            open_only=show == "open" and not status,
             owner=owner or None,
             text=q or None,
-            due_within_days=due_within_days,
+            due_within_days=int(due_within_days) if due_within_days else None,
             sort=sort,
             limit=PAGE_SIZE,
             offset=offset,
