@@ -22,6 +22,15 @@ class Status(enum.StrEnum):
     WAIVED = "waived"  # failed, but a reviewer's unexpired waiver covers it (trainguard.waivers)
 
 
+# Failed first, then waived, warnings, passes: how every table of findings is ordered.
+STATUS_ORDER = {Status.FAIL: 0, Status.WAIVED: 1, Status.WARN: 2, Status.PASS: 3}
+
+
+def status_rank(status: str) -> int:
+    """A finding's place in ``STATUS_ORDER`` (unknown statuses last)."""
+    return STATUS_ORDER.get(status, len(STATUS_ORDER))  # type: ignore[call-overload]
+
+
 class Decision(enum.StrEnum):
     PASS = "pass"
     FAIL = "fail"

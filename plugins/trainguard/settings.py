@@ -307,15 +307,26 @@ def workspace() -> Workspace:
 OPERATOR_MODULES = ("assessment", "dvc", "export", "gate", "scan", "training", "violations")
 
 
-def bundled_dag_list() -> list[dict[str, str]]:
-    """Each DAG file the package carries, with the first line of its docstring."""
+def bundled_dags() -> Path:
+    """The DAG files the package carries: a link to the checkout's dags/, real files in a
+    wheel."""
+    return Path(__file__).parent / "dags"
+
+
+def dag_purpose(path: Path) -> str:
+    """The first line of a DAG file's docstring."""
     import ast
 
-    found = []
-    for path in sorted((Path(__file__).parent / "dags").glob("*.py")):
-        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-        found.append({"dag-id": path.stem, "description": docstring.split("\n", 1)[0]})
-    return found
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return docstring.split("\n", 1)[0]
+
+
+def bundled_dag_list() -> list[dict[str, str]]:
+    """Each DAG file the package carries, with what it does."""
+    return [
+        {"dag-id": path.stem, "description": dag_purpose(path)}
+        for path in sorted(bundled_dags().glob("*.py"))
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:

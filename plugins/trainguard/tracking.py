@@ -348,16 +348,13 @@ def log_gate_run(
         return run.info.run_id
 
 
-_STATUS_ORDER = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
-
-
 def _log_findings_table(report: GateReport) -> None:
     """Every finding as an MLflow table (failed first), so the run shows it as rows."""
     import mlflow
 
-    findings = sorted(
-        report.findings, key=lambda f: (_STATUS_ORDER.get(f.status.value, 4), f.check)
-    )
+    from trainguard.findings import status_rank
+
+    findings = sorted(report.findings, key=lambda f: (status_rank(f.status), f.check))
     if not findings:
         return
     columns: dict[str, list[Any]] = {

@@ -114,14 +114,13 @@ def render(
     )
 
 
-_ORDER = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
-
-
 def render_gate(gate: dict[str, Any], mlflow_ui: str) -> str:
     """One gate run's page: every finding, failed and waived first."""
+    from trainguard.findings import status_rank
+
     findings = sorted(
         gate["findings"],
-        key=lambda f: (_ORDER.get(f["status"], 4), f["check"], f["source_id"] or ""),
+        key=lambda f: (status_rank(f["status"]), f["check"], f["source_id"] or ""),
     )
     counts: dict[str, int] = {}
     for finding in findings:
@@ -131,7 +130,7 @@ def render_gate(gate: dict[str, Any], mlflow_ui: str) -> str:
             style=STYLE,
             gate=gate,
             findings=findings,
-            counts=sorted(counts.items(), key=lambda item: _ORDER.get(item[0], 4)),
+            counts=sorted(counts.items(), key=lambda item: status_rank(item[0])),
             mlflow_ui=mlflow_ui,
         )
     )

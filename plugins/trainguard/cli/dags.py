@@ -8,13 +8,13 @@ be the team's own edit.
 
 from __future__ import annotations
 
-import ast
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.cli.exits import EXIT_PASS
 from trainguard.exceptions import ConfigError
+from trainguard.settings import bundled_dags, dag_purpose
 
 if TYPE_CHECKING:
     import argparse
@@ -38,21 +38,13 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
 
 
 def bundled() -> list[Path]:
-    from trainguard.local.embedded import bundled_dags
-
     return sorted(bundled_dags().glob("*.py"))
-
-
-def purpose(path: Path) -> str:
-    """The first line of a DAG file's docstring."""
-    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    return docstring.splitlines()[0] if docstring else ""
 
 
 def run_dags(args: argparse.Namespace) -> int:
     if args.dags_verb == "list":
         for path in bundled():
-            print(f"{path.stem:28} {purpose(path)}")
+            print(f"{path.stem:28} {dag_purpose(path)}")
         return EXIT_PASS
     return install(args.folder, examples=args.examples, overwrite=args.overwrite)
 
@@ -77,7 +69,7 @@ def install(folder: Path, *, examples: bool, overwrite: bool) -> int:
         if not state:
             state = "replaced" if target.exists() else "installed"
             shutil.copyfile(path, target)
-        print(f"{state:9} {target}  ({purpose(path)})")
+        print(f"{state:9} {target}  ({dag_purpose(path)})")
     print(
         f"{len(chosen)} DAG files in {folder}. The workers need TRAINGUARD_HASH_KEY, "
         "MLFLOW_TRACKING_URI and TRAINGUARD_HOME (docs/operations.md); the DAGs find the GX "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from trainguard.findings import Status, status_rank
+
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;
 margin:2em auto;max-width:62em;color:#1d2330;padding:0 1em}
@@ -155,14 +157,15 @@ def verify_commands(algorithm: str) -> list[str]:
 
 def _attention(lineage: dict[str, Any]) -> list[dict[str, Any]]:
     """Failed and waived findings of every gate run: what a reviewer reads first."""
-    order = {"fail": 0, "waived": 1}
     rows = [
         {**finding, "gate_run_id": gate["run_id"], "gate_decision": gate.get("decision")}
         for gate in lineage["gate_runs"]
         for finding in gate["findings"]
-        if finding["status"] in order
+        if finding["status"] in (Status.FAIL, Status.WAIVED)
     ]
-    return sorted(rows, key=lambda f: (order[f["status"]], f["check"], f.get("source_id") or ""))
+    return sorted(
+        rows, key=lambda f: (status_rank(f["status"]), f["check"], f.get("source_id") or "")
+    )
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
@@ -254,18 +257,17 @@ def _findings_by_clause(lineage: dict[str, Any]) -> list[dict[str, Any]]:
         for finding in gate["findings"]:
             for clause in finding["clauses"] or ["(no clause)"]:
                 by_clause[clause].append(finding)
-    order = {"fail": 0, "waived": 1, "warn": 2, "pass": 3}
     sections = []
     for clause in sorted(by_clause):
         findings = sorted(
             by_clause[clause],
-            key=lambda f: (order.get(f["status"], 9), f["check"], f["source_id"] or ""),
+            key=lambda f: (status_rank(f["status"]), f["check"], f["source_id"] or ""),
         )
         counts: dict[str, int] = defaultdict(int)
         for finding in findings:
             counts[finding["status"]] += 1
         summary = ", ".join(
-            f"{n} {s}" for s, n in sorted(counts.items(), key=lambda i: order.get(i[0], 9))
+            f"{n} {s}" for s, n in sorted(counts.items(), key=lambda i: status_rank(i[0]))
         )
         sections.append({"clause": clause, "summary": summary, "findings": findings})
     return sections

@@ -18,7 +18,7 @@ DAGS_FOLDER_ENV = "TRAINGUARD_DAGS_FOLDER"
 def dags_folder() -> Path:
     """trainguard's DAG files: ``TRAINGUARD_DAGS_FOLDER``, else the package's own (a link
     to the checkout's dags/, real files in an installed wheel)."""
-    from trainguard.settings import env
+    from trainguard.settings import bundled_dags, env
 
     configured = env(DAGS_FOLDER_ENV)
     folder = Path(configured) if configured else bundled_dags()
@@ -28,10 +28,6 @@ def dags_folder() -> Path:
             "folder `trainguard dags install` wrote"
         )
     return folder
-
-
-def bundled_dags() -> Path:
-    return Path(__file__).parents[1] / "dags"
 
 
 def embedded_env(workdir: str | Path) -> dict[str, str]:
