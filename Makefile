@@ -8,7 +8,7 @@ VENV := .venv
 # Never let uv fetch a Python build from the internet: use the machine's python3.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo ui test test-unit test-integration test-stack test-lowest lint venv clean
+.PHONY: demo ui test test-unit test-integration test-stack test-lowest lint i18n venv clean
 
 demo: $(VENV)/.synced
 	$(VENV)/bin/trainguard demo
@@ -48,6 +48,18 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check plugins dags tests bench
 	$(VENV)/bin/ruff format --check plugins dags tests bench
 	$(VENV)/bin/mypy
+
+# Messages for translation: extract (Text(...) and N_() in Python, _() in templates), merge
+# into the Chinese catalogue, compile the .mo the package ships. Then translate the new
+# entries in the .po and run it again; tests/unit/test_i18n.py fails on any left empty.
+LOCALE := plugins/trainguard/locale
+i18n: $(VENV)/.synced
+	@mkdir -p build
+	$(VENV)/bin/pybabel --quiet extract -F babel.cfg -k Text -k N_ --no-location --sort-output \
+		--omit-header -o build/trainguard.pot .
+	$(VENV)/bin/pybabel --quiet update -i build/trainguard.pot -d $(LOCALE) -D trainguard -l zh \
+		--no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D trainguard -l zh --statistics
 
 venv: $(VENV)/.synced
 

@@ -1,6 +1,8 @@
 """Gate a fine-tuning run on data legality, quality and annotation, then fine-tune.
 
-Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/finetuning", "rev": "clean"}``.
+Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/finetuning", "rev": "clean"}``,
+and ``"base_model": "models:/NAME/VERSION"`` for the model it continues: its data's lineage
+then joins the fine-tuned model's provenance export.
 Each record shard is scanned by its own mapped task; the gate then runs the legality,
 quality and annotation suites (Art. 7, Art. 8), naming each failed check with its clause
 and the batch, annotator or source concerned, before fine-tuning can start.
@@ -32,7 +34,9 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 0},
     render_template_as_native_obj=True,
-    params=gate_params(path="datasets/finetuning", model_name="trainguard-demo-finetuned"),
+    params=gate_params(
+        path="datasets/finetuning", model_name="trainguard-demo-finetuned", base_model=True
+    ),
 ) as dag:
     version = DatasetVersionOperator(
         task_id="resolve_dataset_version",
@@ -54,7 +58,10 @@ with DAG(
         lexicons="{{ params.lexicons }}",
     )
     train = TrainModelOperator(
-        task_id="train", stage="finetuning", model_name="{{ params.model_name }}"
+        task_id="train",
+        stage="finetuning",
+        model_name="{{ params.model_name }}",
+        base_model="{{ params.base_model }}",
     )
     # The released model is assessed on question banks (Art. 4, 6): model_assessment.
     assess = AssessModelOperator(

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trainguard.i18n import Text
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -55,19 +57,24 @@ def amount(value: Any, *, percent: bool = False) -> str:
     return f"{number:,.0f}" if number.is_integer() else f"{number:,.4g}"
 
 
-def beyond(threshold: str, *, percent: bool = False, unit: str = "") -> str:
+def beyond(threshold: str, *, percent: bool = False, days: bool = False) -> Text:
     """What a failed value is, against a threshold as the gate writes it ("<= 0.05"):
     "above the 5% limit", "below the 90% minimum", "outside 1-5"."""
-    unit = f" {unit}" if unit else ""
     operator, _, rest = threshold.partition(" ")
+    shown: str = amount(rest, percent=percent)
+    if days:
+        shown = Text("{count} days", {"count": shown})
     if operator == "<=":
-        return f"above the {amount(rest, percent=percent)}{unit} limit"
+        return Text("above the {limit} limit", {"limit": shown})
     if operator == ">=":
-        return f"below the {amount(rest, percent=percent)}{unit} minimum"
+        return Text("below the {minimum} minimum", {"minimum": shown})
     low, sep, high = rest.partition(" and ")
     if operator == "between" and sep:
-        return f"outside {amount(low, percent=percent)}-{amount(high, percent=percent)}{unit}"
-    return f"outside {threshold}"
+        return Text(
+            "outside {low}-{high}",
+            {"low": amount(low, percent=percent), "high": amount(high, percent=percent)},
+        )
+    return Text("outside {threshold}", {"threshold": threshold})
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class Finding:
     check: str
     clauses: tuple[str, ...]
     status: Status
-    message: str
+    message: str  # English; a Text also renders in the other languages (trainguard.i18n)
     source_id: str | None = None
     observed: Any = None
     threshold: Any = None
@@ -83,10 +90,21 @@ class Finding:
     entity: str | None = None  # what else a finding is about: "batch B04", "annotator L07"
     waiver: dict[str, Any] | None = None  # the waiver that covers it, when status is waived
 
-    def summary(self) -> str:
-        where = f" [source {self.source_id}]" if self.source_id else ""
+    def localized(self, language: str) -> str:
+        """The message in ``language`` (a message made as a ``Text``; else as written)."""
+        return self.message.render(language) if isinstance(self.message, Text) else self.message
+
+    def summary(self, language: str = "en") -> str:
+        from trainguard.i18n import clause_title
+
+        where = (
+            Text(" [source {source}]", {"source": self.source_id}).render(language)
+            if self.source_id
+            else ""
+        )
         where += f" [{self.entity}]" if self.entity else ""
-        return f"{self.check}{where}: {self.message} ({'; '.join(self.clauses)})"
+        clauses = clause_title("; ".join(self.clauses), language)
+        return f"{self.check}{where}: {self.localized(language)} ({clauses})"
 
     def to_dict(self) -> dict[str, Any]:
         record = {
@@ -102,6 +120,8 @@ class Finding:
         }
         if self.waiver is not None:
             record["waiver"] = self.waiver
+        if isinstance(self.message, Text):
+            record["text"] = self.message.to_dict()
         return record
 
 
@@ -151,19 +171,43 @@ class GateReport:
             "policy": self.policy,
         }
 
-    def to_text(self) -> str:
+    def to_text(self, language: str = "en") -> str:
+        """The report for a terminal, in ``language`` (trainguard.i18n)."""
+
+        def say(text: Text) -> str:
+            return text.render(language)
+
         lines = [
-            f"dataset {self.dataset_name} ({self.records} records, {self.dataset_digest})",
-            f"decision: {self.decision.value.upper()}",
-            f"policy profile: {self.policy['profile']}"
+            say(
+                Text(
+                    "dataset {name} ({records:,} records, {digest})",
+                    {
+                        "name": self.dataset_name,
+                        "records": self.records,
+                        "digest": self.dataset_digest,
+                    },
+                )
+            ),
+            say(Text("decision: {decision}", {"decision": Text(self.decision.value.upper())})),
+            say(Text("policy profile: {profile}", {"profile": self.policy["profile"]}))
             + "".join(
-                f"; deviation {d['setting']} = {d['value']} (standard {d['standard']}): "
-                f"{d['reason']}"
+                say(
+                    Text(
+                        "; deviation {setting} = {value} (standard {standard}): {reason}",
+                        {key: d[key] for key in ("setting", "value", "standard", "reason")},
+                    )
+                )
                 for d in self.policy["deviations"]
             ),
         ]
         lines += [
-            f"  waiver {refused['waiver']} refused for {refused['check']}: {refused['why']}"
+            "  "
+            + say(
+                Text(
+                    "waiver {waiver} refused for {check}: {why}",
+                    {key: refused[key] for key in ("waiver", "check", "why")},
+                )
+            )
             for refused in self.refused_waivers
         ]
         order = {Status.FAIL: 0, Status.WAIVED: 1, Status.WARN: 2}
@@ -171,23 +215,35 @@ class GateReport:
             (f for f in self.findings if f.status in order), key=lambda f: order[f.status]
         )
         for finding in shown:
-            lines.append(f"  {finding.status.value.upper():4}  {finding.summary()}")
+            status = say(Text(finding.status.value.upper()))
+            lines.append(f"  {status:4}  {finding.summary(language)}")
             if finding.waiver:
+                waiver = finding.waiver
                 lines.append(
-                    f"        waiver {finding.waiver['id']} by "
-                    f"{finding.waiver['approved_by']} until "
-                    f"{finding.waiver['expires_at']}: {finding.waiver['reason']}"
+                    "        "
+                    + say(
+                        Text(
+                            "waiver {id} by {by} until {until}: {reason}",
+                            {
+                                "id": waiver["id"],
+                                "by": waiver["approved_by"],
+                                "until": waiver["expires_at"],
+                                "reason": waiver["reason"],
+                            },
+                        )
+                    )
                 )
             if finding.record_ids:
                 more = len(finding.record_ids) - 5
                 lines.append(
-                    "        records: "
-                    + ", ".join(finding.record_ids[:5])
-                    + (f" (+{more} more)" if more > 0 else "")
+                    "        "
+                    + say(Text("records: {ids}", {"ids": ", ".join(finding.record_ids[:5])}))
+                    + (say(Text(" (+{more} more)", {"more": more})) if more > 0 else "")
                 )
         passed = sum(1 for f in self.findings if f.status is Status.PASS)
-        lines.append(f"  {passed} checks passed")
-        lines.append(f"  harmful content: {describe_classifier(self.harmful_classifier)}")
+        lines.append("  " + say(Text("{passed:,} checks passed", {"passed": passed})))
+        how = describe_classifier(self.harmful_classifier)
+        lines.append("  " + say(Text("harmful content: {how}", {"how": how})))
         return "\n".join(lines)
 
 

@@ -215,13 +215,19 @@ def train_admitted_version(
     stage: str,
     context_tags: dict[str, str] | None = None,
     experiment: str | None = None,
+    base_model_uri: str = "",
 ) -> dict[str, str]:
     """Train the demo responder on a version the gate admitted (the training contract:
-    the decision is re-checked for that exact commit and md5), and register it."""
+    the decision is re-checked for that exact commit and md5), and register it; a
+    fine-tuning names its base model (``models:/NAME/VERSION``)."""
     from trainguard.training import TrainingRequest, train_admitted
     from trainguard.training.responder import train
 
     request = TrainingRequest(
-        model_name=model_name, stage=stage, dataset=version.to_dict(), gate_run_id=gate_run_id
+        model_name=model_name,
+        stage=stage,
+        dataset=version.to_dict(),
+        gate_run_id=gate_run_id,
+        base_model_uri=base_model_uri,
     )
     return train_admitted(request, train, context_tags=context_tags, experiment=experiment)

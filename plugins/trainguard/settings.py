@@ -97,6 +97,12 @@ _ENV = [
         "Airflow of the demo; default: the installed package's trainguard/dags)",
     ),
     EnvSetting(
+        "TRAINGUARD_LANGUAGE",
+        "",
+        "language of the CLI's reports and finding messages: en (default) or zh "
+        "(Simplified Chinese); --lang overrides it",
+    ),
+    EnvSetting(
         "TRAINGUARD_WORKER_NAME",
         "",
         "host name a Celery worker of the local stack reports (default: the machine's)",
@@ -145,6 +151,14 @@ _OPTIONS = [
         str(64 * 1024),
         "largest request body the API reads; larger ones get 413 before they are parsed",
     ),
+    Option(
+        "language",
+        "string",
+        "en",
+        "language of the Governance page and the export's report.html when the request "
+        "names none (Accept-Language, ?lang=): en or zh (Simplified Chinese)",
+        "zh",
+    ),
 ]
 OPTIONS: dict[str, Option] = {option.name: option for option in _OPTIONS}
 SECTION = "trainguard"
@@ -166,6 +180,11 @@ def option(name: str) -> str:
 
 def int_option(name: str) -> int:
     return int(option(name))
+
+
+def use_language(language: str) -> None:
+    """``--lang``: the language every report and message of this process is written in."""
+    os.environ["TRAINGUARD_LANGUAGE"] = language
 
 
 def trainguard_home() -> Path:

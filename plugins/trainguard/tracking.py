@@ -30,6 +30,8 @@ EXPERIMENT_ENV = "TRAINGUARD_EXPERIMENT"
 ARTIFACT_ROOT_ENV = "TRAINGUARD_ARTIFACT_ROOT"
 DEFAULT_EXPERIMENT = "trainguard"
 TAG_PREFIX = "trainguard."
+# The model version a fine-tuned (or fixed) version continues: models:/NAME/VERSION.
+BASE_MODEL_TAG = f"{TAG_PREFIX}base_model"
 
 
 def _dvc_source_class() -> type:

@@ -261,4 +261,17 @@ def test_the_gate_page_lists_every_finding_failed_first() -> None:
     assert "4 <span class='muted'>(r1, r2, r3, ...)</span>" in page
     assert f"href='{'a' * 32}/data_docs/index.html'" in page
     assert "http://mlflow/#/experiments/1/runs/" + "a" * 32 in page
-    assert "<span class='fail'>1 fail</span>" in page
+    assert "<span class='fail'>1 FAIL</span>" in page
+
+
+def test_the_page_speaks_chinese_and_keeps_a_chosen_language_in_its_links() -> None:
+    gates = [_gate("a" * 32, "fail", "2026-12-01T10:00:00")]
+    page = _page(gates=gates, language="zh", language_chosen=True)
+    assert page.startswith("<!doctype html><html lang='zh'>")
+    assert "<h1>治理</h1>" in page and "<h2 id='violations'>未关闭的违规 (1)</h2>" in page
+    assert "<td>《办法》第七条第（三）项</td>" in page  # the gate's failed clause
+    assert f"href='gates/{'a' * 32}?lang=zh'" in page
+    assert "<input type='hidden' name='lang' value='zh'>" in page
+    assert ">English</a>" in page  # the way back
+    by_browser = _page(gates=gates, language="zh")
+    assert f"href='gates/{'a' * 32}'" in by_browser  # Accept-Language keeps choosing

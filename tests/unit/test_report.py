@@ -101,7 +101,7 @@ def test_numbers_charts_and_sections_are_rendered() -> None:
     page = render_report(_lineage("3 values without consent"), _disclosure())
     assert "12,000 records" in page and "1.25% of 4,000" in page
     assert page.count("<svg") == 3 and "12,000 (100.0%)" in page
-    assert '<h3>Art. 7(3) <span class="meta">(1 fail)</span></h3>' in page
+    assert '<h3>Art. 7(3) <span class="meta">(1 FAIL)</span></h3>' in page
     assert "No annotated data (pre-training)." in page and page.endswith("</body></html>\n")
     assert (
         "Personal information: 2 value(s) found (email 1, resident_id 1); sensitive: "
@@ -131,3 +131,30 @@ def test_the_report_opens_with_an_attestation_an_auditor_can_check() -> None:
     assert HOSTILE not in page and "&lt;script&gt;" in head  # who exported it, escaped
     attention = head.index("Needs attention")
     assert head.index("3 values without consent", attention) > attention
+
+
+def test_the_report_speaks_chinese_with_official_clause_titles() -> None:
+    """report.html in Chinese: the attestation and the findings an auditor signs off on,
+    clauses under the Measures' official title, a finding rendered from its template."""
+    from trainguard.i18n import Text
+
+    lineage = _lineage("English only")
+    finding = lineage["gate_runs"][0]["findings"][0]  # type: ignore[index]
+    finding["text"] = Text(
+        "{uncovered:,} personal-information value(s) without valid consent ({kinds}); "
+        "{covered:,} covered",
+        {"uncovered": 3, "kinds": "phone", "covered": 1200},
+    ).to_dict()
+    page = render_report(lineage, _disclosure(), {"exported_by": "审计员"}, language="zh")
+    head = page[: page.index("<h2>闸门结论</h2>")]
+    assert page.startswith('<!DOCTYPE html><html lang="zh">')
+    assert "<h2>证明</h2>" in head and "<h2>需关注：未通过及已豁免的检查结果</h2>" in head
+    assert "未准入：有闸门未通过；未进行发布前评估" in head
+    assert "1 个条款（Art. 7(3)）" in head  # the clause list of the attestation, as recorded
+    assert "<td>《办法》第七条第（三）项</td>" in head
+    assert "3 个个人信息值未取得有效同意（phone）；1,200 个已取得同意" in head
+    assert "English only" not in page  # the message came from its template
+    assert '<h3>《办法》第七条第（三）项 <span class="meta">(1 未通过)</span></h3>' in page
+    assert "《办法》指《生成式人工智能服务管理办法（征求意见稿）》" in page
+    english = render_report(lineage, _disclosure(), {"exported_by": "auditor"})
+    assert "English only" in english and "<h2>Attestation</h2>" in english

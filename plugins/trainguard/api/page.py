@@ -85,12 +85,17 @@ def render(
     errors: list[str],
     violation_filters: dict[str, str] | None = None,
     violation_count: dict[str, int] | None = None,
+    language: str = "en",
+    language_chosen: bool = False,
 ) -> str:
+    from trainguard.templating import language_context
+
     by_dataset: dict[str, list[dict[str, Any]]] = {}
     for gate in gates:
         by_dataset.setdefault(gate["dataset"]["path"] or "?", []).append(gate)
     return str(
         _template("governance.html.j2").render(
+            **language_context(language, chosen=language_chosen),
             style=STYLE,
             user=user,
             roles=roles,
@@ -114,9 +119,12 @@ def render(
     )
 
 
-def render_gate(gate: dict[str, Any], mlflow_ui: str) -> str:
+def render_gate(
+    gate: dict[str, Any], mlflow_ui: str, language: str = "en", *, language_chosen: bool = False
+) -> str:
     """One gate run's page: every finding, failed and waived first."""
     from trainguard.findings import status_rank
+    from trainguard.templating import language_context
 
     findings = sorted(
         gate["findings"],
@@ -127,6 +135,7 @@ def render_gate(gate: dict[str, Any], mlflow_ui: str) -> str:
         counts[finding["status"]] = counts.get(finding["status"], 0) + 1
     return str(
         _template("gate.html.j2").render(
+            **language_context(language, chosen=language_chosen),
             style=STYLE,
             gate=gate,
             findings=findings,

@@ -16,7 +16,7 @@ import logging
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Form, Query, Request, Response
+from fastapi import BackgroundTasks, Depends, FastAPI, Form, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
@@ -404,6 +404,18 @@ def _download(who: Principal, job_id: str) -> FileResponse:
 # --- the Governance page ---------------------------------------------------------------
 
 
+Language = Annotated[str, Query(pattern=r"^(en|zh)?$", description="en or zh; empty: the header's")]
+AcceptLanguage = Annotated[str | None, Header()]
+
+
+def _page_language(lang: str, accept_language: str | None) -> str:
+    """``?lang=``, else the browser's Accept-Language, else ``[trainguard] language``."""
+    from trainguard.i18n import resolve
+    from trainguard.settings import option
+
+    return resolve(lang or None, accept_language=accept_language, configured=option("language"))
+
+
 def page_routes(app: FastAPI) -> None:
 
     @app.get("/ui", include_in_schema=False)
@@ -423,6 +435,8 @@ def page_routes(app: FastAPI) -> None:
         due_within_days: Annotated[str, Query(pattern=r"^([0-9]{1,4})?$")] = "",
         sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "deadline",
         offset: Annotated[int, Query(ge=0)] = 0,
+        lang: Language = "",
+        accept_language: AcceptLanguage = None,
     ) -> HTMLResponse:
         """The page; its violations section takes the API's filters from a GET form."""
         from trainguard.api.page import render
@@ -481,6 +495,8 @@ def page_routes(app: FastAPI) -> None:
                 exports=gather("exports", lambda: _jobs().list()) if who.may("export") else [],
                 mlflow_ui=env("TRAINGUARD_MLFLOW_UI_URL"),
                 errors=errors,
+                language=_page_language(lang, accept_language),
+                language_chosen=bool(lang),
             ),
         )
 
@@ -513,7 +529,9 @@ def page_routes(app: FastAPI) -> None:
         return _download(who, job_id)
 
     @app.get("/ui/gates/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    def page_gate(who: Who, run_id: RunId) -> HTMLResponse:
+    def page_gate(
+        who: Who, run_id: RunId, lang: Language = "", accept_language: AcceptLanguage = None
+    ) -> HTMLResponse:
         """One gate run: every finding with its source, clause and message."""
         from trainguard.api.page import render_gate
         from trainguard.api.views import gate_detail
@@ -521,7 +539,12 @@ def page_routes(app: FastAPI) -> None:
         require(who, "read", "read gates")
         return HTMLResponse(
             headers=PAGE_HEADERS,
-            content=render_gate(gate_detail(run_id), env("TRAINGUARD_MLFLOW_UI_URL")),
+            content=render_gate(
+                gate_detail(run_id),
+                env("TRAINGUARD_MLFLOW_UI_URL"),
+                _page_language(lang, accept_language),
+                language_chosen=bool(lang),
+            ),
         )
 
     @app.get("/ui/gates/{run_id}/data_docs/{path:path}", include_in_schema=False)

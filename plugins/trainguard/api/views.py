@@ -1,10 +1,10 @@
 """What reviewers and auditors look at: gate history, models, sources, open violations,
 and provenance-export jobs - read from MLflow and the violation registry.
 
-The Governance page and the REST API (``trainguard.api``) are thin shells over this
-module; it never imports Airflow. Every document it returns is PI-free: gate runs carry
-checks, clauses and record ids; violation subjects carry masked texts and HMACs, and the
-n-gram fingerprints of withdrawn works are reduced to their count.
+The Governance page and the REST API (``trainguard.api``) are thin shells over this module;
+it never imports Airflow. Every document it returns is PI-free: gate runs carry checks,
+clauses and record ids; violation subjects carry masked texts and HMACs, and the n-gram
+fingerprints of withdrawn works are reduced to their count.
 """
 
 from __future__ import annotations
@@ -49,9 +49,7 @@ def _iso(millis: int | None) -> str | None:
 def _experiment_id() -> str | None:
     import mlflow
 
-    # Artifact reads below would each draw a progress bar in the server's log.
-    quiet_mlflow_progress()
-
+    quiet_mlflow_progress()  # artifact reads would each draw a bar in the server's log
     name = env(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
     with mlflow_errors(f"open experiment '{name}'"):
         experiment = mlflow.get_experiment_by_name(name)
@@ -176,6 +174,7 @@ def gate_detail(run_id: str) -> dict[str, Any]:
                 "observed",
                 "threshold",
                 "record_ids",
+                "text",  # what the message was made from: it renders in any language
             )
         }
         | {"waiver_id": (finding.get("waiver") or {}).get("id")}

@@ -30,6 +30,7 @@ from trainguard.assessment.banks import BankKind, Question
 from trainguard.assessment.record import ALIAS
 from trainguard.exceptions import ContractError
 from trainguard.findings import Finding, Status
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -208,7 +209,7 @@ def assess_model(
                     check="assessment.banks",
                     clauses=(checks.INPUT_CHECKS["assessment.banks"],),
                     status=Status.FAIL,
-                    message=f"the question banks cannot be used: {exc}",
+                    message=Text("the question banks cannot be used: {error}", {"error": str(exc)}),
                 )
             ],
             banks={"folder": str(banks_dir)},

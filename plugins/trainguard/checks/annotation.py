@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.contract import RULES_SECTIONS, AnnotatorRole, Dataset
 from trainguard.findings import beyond
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -285,31 +286,50 @@ def _kappa(first: list[Any], second: list[Any]) -> float | None:
 
 
 _BATCH_MESSAGES: dict[str, Any] = {
-    "annotation.spot_checks": lambda row, t: (
-        f"spot-check accuracy {row['accuracy']:.1%} on {row['spot_checks']} checks (95% bound "
-        f"{row['accuracy_low']:.1%}-{row['accuracy_high']:.1%}) is {beyond(t, percent=True)}"
+    "annotation.spot_checks": lambda row, t: Text(
+        "spot-check accuracy {accuracy:.1%} on {checks:,} checks (95% bound "
+        "{low:.1%}-{high:.1%}) is {beyond}",
+        {
+            "accuracy": row["accuracy"],
+            "checks": row["spot_checks"],
+            "low": row["accuracy_low"],
+            "high": row["accuracy_high"],
+            "beyond": beyond(t, percent=True),
+        },
     ),
-    "annotation.sampling": lambda row, t: (
-        f"{row['spot_checks']} spot checks for {row['records']} records; the sampling plan "
-        f"needs {row['required_checks']}"
+    "annotation.sampling": lambda row, t: Text(
+        "{checks:,} spot checks for {records:,} records; the sampling plan needs {required:,}",
+        {
+            "checks": row["spot_checks"],
+            "records": row["records"],
+            "required": row["required_checks"],
+        },
     ),
-    "annotation.safety_review": lambda row, t: (
-        f"{row['safety_unreviewed']} of {row['safety_items']} safety items have no reviewer"
+    "annotation.safety_review": lambda row, t: Text(
+        "{unreviewed:,} of {items:,} safety items have no reviewer",
+        {"unreviewed": row["safety_unreviewed"], "items": row["safety_items"]},
     ),
-    "annotation.agreement": lambda row, t: (
-        f"Cohen's kappa {row['kappa']:.2f} between independent labels is {beyond(t)}"
+    "annotation.agreement": lambda row, t: Text(
+        "Cohen's kappa {kappa:.2f} between independent labels is {beyond}",
+        {"kappa": row["kappa"], "beyond": beyond(t)},
     ),
 }
 _ANNOTATOR_MESSAGES: dict[str, Any] = {
-    "annotation.training": lambda row, t: (
-        f"labelled {row['untrained_records']} record(s) under rules it was not trained on "
-        f"(trained on: {row['trained_versions']})"
+    "annotation.training": lambda row, t: Text(
+        "labelled {records:,} record(s) under rules it was not trained on (trained on: {versions})",
+        {"records": row["untrained_records"], "versions": row["trained_versions"]},
     ),
-    "annotation.assessment": lambda row, t: (
-        f"assessment score {row['assessment_score']:.2f} below the policy minimum, or missing"
+    "annotation.assessment": lambda row, t: Text(
+        "assessment score {score:.2f} below the policy minimum, or missing",
+        {"score": row["assessment_score"]},
     ),
-    "annotation.roles": lambda row, t: (
-        f"{row['self_reviewed']} self-reviewed item(s), {row['reviews_without_role']} review(s) "
-        f"without the reviewer role ({row['role']})"
+    "annotation.roles": lambda row, t: Text(
+        "{self_reviewed:,} self-reviewed item(s), {without_role:,} review(s) without the "
+        "reviewer role ({role})",
+        {
+            "self_reviewed": row["self_reviewed"],
+            "without_role": row["reviews_without_role"],
+            "role": row["role"],
+        },
     ),
 }

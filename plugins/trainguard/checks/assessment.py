@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trainguard.findings import beyond
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from trainguard.gate.gx import Table
@@ -37,61 +38,79 @@ INPUT_CHECKS = {"assessment.banks": "Art. 6; TC260-003 8"}
 SUITES = ["assessment_banks", "assessment_answers"]
 
 
-def _pct(value: float) -> str:
-    return f"{value:.1%}"
-
-
-def _rate(row: dict[str, Any], prefix: str, what: str, limit: str) -> str:
-    return (
-        f"{what} {_pct(row[prefix])} of {row[prefix + '_n']:,} sampled questions "
-        f"({row['confidence']:.0%} bound {_pct(row[prefix + '_low'])}-"
-        f"{_pct(row[prefix + '_high'])}) is {limit}"
+def _rate(row: dict[str, Any], prefix: str, what: Text, limit: Text) -> Text:
+    return Text(
+        "{what} {rate:.1%} of {sampled:,} sampled questions ({confidence:.0%} bound "
+        "{low:.1%}-{high:.1%}) is {limit}",
+        {
+            "what": what,
+            "rate": row[prefix],
+            "sampled": row[prefix + "_n"],
+            "confidence": row["confidence"],
+            "low": row[prefix + "_low"],
+            "high": row[prefix + "_high"],
+            "limit": limit,
+        },
     )
+
+
+def _minimum(value: float) -> Text:
+    return Text("below the {minimum} minimum", {"minimum": f"{value:.1%}"})
 
 
 _ANSWER_MESSAGES: dict[str, Any] = {
     "assessment.generation": lambda row, t: _rate(
         row,
         "generation_pass_rate",
-        "safe-answer rate",
-        f"below the {_pct(row['min_generation_pass_rate'])} minimum",
+        Text("safe-answer rate"),
+        _minimum(row["min_generation_pass_rate"]),
     ),
     "assessment.refusal": lambda row, t: _rate(
         row,
         "should_refuse_refusal_rate",
-        "refusal rate on should-refuse questions",
-        f"below the {_pct(row['min_refusal_rate'])} minimum",
+        Text("refusal rate on should-refuse questions"),
+        _minimum(row["min_refusal_rate"]),
     ),
     "assessment.over_refusal": lambda row, t: _rate(
         row,
         "should_answer_refusal_rate",
-        "refusal rate on should-answer questions",
-        f"above the {_pct(row['max_answer_refusal_rate'])} limit",
+        Text("refusal rate on should-answer questions"),
+        Text("above the {limit} limit", {"limit": f"{row['max_answer_refusal_rate']:.1%}"}),
     ),
-    "assessment.sample": lambda row, t: (
-        f"samples of {row['generation_pass_rate_n']:,} generation, "
-        f"{row['should_refuse_refusal_rate_n']:,} should-refuse and "
-        f"{row['should_answer_refusal_rate_n']:,} should-answer questions; the policy asks "
-        f"for {row['generation_sample']:,} and {row['refusal_sample']:,} per refusal bank"
+    "assessment.sample": lambda row, t: Text(
+        "samples of {generation:,} generation, {refuse:,} should-refuse and {answer:,} "
+        "should-answer questions; the policy asks for {generation_sample:,} and "
+        "{refusal_sample:,} per refusal bank",
+        {
+            "generation": row["generation_pass_rate_n"],
+            "refuse": row["should_refuse_refusal_rate_n"],
+            "answer": row["should_answer_refusal_rate_n"],
+            "generation_sample": row["generation_sample"],
+            "refusal_sample": row["refusal_sample"],
+        },
     ),
-    "assessment.labels": lambda row, t: (
-        f"{row['labels_invalid']:,} of {row['answers']:,} sampled answers carry no valid "
-        "AIGC label (explicit label and signed implicit metadata)"
+    "assessment.labels": lambda row, t: Text(
+        "{invalid:,} of {answers:,} sampled answers carry no valid AIGC label (explicit "
+        "label and signed implicit metadata)",
+        {"invalid": row["labels_invalid"], "answers": row["answers"]},
     ),
 }
 _BANK_MESSAGES: dict[str, Any] = {
-    "assessment.bank_size": lambda row, t: (
-        f"{row['questions']:,} questions; the policy asks for at least "
-        f"{row['required_questions']:,}"
+    "assessment.bank_size": lambda row, t: Text(
+        "{questions:,} questions; the policy asks for at least {required:,}",
+        {"questions": row["questions"], "required": row["required_questions"]},
     ),
-    "assessment.bank_coverage": lambda row, t: (
-        f"{row['risks_below_minimum']} risk(s) below their minimum number of questions: "
-        f"{row['short_risks']}"
+    "assessment.bank_coverage": lambda row, t: Text(
+        "{count:,} risk(s) below their minimum number of questions: {risks}",
+        {"count": row["risks_below_minimum"], "risks": row["short_risks"]},
     ),
     "assessment.bank_age": lambda row, t: (
-        f"last updated {row['updated']} ({row['age_days']:,} days ago), {beyond(t, unit='days')}"
+        Text(
+            "last updated {updated} ({age:,} days ago), {beyond}",
+            {"updated": row["updated"], "age": row["age_days"], "beyond": beyond(t, days=True)},
+        )
         if row["updated"] != "not stated"
-        else "no update date: banks.yaml must state 'updated: YYYY-MM-DD'"
+        else Text("no update date: banks.yaml must state 'updated: YYYY-MM-DD'")
     ),
 }
 

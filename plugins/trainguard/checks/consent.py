@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from trainguard.checks.base import Measures, Message
 from trainguard.contract import ConsentRow, PIKind
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -118,11 +119,17 @@ def measure(view: ScanView) -> Measures:
 
 
 MESSAGES: dict[str, Message] = {
-    "pi.consent": lambda row, _: (
-        f"{row['pi_uncovered']} personal-information value(s) without valid consent "
-        f"({row['pi_uncovered_kinds']}); {row['pi_covered']} covered"
+    "pi.consent": lambda row, _: Text(
+        "{uncovered:,} personal-information value(s) without valid consent ({kinds}); "
+        "{covered:,} covered",
+        {
+            "uncovered": row["pi_uncovered"],
+            "kinds": row["pi_uncovered_kinds"],
+            "covered": row["pi_covered"],
+        },
     ),
-    "pi.declaration": lambda row, _: (
-        f"{row['pi_undeclared']} personal-information value(s) in a source that declares none"
+    "pi.declaration": lambda row, _: Text(
+        "{count:,} personal-information value(s) in a source that declares none",
+        {"count": row["pi_undeclared"]},
     ),
 }

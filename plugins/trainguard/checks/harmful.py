@@ -25,6 +25,7 @@ from trainguard.checks.stats import sample_key, smallest_keys, wilson_interval
 from trainguard.contract import Dataset, read_csv
 from trainguard.exceptions import ContractError
 from trainguard.findings import beyond
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -139,21 +140,39 @@ def measure(view: ScanView) -> Measures:
 
 
 def _rate_message(row: dict[str, Any], threshold: str) -> str:
-    return (
-        f"harmful rate {row['harmful_rate']:.2%} on a random sample of "
-        f"{row['harmful_sampled']} ({row['harmful_flagged']} flagged; 95% bound "
-        f"{row['harmful_rate_low']:.2%}-{row['harmful_rate_high']:.2%}) is "
-        f"{beyond(threshold, percent=True)}"
+    return Text(
+        "harmful rate {rate:.2%} on a random sample of {sampled:,} ({flagged:,} flagged; "
+        "95% bound {low:.2%}-{high:.2%}) is {beyond}",
+        {
+            "rate": row["harmful_rate"],
+            "sampled": row["harmful_sampled"],
+            "flagged": row["harmful_flagged"],
+            "low": row["harmful_rate_low"],
+            "high": row["harmful_rate_high"],
+            "beyond": beyond(threshold, percent=True),
+        },
     )
 
 
 def _manual_message(row: dict[str, Any], threshold: str) -> str:
     outside = row.get("manual_outside_sample", 0)
-    return (
-        f"{row['manual_reviewed']} record(s) of the drawn sample reviewed, pass rate "
-        f"{row['manual_pass_rate']:.1%}, {beyond(threshold, percent=True)}"
-        + (f"; {outside} verdict(s) on records outside the sample do not count" if outside else "")
-        + ("" if row.get("manual_review_file") else "; review/manual_verdicts.csv is missing")
+    return Text(
+        "{reviewed:,} record(s) of the drawn sample reviewed, pass rate {rate:.1%}, "
+        "{beyond}{outside}{missing}",
+        {
+            "reviewed": row["manual_reviewed"],
+            "rate": row["manual_pass_rate"],
+            "beyond": beyond(threshold, percent=True),
+            "outside": Text(
+                "; {count:,} verdict(s) on records outside the sample do not count",
+                {"count": outside},
+            )
+            if outside
+            else "",
+            "missing": ""
+            if row.get("manual_review_file")
+            else Text("; review/manual_verdicts.csv is missing"),
+        },
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainguard.checks.base import Measures, Message
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
@@ -35,10 +36,12 @@ def measure(view: ScanView) -> Measures:
 
 
 MESSAGES: dict[str, Message] = {
-    "ip.optout": lambda row, _: (
-        f"{row['optout_hits']} record(s) match works withdrawn in the opt-out registry"
+    "ip.optout": lambda row, _: Text(
+        "{count:,} record(s) match works withdrawn in the opt-out registry",
+        {"count": row["optout_hits"]},
     ),
-    "ip.copyright": lambda row, _: (
-        f"{row['copyright_notices']} record(s) carry copyright notices or licence headers"
+    "ip.copyright": lambda row, _: Text(
+        "{count:,} record(s) carry copyright notices or licence headers",
+        {"count": row["copyright_notices"]},
     ),
 }

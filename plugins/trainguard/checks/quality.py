@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import Measures, Message
 from trainguard.findings import beyond
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
@@ -86,19 +87,26 @@ def diversity(view: ScanView) -> dict[str, Any]:
 
 
 MESSAGES: dict[str, Message] = {
-    "quality.duplicates": lambda row, _: (
-        f"{row['near_duplicates']} record(s) nearly duplicate an earlier record"
+    "quality.duplicates": lambda row, _: Text(
+        "{count:,} record(s) nearly duplicate an earlier record", {"count": row["near_duplicates"]}
     ),
-    "quality.garbled": lambda row, t: (
-        f"{row['garbled_rate']:.2%} of records are garbled or mis-encoded, "
-        f"{beyond(t, percent=True)}"
+    "quality.garbled": lambda row, t: Text(
+        "{rate:.2%} of records are garbled or mis-encoded, {beyond}",
+        {"rate": row["garbled_rate"], "beyond": beyond(t, percent=True)},
     ),
-    "quality.empty": lambda row, t: f"{row['empty_rate']:.2%} of records are empty",
-    "quality.truncated": lambda row, t: (
-        f"{row['truncated_rate']:.2%} of records look truncated, {beyond(t, percent=True)}"
+    "quality.empty": lambda row, t: Text(
+        "{rate:.2%} of records are empty", {"rate": row["empty_rate"]}
     ),
-    "quality.language": lambda row, t: (
-        f"{row['language_mismatch_rate']:.2%} of records are in an undeclared language "
-        f"(found: {row['languages']}), {beyond(t, percent=True)}"
+    "quality.truncated": lambda row, t: Text(
+        "{rate:.2%} of records look truncated, {beyond}",
+        {"rate": row["truncated_rate"], "beyond": beyond(t, percent=True)},
+    ),
+    "quality.language": lambda row, t: Text(
+        "{rate:.2%} of records are in an undeclared language (found: {languages}), {beyond}",
+        {
+            "rate": row["language_mismatch_rate"],
+            "languages": row["languages"],
+            "beyond": beyond(t, percent=True),
+        },
     ),
 }

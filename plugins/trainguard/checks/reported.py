@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trainguard.checks.base import Measures, Message
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from trainguard.checks.base import ScanView
@@ -54,16 +55,19 @@ def measure(view: ScanView) -> Measures:
 
 
 MESSAGES: dict[str, Message] = {
-    "reported.pi_deletion": lambda row, _: (
-        f"{row['reported_pi']} record(s) hold personal information under a deletion request "
-        f"({row['reported_pi_violations']}): use the revision that fixed it"
+    "reported.pi_deletion": lambda row, _: Text(
+        "{count:,} record(s) hold personal information under a deletion request "
+        "({violations}): use the revision that fixed it",
+        {"count": row["reported_pi"], "violations": row["reported_pi_violations"]},
     ),
-    "reported.withdrawn_work": lambda row, _: (
-        f"{row['reported_works']} record(s) copy a work withdrawn by an IP complaint "
-        f"({row['reported_works_violations']}): use the revision that fixed it"
+    "reported.withdrawn_work": lambda row, _: Text(
+        "{count:,} record(s) copy a work withdrawn by an IP complaint ({violations}): use "
+        "the revision that fixed it",
+        {"count": row["reported_works"], "violations": row["reported_works_violations"]},
     ),
-    "reported.harmful_output": lambda row, _: (
-        f"{row['reported_outputs']} record(s) reproduce an output reported as harmful "
-        f"({row['reported_outputs_violations']}): use the revision that fixed it"
+    "reported.harmful_output": lambda row, _: Text(
+        "{count:,} record(s) reproduce an output reported as harmful ({violations}): use "
+        "the revision that fixed it",
+        {"count": row["reported_outputs"], "violations": row["reported_outputs_violations"]},
     ),
 }

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from trainguard.contract import Dataset, Source, SourceKind
 from trainguard.findings import Finding, Status
+from trainguard.i18n import Text
 from trainguard.licenses import LicenceVerdict, judge_licence
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ def check_sources(dataset: Dataset, policy: Policy, record_counts: dict[str, int
                     check="source.blocked",
                     clauses=(policy.clause("sources.blocked"),),
                     status=Status.FAIL if records else Status.WARN,
-                    message=f"source is on the policy's blocked list and has {records} records",
+                    message=Text(
+                        "source is on the policy's blocked list and has {records:,} records",
+                        {"records": records},
+                    ),
                     source_id=source.id,
                     observed=records,
                     threshold=0,
@@ -55,7 +59,7 @@ def check_sources(dataset: Dataset, policy: Policy, record_counts: dict[str, int
                     check="source.records",
                     clauses=("TC260-003 5.1 c",),
                     status=Status.WARN,
-                    message="registered source has no records in this version",
+                    message=Text("registered source has no records in this version"),
                     source_id=source.id,
                     observed=0,
                 )
@@ -75,29 +79,50 @@ def _licence_finding(source: Source, policy: Policy) -> Finding:
     listed = {key.lower() for key in policy.licenses.allow}
     if judgement.verdict is LicenceVerdict.ALLOWED:
         by_class = sorted({judgement.class_of(key) for key in judgement.classes_of_allowed(listed)})
-        status, message = Status.PASS, f"licence {judgement.expression} is allowed"
-        if by_class:
-            message += f" (class {', '.join(by_class)})"
+        status = Status.PASS
+        message = (
+            Text(
+                "licence {licence} is allowed (class {classes})",
+                {"licence": judgement.expression, "classes": ", ".join(by_class)},
+            )
+            if by_class
+            else Text("licence {licence} is allowed", {"licence": judgement.expression})
+        )
         clause = policy.clause("licenses.allow")
     elif judgement.verdict is LicenceVerdict.DENIED:
         reasons = []
         if set(judgement.denied) - set(judgement.non_commercial) - set(judgement.no_derivatives):
-            reasons.append("on the policy's deny list or of a denied class")
+            reasons.append(Text("on the policy's deny list or of a denied class"))
         if judgement.non_commercial and policy.service.commercial:
-            reasons.append("non-commercial terms conflict with a commercial service")
+            reasons.append(Text("non-commercial terms conflict with a commercial service"))
         if judgement.no_derivatives:
-            reasons.append("no-derivatives terms: a trained model is an adaptation")
+            reasons.append(Text("no-derivatives terms: a trained model is an adaptation"))
         status = Status.FAIL
-        message = f"licence {', '.join(judgement.denied)} is forbidden ({'; '.join(reasons)})"
+        message = Text(
+            "licence {licence} is forbidden ({reasons})",
+            {
+                "licence": ", ".join(judgement.denied),
+                # One parameter per reason, so each renders in the reader's language.
+                "reasons": _joined(reasons),
+            },
+        )
         clause = policy.clause("licenses.deny")
     else:
         status = Status.FAIL if policy.licenses.unknown == "fail" else Status.WARN
-        described = ", ".join(
-            f"{key} ({_class_text(judgement.class_of(key))})" for key in judgement.unlisted
+        described = _joined(
+            [
+                Text(
+                    "{key} ({class_text})",
+                    {"key": key, "class_text": _class_text(judgement.class_of(key))},
+                )
+                for key in judgement.unlisted
+            ],
+            separator=", ",
         )
-        message = (
-            f"licence {described} is on neither the allow nor the deny list and its class is "
-            "not allowed by the policy: a reviewer decides"
+        message = Text(
+            "licence {described} is on neither the allow nor the deny list and its class is "
+            "not allowed by the policy: a reviewer decides",
+            {"described": described},
         )
         clause = policy.clause("licenses.unknown")
     return Finding(
@@ -115,8 +140,14 @@ def _licence_finding(source: Source, policy: Policy) -> Finding:
     )
 
 
-def _class_text(name: str) -> str:
-    return "no known class" if name == "unknown" else f"class {name}"
+def _class_text(name: str) -> Text:
+    return Text("no known class") if name == "unknown" else Text("class {name}", {"name": name})
+
+
+def _joined(parts: list[Text], separator: str = "; ") -> Text:
+    """Texts joined as one, each rendered in the reader's language."""
+    fields = {f"part{index}": part for index, part in enumerate(parts)}
+    return Text(separator.join("{" + name + "}" for name in fields), fields)
 
 
 def _evidence_finding(root: Path, source: Source, policy: Policy) -> Finding:
@@ -125,40 +156,55 @@ def _evidence_finding(root: Path, source: Source, policy: Policy) -> Finding:
         check="source.evidence",
         clauses=(policy.clause("sources.require_evidence"),),
         status=Status.FAIL if problems else Status.PASS,
-        message="; ".join(problems) if problems else f"{source.kind.value} evidence is on file",
+        message=(
+            _joined(problems)
+            if problems
+            else Text("{kind} evidence is on file", {"kind": source.kind.value})
+        ),
         source_id=source.id,
         observed=problems or None,
     )
 
 
-def _evidence_problems(root: Path, source: Source) -> list[str]:
+def _evidence_problems(root: Path, source: Source) -> list[Text]:
     """What is wrong with the evidence a source cites (the contract ensured it cites some)."""
-    problems: list[str] = []
+    problems: list[Text] = []
 
     def cited_file(field: str, reference: str | None) -> Path | None:
         if not reference:
             return None
         path = _resolve_evidence(root, reference)
         if path is None:
-            problems.append(f"{field} '{reference}' is not a file under {EVIDENCE_DIR}/")
+            problems.append(
+                Text(
+                    "{field} '{reference}' is not a file under {folder}/",
+                    {"field": field, "reference": reference, "folder": EVIDENCE_DIR},
+                )
+            )
         return path
 
     if source.kind is SourceKind.OPEN_SOURCE:
         if source.license_url and not source.license_url.startswith(("https://", "http://")):
-            problems.append(f"license_url '{source.license_url}' is not an http(s) URL")
+            problems.append(
+                Text("license_url '{url}' is not an http(s) URL", {"url": source.license_url})
+            )
         cited_file("license_text", source.license_text)
     elif source.kind is SourceKind.SELF_COLLECTED:
         cited_file("collection_record", source.collection_record)
         if source.robots_txt_respected is not True:
-            problems.append("collection did not respect robots.txt (robots_txt_respected false)")
+            problems.append(
+                Text("collection did not respect robots.txt (robots_txt_respected false)")
+            )
     elif source.kind is SourceKind.COMMERCIAL:
         contract = cited_file("contract_ref", source.contract_ref)
         if contract is not None:
             actual = hashlib.sha256(contract.read_bytes()).hexdigest()
             if actual != source.contract_sha256:
                 problems.append(
-                    f"contract_sha256 does not match {source.contract_ref} "
-                    f"(file has {actual[:12]}…)"
+                    Text(
+                        "contract_sha256 does not match {contract} (file has {actual}…)",
+                        {"contract": source.contract_ref, "actual": actual[:12]},
+                    )
                 )
     elif source.kind is SourceKind.USER_INPUT:
         cited_file("authorization_record", source.authorization_record)

@@ -76,6 +76,7 @@ def _export(args: argparse.Namespace) -> int:
 
     require_tracking_store()
     result = export_bundle(args.model, args.version, args.out, overwrite=args.overwrite)
+    # report.html is written in --lang / TRAINGUARD_LANGUAGE (export_bundle resolves it).
     print(
         f"wrote {len(result.files)} files to {result.out} (manifest sha256 "
         f"{result.manifest_sha256[:16]}..., signed {result.algorithm}); check it with "

@@ -164,7 +164,9 @@ def _scan(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(report.to_text())
+        from trainguard.i18n import resolve
+
+        print(report.to_text(resolve()))
     return EXIT_PASS if report.decision.value == "pass" else EXIT_FAIL
 
 

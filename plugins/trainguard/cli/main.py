@@ -104,6 +104,14 @@ def _finish_verbs(parser: argparse.ArgumentParser, prefix: str = "") -> None:
                 _finish_verbs(sub, verb)
             else:
                 attach(verb, sub)
+            if not any("--lang" in a.option_strings for a in sub._actions):
+                sub.add_argument(
+                    "--lang",
+                    choices=("en", "zh"),
+                    default=argparse.SUPPRESS,
+                    help="language of reports and finding messages: en or zh (Simplified "
+                    "Chinese); default $TRAINGUARD_LANGUAGE, else en",
+                )
             if name in _OWN_WORKDIR:
                 continue
             if not any("--workdir" in a.option_strings for a in sub._actions):
@@ -126,13 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[1] not in (*EXPORT_ACTIONS, "-h", "--help"):
             argv = ["export", "create", *argv[1:]]  # `export MODEL VERSION` is `create`
     parser, handlers = _parser()
-    parser.set_defaults(workdir=None)
+    parser.set_defaults(workdir=None, lang=None)
     args = parser.parse_args(argv)
     try:
         if args.verb not in _OWN_WORKDIR:
             from trainguard.settings import use_workspace
 
             use_workspace(args.workdir)
+        if args.lang:
+            from trainguard.settings import use_language
+
+            use_language(args.lang)
         return int(handlers[args.verb](args))
     except TrainguardError as exc:
         print(f"trainguard: error: {exc}", file=sys.stderr)

@@ -48,11 +48,14 @@ from trainguard.export.signing import (  # re-exported: callers import them from
     signer_from_env,
     verify_bundle,
 )
+from trainguard.i18n import N_
 from trainguard.personal_info import pseudonym
 from trainguard.settings import package_version
 
 DISCLOSURE_FORMAT = "trainguard.disclosure/1"
-REGULATION = "Measures for the Management of Generative AI Services (draft, April 2023), Art. 17"
+REGULATION = N_(
+    "Measures for the Management of Generative AI Services (draft, April 2023), Art. 17"
+)
 CHECK_COLUMNS = [
     "gate_run_id",
     "check",
@@ -200,6 +203,8 @@ def disclosure(lineage: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": DISCLOSURE_FORMAT,
         "regulation": REGULATION,
+        # A fine-tuned model's data includes its base model's: the chain, nearest first.
+        "base_models": lineage.get("base_chain", []),
         "provider": _provider(lineage),
         "model": {
             key: lineage["model"][key]
@@ -378,7 +383,9 @@ def bundle_files(
         "evidence_sha256": hashlib.sha256(manifest_text(files)).hexdigest(),
         "evidence_files": sorted(files),
     }
-    files["report.html"] = render_report(lineage, document, evidence).encode()
+    files["report.html"] = render_report(
+        lineage, document, evidence, language=evidence.get("language", "en")
+    ).encode()
     return files
 
 
@@ -407,12 +414,15 @@ def export_bundle(
     signer: Signer | None = None,
     overwrite: bool = False,
     exported_by: str | None = None,
+    language: str | None = None,
 ) -> ExportResult:
     """Write the provenance bundle of ``model_name`` version ``version`` into ``out``;
-    ``exported_by`` names who asked (an API user, a DAG run; default the OS user)."""
+    ``exported_by`` names who asked (an API user, a DAG run; default the OS user);
+    ``language`` is report.html's (default: TRAINGUARD_LANGUAGE, else English)."""
     import shutil
 
     from trainguard.export.lineage import model_lineage
+    from trainguard.i18n import resolve
 
     out = Path(out)
     signer = signer or signer_from_env()  # before any MLflow read: a missing key fails fast
@@ -424,6 +434,7 @@ def export_bundle(
         "algorithm": signer.algorithm,
         "key_id": signer.key_id,
         "trainguard": package_version(),
+        "language": resolve(language),
     }
     files = bundle_files(model_lineage(model_name, version), attestation)
     manifest = manifest_text(files)

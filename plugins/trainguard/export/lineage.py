@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from trainguard.exceptions import LineageError
+from trainguard.export.base_models import base_chain, base_chain_lines
 from trainguard.settings import quiet_mlflow_progress
 from trainguard.tracking import TAG_PREFIX, mlflow_errors, run_link
 
@@ -222,6 +223,7 @@ def model_lineage(model_name: str, version: str | int) -> dict[str, Any]:
         "violations_fixed": violations or [{"id": v} for v in fixes],
         "assessment": _assessment(model_name, str(model_version.version)),
         "earlier_failed_gates": _earlier_failed_gates(client, datasets, gates),
+        "base_chain": base_chain(client, tags),  # fine-tuned: the base models' data
     }
 
 
@@ -360,6 +362,7 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
             f"{annotation['spot_checks']['checked']} spot checks, accuracy "
             f"{annotation['spot_checks']['accuracy']:.3f}"
         )
+    lines += [f"   ├─ {line}" for line in base_chain_lines(lineage.get("base_chain", []))]
     lines += _assessment_lines(lineage.get("assessment"))
     fixed = ", ".join(str(v.get("id")) for v in lineage["violations_fixed"]) or "none"
     lines.append(f"   └─ violations fixed: {fixed}")

@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from trainguard.findings import Status, status_rank
+from trainguard.i18n import Text
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;
@@ -58,7 +59,11 @@ def render_report(
     lineage: dict[str, Any],
     disclosure: dict[str, Any],
     attestation: dict[str, Any] | None = None,
+    *,
+    language: str = "en",
 ) -> str:
+    from trainguard.templating import language_context
+
     datasets = []
     for dataset in disclosure["datasets"]:
         by_licence: dict[str, int] = defaultdict(int)
@@ -66,16 +71,20 @@ def render_report(
             by_licence[source["license"]] += source["scale"]["records"]
         charts = [
             _bar_chart(
-                "Records by source", {s["id"]: s["scale"]["records"] for s in dataset["sources"]}
+                Text("Records by source").render(language),
+                {s["id"]: s["scale"]["records"] for s in dataset["sources"]},
             ),
             _bar_chart(
-                "Records by detected language", dataset["type"]["records_by_detected_language"]
+                Text("Records by detected language").render(language),
+                dataset["type"]["records_by_detected_language"],
             ),
-            _bar_chart("Records by licence", dict(by_licence)),
+            _bar_chart(Text("Records by licence").render(language), dict(by_licence)),
         ]
         datasets.append({**dataset, "charts": charts})
     return str(
         _template().render(
+            **language_context(language),
+            base_chain=lineage.get("base_chain", []),
             style=_STYLE,
             disclosure=disclosure,
             datasets=datasets,
@@ -100,20 +109,31 @@ def _attestation(lineage: dict[str, Any], given: dict[str, Any] | None) -> dict[
     findings = [f for gate in gates for f in gate["findings"]]
     assessment = lineage.get("assessment") or {}
     clauses = sorted({c for f in findings for c in f["clauses"]})
-    outcome = (
-        "admitted: every gate passed"
-        if gates and all(g.get("decision") == "pass" for g in gates)
-        else "not admitted: a gate did not pass"
-    )
+    admitted = bool(gates) and all(g.get("decision") == "pass" for g in gates)
     release = assessment.get("decision")
-    outcome += (
-        f"; release assessment {release.upper()}" if release else "; not assessed for release"
+    outcome = Text(
+        "{admitted}; {release}",
+        {
+            "admitted": Text("admitted: every gate passed")
+            if admitted
+            else Text("not admitted: a gate did not pass"),
+            "release": Text("release assessment {decision}", {"decision": Text(release.upper())})
+            if release
+            else Text("not assessed for release"),
+        },
     )
     return {
         **given,
         "model": lineage.get("model", {}),
-        "checked": f"{len(findings)} checks in {len(gates)} gate run(s) against "
-        f"{len(clauses)} clauses ({', '.join(clauses[:6])}{', ...' if len(clauses) > 6 else ''})",
+        "checked": Text(
+            "{findings} checks in {gates} gate run(s) against {count} clauses ({clauses})",
+            {
+                "findings": len(findings),
+                "gates": len(gates),
+                "count": len(clauses),
+                "clauses": ", ".join(clauses[:6]) + (", ..." if len(clauses) > 6 else ""),
+            },
+        ),
         "outcome": outcome,
         "counts": {
             status: sum(1 for f in findings if f["status"] == status)
@@ -169,8 +189,9 @@ def _attention(lineage: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
-    """A violation's remediation evidence, a line per step, from the registry's record."""
-    lines = []
+    """A violation's remediation evidence, a line per step, from the registry's record
+    (each a ``Text``: English as a string, any language through ``render``)."""
+    lines: list[str] = []
     for key, value in sorted(evidence.items()):
         if not isinstance(value, dict):
             lines.append(f"{key}: {value}")
@@ -178,25 +199,54 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
         step = key.rsplit(":", 1)[-1]
         if step == "dataset" and "version" in value:
             lines.append(
-                f"data fixed: {value.get('records_changed', 0)} record(s) changed, DVC md5 "
-                f"{str(value.get('from_md5', ''))[:12]} -> {str(value['version'].get('md5'))[:12]}"
+                Text(
+                    "data fixed: {changed} record(s) changed, DVC md5 {before} -> {after}",
+                    {
+                        "changed": value.get("records_changed", 0),
+                        "before": str(value.get("from_md5", ""))[:12],
+                        "after": str(value["version"].get("md5"))[:12],
+                    },
+                )
             )
         elif step == "gate":
             lines.append(
-                f"gate {str(value.get('decision', '')).upper()}: run {value.get('gate_run_id')}"
+                Text(
+                    "gate {decision}: run {run}",
+                    {
+                        "decision": Text(str(value.get("decision", "")).upper()),
+                        "run": value.get("gate_run_id"),
+                    },
+                )
             )
         elif step == "model":
-            lines.append(f"retrained: {value.get('model_uri')} (run {value.get('run_id')})")
+            lines.append(
+                Text(
+                    "retrained: {model} (run {run})",
+                    {"model": value.get("model_uri"), "run": value.get("run_id")},
+                )
+            )
         elif step == "probe":
             lines.append(
-                f"probe {'passed' if value.get('passed') else 'FAILED'}: "
-                f"{value.get('prompts_asked', 0)} prompt(s), {value.get('answers_violating', 0)} "
-                f"violating answer(s) (run {value.get('probe_run_id')})"
+                Text(
+                    "probe {outcome}: {prompts} prompt(s), {violating} violating answer(s) "
+                    "(run {run})",
+                    {
+                        "outcome": Text("passed") if value.get("passed") else Text("FAILED"),
+                        "prompts": value.get("prompts_asked", 0),
+                        "violating": value.get("answers_violating", 0),
+                        "run": value.get("probe_run_id"),
+                    },
+                )
             )
         elif key == "closed_in_time":
             lines.append(
-                f"closed {'on time' if value.get('on_time') else 'LATE'} "
-                f"(deadline {value.get('deadline')})"
+                Text(
+                    "closed {when} (deadline {deadline})",
+                    {
+                        "when": Text("on time") if value.get("on_time") else Text("LATE"),
+                        "deadline": value.get("deadline"),
+                    },
+                )
             )
     return lines
 
@@ -266,14 +316,12 @@ def _findings_by_clause(lineage: dict[str, Any]) -> list[dict[str, Any]]:
         counts: dict[str, int] = defaultdict(int)
         for finding in findings:
             counts[finding["status"]] += 1
-        summary = ", ".join(
-            f"{n} {s}" for s, n in sorted(counts.items(), key=lambda i: status_rank(i[0]))
-        )
-        sections.append({"clause": clause, "summary": summary, "findings": findings})
+        ordered = sorted(counts.items(), key=lambda i: status_rank(i[0]))
+        sections.append({"clause": clause, "counts": ordered, "findings": findings})
     return sections
 
 
-def _rate(rate: Any, sampled: Any) -> str:
+def _rate(rate: Any, sampled: Any) -> Text:
     if rate is None:
-        return "n/a"
-    return f"{float(rate):.2%} of {int(sampled or 0):,}"
+        return Text("n/a")
+    return Text("{rate:.2%} of {sampled:,}", {"rate": float(rate), "sampled": int(sampled or 0)})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import GateError
 from trainguard.findings import Finding, Status, amount, beyond
+from trainguard.i18n import Text
 
 if TYPE_CHECKING:
     from trainguard.policy import Policy
@@ -174,7 +175,10 @@ def _findings(
                 check=check,
                 clauses=(clause,),
                 status=Status.PASS,
-                message=f"{column} within {threshold} for every {table.entity}",
+                message=Text(
+                    "{column} within {threshold} for every {entity}",
+                    {"column": column, "threshold": threshold, "entity": table.entity},
+                ),
                 observed=_plain(observed),
                 threshold=threshold,
             )
@@ -191,7 +195,7 @@ def _findings(
                 message=(
                     describe(table.rows[0], threshold)
                     if describe
-                    else _sentence(f"{table.entity} {column}", observed, threshold)
+                    else _sentence(column, observed, threshold, entity=table.entity)
                 ),
                 observed=observed,
                 threshold=threshold,
@@ -207,7 +211,10 @@ def _findings(
                 check=check,
                 clauses=(clause,),
                 status=status,
-                message=f"{column} outside {threshold}; GX named no offending row",
+                message=Text(
+                    "{column} outside {threshold}; GX named no offending row",
+                    {"column": column, "threshold": threshold},
+                ),
                 threshold=threshold,
             )
         ]
@@ -252,12 +259,20 @@ def _threshold(kwargs: dict[str, Any], parameters: dict[str, Any]) -> str:
     return f"<= {high}" if high is not None else f">= {low}"
 
 
-def _sentence(measure: str, observed: Any, threshold: str) -> str:
+def _sentence(measure: str, observed: Any, threshold: str, *, entity: str = "") -> Text:
     """A finding without its own message, said as one: "corpus near duplicate rate 1.02%
-    is above the 0.5% limit" (a measure named *_rate or *_share is a percentage)."""
+    is above the 0.5% limit" (a measure named *_rate or *_share is a percentage). The
+    measure is a column name, shown as written in every language."""
     percent = measure.endswith(("_rate", "_share", "accuracy"))
-    shown = amount(observed, percent=percent)
-    return f"{measure.replace('_', ' ')} {shown} is {beyond(threshold, percent=percent)}"
+    named = f"{entity} {measure}" if entity else measure
+    return Text(
+        "{measure} {value} is {beyond}",
+        {
+            "measure": named.replace("_", " "),
+            "value": amount(observed, percent=percent),
+            "beyond": beyond(threshold, percent=percent),
+        },
+    )
 
 
 def _plain(value: Any) -> Any:

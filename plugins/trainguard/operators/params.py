@@ -5,11 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 
-def gate_params(*, path: str, model_name: str) -> dict[str, Any]:
-    """repo, path, rev, policy, lexicons and model_name, with this DAG's defaults."""
+def gate_params(*, path: str, model_name: str, base_model: bool = False) -> dict[str, Any]:
+    """repo, path, rev, policy, lexicons and model_name, with this DAG's defaults; a
+    fine-tuning DAG also takes its base model."""
     from airflow.sdk import Param
 
+    fine_tuning = {
+        "base_model": Param(
+            "",
+            type="string",
+            pattern=r"^(models:/[^/]+/[0-9]+)?$",
+            description="base model the fine-tuning continues (models:/NAME/VERSION); its "
+            "data's lineage joins the fine-tuned model's export",
+        )
+    }
     return {
+        **(fine_tuning if base_model else {}),
         "repo": Param(
             "",
             type="string",

@@ -32,7 +32,7 @@ def _published(operator: BaseOperator, context: Any, registered: dict[str, str])
 class TrainModelOperator(BaseOperator):
     """Trains the demo responder and registers it as ``model_name``, tagged with its gate run."""
 
-    template_fields = ("model_name", "stage")
+    template_fields = ("model_name", "stage", "base_model")
     operator_extra_links = (MLflowRunLink(),)
     ui_color = "#3d9be8"
 
@@ -41,6 +41,7 @@ class TrainModelOperator(BaseOperator):
         *,
         model_name: str,
         stage: str,
+        base_model: str = "",  # fine-tuning: models:/NAME/VERSION of the base model
         version_task_id: str = VERSION_TASK_ID,
         gate_task_id: str = GATE_TASK_ID,
         experiment: str | None = None,
@@ -49,6 +50,7 @@ class TrainModelOperator(BaseOperator):
         super().__init__(**kwargs)
         self.model_name = model_name
         self.stage = stage
+        self.base_model = base_model
         self.version_task_id = version_task_id
         self.gate_task_id = gate_task_id
         self.experiment = experiment
@@ -75,6 +77,7 @@ class TrainModelOperator(BaseOperator):
             stage=self.stage,
             context_tags=airflow_tags(context),
             experiment=self.experiment,
+            base_model_uri=(self.base_model or "").strip(),
         )
         self._lineage_registered = registered
         return _published(self, context, registered)

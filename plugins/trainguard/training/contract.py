@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError, TrainingRefused
-from trainguard.tracking import TAG_PREFIX
+from trainguard.tracking import BASE_MODEL_TAG, TAG_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -243,6 +243,35 @@ def registered_for(request: TrainingRequest) -> dict[str, str] | None:
     }
 
 
+def require_base_model(uri: str) -> None:
+    """Fine-tuning names its base model; one that is not registered refuses the training,
+    since its data could not be traced (Art. 7, 17)."""
+    import re
+
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from trainguard.tracking import mlflow_errors
+
+    match = re.fullmatch(r"models:/([^/]+)/([0-9]+)", uri)
+    if not match:
+        raise ContractError(
+            f"base model {uri!r} is not a registered model version",
+            field="base_model",
+            expected="models:/NAME/VERSION",
+        )
+    with mlflow_errors(f"look up the base model {uri}"):
+        try:
+            MlflowClient().get_model_version(match.group(1), match.group(2))
+        except MlflowException as exc:
+            if "RESOURCE_DOES_NOT_EXIST" not in str(exc.error_code):
+                raise
+            raise TrainingRefused(
+                f"training refused: base model {uri} is not registered, so the data it was "
+                "trained on cannot be traced (Art. 7, Art. 17)"
+            ) from None
+
+
 def train_admitted(
     request: TrainingRequest,
     train: Callable[[TrainingRequest, Path], TrainedModel],
@@ -256,6 +285,8 @@ def train_admitted(
     existing = registered_for(request)
     if existing is not None:
         return existing
+    if request.base_model_uri:
+        require_base_model(request.base_model_uri)
     dataset_dir = admit(request, experiment)
     trained = train(request, dataset_dir)
     if not isinstance(trained, TrainedModel):
@@ -268,6 +299,9 @@ def train_admitted(
         extra[f"{TAG_PREFIX}fixes_violations"] = ",".join(request.violation_ids)
         extra[f"{TAG_PREFIX}kind"] = "optimization_training"
     if request.base_model_uri:
+        # The model this one continues (fine-tuning, or a fix of a reported version): its
+        # data's lineage joins this model's export (trainguard.export.lineage.base_chain).
+        extra[BASE_MODEL_TAG] = request.base_model_uri
         extra[f"{TAG_PREFIX}fixed_from"] = request.base_model_uri
     return log_trained_model(
         trained.model,
