@@ -86,10 +86,17 @@ def test_scan_fails_with_exit_1_naming_clause(tmp_path: Path) -> None:
     """A dataset with a denied licence exits 1 and the text report names the clause."""
     sources = default_sources()
     sources[0]["license"] = "CC-BY-NC-4.0"
-    done = trainguard("scan", str(write_dataset(tmp_path / "d", sources=sources)))
+    dataset = write_dataset(tmp_path / "d", sources=sources)
+    done = trainguard("scan", str(dataset))
     assert done.returncode == 1
     assert "decision: FAIL" in done.stdout
     assert "source.licence [source wiki]" in done.stdout and "Art. 7(2)" in done.stdout
+    # The same report in Simplified Chinese, the clause under the Measures' official title.
+    chinese = trainguard("scan", str(dataset), "--lang", "zh", "--quiet")
+    assert chinese.returncode == 1, chinese.stderr
+    assert "结论：未通过" in chinese.stdout
+    assert "source.licence [来源 wiki]: 许可证 CC-BY-NC-4.0 禁止使用（" in chinese.stdout
+    assert "《办法》第七条第（二）项" in chinese.stdout and "Art. 7(2)" not in chinese.stdout
 
 
 def test_review_sample_masks_pi_and_feeds_the_manual_check(tmp_path: Path) -> None:

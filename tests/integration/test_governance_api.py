@@ -424,7 +424,8 @@ def test_an_auditor_exports_and_downloads_a_verified_bundle(
 
     with _client(governance_server, "auditor") as client:
         started = client.post(
-            f"{API}/exports", json={"model_name": FINETUNED, "model_version": "2"}
+            f"{API}/exports",
+            json={"model_name": FINETUNED, "model_version": "2", "language": "zh"},
         )
         assert started.status_code == 202, started.text
         job = started.json()
@@ -447,6 +448,10 @@ def test_an_auditor_exports_and_downloads_a_verified_bundle(
     assert job["algorithm"] == "ed25519"
     disclosure = json.loads((folder / "disclosure.json").read_text())
     assert disclosure["model"]["version"] == "2"
+    # The auditor asked for Chinese: report.html is, the machine-readable files are not.
+    report = (folder / "report.html").read_text()
+    assert job["language"] == "zh" and '<html lang="zh">' in report
+    assert "<h2>证明</h2>" in report and "《办法》第七条" in report
 
 
 def test_the_governance_page_shows_gates_violations_and_sources(
@@ -468,6 +473,12 @@ def test_the_governance_page_shows_gates_violations_and_sources(
             href for href in _hrefs(page.text) if re.fullmatch(r"gates/[0-9a-f]{32}", href)
         )
         gate_page = client.get(f"/trainguard/ui/{failed_gate}")
+        chinese = client.get("/trainguard/ui/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        gate_zh = client.get(f"/trainguard/ui/{failed_gate}", params={"lang": "zh"})
+        english = client.get(
+            "/trainguard/ui/", params={"lang": "en"}, headers={"Accept-Language": "zh-CN"}
+        )
+        unknown = client.get("/trainguard/ui/", params={"lang": "fr"})
         due_this_week = client.get("/trainguard/ui/", params={"due_within_days": 7})
         closed_too = client.get("/trainguard/ui/", params={"show": "all", "q": "harmful"})
     with httpx.Client(base_url=governance_server.base, timeout=60) as anonymous:
@@ -493,6 +504,13 @@ def test_the_governance_page_shows_gates_violations_and_sources(
     assert "takedown request nobody triaged" in due_this_week.text
     assert "due within 7 days" in due_this_week.text
     assert "closed" in closed_too.text and "harmful" in closed_too.text.lower()
+    # Chinese from the browser's Accept-Language, or chosen with ?lang= (which wins).
+    assert "<h1>治理</h1>" in chinese.text and "已逾期" in chinese.text
+    assert "《办法》第七条第（三）项" in chinese.text and PHONE not in chinese.text
+    assert "<h1>闸门 <code>datasets/" in gate_zh.text and "未通过" in gate_zh.text
+    assert re.search(r"<td class='text'>[^<]*[\u4e00-\u9fff]", gate_zh.text)  # messages too
+    assert "<h1>Governance</h1>" in english.text
+    assert unknown.status_code == 422
 
 
 def _hrefs(text: str) -> list[str]:

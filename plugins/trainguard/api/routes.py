@@ -329,7 +329,7 @@ def api_routes(app: FastAPI) -> None:  # noqa: C901 - one short nested function 
     )
     def start_export(who: Who, body: ExportIn, background: BackgroundTasks) -> ExportJob:
         """Start writing and signing a model version's provenance bundle (auditors)."""
-        job = _start_export(who, body.model_name, body.model_version, background)
+        job = _start_export(who, body.model_name, body.model_version, background, body.language)
         return ExportJob.model_validate(job)
 
     @app.get(
@@ -378,7 +378,11 @@ def _views(violations: list[Any]) -> list[dict[str, Any]]:
 
 
 def _start_export(
-    who: Principal, model_name: str, version: str, background: BackgroundTasks
+    who: Principal,
+    model_name: str,
+    version: str,
+    background: BackgroundTasks,
+    language: str = "",
 ) -> dict[str, Any]:
     from trainguard.api.views import require_model_version
     from trainguard.export.bundle import signer_from_env
@@ -387,7 +391,9 @@ def _start_export(
     signer_from_env()  # no signing key configured: refuse now, not in the background
     require_model_version(model_name, version)
     jobs = _jobs()
-    job = jobs.start(model_name, version, requested_by=who.name)
+    job = jobs.start(
+        model_name, version, requested_by=who.name, language=_page_language(language, None)
+    )
     background.add_task(jobs.run, job["id"])
     log.info(
         "trainguard API: %s started export %s of %s v%s", who.name, job["id"], model_name, version
@@ -506,8 +512,9 @@ def page_routes(app: FastAPI) -> None:
         background: BackgroundTasks,
         model_name: Annotated[str, Form(max_length=200)],
         model_version: Annotated[str, Form(pattern=r"^[0-9]{1,9}$")],
+        lang: Annotated[str, Form(pattern=r"^(en|zh)?$")] = "",
     ) -> RedirectResponse:
-        _start_export(who, model_name, model_version, background)
+        _start_export(who, model_name, model_version, background, lang)
         return RedirectResponse("./#exports", status_code=303)
 
     @app.post("/ui/violations/{violation_id}/transitions", include_in_schema=False)

@@ -107,6 +107,9 @@ class TransitionIn(_Body):
 class ExportIn(_Body):
     model_name: str = Field(min_length=1, max_length=200)
     model_version: str = Field(pattern=r"^[0-9]{1,9}$")
+    language: Literal["en", "zh", ""] = Field(
+        "", description="of report.html; empty: [trainguard] language"
+    )
 
 
 class Problem(BaseModel):
@@ -158,3 +161,4 @@ class ExportJob(BaseModel):
     manifest_sha256: str | None
     algorithm: str | None
     files: list[str]
+    language: str = "en"

@@ -319,7 +319,9 @@ class ExportJobs:
         staging.replace(folder / "job.json")
         return job
 
-    def start(self, model_name: str, version: str, *, requested_by: str) -> dict[str, Any]:
+    def start(
+        self, model_name: str, version: str, *, requested_by: str, language: str = "en"
+    ) -> dict[str, Any]:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return self._write(
             {
@@ -335,6 +337,7 @@ class ExportJobs:
                 "manifest_sha256": None,
                 "algorithm": None,
                 "files": [],
+                "language": language,  # of report.html
             }
         )
 
@@ -378,6 +381,7 @@ class ExportJobs:
                 folder / "bundle",
                 overwrite=True,
                 exported_by=f"{job['requested_by']} (Governance API)",
+                language=job.get("language", "en"),
             )
             archive = folder / f"{job['model_name']}-v{job['model_version']}-provenance.zip"
             _zip_folder(result.out, archive)

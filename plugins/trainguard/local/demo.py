@@ -71,19 +71,19 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
     unexpected: list[str] = []
     last_model: dict[str, str] | None = None
     gates: dict[str, dict[str, Any]] = {}  # the passing gate of each DAG
+    base_model = ""  # the pretrained model the fine-tuning runs continue
     for step, (dag_id, path, revision, model) in enumerate(RUNS, start=2):
         print(f"\n[{step}/{steps}] Airflow DAG {dag_id} on revision '{revision}' ...", flush=True)
-        result = run_dag(
-            dag_id,
-            {
-                "repo": str(demo.repo),
-                "path": path,
-                "rev": revision,
-                "policy": str(demo.policy),
-                "model_name": model,
-            },
-            log_file=log_file,
-        )
+        conf = {
+            "repo": str(demo.repo),
+            "path": path,
+            "rev": revision,
+            "policy": str(demo.policy),
+            "model_name": model,
+        }
+        if dag_id == "finetune_gate" and base_model:
+            conf["base_model"] = base_model
+        result = run_dag(dag_id, conf, log_file=log_file)
         _print_outcome(result)
         expected_state = "failed" if revision == "planted" else "success"
         trained = result.states_of("train") == ["success"]
@@ -93,6 +93,8 @@ def run_demo(workdir: Path, *, scale: float = 1.0) -> int:
             expected = ASSESSMENT_EXPECTED.get(dag_id, ASSESSMENT_EXPECTED.get(revision))
             unexpected += _print_assessment(result.xcom("train"), expected)
             last_model = result.xcom("train")
+            if dag_id == "pretraining_gate":
+                base_model = last_model["model_uri"]
             gates[dag_id] = {
                 **result.xcom("gate"),
                 "version": result.xcom("resolve_dataset_version"),
