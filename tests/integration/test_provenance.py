@@ -80,6 +80,10 @@ def bundle(model_version: str) -> Path:
     out = WORKDIR / "exports" / "cli-1"
     done = trainguard("export", MODEL_NAME, model_version, "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
+    # Not a terminal: a plain line per finished phase, on stderr (stdout is the result).
+    phases = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in phases] == ["[1/3", "[2/3", "[3/3"], done.stderr
+    assert all("done in" in line for line in phases) and "wrote" in done.stdout
     return out
 
 

@@ -35,6 +35,7 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     create.add_argument("version", help="model version")
     create.add_argument("--out", type=Path, required=True, help="folder to write (new or empty)")
     create.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+    create.add_argument("--quiet", action="store_true", help="no progress on stderr")
     verify = actions.add_parser(
         "verify", help="check a bundle: every file against the manifest, the manifest's signature"
     )
@@ -75,8 +76,16 @@ def _export(args: argparse.Namespace) -> int:
     from trainguard.tracking import require_tracking_store
 
     require_tracking_store()
-    result = export_bundle(args.model, args.version, args.out, overwrite=args.overwrite)
+    from trainguard.progress import Progress
+
     # report.html is written in --lang / TRAINGUARD_LANGUAGE (export_bundle resolves it).
+    result = export_bundle(
+        args.model,
+        args.version,
+        args.out,
+        overwrite=args.overwrite,
+        progress=Progress(quiet=args.quiet, phases=3),
+    )
     print(
         f"wrote {len(result.files)} files to {result.out} (manifest sha256 "
         f"{result.manifest_sha256[:16]}..., signed {result.algorithm}); check it with "

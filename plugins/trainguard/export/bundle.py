@@ -34,7 +34,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ExportError
 from trainguard.export.signing import (  # re-exported: callers import them from here too
@@ -51,6 +51,9 @@ from trainguard.export.signing import (  # re-exported: callers import them from
 from trainguard.i18n import N_
 from trainguard.personal_info import pseudonym
 from trainguard.settings import package_version
+
+if TYPE_CHECKING:
+    from trainguard.progress import Progress
 
 DISCLOSURE_FORMAT = "trainguard.disclosure/1"
 REGULATION = N_(
@@ -415,6 +418,7 @@ def export_bundle(
     overwrite: bool = False,
     exported_by: str | None = None,
     language: str | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Write the provenance bundle of ``model_name`` version ``version`` into ``out``;
     ``exported_by`` names who asked (an API user, a DAG run; default the OS user);
@@ -423,7 +427,9 @@ def export_bundle(
 
     from trainguard.export.lineage import model_lineage
     from trainguard.i18n import resolve
+    from trainguard.progress import Progress
 
+    progress = progress or Progress.lines_to(None)  # silent unless the caller shows it
     out = Path(out)
     signer = signer or signer_from_env()  # before any MLflow read: a missing key fails fast
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -436,7 +442,11 @@ def export_bundle(
         "trainguard": package_version(),
         "language": resolve(language),
     }
-    files = bundle_files(model_lineage(model_name, version), attestation)
+    progress.phase(f"read the lineage of {model_name} v{version} from MLflow")
+    lineage = model_lineage(model_name, version)
+    progress.phase("write disclosure, PROV, SPDX, checks, violations and report.html")
+    files = bundle_files(lineage, attestation)
+    progress.phase(f"sign the manifest ({signer.algorithm}) and write {len(files) + 2} files")
     manifest = manifest_text(files)
     signature = {
         "algorithm": signer.algorithm,
@@ -456,6 +466,7 @@ def export_bundle(
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
+    progress.finish()
     return ExportResult(out, sorted(files), signature["manifest_sha256"], signer.algorithm)
 
 
