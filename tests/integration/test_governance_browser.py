@@ -1,13 +1,19 @@
 """A real browser (Debian's Chromium, driven by Selenium) signs in to the Airflow UI, opens
-the Governance page, finds the demo's overdue violation and downloads an export.
+the Governance page, finds the demo's overdue violation and downloads an export; then the
+same in Chinese, the reports' summaries in both languages and the gate run in MLflow's UI.
 
-The screenshot is saved to build/screenshots/governance.png (or $TRAINGUARD_SCREENSHOTS).
+Screenshots go to build/screenshots/ (or $TRAINGUARD_SCREENSHOTS): governance.png,
+governance-export.png, governance-filters.png, gate.png, gate-zh.png,
+governance-filters-zh.png, report-en.png, report-zh.png, mlflow-gate-run.png,
+mlflow-runs.png.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -75,7 +81,7 @@ def _wait(what: str, find: Any, timeout: float = 60) -> Any:
 
 
 def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
-    governance_server: GovernanceServer, browser: Any
+    governance_server: GovernanceServer, browser: Any, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -139,12 +145,8 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "governance-export.png"))
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
-    with httpx.Client(cookies=cookies, timeout=60) as client:
-        download = client.get(href)
-    assert download.status_code == 200, download.text[:500]
-    with zipfile.ZipFile(io.BytesIO(download.content)) as bundle:
-        names = {Path(name).name for name in bundle.namelist()}
-    assert {"disclosure.json", "prov.json", "spdx.json", "MANIFEST.sha256", "MANIFEST.sig"} <= names
+    english_report = _download_report(href, cookies, tmp_path / "en")
+    assert "<h2>Attestation</h2>" in english_report.read_text()
 
     # Filters, as a reviewer narrows the list: the form's "due this week", then closed
     # ones too; then a failed gate's own page from the history chart.
@@ -182,3 +184,132 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     assert browser.find_elements(By.CSS_SELECTOR, "tr.fail[data-check]")
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "gate.png"))
+
+    # In Chinese: the gate page's language link; back to the page, whose filters keep it;
+    # then an export from the Chinese page, whose report.html is Chinese.
+    browser.switch_to.frame(frame)
+    browser.find_element(By.LINK_TEXT, "简体中文").click()
+    _wait("the gate page in Chinese", lambda: browser.find_element(By.TAG_NAME, "h1").text)
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("闸门 ")
+    assert "《办法》第七条" in browser.find_element(By.TAG_NAME, "table").text
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(SCREENSHOTS / "gate-zh.png"))
+    browser.switch_to.frame(frame)
+    browser.find_element(By.PARTIAL_LINK_TEXT, "治理").click()
+    _wait("the page in Chinese", lambda: browser.find_element(By.TAG_NAME, "h1").text == "治理")
+    Select(browser.find_element(By.NAME, "show")).select_by_value("all")
+    Select(browser.find_element(By.NAME, "due_within_days")).select_by_value("7")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+    _wait(
+        "the Chinese filtered list",
+        lambda: "7 天内到期" in browser.find_element(By.CSS_SELECTOR, "h2#violations").text,
+    )
+    assert "lang=zh" in browser.current_url
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(SCREENSHOTS / "governance-filters-zh.png"))
+    browser.switch_to.frame(frame)
+    browser.find_element(
+        By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
+    ).click()
+    zh_href = _wait(
+        "the Chinese export's download link",
+        lambda: next(
+            (
+                a.get_attribute("href")
+                for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
+                if a.text == "下载 zip" and a.get_attribute("href") != href
+            ),
+            None,
+        ),
+        timeout=180,
+    )
+    gate_row = browser.find_element(By.XPATH, "//tr[@data-gate][td[contains(@class, 'fail')]]")
+    mlflow_link = gate_row.find_element(By.CSS_SELECTOR, "a[rel=noopener]").get_attribute("href")
+    browser.switch_to.default_content()
+    chinese_report = _download_report(zh_href, cookies, tmp_path / "zh")
+    assert "<h2>证明</h2>" in chinese_report.read_text()
+
+    # The auditor's summary, as printed or opened from the bundle, in both languages.
+    for language, report in (("en", english_report), ("zh", chinese_report)):
+        browser.get(report.as_uri())
+        _wait("the report", lambda: browser.find_elements(By.CSS_SELECTOR, "table.attest"))
+        browser.save_screenshot(str(SCREENSHOTS / f"report-{language}.png"))
+    assert browser.find_element(By.TAG_NAME, "h2").text == "证明"
+
+    # The gate run as a reviewer sees it in stock MLflow: a failed gate is FAILED there.
+    match = re.search(r"/#/experiments/([0-9]+)/runs/([0-9a-f]{32})", mlflow_link or "")
+    assert match, mlflow_link
+    experiment, run_id = match.groups()
+    with _mlflow_ui(governance_server.env) as mlflow_ui:
+        browser.get(f"{mlflow_ui}/#/experiments/{experiment}/runs/{run_id}")
+        _wait(
+            "the gate run in MLflow's UI",
+            lambda: (
+                "gate " in browser.find_element(By.TAG_NAME, "body").text
+                and ": FAIL" in browser.find_element(By.TAG_NAME, "body").text
+            ),
+            timeout=120,
+        )
+        browser.save_screenshot(str(SCREENSHOTS / "mlflow-gate-run.png"))
+        browser.get(f"{mlflow_ui}/#/experiments/{experiment}")
+        _wait(
+            "the experiment's runs in MLflow's UI",
+            lambda: ": PASS" in browser.find_element(By.TAG_NAME, "body").text,
+            timeout=120,
+        )
+        browser.save_screenshot(str(SCREENSHOTS / "mlflow-runs.png"))
+
+
+def _download_report(href: str, cookies: dict[str, str], folder: Path) -> Path:
+    """The export's zip, downloaded with the browser's session; its report.html."""
+    with httpx.Client(cookies=cookies, timeout=60) as client:
+        download = client.get(href)
+    assert download.status_code == 200, download.text[:500]
+    with zipfile.ZipFile(io.BytesIO(download.content)) as bundle:
+        names = {Path(name).name for name in bundle.namelist()}
+        bundle.extractall(folder)
+    assert {"disclosure.json", "prov.json", "spdx.json", "MANIFEST.sha256", "MANIFEST.sig"} <= names
+    return next(folder.rglob("report.html"))
+
+
+@contextlib.contextmanager
+def _mlflow_ui(env: dict[str, str]) -> Iterator[str]:
+    """`mlflow server` on the demo's tracking store, as the README tells a reviewer."""
+    import signal
+    import subprocess
+    import sys
+
+    from trainguard.local.stack import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = SCREENSHOTS / "mlflow-ui.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                env["MLFLOW_TRACKING_URI"],
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        _wait(
+            "MLflow's UI server",
+            lambda: process.poll() is None and httpx.get(f"{base}/health", timeout=5).is_success,
+            timeout=120,
+        )
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

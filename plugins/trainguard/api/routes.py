@@ -515,7 +515,8 @@ def page_routes(app: FastAPI) -> None:
         lang: Annotated[str, Form(pattern=r"^(en|zh)?$")] = "",
     ) -> RedirectResponse:
         _start_export(who, model_name, model_version, background, lang)
-        return RedirectResponse("./#exports", status_code=303)
+        # Back to the page in the language it was in (the form says which).
+        return RedirectResponse(f"./{'?lang=' + lang if lang else ''}#exports", status_code=303)
 
     @app.post("/ui/violations/{violation_id}/transitions", include_in_schema=False)
     def page_transition(
