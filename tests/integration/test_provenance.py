@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,16 @@ def test_lineage_leads_from_the_model_to_every_source_and_finding(
         assert f"source {source_id}:" in text.stdout
     assert f"gate run {gate['gate_run_id']}: PASS" in text.stdout
     assert "Downloading artifacts" not in text.stderr  # no progress-bar noise
+    # In Chinese, the findings the tree lists carry their clauses' official titles.
+    chinese = trainguard("lineage", MODEL_NAME, model_version, "--lang", "zh")
+
+    def findings(output: str) -> list[str]:
+        return [line for line in output.splitlines() if " WARN " in line or " FAIL " in line]
+
+    listed, zh_listed = findings(text.stdout), findings(chinese.stdout)
+    assert listed, "the clean gate lists its warnings (lexicon coverage)"
+    assert len(zh_listed) == len(listed) and all("Art." not in line for line in zh_listed)
+    assert all(re.search(r"[\u4e00-\u9fff]", line) for line in zh_listed)
 
 
 def test_the_stock_mlflow_ui_shows_the_same_walk(clean_run: Any, model_version: str) -> None:

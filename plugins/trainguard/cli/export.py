@@ -67,7 +67,9 @@ def _lineage(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(lineage, ensure_ascii=False, indent=2, sort_keys=True))
     else:
-        print(lineage_text(lineage, mlflow.get_tracking_uri()))
+        from trainguard.i18n import resolve
+
+        print(lineage_text(lineage, mlflow.get_tracking_uri(), resolve()))
     return EXIT_PASS
 
 

@@ -287,8 +287,13 @@ def _assessment(model_name: str, version: str) -> dict[str, Any] | None:
     return latest_assessment(model_name, version)
 
 
-def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> str:
-    """The lineage as a tree a reviewer reads in a terminal."""
+def lineage_text(
+    lineage: dict[str, Any], tracking_uri: str | None = None, language: str = "en"
+) -> str:
+    """The lineage as a tree a reviewer reads in a terminal; finding messages and their
+    clauses in ``language`` (the tree's own words stay English)."""
+    from trainguard.i18n import clause_title, finding_message
+
     model, training = lineage["model"], lineage["training_run"]
     lines = [
         (
@@ -340,9 +345,10 @@ def lineage_text(lineage: dict[str, Any], tracking_uri: str | None = None) -> st
         for finding in gate["findings"]:
             if finding["status"] in ("fail", "waived", "warn"):
                 where = f" [source {finding['source_id']}]" if finding["source_id"] else ""
+                clauses = clause_title("; ".join(finding["clauses"]), language)
                 lines.append(
                     f"   │  ├─ {finding['status'].upper()} {finding['check']}{where}: "
-                    f"{finding['message']} ({'; '.join(finding['clauses'])})"
+                    f"{finding_message(finding, language)} ({clauses})"
                 )
         if gate["data_docs"]:
             lines.append(f"   │  └─ Data Docs: {gate['data_docs']}")
