@@ -26,25 +26,7 @@ pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-GATE_SCRIPT = """
-import json, os, sys
-from pathlib import Path
-workdir, dags = Path(sys.argv[1]), sys.argv[2]
-os.environ["TRAINGUARD_DAGS_FOLDER"] = dags
-from trainguard.local.embedded import apply_embedded_env
-apply_embedded_env(workdir)
-from trainguard.local.demo_data import DEMO_HASH_KEY, build_demo_repo
-os.environ["TRAINGUARD_HASH_KEY"] = DEMO_HASH_KEY
-demo = build_demo_repo(workdir, scale=0.1)
-from trainguard.gate.gx import suites_dir
-from trainguard.local.dagrun import run_dag
-conf = {"repo": str(demo.repo), "path": "datasets/pretraining", "rev": "clean",
-        "policy": str(demo.policy), "model_name": "wheel-model"}
-result = run_dag("pretraining_gate", conf, log_file=workdir / "task-logs.txt")
-print(json.dumps({"state": result.state, "train": result.states_of("train"),
-                  "dags": os.environ["AIRFLOW__CORE__DAGS_FOLDER"],
-                  "suites": str(suites_dir())}))
-"""
+GATE_SCRIPT = PROJECT / "tests" / "fixtures" / "gate_in_venv.py"  # also bench/install.py
 
 
 def uv() -> str:
@@ -117,7 +99,7 @@ def test_the_wheel_alone_scans_and_gates(tmp_path: Path) -> None:
     assert (dags / "pretraining_gate.py").is_file()
     assert not (dags / "example_ngram_training.py").exists()  # examples only when asked
 
-    gate = run(python, "-c", GATE_SCRIPT, str(tmp_path / "home"), str(dags), cwd=here, env=env)
+    gate = run(python, str(GATE_SCRIPT), str(tmp_path / "home"), str(dags), cwd=here, env=env)
     outcome = json.loads(gate.stdout.strip().splitlines()[-1])
     finished = time.monotonic()
     assert outcome["state"] == "success" and outcome["train"] == ["success"], outcome
@@ -141,8 +123,7 @@ def test_one_gate_dag_run_on_this_stack(tmp_path: Path) -> None:
 
     gate = run(
         sys.executable,
-        "-c",
-        GATE_SCRIPT,
+        str(GATE_SCRIPT),
         str(tmp_path / "home"),
         str(PROJECT / "dags"),
         env={**clean_env(), "DVC_NO_ANALYTICS": "1"},
