@@ -189,8 +189,10 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     # then an export from the Chinese page, whose report.html is Chinese.
     browser.switch_to.frame(frame)
     browser.find_element(By.LINK_TEXT, "简体中文").click()
-    _wait("the gate page in Chinese", lambda: browser.find_element(By.TAG_NAME, "h1").text)
-    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("闸门 ")
+    _wait(
+        "the gate page in Chinese",
+        lambda: browser.find_element(By.TAG_NAME, "h1").text.startswith("闸门 "),
+    )
     assert "《办法》第七条" in browser.find_element(By.TAG_NAME, "table").text
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "gate-zh.png"))
