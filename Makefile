@@ -18,11 +18,14 @@ PORT ?= 8080
 ui: $(VENV)/.synced
 	$(VENV)/bin/trainguard ui --port $(PORT)
 
+# The unit tier on both cores (pytest-xdist; its tests share nothing), then the integration
+# tier in one process: its session fixtures (the demo, the DAG runs) are built once.
 test: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest -m "not stack and not lowest"
+	$(VENV)/bin/python -m pytest -m unit -n 2
+	$(VENV)/bin/python -m pytest -m "integration and not lowest"
 
 test-unit: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest -m unit
+	$(VENV)/bin/python -m pytest -m unit -n 2
 
 test-integration: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m "integration and not lowest"
@@ -40,7 +43,7 @@ test-lowest: | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOWEST)
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
 		-c stack/lowest-constraints.txt -e ".[dev]"
-	$(LOWEST)/bin/python -m pytest -m unit -q
+	$(LOWEST)/bin/python -m pytest -m unit -q -n 2
 	$(LOWEST)/bin/python -m pytest -m lowest -q -s tests/integration/test_installed_wheel.py
 
 # ruff (broad rule set, every ignore commented in pyproject.toml), ruff format, mypy.

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from trainguard.api.export_jobs import ExportJobs
 from trainguard.api.page import render
-from trainguard.api.views import ExportJobs
 from trainguard.exceptions import ContractError, ExportError, LineageError
 
 if TYPE_CHECKING:

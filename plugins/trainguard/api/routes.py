@@ -3,7 +3,7 @@
 Every route depends on ``auth.principal`` (Airflow's JWT, checked by its auth manager) and
 calls ``auth.require`` for its permission before it reads or writes anything. Routes only
 translate HTTP to core calls: filing goes through ``violations.intake.file_violation``,
-moves through ``violations.filtering.move``, exports through ``api.views.ExportJobs``.
+moves through ``violations.filtering.move``, exports through ``api.export_jobs.ExportJobs``.
 
 Kept as one module (about 550 lines): every route with the permission it requires, so a
 security review reads who may do what in one file.
@@ -62,7 +62,7 @@ def _policy() -> Any:
 
 
 def _jobs() -> Any:
-    from trainguard.api.views import ExportJobs
+    from trainguard.api.export_jobs import ExportJobs
 
     return ExportJobs.default()
 
