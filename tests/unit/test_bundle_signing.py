@@ -136,3 +136,71 @@ def test_export_verify_cli_exits_1_naming_the_changed_file(hmac_bundle: Path) ->
     done = verify()
     assert done.returncode == 1
     assert "report.html: content changed" in done.stderr and "Traceback" not in done.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trainguard.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_public_key_accepts_only_an_ed25519_signature_that_verifies_with_it(
+    hmac_bundle: Path, tmp_path: Path
+) -> None:
+    """Issue 18.5: an auditor who holds the provider's public key must not be handed an
+    HMAC-signed bundle (anyone with the shared secret can make one): a downgrade fails."""
+    public = generate_keypair(tmp_path / "keys" / "provider.pem")
+    refused = "signed hmac-sha256, not ed25519: a public key verifies only an Ed25519 signature"
+    assert verify_bundle(hmac_bundle, public_key=public) == [f"{SIGNATURE}: {refused}"]
+    done = _cli("export", "verify", str(hmac_bundle), "--public-key", str(public))
+    assert done.returncode == 1 and "hmac-sha256" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec", "not-a-key"])
+def test_a_public_key_of_another_type_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    monkeypatch.setenv("TRAINGUARD_EXPORT_SIGNING_KEY", str(tmp_path / "signing.pem"))
+    generate_keypair(tmp_path / "signing.pem")
+    bundle = write_bundle(tmp_path / "bundle", signer_from_env())
+    key_file = tmp_path / f"{kind}.pub"
+    if kind == "not-a-key":
+        key_file.write_text("-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n")
+    else:
+        private = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if kind == "rsa"
+            else ec.generate_private_key(ec.SECP256R1())
+        )
+        key_file.write_bytes(
+            private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    done = _cli("export", "verify", str(bundle), "--public-key", str(key_file))
+    assert done.returncode == 2, done.stderr
+    assert str(key_file) in done.stderr and "Ed25519" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_overwrite_replaces_only_a_trainguard_bundle(tmp_path: Path) -> None:
+    """Issue 18.5: `export --overwrite` into a folder that is not a bundle (a home folder, a
+    dataset) must refuse, naming it, and leave every file in place."""
+    from trainguard.export.bundle import require_replaceable
+
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    with pytest.raises(ExportError, match=r"thesis.*not a trainguard bundle"):
+        require_replaceable(precious)
+    assert (precious / "chapter1.tex").read_text() == "years of work"
+    bundle = write_bundle(tmp_path / "old-bundle", Signer("hmac-sha256", "k", b"secret"))
+    require_replaceable(bundle)  # a bundle (manifest and signature) may be replaced
+    require_replaceable(tmp_path / "new")  # so may nothing
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    require_replaceable(empty)

@@ -409,6 +409,19 @@ def default_export_dir(model_name: str, version: str) -> Path:
     return trainguard_home() / "exports" / model_name / f"v{version}"
 
 
+def require_replaceable(out: Path) -> None:
+    """``--overwrite`` replaces a bundle, never any other folder (a home, a dataset)."""
+    if out.is_file() or (out.is_symlink() and not out.is_dir()):
+        raise ExportError(f"{out} is a file, not a bundle folder; choose a new folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not ((out / MANIFEST).is_file() and (out / SIGNATURE).is_file()):
+        raise ExportError(
+            f"{out} is not a trainguard bundle (no {MANIFEST} and {SIGNATURE}): --overwrite "
+            "replaces only a bundle; choose a new folder"
+        )
+
+
 def export_bundle(
     model_name: str,
     version: str | int,
@@ -434,6 +447,7 @@ def export_bundle(
     signer = signer or signer_from_env()  # before any MLflow read: a missing key fails fast
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ExportError(f"{out} is not empty; choose a new folder (or --overwrite)")
+    require_replaceable(out)
     attestation = {
         "exported_by": exported_by or exported_by_default(),
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -485,6 +499,7 @@ __all__ = [
     "export_bundle",
     "generate_keypair",
     "manifest_text",
+    "require_replaceable",
     "signer_from_env",
     "verify_bundle",
     "violations_csv",

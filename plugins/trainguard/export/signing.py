@@ -161,22 +161,24 @@ def signature_matches(
     if algorithm == "hmac-sha256":
         secret = hmac_key or env(HMAC_KEY_ENV)
         if not secret:
-            raise ExportError(f"HMAC-signed: set {HMAC_KEY_ENV} to verify it")
+            raise ExportError(f"the bundle is HMAC-signed: set {HMAC_KEY_ENV} to verify it")
         expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, str(value))
     if algorithm == "ed25519":
-        from cryptography.exceptions import InvalidSignature
+        from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         if public_key is None:
-            raise ExportError("Ed25519-signed: pass --public-key PEM to verify it")
+            raise ExportError("the bundle is Ed25519-signed: pass --public-key PEM to verify it")
+        expected = "expected the provider's Ed25519 public key (trainguard export keygen)"
         try:
             key = serialization.load_pem_public_key(_read_key_file(str(public_key), "public"))
-        except ValueError:
-            raise ExportError(f"{public_key} is not a PEM public key") from None
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise ExportError(f"{public_key} is not a PEM public key; {expected}") from None
         if not isinstance(key, Ed25519PublicKey):
-            raise ExportError(f"{public_key} is not an Ed25519 public key")
+            kind = type(key).__name__.removeprefix("_").replace("PublicKey", "")
+            raise ExportError(f"{public_key} is a {kind} public key; {expected}")
         try:
             key.verify(bytes.fromhex(str(value)), message)
         except (InvalidSignature, ValueError):
@@ -195,12 +197,13 @@ def _verify_signature(
         return [f"{SIGNATURE}: not a trainguard signature file"]
     if algorithm not in ("hmac-sha256", "ed25519"):
         return [f"{SIGNATURE}: unknown algorithm '{algorithm}'"]
-    try:
-        matches = signature_matches(
-            algorithm, value, manifest, hmac_key=hmac_key, public_key=public_key
-        )
-    except ExportError as exc:
-        raise ExportError(f"the bundle is {exc}") from None
+    if public_key is not None and algorithm != "ed25519":
+        # A downgrade: anyone who holds the shared HMAC secret can sign such a bundle.
+        downgrade = f"signed {algorithm}, not ed25519: a public key verifies only an Ed25519"
+        return [f"{SIGNATURE}: {downgrade} signature"]
+    matches = signature_matches(
+        algorithm, value, manifest, hmac_key=hmac_key, public_key=public_key
+    )
     if not matches:
         return [f"{SIGNATURE}: the signature does not match {MANIFEST} under this key"]
     return []
