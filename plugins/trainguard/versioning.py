@@ -82,9 +82,17 @@ def run_tool(args: list[str], cwd: str | Path, what: str, env: dict[str, str] | 
     except FileNotFoundError:
         raise DatasetVersionError(f"{what}: '{args[0]}' is not installed") from None
     if done.returncode != 0:
-        tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise DatasetVersionError(f"{what}: {' '.join(args[:2])} failed: {tail}")
+        raise DatasetVersionError(f"{what}: {' '.join(args[:2])} failed: {_last_words(done)}")
     return done.stdout
+
+
+def _last_words(done: subprocess.CompletedProcess[str]) -> str:
+    """Why a tool failed, in its own words: its ERROR/WARNING lines (DVC, git), else its
+    last lines, else the exit code (a tool that printed nothing still says something)."""
+    lines = [line.strip() for line in (done.stderr or done.stdout or "").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("<http")]
+    said = [line for line in lines if line.startswith(("ERROR", "WARNING", "fatal:", "error:"))]
+    return " ".join(said[-2:] or lines[-3:]) or f"no output, exit code {done.returncode}"
 
 
 def resolve_version(repo: str | Path, path: str, rev: str) -> DatasetVersion:
@@ -193,8 +201,8 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
             staging,
             f"cannot check out {version.commit[:12]}",
         )
-        run_tool(
-            ["dvc", "pull", "--quiet", f"{version.path}.dvc"],
+        run_tool(  # not --quiet: DVC says why a pull failed only when it may speak
+            ["dvc", "pull", f"{version.path}.dvc"],
             staging,
             f"cannot fetch {version.path} from DVC remote {version.remote}",
         )
@@ -238,7 +246,7 @@ def rewrite_revision(
             f"check out {rev}",
         )
         run_tool(
-            ["dvc", "pull", "--quiet", f"{path}.dvc"],
+            ["dvc", "pull", f"{path}.dvc"],
             clone,
             f"fetch {path} from DVC remote {source.remote}",
         )

@@ -35,6 +35,8 @@ def test_missing_dvc_remote_blocks_training(stack: Stack, small_repo: DemoRepo) 
         f"cannot fetch {PRETRAINING} from DVC remote {small_repo.remote}",
         task="list_shards",
     )
+    # ... and why, in DVC's words (a quiet pull used to end the message at "failed: ").
+    assert_blocked(result, "ERROR: failed to pull data from the cloud", task="list_shards")
 
 
 def test_unreachable_mlflow_blocks_training(
