@@ -260,16 +260,19 @@ def require_base_model(uri: str) -> None:
             field="base_model",
             expected="models:/NAME/VERSION",
         )
+    registered = True
     with mlflow_errors(f"look up the base model {uri}"):
         try:
             MlflowClient().get_model_version(match.group(1), match.group(2))
         except MlflowException as exc:
             if "RESOURCE_DOES_NOT_EXIST" not in str(exc.error_code):
                 raise
-            raise TrainingRefused(
-                f"training refused: base model {uri} is not registered, so the data it was "
-                "trained on cannot be traced (Art. 7, Art. 17)"
-            ) from None
+            registered = False
+    if not registered:  # raised outside mlflow_errors, which would call it an MLflow failure
+        raise TrainingRefused(
+            f"training refused: base model {uri} is not registered, so the data it was "
+            "trained on cannot be traced (Art. 7, Art. 17)"
+        )
 
 
 def train_admitted(
