@@ -391,7 +391,24 @@ def _find_shards(records_dir: Path) -> list[Path]:
         raise ContractError(
             "no record shards", file=str(records_dir), expected="*.parquet or *.jsonl files"
         )
+    dataset = records_dir.parent.resolve()
+    for shard in shards:
+        target = shard.resolve()
+        # A link may point into the dataset or into a DVC cache (cache.type symlink), whose
+        # content DVC versions; anything else is data that no version records.
+        if shard.is_symlink() and not (target.is_relative_to(dataset) or _in_dvc_cache(target)):
+            raise ContractError(
+                f"shard is a link to {target}, outside the dataset and any DVC cache",
+                file=str(shard),
+                expected="record files inside the dataset directory",
+            )
     return shards
+
+
+def _in_dvc_cache(path: Path) -> bool:
+    """``<cache>/files/md5/ab/cdef...``: where DVC keeps what it versions."""
+    parts = path.parts
+    return len(parts) > 3 and parts[-3] == "md5" and len(parts[-2]) == 2
 
 
 def read_csv(

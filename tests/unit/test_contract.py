@@ -193,3 +193,23 @@ def test_unreadable_parquet_shard_is_named(tmp_path: Path) -> None:
     (root / "records" / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ContractError, match=r"part-0\.parquet: unreadable Parquet shard"):
         load_and_validate(root)
+
+
+def test_a_shard_linking_outside_the_dataset_is_refused_naming_the_link(tmp_path: Path) -> None:
+    """Issue 18.6: a link to data no version records (another corpus, /etc) is not read."""
+    root = write_dataset(tmp_path / "d")
+    [shard] = sorted((root / "records").iterdir())
+    outside = tmp_path / "elsewhere.parquet"
+    outside.write_bytes(shard.read_bytes())
+    link = root / "records" / "part-extra.parquet"
+    link.symlink_to(outside)
+    with pytest.raises(ContractError, match=r"part-extra\.parquet.*outside the dataset") as raised:
+        load_dataset(root)
+    assert str(outside) in str(raised.value)
+    # Into the dataset itself, or a DVC cache (cache.type symlink), a link is fine.
+    link.unlink()
+    cache = tmp_path / "repo" / ".dvc" / "cache" / "files" / "md5" / "ab" / ("c" * 30)
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(shard.read_bytes())
+    link.symlink_to(cache)
+    assert len(load_dataset(root).shards) == 2
