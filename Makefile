@@ -22,13 +22,13 @@ ui: $(VENV)/.synced
 # tier in one process: its session fixtures (the demo, the DAG runs) are built once.
 test: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m unit -n 2
-	$(VENV)/bin/python -m pytest -m "integration and not lowest"
+	$(VENV)/bin/python -m pytest -m "integration and not lowest" --durations=15
 
 test-unit: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -m unit -n 2
 
 test-integration: $(VENV)/.synced
-	$(VENV)/bin/python -m pytest -m "integration and not lowest"
+	$(VENV)/bin/python -m pytest -m "integration and not lowest" --durations=15
 
 # The Celery topology of docker-compose.yml as local processes, on this machine's
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), configured from .env.example.
