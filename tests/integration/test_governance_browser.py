@@ -129,17 +129,11 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
         By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
     ).click()
     # The page reloads itself while the export runs, so an element found just before a
-    # reload goes stale: read the link's address inside the wait, which retries.
+    # reload goes stale: read the link's address inside the wait, which retries. Other
+    # tests export on this server too: the link is the newest of version 1.
     href = _wait(
         "the export's download link",
-        lambda: next(
-            (
-                a.get_attribute("href")
-                for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
-                if a.text == "download zip"
-            ),
-            None,
-        ),
+        lambda: _download_link(browser, "download zip"),
         timeout=180,
     )
     browser.switch_to.default_content()
@@ -215,14 +209,7 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     ).click()
     zh_href = _wait(
         "the Chinese export's download link",
-        lambda: next(
-            (
-                a.get_attribute("href")
-                for a in browser.find_elements(By.CSS_SELECTOR, "tr[data-export] a")
-                if a.text == "下载 zip" and a.get_attribute("href") != href
-            ),
-            None,
-        ),
+        lambda: _download_link(browser, "下载 zip", not_this=href),
         timeout=180,
     )
     gate_row = browser.find_element(By.XPATH, "//tr[@data-gate][td[contains(@class, 'fail')]]")
@@ -260,6 +247,19 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
             timeout=120,
         )
         browser.save_screenshot(str(SCREENSHOTS / "mlflow-runs.png"))
+
+
+def _download_link(browser: Any, text: str, not_this: str = "") -> str | None:
+    """The download link of the newest export of trainguard-demo-finetuned v1, when done."""
+    from selenium.webdriver.common.by import By
+
+    for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-export]"):
+        if "trainguard-demo-finetuned v1" not in row.text:
+            continue
+        links = [a for a in row.find_elements(By.TAG_NAME, "a") if a.text == text]
+        href = links[0].get_attribute("href") if links else None
+        return href if href and href != not_this else None
+    return None
 
 
 def _download_report(href: str, cookies: dict[str, str], folder: Path) -> Path:

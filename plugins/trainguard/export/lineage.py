@@ -369,13 +369,15 @@ def lineage_text(
             f"{annotation['spot_checks']['accuracy']:.3f}"
         )
     lines += [f"   ├─ {line}" for line in base_chain_lines(lineage.get("base_chain", []))]
-    lines += _assessment_lines(lineage.get("assessment"))
+    lines += _assessment_lines(lineage.get("assessment"), language)
     fixed = ", ".join(str(v.get("id")) for v in lineage["violations_fixed"]) or "none"
     lines.append(f"   └─ violations fixed: {fixed}")
     return "\n".join(lines)
 
 
-def _assessment_lines(found: dict[str, Any] | None) -> list[str]:
+def _assessment_lines(found: dict[str, Any] | None, language: str = "en") -> list[str]:
+    from trainguard.i18n import clause_title, finding_message
+
     if not found:
         return ["   ├─ release assessment: NOT ASSESSED (no model_assessment run; not releasable)"]
     alias = f", alias '{found['alias']}'" if found.get("alias") else ", no release alias"
@@ -387,8 +389,9 @@ def _assessment_lines(found: dict[str, Any] | None) -> list[str]:
         )
     for finding in found.get("findings", []):
         if finding["status"] == "fail":
+            clauses = clause_title("; ".join(finding["clauses"]), language)
             lines.append(
-                f"   │  ├─ FAIL {finding['check']}: {finding['message']} "
-                f"({'; '.join(finding['clauses'])})"
+                f"   │  ├─ FAIL {finding['check']}: {finding_message(finding, language)} "
+                f"({clauses})"
             )
     return lines
