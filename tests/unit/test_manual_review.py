@@ -79,3 +79,14 @@ def test_a_verdict_without_a_reviewer_is_refused(tmp_path: Path) -> None:
     root = _dataset(tmp_path, _ranked()[:SAMPLE], reviewer="")
     with pytest.raises(ContractError, match=r"manual_verdicts\.csv, row 2, field 'reviewer_id'"):
         evaluate(root, _policy(tmp_path))  # type: ignore[arg-type]
+
+
+def test_the_manual_check_says_each_shortfall_in_its_own_unit() -> None:
+    """corpus.manual has two expectations: too few records reviewed is a count (it read
+    "below the 45100% minimum" for a sample of 451), a low pass rate is a percentage."""
+    from trainguard.checks.harmful import CORPUS_MESSAGES
+
+    message = CORPUS_MESSAGES["corpus.manual"]
+    row = {"manual_reviewed": 446, "manual_pass_rate": 0.987, "manual_review_file": "x"}
+    assert message(row, ">= 451").endswith("pass rate 98.7%, below the 451 minimum")
+    assert message(row, ">= 0.99").endswith("pass rate 98.7%, below the 99% minimum")

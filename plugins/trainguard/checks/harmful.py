@@ -156,13 +156,17 @@ def _rate_message(row: dict[str, Any], threshold: str) -> str:
 
 def _manual_message(row: dict[str, Any], threshold: str) -> str:
     outside = row.get("manual_outside_sample", 0)
+    # Two expectations share this check: the pass rate (a fraction) and the number of
+    # records reviewed (a count, the policy's sample size); say each in its own unit.
+    limit = threshold.rpartition(" ")[2]
+    is_rate = limit.replace(".", "", 1).isdigit() and float(limit) <= 1
     return Text(
         "{reviewed:,} record(s) of the drawn sample reviewed, pass rate {rate:.1%}, "
         "{beyond}{outside}{missing}",
         {
             "reviewed": row["manual_reviewed"],
             "rate": row["manual_pass_rate"],
-            "beyond": beyond(threshold, percent=True),
+            "beyond": beyond(threshold, percent=is_rate),
             "outside": Text(
                 "; {count:,} verdict(s) on records outside the sample do not count",
                 {"count": outside},
