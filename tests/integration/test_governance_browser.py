@@ -4,8 +4,8 @@ same in Chinese, the reports' summaries in both languages and the gate run in ML
 
 Screenshots go to build/screenshots/ (or $TRAINGUARD_SCREENSHOTS): governance.png,
 governance-export.png, governance-filters.png, gate.png, gate-zh.png,
-governance-filters-zh.png, report-en.png, report-zh.png, mlflow-gate-run.png,
-mlflow-runs.png.
+governance-filters-zh.png, report-en.png, report-zh.png, mlflow-gate-run.png. The Chinese
+ones need a CJK font (Debian's fonts-wqy-microhei; .ci/run installs it).
 """
 
 from __future__ import annotations
@@ -240,13 +240,7 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
             timeout=120,
         )
         browser.save_screenshot(str(SCREENSHOTS / "mlflow-gate-run.png"))
-        browser.get(f"{mlflow_ui}/#/experiments/{experiment}")
-        _wait(
-            "the experiment's runs in MLflow's UI",
-            lambda: ": PASS" in browser.find_element(By.TAG_NAME, "body").text,
-            timeout=120,
-        )
-        browser.save_screenshot(str(SCREENSHOTS / "mlflow-runs.png"))
+        assert "Failed" in browser.find_element(By.TAG_NAME, "body").text  # the run's status
 
 
 def _download_link(browser: Any, text: str, not_this: str = "") -> str | None:
