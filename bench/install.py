@@ -38,14 +38,17 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the venvs (printed)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="trainguard-install-bench-"))
+    # The machine's environment (index URLs, certificates, proxies), without any store.
     env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(scratch / "home"),
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TRAINGUARD_", "MLFLOW_", "AIRFLOW_"))
+        },
         "UV_PYTHON_DOWNLOADS": "never",
         "DVC_NO_ANALYTICS": "1",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    (scratch / "home").mkdir()
     wheel_dir = scratch / "wheel"
     timed(UV, "build", "--wheel", "--out-dir", str(wheel_dir), "--quiet", cwd=PROJECT)
     [wheel] = sorted(wheel_dir.glob("trainguard-*.whl"))
@@ -69,11 +72,7 @@ def main() -> int:
     for label, cache in (("uv cold", scratch / "empty-uv-cache"), ("uv warm", None)):
         venv = scratch / label.replace(" ", "-")
         timed(UV, "venv", "--quiet", "--python", sys.executable, str(venv), env=env)
-        uv_env = {**env, **({"UV_CACHE_DIR": str(cache)} if cache else {})}
-        if cache is None and "UV_CACHE_DIR" in os.environ:
-            uv_env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
-        elif cache is None:
-            uv_env["HOME"] = os.environ.get("HOME", "")  # the machine's cache
+        uv_env = {**env, **({"UV_CACHE_DIR": str(cache)} if cache else {})}  # else the machine's
         seconds[label] = timed(
             UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
             str(wheel), "-c", str(constraints), env=uv_env,
@@ -120,7 +119,8 @@ def main() -> int:
     if outcome.get("state") != "success":
         sys.exit(f"gate did not finish: {gate.stdout[-1500:]}\n{gate.stderr[-2500:]}")
 
-    print(f"wheel {wheel.name}, {len(exported.splitlines())} pinned requirements")
+    pinned = [line for line in exported.splitlines() if line and not line.startswith((" ", "#"))]
+    print(f"wheel {wheel.name}, {len(pinned)} pinned requirements")
     print(f"{'install':<38}{'seconds':>8}")
     for label in ("pip cold", "uv cold", "uv warm"):
         print(f"  {label + ' (new venv, pinned to uv.lock)':<36}{seconds[label]:>8.0f}")
