@@ -36,11 +36,13 @@ PO = LOCALE_DIR / "zh" / "LC_MESSAGES" / "trainguard.po"
 
 def _extracted() -> set[str]:
     """Every message the code and templates mark, extracted as `make i18n` does."""
+    from babel.messages import frontend
     from babel.messages.extract import extract_from_dir
-    from babel.messages.frontend import parse_mapping_cfg
 
+    # parse_mapping_cfg since Babel 2.14; parse_mapping before (make test-lowest has 2.12)
+    parse = getattr(frontend, "parse_mapping_cfg", None) or frontend.parse_mapping
     with (ROOT / "babel.cfg").open() as config:
-        method_map, options_map = parse_mapping_cfg(config)
+        method_map, options_map = parse(config)
     keywords = {"Text": None, "N_": None, "_": None, "gettext": None}
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
