@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trainguard.i18n import Text
+from trainguard.i18n import Text, clause_title
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,8 +95,6 @@ class Finding:
         return self.message.render(language) if isinstance(self.message, Text) else self.message
 
     def summary(self, language: str = "en") -> str:
-        from trainguard.i18n import clause_title
-
         where = (
             Text(" [source {source}]", {"source": self.source_id}).render(language)
             if self.source_id

@@ -50,7 +50,7 @@ def translations(language: str) -> Any:
     return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
 
 
-def gettext(message: str, language: str) -> str:
+def translate(message: str, language: str) -> str:
     return str(translations(language).gettext(message))
 
 
@@ -158,7 +158,7 @@ def _render(template: str, params: Mapping[str, Any], language: str) -> str:
         key: value.render(language) if isinstance(value, Text) else value
         for key, value in params.items()
     }
-    return gettext(template, language).format(**values)
+    return translate(template, language).format(**values)
 
 
 def _is_text(value: Any) -> bool:
@@ -178,7 +178,6 @@ def finding_message(finding: Mapping[str, Any], language: str) -> str:
 
 
 # -------------------------------------------------------------------------- clause titles
-MEASURES_ZH = "《生成式人工智能服务管理办法（征求意见稿）》"
 # The standards a clause may cite, with their official Chinese titles.
 STANDARDS_ZH = {
     "TC260-003": "TC260-003《生成式人工智能服务安全基本要求》",
@@ -205,7 +204,8 @@ def chinese_number(number: int) -> str:
 def clause_title(clause: str, language: str) -> str:
     """A clause as the reader's language cites it. In Chinese, "Art. 7(3); TC260-003 5.1 c"
     is "《办法》第七条第（三）项；TC260-003《生成式人工智能服务安全基本要求》5.1 c"
-    (《办法》 is the Measures, whose full title ``MEASURES_ZH`` gives)."""
+    (《办法》 is the Measures, 《生成式人工智能服务管理办法（征求意见稿）》, as the foot of
+    every Chinese page and report says)."""
     if language == DEFAULT or not clause:
         return clause
     return "；".join(_clause_zh(part.strip()) for part in clause.split(";"))

@@ -7,6 +7,7 @@ at import time).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -223,57 +224,59 @@ class GovernanceServer:
             return json.loads(response.read())["access_token"]
 
 
-@pytest.fixture(scope="session")
-def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
-    """Started the way the README says (`trainguard ui`); stopped with its process group."""
+@contextlib.contextmanager
+def serving(
+    name: str, argv: list[str], *, health: str, log: Path, env: dict[str, str], timeout: float = 180
+) -> Iterator[None]:
+    """A server process, until ``health`` answers; stopped with its process group after.
+    An exit or a timeout while starting raises with the tail of its log."""
     import signal
     import subprocess
-    import sys
     import time
     import urllib.request
 
-    from trainguard.local.embedded import ui_env
-    from trainguard.local.stack import free_port
-
-    assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
-    port = free_port()
-    log = WORKDIR / "api-server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "trainguard"),
-                "ui",
-                "--workdir",
-                str(demo_folder.path),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-            start_new_session=True,
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"trainguard ui exited {process.returncode}: {log.read_text()[-3000:]}"
-                )
+                raise RuntimeError(f"{name} exited {process.returncode}: {log.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5):
+                with urllib.request.urlopen(health, timeout=5):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"API server not up: {log.read_text()[-3000:]}") from None
+                    raise RuntimeError(f"{name} not up: {log.read_text()[-3000:]}") from None
                 time.sleep(1)
-        yield GovernanceServer(
-            base, demo_folder.path, {**clean_env(), **ui_env(demo_folder.path)}, log
-        )
+        yield
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
+    """Started the way the README says (`trainguard ui`); stopped with its process group."""
+    import sys
+
+    from trainguard.local.embedded import ui_env
+    from trainguard.local.stack import free_port
+
+    assert demo_folder.returncode == 0, demo_folder.stdout[-2000:] + demo_folder.stderr[-2000:]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = WORKDIR / "api-server.log"
+    argv = [str(Path(sys.executable).parent / "trainguard"), "ui", "--workdir"]
+    argv += [str(demo_folder.path), "--port", str(port)]
+    with serving(
+        "trainguard ui", argv, health=f"{base}/api/v2/monitor/health", log=log, env=clean_env()
+    ):
+        yield GovernanceServer(
+            base, demo_folder.path, {**clean_env(), **ui_env(demo_folder.path)}, log
+        )

@@ -125,17 +125,7 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
 
     # Export the fine-tuned model's first version from the page, then download it.
     browser.switch_to.frame(frame)
-    browser.find_element(
-        By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
-    ).click()
-    # The page reloads itself while the export runs, so an element found just before a
-    # reload goes stale: read the link's address inside the wait, which retries. Other
-    # tests export on this server too: the link is the newest of version 1.
-    href = _wait(
-        "the export's download link",
-        lambda: _download_link(browser, "download zip"),
-        timeout=180,
-    )
+    href = _export_from_page(browser, "download zip")
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "governance-export.png"))
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
@@ -204,14 +194,7 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
     browser.switch_to.default_content()
     browser.save_screenshot(str(SCREENSHOTS / "governance-filters-zh.png"))
     browser.switch_to.frame(frame)
-    browser.find_element(
-        By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
-    ).click()
-    zh_href = _wait(
-        "the Chinese export's download link",
-        lambda: _download_link(browser, "下载 zip", not_this=href),
-        timeout=180,
-    )
+    zh_href = _export_from_page(browser, "下载 zip", not_this=href)
     gate_row = browser.find_element(By.XPATH, "//tr[@data-gate][td[contains(@class, 'fail')]]")
     mlflow_link = gate_row.find_element(By.CSS_SELECTOR, "a[rel=noopener]").get_attribute("href")
     browser.switch_to.default_content()
@@ -243,8 +226,28 @@ def test_an_auditor_signs_in_sees_the_overdue_violation_and_downloads_an_export(
         assert "Failed" in browser.find_element(By.TAG_NAME, "body").text  # the run's status
 
 
+def _export_from_page(browser: Any, link_text: str, not_this: str = "") -> str:
+    """Press trainguard-demo-finetuned v1's export button; the new bundle's download link.
+
+    The page reloads itself while the export runs, so an element found just before a
+    reload goes stale: the link's address is read inside the wait, which retries."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(
+        By.CSS_SELECTOR, "tr[data-model='trainguard-demo-finetuned/1'] button[type=submit]"
+    ).click()
+    return str(
+        _wait(
+            f"the export's '{link_text}' link",
+            lambda: _download_link(browser, link_text, not_this=not_this),
+            timeout=180,
+        )
+    )
+
+
 def _download_link(browser: Any, text: str, not_this: str = "") -> str | None:
-    """The download link of the newest export of trainguard-demo-finetuned v1, when done."""
+    """The download link of the newest export of trainguard-demo-finetuned v1, when done
+    (other tests export on this server too, other versions and earlier)."""
     from selenium.webdriver.common.by import By
 
     for row in browser.find_elements(By.CSS_SELECTOR, "tr[data-export]"):
@@ -271,41 +274,22 @@ def _download_report(href: str, cookies: dict[str, str], folder: Path) -> Path:
 @contextlib.contextmanager
 def _mlflow_ui(env: dict[str, str]) -> Iterator[str]:
     """`mlflow server` on the demo's tracking store, as the README tells a reviewer."""
-    import signal
-    import subprocess
     import sys
 
     from trainguard.local.stack import free_port
 
+    from conftest import serving
+
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = SCREENSHOTS / "mlflow-ui.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "mlflow"),
-                "server",
-                "--backend-store-uri",
-                env["MLFLOW_TRACKING_URI"],
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    try:
-        _wait(
-            "MLflow's UI server",
-            lambda: process.poll() is None and httpx.get(f"{base}/health", timeout=5).is_success,
-            timeout=120,
-        )
+    argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri"]
+    argv += [env["MLFLOW_TRACKING_URI"], "--host", "127.0.0.1", "--port", str(port)]
+    with serving(
+        "mlflow server",
+        [*argv, "--workers", "1"],
+        health=f"{base}/health",
+        log=SCREENSHOTS / "mlflow-ui.log",
+        env=env,
+        timeout=120,
+    ):
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)

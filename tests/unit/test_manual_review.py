@@ -90,3 +90,6 @@ def test_the_manual_check_says_each_shortfall_in_its_own_unit() -> None:
     row = {"manual_reviewed": 446, "manual_pass_rate": 0.987, "manual_review_file": "x"}
     assert message(row, ">= 451").endswith("pass rate 98.7%, below the 451 minimum")
     assert message(row, ">= 0.99").endswith("pass rate 98.7%, below the 99% minimum")
+    # By the parameter's type, not its size: a sample of 1 is a count, a rate of 1.0 a rate.
+    assert message(row, ">= 1").endswith("below the 1 minimum")
+    assert message(row, ">= 1.0").endswith("below the 100% minimum")

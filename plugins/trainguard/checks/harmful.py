@@ -156,10 +156,10 @@ def _rate_message(row: dict[str, Any], threshold: str) -> str:
 
 def _manual_message(row: dict[str, Any], threshold: str) -> str:
     outside = row.get("manual_outside_sample", 0)
-    # Two expectations share this check: the pass rate (a fraction) and the number of
-    # records reviewed (a count, the policy's sample size); say each in its own unit.
-    limit = threshold.rpartition(" ")[2]
-    is_rate = limit.replace(".", "", 1).isdigit() and float(limit) <= 1
+    # Two expectations share this check: the pass rate (the policy's fraction, a float)
+    # and the number of records reviewed (its sample size, an int); the threshold keeps
+    # the parameter's type, so a sample of 1 is still a count and a rate of 1.0 a rate.
+    is_rate = "." in threshold.rpartition(" ")[2]
     return Text(
         "{reviewed:,} record(s) of the drawn sample reviewed, pass rate {rate:.1%}, "
         "{beyond}{outside}{missing}",

@@ -27,8 +27,14 @@ def base_chain(client: Any, tags: dict[str, str]) -> list[dict[str, Any]]:
     uri = tags.get(BASE_MODEL_TAG, "")
     while uri and uri not in seen and len(chain) < MAX_BASE_DEPTH:
         seen.add(uri)
-        link: dict[str, Any] = {"model": uri, "dataset": None, "md5": None}
-        link |= {"gate_run_ids": [], "decision": None, "found": False}
+        link: dict[str, Any] = {
+            "model": uri,
+            "found": False,
+            "dataset": None,
+            "md5": None,
+            "gate_run_ids": [],
+            "decision": None,
+        }
         chain.append(link)
         match = re.fullmatch(r"models:/([^/]+)/([0-9]+)", uri)
         if not match:
@@ -52,11 +58,12 @@ def base_chain(client: Any, tags: dict[str, str]) -> list[dict[str, Any]]:
                 f"{base_tags.get(f'{TAG_PREFIX}dataset.rev')}",
                 "md5": base_tags.get(f"{TAG_PREFIX}dataset.digest"),
                 "gate_run_ids": gate_ids,
-                "decision": (
-                    "pass" if decisions and all(d == "pass" for d in decisions) else "fail"
-                )
-                if decisions
-                else None,
+                # None when no gate run is recorded; else pass only if every gate passed.
+                "decision": None
+                if not decisions
+                else "pass"
+                if all(d == "pass" for d in decisions)
+                else "fail",
             }
         )
         uri = base_tags.get(BASE_MODEL_TAG, "")

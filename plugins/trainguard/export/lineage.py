@@ -17,6 +17,7 @@ from typing import Any
 
 from trainguard.exceptions import LineageError
 from trainguard.export.base_models import base_chain, base_chain_lines
+from trainguard.i18n import clause_title, finding_message
 from trainguard.settings import quiet_mlflow_progress
 from trainguard.tracking import TAG_PREFIX, mlflow_errors, run_link
 
@@ -292,8 +293,6 @@ def lineage_text(
 ) -> str:
     """The lineage as a tree a reviewer reads in a terminal; finding messages and their
     clauses in ``language`` (the tree's own words stay English)."""
-    from trainguard.i18n import clause_title, finding_message
-
     model, training = lineage["model"], lineage["training_run"]
     lines = [
         (
@@ -376,8 +375,6 @@ def lineage_text(
 
 
 def _assessment_lines(found: dict[str, Any] | None, language: str = "en") -> list[str]:
-    from trainguard.i18n import clause_title, finding_message
-
     if not found:
         return ["   ├─ release assessment: NOT ASSESSED (no model_assessment run; not releasable)"]
     alias = f", alias '{found['alias']}'" if found.get("alias") else ", no release alias"
