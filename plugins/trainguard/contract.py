@@ -310,14 +310,30 @@ def _model_from_yaml(path: Path, model: type[BaseModel]) -> Any:
 
 
 def _read_yaml(path: Path) -> Any:
+    return read_yaml(path)
+
+
+def read_yaml(path: Path, *, what: str = "required file") -> Any:
+    """A YAML file's document, or a ``ContractError`` naming the file (and line).
+
+    Every YAML file trainguard reads goes through here: a missing file, a folder, a
+    non-UTF-8 file, bad syntax and an impossible date (``2025-02-30``, which PyYAML builds
+    eagerly and would raise as a bare ``ValueError``) are all contract errors.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContractError("required file is missing", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ContractError("not UTF-8 text", file=str(path)) from None
+        raise ContractError(f"{what} is missing", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"not UTF-8 text (invalid byte at offset {exc.start})", file=str(path)
+        ) from None
+    except OSError as exc:
+        raise ContractError(
+            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path)
+        ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictDateLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "invalid syntax"
@@ -326,6 +342,23 @@ def _read_yaml(path: Path) -> Any:
             file=str(path),
             row=mark.line + 1 if mark else None,
         ) from None
+
+
+class _StrictDateLoader(yaml.SafeLoader):
+    """SafeLoader whose impossible dates are YAML errors with a line, not ``ValueError``."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"impossible date {node.value!r} ({exc})", node.start_mark
+            ) from None
+
+
+_StrictDateLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _StrictDateLoader.construct_yaml_timestamp
+)
 
 
 def _validate(
@@ -444,8 +477,19 @@ def read_csv(
             ]
     except FileNotFoundError:
         raise ContractError(f"{what} is missing", file=str(path)) from None
-    except UnicodeDecodeError:
-        raise ContractError("not UTF-8 text", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"not UTF-8 text (invalid byte at offset {exc.start})", file=str(path)
+        ) from None
+    except csv.Error as exc:
+        # e.g. a field over the csv module's limit (131,072 characters): the line it is on.
+        raise ContractError(
+            f"malformed CSV ({exc})", file=str(path), row=reader.line_num + 1
+        ) from None
+    except OSError as exc:
+        raise ContractError(
+            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path)
+        ) from None
 
 
 def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
@@ -481,69 +525,173 @@ def _load_annotation(directory: Path) -> Annotation:
 def _iter_shard(
     shard: Path, columns: list[str] | None
 ) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
+    """(shard, first row, batch), streaming: memory is one block of the shard, or its
+    largest record when that is bigger, whatever the shard's size."""
     import pyarrow as pa
 
-    if shard.suffix == ".parquet":
-        import pyarrow.parquet as pq
+    if shard.suffix != ".parquet":
+        yield from _iter_jsonl(shard, columns)
+        return
+    import pyarrow.parquet as pq
 
-        try:
-            parquet = pq.ParquetFile(shard)
-            present = set(parquet.schema_arrow.names)
-            wanted = [c for c in columns if c in present] if columns else None
-            row = 1
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
-                yield shard, row, batch
-                row += batch.num_rows
-        except (pa.ArrowException, OSError) as exc:
-            raise ContractError(f"unreadable Parquet shard ({exc})", file=str(shard)) from None
-    else:
-        table = _read_jsonl(shard)
-        if columns:
-            table = table.select([c for c in columns if c in table.column_names])
+    try:
+        parquet = pq.ParquetFile(shard)
+        present = set(parquet.schema_arrow.names)
+        wanted = [c for c in columns if c in present] if columns else None
         row = 1
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+            _require_utf8(batch, shard, row)
             yield shard, row, batch
             row += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise ContractError(f"unreadable Parquet shard ({exc})", file=str(shard)) from None
 
 
-def _read_jsonl(shard: Path) -> pa.Table:
+def _require_utf8(batch: pa.RecordBatch, shard: Path, first_row: int) -> None:
+    """Parquet does not promise that a string column holds UTF-8; every check assumes it."""
+    import pyarrow as pa
+
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            index = next(
+                i
+                for i, value in enumerate(column.cast(pa.large_binary()).to_pylist())
+                if value is not None and not _is_utf8(value)
+            )
+            raise ContractError(
+                "string is not valid UTF-8",
+                file=str(shard),
+                row=first_row + index,
+                field=name,
+                expected="UTF-8 text",
+            ) from None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# JSONL is parsed a block of whole lines at a time: a record larger than the block makes
+# its block larger (Arrow's own reader refuses a line longer than its block size).
+JSONL_BLOCK_BYTES = 8 << 20
+
+
+def _iter_jsonl(
+    shard: Path, columns: list[str] | None
+) -> Iterator[tuple[Path, int, pa.RecordBatch]]:
+    row = 1
+    try:
+        handle = shard.open("rb")
+    except OSError as exc:
+        raise ContractError(
+            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(shard)
+        ) from None
+    with handle:
+        for first_line, block in _line_blocks(handle, shard):
+            table = _parse_jsonl_block(block, shard, first_line)
+            del block
+            if columns:
+                table = table.select([c for c in columns if c in table.column_names])
+            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+                yield shard, row, batch
+                row += batch.num_rows
+
+
+def _line_blocks(handle: Any, shard: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, block of whole lines), each checked as UTF-8."""
+    line, carry = 1, b""
+    while True:
+        try:
+            chunk = handle.read(JSONL_BLOCK_BYTES)
+        except OSError as exc:
+            raise ContractError(
+                f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(shard)
+            ) from None
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1 if chunk else len(data)
+        if chunk and cut == 0:  # no line ends in this block yet: a record larger than it
+            carry = data
+            continue
+        block, carry = data[:cut], data[cut:]
+        if block.strip():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                column = exc.start - block.rfind(b"\n", 0, exc.start)
+                raise ContractError(
+                    f"not UTF-8 text (invalid byte at column {column})",
+                    file=str(shard),
+                    row=line + block.count(b"\n", 0, exc.start),
+                    expected="one UTF-8 JSON object per line",
+                ) from None
+            yield line, block
+        line += block.count(b"\n")
+        if not chunk:
+            return
+
+
+def _parse_jsonl_block(block: bytes, shard: Path, first_line: int) -> pa.Table:
+    import io
+
     import pyarrow as pa
     import pyarrow.json as pj
 
     try:
-        return pj.read_json(shard)
+        return pj.read_json(
+            io.BytesIO(block), read_options=pj.ReadOptions(block_size=len(block) + 1)
+        )
     except pa.ArrowException:
         pass
     # Arrow's message does not say which line is wrong; find it for the user.
     import json
 
-    with shard.open(encoding="utf-8", errors="strict") as handle:
+    types: dict[str, tuple[str, int]] = {}
+    for offset, line in enumerate(block.decode("utf-8").split("\n")):
+        line_no = first_line + offset
+        if not line.strip():
+            continue
         try:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ContractError(
-                        f"invalid JSON ({exc.msg})",
-                        file=str(shard),
-                        row=line_no,
-                        expected="one JSON object per line",
-                    ) from None
-                if not isinstance(value, dict):
-                    raise ContractError(
-                        "not a JSON object",
-                        file=str(shard),
-                        row=line_no,
-                        expected="one JSON object per line",
-                    )
-        except UnicodeDecodeError:
-            raise ContractError("not UTF-8 text", file=str(shard)) from None
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ContractError(
+                f"invalid JSON ({exc.msg})",
+                file=str(shard),
+                row=line_no,
+                expected="one JSON object per line",
+            ) from None
+        if not isinstance(value, dict):
+            raise ContractError(
+                "not a JSON object",
+                file=str(shard),
+                row=line_no,
+                expected="one JSON object per line",
+            )
+        for key, item in value.items():
+            kind = type(item).__name__
+            if item is None:
+                continue
+            first = types.setdefault(key, (kind, line_no))
+            if first[0] != kind:
+                raise ContractError(
+                    f"a {kind} where line {first[1]} has a {first[0]}",
+                    file=str(shard),
+                    row=line_no,
+                    field=key,
+                    expected="each field to keep one type (strings for ids and text)",
+                )
     raise ContractError(
-        "inconsistent value types across lines",
+        "Arrow cannot read these lines as one table",
         file=str(shard),
-        expected="each column to keep one type (strings for ids and text)",
+        row=first_line,
+        expected="one JSON object per line, each field keeping one type",
     )
 
 
@@ -645,6 +793,12 @@ def _validate_records(dataset: Dataset) -> RecordStats:  # noqa: C901
                 stats.bytes_by_source[source] += size
                 stats.characters += chars
                 stats.bytes += size
+    if not stats.records:
+        raise ContractError(
+            "the record shards hold no records",
+            file=str(dataset.root / "records"),
+            expected="at least one record with " + ", ".join(required),
+        )
     return stats
 
 

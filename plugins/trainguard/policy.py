@@ -29,8 +29,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from trainguard.contract import PIKind
-from trainguard.exceptions import PolicyError
+from trainguard.contract import PIKind, read_yaml
+from trainguard.exceptions import ContractError, PolicyError
 
 Fraction = float  # documented alias: a share between 0 and 1
 PROFILES = ("development", "filing")
@@ -347,15 +347,9 @@ class Policy:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(f"{path}: malformed YAML{where}") from None
+        return read_yaml(path, what="policy file")
+    except ContractError as exc:
+        raise PolicyError(f"cannot read policy file: {exc}") from None
 
 
 def _default_document() -> dict[str, Any]:

@@ -103,6 +103,12 @@ _ENV = [
         "(Simplified Chinese); --lang overrides it",
     ),
     EnvSetting(
+        "TRAINGUARD_DEBUG",
+        "",
+        "1: the CLI prints the traceback of an unexpected error (exit 3) for a bug report; "
+        "off by default, since a traceback may quote the input",
+    ),
+    EnvSetting(
         "TRAINGUARD_WORKER_NAME",
         "",
         "host name a Celery worker of the local stack reports (default: the machine's)",

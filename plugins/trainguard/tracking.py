@@ -508,7 +508,12 @@ def _log_annotation(metadata: dict[str, Any]) -> None:
 
 
 def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> dict[str, Any]:
-    """The newest gate run of exactly this dataset version (commit and md5)."""
+    """The newest *complete* gate run of exactly this dataset version (commit and md5).
+
+    A run cut off before it ended (a SIGKILL, MLflow lost after the decision tag) stays
+    RUNNING, and one that crashed has no decision: neither is a decision, so both are
+    passed over (``gate_decision``).
+    """
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
@@ -522,15 +527,33 @@ def latest_gate_run(version: DatasetVersion, experiment: str | None = None) -> d
             [experiment_id],
             filter_string=query,
             order_by=["attributes.start_time DESC"],
-            max_results=1,
+            max_results=100,
             output_format="list",
         )
-    if not runs:
-        raise TrackingError(
-            f"no gate run recorded for {version.path}@{version.commit[:12]} (md5 {version.md5})"
-        )
-    run = runs[0]
-    return {"run_id": run.info.run_id, "decision": run.data.tags.get(f"{TAG_PREFIX}decision")}
+    for run in runs:
+        decision = gate_decision(run)
+        if decision is not None:
+            return {"run_id": run.info.run_id, "decision": decision}
+    raise TrackingError(
+        f"no complete gate run recorded for {version.path}@{version.commit[:12]} "
+        f"(md5 {version.md5})"
+        + (f"; {len(runs)} interrupted or crashed gate run(s) ignored" if runs else "")
+    )
+
+
+def gate_decision(run: Any) -> str | None:
+    """A gate run's decision, or None when the run is not a complete decision.
+
+    ``log_gate_run`` writes the decision tag last, then ends the run: FINISHED for a pass,
+    FAILED for a fail. A pass whose run is not FINISHED was interrupted after the tag.
+    """
+    decision = run.data.tags.get(f"{TAG_PREFIX}decision")
+    status = run.info.status
+    if decision == "pass":
+        return decision if status == "FINISHED" else None
+    if decision:
+        return decision if status in ("FINISHED", "FAILED") else None
+    return None
 
 
 def gate_run_settings(gate_run_id: str | None) -> tuple[str | None, list[str]]:
@@ -567,74 +590,141 @@ def log_trained_model(
     one call: a version never exists without its lineage (a crash before the call
     registers nothing; the run is then marked FAILED by MLflow's context manager).
 
+    The run is tagged with its logged model's id once that model is logged, so an attempt
+    cut off between the run and the registration is finished by the next one
+    (``register_model_version``) rather than trained again.
+
     ``model`` is a scikit-learn estimator or an ``mlflow.pyfunc.PythonModel``."""
     import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     experiment_id = ensure_experiment(experiment)
-    lineage = {
+    lineage = training_lineage_tags(version, gate_run_id=gate_run_id, stage=stage)
+    with (
+        mlflow_errors("record the training run"),
+        mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"train {model_name} on {version.path}@{version.rev}",
+            tags={f"{TAG_PREFIX}kind": "training", **lineage, **(context_tags or {})},
+        ) as run,
+    ):
+        mlflow.log_input(_dataset_input(version), context="training")
+        mlflow.log_params({**params, **library_versions()})
+        mlflow.log_metrics(metrics)
+        gate_link = run_link(experiment_id, gate_run_id)
+        mlflow.set_tag(
+            "mlflow.note.content",
+            (
+                f"Training of **{model_name}** ({stage}) on `{version.path}@{version.rev}` "
+                f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`), admitted by "
+                f"[gate run {gate_run_id[:12]}]({gate_link})."
+            ),
+        )
+        info = _log_model(model)
+        mlflow.set_logged_model_tags(info.model_id, lineage)
+        mlflow.set_tag(LOGGED_MODEL_TAG, info.model_id)
+    return register_model_version(
+        model_name,
+        version,
+        run_id=run.info.run_id,
+        model_id=info.model_id,
+        gate_run_id=gate_run_id,
+        stage=stage,
+        version_tags=version_tags,
+    )
+
+
+LOGGED_MODEL_TAG = f"{TAG_PREFIX}logged_model_id"
+
+
+def training_lineage_tags(
+    version: DatasetVersion, *, gate_run_id: str, stage: str
+) -> dict[str, str]:
+    return {
         f"{TAG_PREFIX}gate_run_id": gate_run_id,
         f"{TAG_PREFIX}stage": stage,
         **version_tags_of(version),
     }
-    with mlflow_errors("record the training run and register the model"):
-        with mlflow.start_run(
-            experiment_id=experiment_id,
-            run_name=f"train {model_name} on {version.path}@{version.rev}",
-            tags={f"{TAG_PREFIX}kind": "training", **lineage, **(context_tags or {})},
-        ) as run:
-            mlflow.log_input(_dataset_input(version), context="training")
-            mlflow.log_params({**params, **library_versions()})
-            mlflow.log_metrics(metrics)
-            gate_link = run_link(experiment_id, gate_run_id)
-            mlflow.set_tag(
-                "mlflow.note.content",
-                (
-                    f"Training of **{model_name}** ({stage}) on `{version.path}@{version.rev}` "
-                    f"(commit `{version.commit[:12]}`, DVC md5 `{version.md5}`), admitted by "
-                    f"[gate run {gate_run_id[:12]}]({gate_link})."
-                ),
-            )
-            info = _log_model(model)
-            mlflow.set_logged_model_tags(info.model_id, lineage)
+
+
+def register_model_version(
+    model_name: str,
+    version: DatasetVersion,
+    *,
+    run_id: str,
+    model_id: str,
+    gate_run_id: str,
+    stage: str,
+    version_tags: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Register a finished training run's model, its lineage tags in the create call.
+
+    A create whose answer was lost (a dropped connection, or MLflow's own HTTP retry of
+    it) may leave more than one version of the run: the lowest is kept, the others are
+    deleted, so one training is one governed version.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    lineage = training_lineage_tags(version, gate_run_id=gate_run_id, stage=stage)
+    with mlflow_errors("register the model version"):
         client = MlflowClient()
+        experiment_id = client.get_run(run_id).info.experiment_id
         try:
             client.create_registered_model(model_name)
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        registered = client.create_model_version(
+        client.create_model_version(
             model_name,
-            source=info.model_uri,
-            run_id=run.info.run_id,
-            model_id=info.model_id,
+            source=f"models:/{model_id}",
+            run_id=run_id,
+            model_id=model_id,
             tags={
                 **lineage,
                 **(version_tags or {}),
-                f"{TAG_PREFIX}training_run_id": run.info.run_id,
-                f"{TAG_PREFIX}logged_model_id": info.model_id,
+                f"{TAG_PREFIX}training_run_id": run_id,
+                LOGGED_MODEL_TAG: model_id,
             },
             description=(
                 f"Trained on `{version.path}@{version.rev}` (commit `{version.commit[:12]}`, "
-                f"DVC md5 `{version.md5}`) by [training run {run.info.run_id[:12]}]"
-                f"({run_link(experiment_id, run.info.run_id)}); admitted by "
+                f"DVC md5 `{version.md5}`) by [training run {run_id[:12]}]"
+                f"({run_link(experiment_id, run_id)}); admitted by "
                 f"[gate run {gate_run_id[:12]}]({run_link(experiment_id, gate_run_id)})."
             ),
         )
-        # The description is for readers, not lineage: completed once the number is known.
-        client.update_model_version(
-            model_name,
-            str(registered.version),
-            description=f"{registered.description} Lineage: "
-            f"`trainguard lineage {model_name} {registered.version}`.",
-        )
+        kept = complete_registration(model_name, run_id)
     return {
-        "run_id": run.info.run_id,
+        "run_id": run_id,
         "model_name": model_name,
-        "model_version": str(registered.version),
-        "model_uri": f"models:/{model_name}/{registered.version}",
+        "model_version": kept,
+        "model_uri": f"models:/{model_name}/{kept}",
     }
+
+
+def complete_registration(model_name: str, run_id: str) -> str:
+    """The one version of a training run: duplicates removed, description finished.
+
+    Safe to repeat: a resume calls it on what an interrupted attempt registered.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = sorted(
+        client.search_model_versions(f"name = '{model_name}' and run_id = '{run_id}'"),
+        key=lambda v: int(v.version),
+    )
+    if not found:
+        raise TrackingError(f"no version of {model_name} was registered for run {run_id}")
+    kept, *extra = found
+    for duplicate in extra:
+        client.delete_model_version(model_name, str(duplicate.version))
+    # The description is for readers, not lineage: completed once the number is known.
+    hint = f"Lineage: `trainguard lineage {model_name} {kept.version}`."
+    if hint not in (kept.description or ""):
+        client.update_model_version(
+            model_name, str(kept.version), description=f"{kept.description or ''} {hint}".strip()
+        )
+    return str(kept.version)
 
 
 def _log_model(model: Any) -> Any:

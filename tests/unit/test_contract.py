@@ -213,3 +213,69 @@ def test_a_shard_linking_outside_the_dataset_is_refused_naming_the_link(tmp_path
     cache.write_bytes(shard.read_bytes())
     link.symlink_to(cache)
     assert len(load_dataset(root).shards) == 2
+
+
+# Issue 18, item 1: each of these gave a traceback (exit 1) before; each is now a contract
+# error naming the file, the line or row, and the field.
+
+
+def test_invalid_utf8_in_a_jsonl_record_names_its_line(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d", fmt="jsonl")
+    shard = root / "records" / "part-0.jsonl"
+    lines = shard.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b'"text": "', b'"text": "\xff\xfe', 1)
+    shard.write_bytes(b"\n".join(lines))
+    with pytest.raises(ContractError, match=r"part-0\.jsonl, row 4: not UTF-8 text"):
+        load_and_validate(root)
+
+
+def test_invalid_utf8_in_a_parquet_string_names_row_and_field(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d")
+    shard = root / "records" / "part-0.parquet"
+    table = pq.read_table(shard)
+    raw = [s.encode() for s in table.column("text").to_pylist()]
+    raw[2] = b"caf\xe9 au lait"  # Latin-1, as an old export writes it
+    column = pa.array(raw, pa.binary()).view(pa.string())
+    pq.write_table(table.set_column(table.schema.get_field_index("text"), "text", column), shard)
+    with pytest.raises(ContractError, match=r"row 3, field 'text': string is not valid UTF-8"):
+        load_and_validate(root)
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_a_record_larger_than_arrows_json_block_is_read(tmp_path: Path, alone: bool) -> None:
+    """Arrow's JSON reader refuses a line over its 1 MB block; a 3 MB record is data."""
+    records = default_records(1 if alone else 5)
+    records[0]["text"] = "長文。" * 1_000_000
+    root = write_dataset(tmp_path / "d", fmt="jsonl", records=records)
+    stats = load_dataset(root).validate_records()
+    assert stats.records == len(records)
+    assert stats.characters >= 3_000_000
+
+
+def test_an_impossible_date_in_sources_yaml_names_its_line(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d")
+    path = root / "sources.yaml"
+    path.write_text(path.read_text().replace("'2025-01-01'", "2025-02-30", 1))
+    with pytest.raises(
+        ContractError, match=r"sources\.yaml, row \d+: .*impossible date '2025-02-30'"
+    ):
+        load_dataset(root)
+
+
+def test_a_folder_where_a_file_belongs_is_named(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d")
+    (root / "dataset.yaml").unlink()
+    (root / "dataset.yaml").mkdir()
+    with pytest.raises(ContractError, match=r"dataset\.yaml: cannot read it"):
+        load_dataset(root)
+
+
+def test_a_csv_field_over_the_csv_limit_names_its_line(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d")
+    (root / "consents.csv").write_text(
+        "subject_ref,pi_kind,pi_hmac,purposes,sensitive_consent,granted_at\n"
+        + "z" * 140_000
+        + ",phone,ab,training,false,2025-01-01\n"
+    )
+    with pytest.raises(ContractError, match=r"consents\.csv, row 2: malformed CSV \(field larger"):
+        load_dataset(root)

@@ -81,5 +81,13 @@ def test_unknown_licence_in_lists_is_rejected(tmp_path: Path) -> None:
 
 def test_malformed_yaml_is_reported_with_position(tmp_path: Path) -> None:
     """Broken YAML in a policy file gives its line."""
-    with pytest.raises(PolicyError, match=r"policy\.yaml: malformed YAML at line \d+, column \d+"):
+    with pytest.raises(PolicyError, match=r"policy\.yaml, row \d+: malformed YAML"):
         load_policy(write(tmp_path, "harmful:\n  max_rate: [0.03\n"))
+
+
+def test_a_policy_that_is_not_utf8_is_a_policy_error(tmp_path: Path) -> None:
+    """Issue 18: a GBK-encoded policy gave a UnicodeDecodeError traceback."""
+    path = tmp_path / "policy.yaml"
+    path.write_bytes("harmful:\n  # 有害内容阈值\n  max_rate_per_source: 0.01\n".encode("gbk"))
+    with pytest.raises(PolicyError, match=r"policy\.yaml: not UTF-8 text"):
+        load_policy(path)

@@ -151,20 +151,9 @@ def _updated(path: Path) -> dt.date | None:
     """The banks' update date, or None when the folder does not state one."""
     if not path.is_file():
         return None
-    import yaml
+    from trainguard.contract import read_yaml
 
-    from trainguard.contract import read_text
-
-    try:
-        document = yaml.safe_load(read_text(path))
-    except (yaml.YAMLError, ValueError) as exc:
-        # ValueError: an impossible date such as 2025-02-30, which PyYAML constructs eagerly.
-        raise ContractError(
-            f"not valid YAML ({exc.__class__.__name__}: {str(exc).splitlines()[0][:80]})",
-            file=str(path),
-            field="updated",
-            expected="updated: YYYY-MM-DD",
-        ) from None
+    document = read_yaml(path)
     value = document.get("updated") if isinstance(document, dict) else None
     if isinstance(value, dt.datetime):
         return value.date()

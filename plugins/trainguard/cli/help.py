@@ -178,7 +178,7 @@ HELP: dict[str, VerbHelp] = {
 def epilog(verb: str) -> str:
     found = HELP[verb]
     lines = ["examples:", *(f"  {example}" for example in found.examples)]
-    lines.append(f"exit codes: {found.exits}")
+    lines.append(f"exit codes: {found.exits}; 3 a bug (TRAINGUARD_DEBUG=1 prints its traceback)")
     reads = found.reads or "no store"
     lines.append(f"reads: {reads}; --workdir DIR takes them from DIR/trainguard.toml")
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """The ``trainguard`` command line.
 
 Exit codes: 0 pass, 1 the gate fails, 2 bad input or an error that prevented a decision
-(one message on stderr, no traceback).
+(one message on stderr, no traceback), 3 an unexpected error: a bug, reported as one line
+with where to send it (the traceback with ``TRAINGUARD_DEBUG=1``). A crash never exits 1,
+the code that means "the gate failed".
 
 Every verb takes ``--workdir DIR`` and reads the stores' settings (MLflow URI, registry,
 keys) from ``DIR/trainguard.toml``; without it, from ``$TRAINGUARD_HOME/trainguard.toml``
@@ -15,7 +17,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainguard.cli.exits import EXIT_ERROR, EXIT_FAIL, EXIT_PASS  # noqa: F401 - re-exported
+from trainguard.cli.exits import (  # noqa: F401 - re-exported
+    EXIT_BUG,
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_PASS,
+)
 from trainguard.exceptions import TrainguardError
 from trainguard.settings import package_version
 
@@ -158,6 +165,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the last resort: a bug, never a decision
+        return _report_bug(exc)
+
+
+def _report_bug(exc: Exception) -> int:
+    """One line for an error trainguard did not foresee, exit 3.
+
+    The exception's message is left out of the line: it may quote the input (a record's
+    bytes, a consent row), and personal information never reaches the terminal or a log.
+    Its type and the place it was raised are enough to file a report; the full traceback,
+    for a developer on their own data, comes with ``TRAINGUARD_DEBUG=1``.
+    """
+    import traceback
+
+    from trainguard.settings import env
+
+    if env("TRAINGUARD_DEBUG").strip() not in ("", "0"):
+        traceback.print_exception(exc)
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" in {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    print(
+        f"trainguard: internal error: {type(exc).__name__}{where}. This is a bug in "
+        f"trainguard {package_version()}, not a gate decision; please report it with the "
+        "command you ran and the traceback that TRAINGUARD_DEBUG=1 prints (docs/cli.md)",
+        file=sys.stderr,
+    )
+    return EXIT_BUG
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trainguard.tracking import BASE_MODEL_TAG, TAG_PREFIX, mlflow_errors
+from trainguard.tracking import BASE_MODEL_TAG, TAG_PREFIX, gate_decision, mlflow_errors
 
 MAX_BASE_DEPTH = 10  # a chain longer than this is a cycle or a mistake; it is cut there
 
@@ -48,9 +48,7 @@ def base_chain(client: Any, tags: dict[str, str]) -> list[dict[str, Any]]:
                 break
             base_tags = base.tags
             gate_ids = [r for r in base_tags.get(f"{TAG_PREFIX}gate_run_id", "").split(",") if r]
-            decisions = [
-                client.get_run(run_id).data.tags.get(f"{TAG_PREFIX}decision") for run_id in gate_ids
-            ]
+            decisions = [gate_decision(client.get_run(run_id)) for run_id in gate_ids]
         link.update(
             {
                 "found": True,

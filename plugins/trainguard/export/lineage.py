@@ -19,7 +19,7 @@ from trainguard.exceptions import LineageError
 from trainguard.export.base_models import base_chain, base_chain_lines
 from trainguard.i18n import clause_title, finding_message
 from trainguard.settings import quiet_mlflow_progress
-from trainguard.tracking import TAG_PREFIX, mlflow_errors, run_link
+from trainguard.tracking import TAG_PREFIX, gate_decision, mlflow_errors, run_link
 
 FIXES_TAG = f"{TAG_PREFIX}fixes_violations"  # comma-separated violation ids (remediation)
 VIOLATIONS_ARTIFACT = "violations.json"  # evidence the remediation attaches to its run
@@ -106,7 +106,8 @@ def _gate_run(client: Any, run_id: str) -> dict[str, Any]:
     annotation = _optional_dict(client, run_id, "annotation/annotation.json")
     summary.update(
         {
-            "decision": run.data.tags.get(f"{TAG_PREFIX}decision"),
+            # None for a run cut off before it ended: it decided nothing
+            "decision": gate_decision(run),
             "stage": run.data.tags.get(f"{TAG_PREFIX}stage"),
             "policy_digest": run.data.tags.get(f"{TAG_PREFIX}policy.digest"),
             # Runs from before profiles existed were gated under the development rules.

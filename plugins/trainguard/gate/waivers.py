@@ -139,8 +139,12 @@ class WaiverStore:
                 event = json.loads(line)
                 if event.get("event") not in ("granted", "revoked"):
                     raise ValueError("unknown event")
+                if event["event"] == "granted":
+                    Waiver.from_dict(event["waiver"])  # every field present and readable
+                elif not isinstance(event["id"], str):
+                    raise TypeError("id")
                 events.append(event)
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, KeyError, TypeError):
                 raise ContractError(
                     "not a waiver event",
                     file=str(self.path),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trainguard.contract import read_text
 from trainguard.exceptions import ContractError
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class OptOutRegistry:
         if not path.is_file():
             raise ContractError("opt-out registry not found", file=str(path))
         work_ids, digests, sigs = [], {}, []
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = read_text(path, expected="the opt-out registry: one JSON object per line")
+        for line_no, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:

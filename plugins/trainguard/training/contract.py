@@ -186,27 +186,35 @@ class TrainedModel:
 
 
 def admit(request: TrainingRequest, experiment: str | None = None) -> Path:
-    """The dataset directory of the request, once the gate decision is re-checked for
-    exactly that commit and DVC md5: the request's gate run decided "pass" on it, and the
-    newest gate run on it did too (a later failing gate, e.g. after a violation was
-    reported, withdraws the admission)."""
+    """The dataset directory of the request, once its admission is re-checked."""
+    from trainguard.versioning import fetch_version, workspace
+
+    check_admission(request, experiment)
+    return fetch_version(request.version, workspace())
+
+
+def check_admission(request: TrainingRequest, experiment: str | None = None) -> None:
+    """Re-check the gate decision for exactly the request's commit and DVC md5: the
+    request's gate run decided "pass" on it, and the newest gate run on it did too (a
+    later failing gate, e.g. after a violation was reported, withdraws the admission)."""
     from mlflow import MlflowClient
 
-    from trainguard.tracking import latest_gate_run, mlflow_errors
-    from trainguard.versioning import fetch_version, workspace
+    from trainguard.tracking import gate_decision, latest_gate_run, mlflow_errors
 
     version = request.version
     where = f"{version.path}@{version.commit[:12]} (DVC md5 {version.md5})"
     with mlflow_errors(f"read gate run {request.gate_run_id}"):
         try:
-            tags = MlflowClient().get_run(request.gate_run_id).data.tags
+            run = MlflowClient().get_run(request.gate_run_id)
         except Exception:  # noqa: BLE001 - an unknown run id is a refusal, not a crash
-            tags = {}
+            run = None
+    tags = run.data.tags if run is not None else {}
     admitted = (
-        tags.get(f"{TAG_PREFIX}kind") == "gate"
+        run is not None
+        and tags.get(f"{TAG_PREFIX}kind") == "gate"
         and tags.get(f"{TAG_PREFIX}dataset.digest") == version.md5
         and tags.get(f"{TAG_PREFIX}dataset.commit") == version.commit
-        and tags.get(f"{TAG_PREFIX}decision") == "pass"
+        and gate_decision(run) == "pass"  # a pass cut off before its run ended is none
     )
     if not admitted:
         raise TrainingRefused(
@@ -219,28 +227,82 @@ def admit(request: TrainingRequest, experiment: str | None = None) -> Path:
             f"training of {request.model_name} refused ({ADMISSION_CLAUSE}): the newest gate "
             f"run of {where} is {latest['run_id']} with decision '{latest['decision']}'"
         )
-    return fetch_version(version, workspace())
 
 
 def registered_for(request: TrainingRequest) -> dict[str, str] | None:
-    """The model version already registered for this request (a retry), if any."""
+    """The model version already registered for this request (a retry), if any, with
+    what its attempt left unfinished done (``complete_registration``)."""
     from mlflow import MlflowClient
 
-    from trainguard.tracking import mlflow_errors
+    from trainguard.tracking import complete_registration, mlflow_errors
 
     with mlflow_errors("look for the model version of a training request"):
         found = MlflowClient().search_model_versions(
             f"name = '{request.model_name}' and tags.`{REQUEST_TAG}` = '{request.request_id}'"
         )
-    if not found:
-        return None
-    version = min(found, key=lambda v: int(v.version))
+        if not found:
+            return None
+        version = min(found, key=lambda v: int(v.version))
+        run_id = version.run_id or version.tags.get(f"{TAG_PREFIX}training_run_id", "")
+        kept = complete_registration(version.name, run_id) if run_id else str(version.version)
     return {
         "model_name": version.name,
-        "model_version": str(version.version),
-        "run_id": version.run_id or version.tags.get(f"{TAG_PREFIX}training_run_id", ""),
-        "model_uri": f"models:/{version.name}/{version.version}",
+        "model_version": kept,
+        "run_id": run_id,
+        "model_uri": f"models:/{version.name}/{kept}",
     }
+
+
+def resume_interrupted(
+    request: TrainingRequest, experiment: str | None = None
+) -> dict[str, str] | None:
+    """Finish or close what interrupted attempts of this request left in MLflow.
+
+    A run left RUNNING by a killed worker is ended FAILED and tagged, so no reader takes
+    it for a training in progress (Airflow runs one try of a task at a time, so a RUNNING
+    run of the same request here is a dead one). Then the version already registered is
+    returned (``registered_for``); failing that, a training run that finished with its
+    model logged but was cut off before the registration is registered now, once its
+    admission is re-checked, rather than trained again.
+    """
+    from mlflow import MlflowClient
+
+    from trainguard.tracking import LOGGED_MODEL_TAG, mlflow_errors, register_model_version
+
+    with mlflow_errors("look for interrupted attempts of a training request"):
+        client = MlflowClient()
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = client.search_runs(
+            experiments,
+            filter_string=f"tags.`{REQUEST_TAG}` = '{request.request_id}'",
+            order_by=["attributes.start_time ASC"],
+        )
+        finished = None
+        for run in runs:
+            if run.info.status == "RUNNING":
+                client.set_tag(
+                    run.info.run_id, INTERRUPTED_TAG, "ended by the next attempt of its request"
+                )
+                client.set_terminated(run.info.run_id, status="FAILED")
+            elif run.info.status == "FINISHED" and run.data.tags.get(LOGGED_MODEL_TAG):
+                finished = finished or run
+    registered = registered_for(request)
+    if registered is not None or finished is None:
+        return registered
+    check_admission(request, experiment)  # still admitted: a later gate may have withdrawn it
+    extra = request_version_tags(request)
+    return register_model_version(
+        request.model_name,
+        request.version,
+        run_id=finished.info.run_id,
+        model_id=finished.data.tags[LOGGED_MODEL_TAG],
+        gate_run_id=request.gate_run_id,
+        stage=request.stage,
+        version_tags=extra,
+    )
+
+
+INTERRUPTED_TAG = f"{TAG_PREFIX}interrupted"
 
 
 def require_base_model(uri: str) -> None:
@@ -285,7 +347,7 @@ def train_admitted(
     """Admit the request, run the team's ``train``, register what it returns (once)."""
     from trainguard.tracking import log_trained_model
 
-    existing = registered_for(request)
+    existing = resume_interrupted(request, experiment)
     if existing is not None:
         return existing
     if request.base_model_uri:
@@ -297,15 +359,7 @@ def train_admitted(
             f"the trainer of {request.model_name} returned {type(trained).__name__}, not a "
             "trainguard.training.TrainedModel: nothing registered"
         )
-    extra = {REQUEST_TAG: request.request_id}
-    if request.violation_ids:
-        extra[f"{TAG_PREFIX}fixes_violations"] = ",".join(request.violation_ids)
-        extra[f"{TAG_PREFIX}kind"] = "optimization_training"
-    if request.base_model_uri:
-        # The model this one continues (fine-tuning, or a fix of a reported version): its
-        # data's lineage joins this model's export (trainguard.export.lineage.base_chain).
-        extra[BASE_MODEL_TAG] = request.base_model_uri
-        extra[f"{TAG_PREFIX}fixed_from"] = request.base_model_uri
+    extra = request_version_tags(request)
     return log_trained_model(
         trained.model,
         request.version,
@@ -318,6 +372,20 @@ def train_admitted(
         version_tags=extra,
         experiment=experiment,
     )
+
+
+def request_version_tags(request: TrainingRequest) -> dict[str, str]:
+    """The tags a request adds to its run and version: its id, what it fixes, its base."""
+    extra = {REQUEST_TAG: request.request_id}
+    if request.violation_ids:
+        extra[f"{TAG_PREFIX}fixes_violations"] = ",".join(request.violation_ids)
+        extra[f"{TAG_PREFIX}kind"] = "optimization_training"
+    if request.base_model_uri:
+        # The model this one continues (fine-tuning, or a fix of a reported version): its
+        # data's lineage joins this model's export (trainguard.export.lineage.base_chain).
+        extra[BASE_MODEL_TAG] = request.base_model_uri
+        extra[f"{TAG_PREFIX}fixed_from"] = request.base_model_uri
+    return extra
 
 
 def entry_point_trainer(name: str) -> Callable[[TrainingRequest, Path], TrainedModel]:
