@@ -103,6 +103,12 @@ _ENV = [
         "(Simplified Chinese); --lang overrides it",
     ),
     EnvSetting(
+        "TRAINGUARD_AUDIT_KEY",
+        "",
+        "secret that keys the violation registry's event chain (HMAC-SHA256); keep it "
+        "outside the database (default: derived from TRAINGUARD_HASH_KEY)",
+    ),
+    EnvSetting(
         "TRAINGUARD_DEBUG",
         "",
         "1: the CLI prints the traceback of an unexpected error (exit 3) for a bug report; "

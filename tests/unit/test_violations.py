@@ -271,3 +271,86 @@ def trainguard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
         check=False,
         env={**os.environ, **env},
     )
+
+
+# Issue 18, item 4: tampering by someone who can write the database, but holds no key.
+
+
+def _rehash_chain_without_the_key(registry: Registry) -> None:
+    """What a database writer can do to an unkeyed chain: recompute every hash."""
+    from trainguard.violations.registry import _unkeyed_hash
+
+    path = registry.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        connection.row_factory = sqlite3.Row
+        previous = "0" * 64
+        rows = connection.execute("SELECT * FROM tg_violation_events ORDER BY seq").fetchall()
+        for row in rows:
+            event = dict(row)
+            digest = _unkeyed_hash(previous, event)
+            connection.execute(
+                "UPDATE tg_violation_events SET prev_hash = ?, hash = ? WHERE seq = ?",
+                (previous, digest, event["seq"]),
+            )
+            previous = digest
+        connection.execute("UPDATE tg_chain_head SET hash = ?", (previous,))
+
+
+def test_a_rewritten_event_rehashed_without_the_key_is_caught(registry: Registry) -> None:
+    vid = report(registry).id  # type: ignore[attr-defined]
+    triage_and_filter(registry, vid, actor="lead")
+    tamper(registry, "UPDATE tg_violation_events SET actor = 'mallory' WHERE seq = 2")
+    _rehash_chain_without_the_key(registry)
+    problems = registry.audit()
+    assert any("content changed after it was written" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "UPDATE tg_violations SET deadline = '2099-12-31 00:00:00.000000'",
+            "stored deadline '2099-12-31T00:00:00.000000+00:00' is not what its events say",
+        ),
+        ("UPDATE tg_violations SET summary = 'nothing to see'", "stored summary is not"),
+        ("UPDATE tg_violations SET subject = '{}'", "stored subject is not"),
+        ("UPDATE tg_violations SET owner = 'nobody'", "stored owner 'nobody' is not"),
+        ('UPDATE tg_violations SET evidence = \'{"fixed": "yes"}\'', "stored evidence is not"),
+        ("UPDATE tg_violations SET kind = 'harmful_output'", "stored kind 'harmful_output'"),
+        ("UPDATE tg_violations SET sla_alerted = 'overdue'", "stored sla_alerted 'overdue'"),
+        ("UPDATE tg_filter_entries SET active = 0", "output-filter entries"),
+        ("DELETE FROM tg_filter_entries", "output-filter entries"),
+        ("UPDATE tg_filter_entries SET value = 'ab'", "output-filter entries"),
+    ],
+)
+def test_the_audit_recomputes_each_stored_field_from_the_events(
+    registry: Registry, sql: str, expected: str
+) -> None:
+    vid = report(registry).id  # type: ignore[attr-defined]
+    triage_and_filter(registry, vid, actor="lead")
+    assert registry.audit() == []
+    tamper(registry, sql)
+    problems = registry.audit()
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith(f"{vid}: ") for p in problems), problems
+
+
+def test_a_chain_written_before_it_was_keyed_is_keyed_once_on_purpose(
+    registry: Registry,
+) -> None:
+    """An older registry's unkeyed chain is reported until `violations rekey`, which keys
+    it only if it verifies; rehashing the whole chain without the key is no way round."""
+    from trainguard.exceptions import RegistryError
+
+    vid = report(registry).id  # type: ignore[attr-defined]
+    triage_and_filter(registry, vid, actor="lead")
+    _rehash_chain_without_the_key(registry)  # as a release before the key wrote it
+    assert any("its hash is not the audit key's" in p for p in registry.audit())
+    assert registry.rekey_unkeyed_chain() == 3
+    assert registry.audit() == []
+    assert registry.rekey_unkeyed_chain() == 0  # already keyed
+
+    _rehash_chain_without_the_key(registry)
+    tamper(registry, "UPDATE tg_violation_events SET actor = 'mallory' WHERE seq = 1")
+    with pytest.raises(RegistryError, match="does not verify as an unkeyed chain"):
+        registry.rekey_unkeyed_chain()

@@ -111,6 +111,11 @@ HELP: dict[str, VerbHelp] = {
         "0 the chain is intact, 1 a break (each named), 2 bad input",
         STORES,
     ),
+    "violations rekey": VerbHelp(
+        ("trainguard violations rekey --registry postgresql+psycopg://tg@db/violations",),
+        "0 keyed (or already keyed), 2 the unkeyed chain does not verify, or bad input",
+        STORES,
+    ),
     "filter-check": VerbHelp(
         ("trainguard filter-check --file answer.txt",),
         "0 allowed, 1 blocked (the violation named), 2 bad input",

@@ -69,9 +69,17 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
     move.add_argument("--by", required=True)
     move.add_argument("--reason", default="", help="required for rejected")
     violation_verbs.add_parser("audit", help="verify the hash chain of every event")
+    violation_verbs.add_parser(
+        "rekey",
+        help="once, after upgrading: key the unkeyed event chain of an older registry",
+        description="Registries written before the event chain was keyed hold plain sha256 "
+        "hashes, which `violations audit` reports as breaks. This verifies that chain "
+        "completely, then recomputes every hash under TRAINGUARD_AUDIT_KEY.",
+    )
     for sub in (report, listing_v, show_v, move):
         sub.add_argument("--format", choices=("text", "json"), default="text")
-    for sub in (report, listing_v, show_v, move, violation_verbs.choices["audit"]):
+    audits = (violation_verbs.choices["audit"], violation_verbs.choices["rekey"])
+    for sub in (report, listing_v, show_v, move, *audits):
         sub.add_argument(
             "--registry",
             metavar="URL",
@@ -129,7 +137,16 @@ def run_violations(args: argparse.Namespace) -> int:
             print(f"trainguard: {problem}", file=sys.stderr)
         if problems:
             return EXIT_NEGATIVE
-        print(f"{len(registry.events())} events, chain intact; every status matches its events")
+        print(
+            f"{len(registry.events())} events, chain intact and keyed; every violation's "
+            "stored fields and output-filter entries match its events"
+        )
+        return EXIT_OK
+    if verb == "rekey":
+        keyed = registry.rekey_unkeyed_chain()
+        print(
+            f"keyed {keyed} events under the audit key" if keyed else "the chain is already keyed"
+        )
         return EXIT_OK
     now = dt.datetime.now(dt.UTC)
     at_risk = policy.violations.at_risk_fraction

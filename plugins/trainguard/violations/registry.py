@@ -2,7 +2,11 @@
 
 Every change is an event appended to one hash chain in the same transaction as the
 change itself, so a violation never exists without its ``reported`` event and a status
-never changes without its ``transition`` event. Appends serialise on the chain head
+never changes without its ``transition`` event. The chain is keyed (HMAC-SHA256 under
+``TRAINGUARD_AUDIT_KEY``, a key kept outside the database): whoever can write the
+database can change an event, but cannot compute the hashes that would hide it, and the
+audit recomputes every violation's stored fields and output-filter entries from the
+events, so a changed row shows too. Appends serialise on the chain head
 (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite): concurrent
 reports queue for a few milliseconds instead of forking the chain or getting lost.
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 from contextlib import contextmanager
@@ -40,7 +45,7 @@ from trainguard.violations.kinds import TRANSITIONS as _TRANSITIONS
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 REGISTRY_URL_ENV = "TRAINGUARD_REGISTRY_URL"
 GENESIS = "0" * 64
@@ -98,23 +103,44 @@ def _iso(moment: dt.datetime) -> str:
     return aware(moment).isoformat(timespec="microseconds")
 
 
-def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
-    """sha256 over the previous hash and the event's fields, in a canonical form."""
-    fields = {
-        key: event[key]
-        for key in (
-            "seq",
-            "violation_id",
-            "action",
-            "from_status",
-            "to_status",
-            "actor",
-            "at",
-            "detail",
-        )
-    }
+_HASHED_FIELDS = ("seq", "violation_id", "action", "from_status", "to_status", "actor", "at")
+
+
+def _canonical(prev_hash: str, event: dict[str, Any]) -> bytes:
+    fields = {key: event[key] for key in (*_HASHED_FIELDS, "detail")}
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return f"{prev_hash}\n{canonical}".encode()
+
+
+def event_hash(prev_hash: str, event: dict[str, Any], key: bytes | None = None) -> str:
+    """HMAC-SHA256 under the audit key over the previous hash and the event's fields."""
+    return hmac.new(key or audit_key(), _canonical(prev_hash, event), hashlib.sha256).hexdigest()
+
+
+def _unkeyed_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    """The plain sha256 of registries written before the chain was keyed."""
+    return hashlib.sha256(_canonical(prev_hash, event)).hexdigest()
+
+
+def audit_key() -> bytes:
+    """``TRAINGUARD_AUDIT_KEY``, else a key derived from ``TRAINGUARD_HASH_KEY`` (both are
+    kept outside the database; the derivation keeps the two uses apart)."""
+    from trainguard.exceptions import ConfigError
+    from trainguard.settings import env
+
+    key = env(AUDIT_KEY_ENV)
+    if key:
+        return key.encode()
+    hash_key = env("TRAINGUARD_HASH_KEY")
+    if not hash_key:
+        raise ConfigError(
+            f"{AUDIT_KEY_ENV} (or TRAINGUARD_HASH_KEY) is not set: the violation registry's "
+            "event chain is keyed with a secret kept outside the database"
+        )
+    return hmac.new(hash_key.encode(), b"trainguard audit chain v1", hashlib.sha256).digest()
+
+
+AUDIT_KEY_ENV = "TRAINGUARD_AUDIT_KEY"
 
 
 @dataclass(frozen=True)
@@ -362,6 +388,10 @@ class Registry:
                     "kind": kind,
                     "deadline": _iso(deadline),
                     "subject_sha256": _digest(subject),
+                    # what the audit recomputes the stored row from (digests: no PI here)
+                    "summary_sha256": _digest(row["summary"]),
+                    "owner": row["owner"],
+                    "model": [model_name, model_version],
                 },
             )
         return self.get(violation_id)
@@ -554,49 +584,182 @@ class Registry:
         with self._transaction("read events") as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def rekey_unkeyed_chain(self) -> int:
+        """Key the chain of a registry written before the audit key (plain sha256).
+
+        An upgrade step an operator runs once, on purpose: the unkeyed chain must verify
+        completely first (nothing is keyed over a break), then every hash is recomputed
+        under the audit key, in one transaction. Returns the number of events keyed.
+        """
+        from sqlalchemy import select, update
+
+        from trainguard.violations.schema import chain_head, events
+
+        key = audit_key()
+        with self._transaction("key the event chain") as connection:
+            head = connection.execute(
+                select(chain_head).where(chain_head.c.id == 1).with_for_update()
+            ).one()
+            chain = [
+                dict(row._mapping)
+                for row in connection.execute(select(events).order_by(events.c.seq))
+            ]
+            if not _chain_problems(chain, head, key):
+                return 0  # already keyed
+            broken = _chain_problems(chain, head, key, hasher=_unkeyed_hash)
+            if broken:
+                raise RegistryError(
+                    "the chain does not verify as an unkeyed chain either, so it is not "
+                    f"keyed: {broken[0]}" + (f" (and {len(broken) - 1} more)" if broken[1:] else "")
+                )
+            previous = GENESIS
+            for event in chain:
+                digest = event_hash(previous, event, key)
+                connection.execute(
+                    update(events)
+                    .where(events.c.seq == event["seq"])
+                    .values(prev_hash=previous, hash=digest)
+                )
+                previous = digest
+            connection.execute(update(chain_head).where(chain_head.c.id == 1).values(hash=previous))
+        return len(chain)
+
     def audit(self) -> builtins.list[str]:
-        """Every break in the event chain, and every violation whose state its events
-        do not explain (empty when intact)."""
+        """Every break in the event chain, and every violation whose stored fields or
+        output-filter entries its events do not explain (empty when intact)."""
         from sqlalchemy import select
 
-        from trainguard.violations.schema import chain_head, violations
+        from trainguard.violations.schema import chain_head, filter_entries, violations
 
-        problems = []
         with self._transaction("read the chain head") as connection:
             head = connection.execute(select(chain_head).where(chain_head.c.id == 1)).one()
-            rows = {row.id: row for row in connection.execute(select(violations))}
-        previous, expected_seq = GENESIS, 1
-        replayed: dict[str, str] = {}
-        for event in self.events():
-            if event["seq"] != expected_seq:
-                problems.append(f"event {expected_seq}: missing (next is {event['seq']})")
-            if event["prev_hash"] != previous:
-                problems.append(
-                    f"event {event['seq']}: does not follow event "
-                    f"{event['seq'] - 1} (prev_hash differs)"
-                )
-            if event_hash(event["prev_hash"], event) != event["hash"]:
-                problems.append(
-                    f"event {event['seq']} ({event['violation_id']}): content "
-                    "changed after it was written"
-                )
-            if event["to_status"]:
-                replayed[event["violation_id"]] = event["to_status"]
-            previous, expected_seq = event["hash"], event["seq"] + 1
-        if head.seq != expected_seq - 1 or head.hash != previous:
-            problems.append(
-                f"chain head names event {head.seq}, but the chain ends at event "
-                f"{expected_seq - 1}: events were removed or added outside"
-            )
+            rows = {row.id: _violation(row) for row in connection.execute(select(violations))}
+            entries = [dict(row._mapping) for row in connection.execute(select(filter_entries))]
+        chain = self.events()
+        problems = _chain_problems(chain, head, audit_key())
+        replayed = _replay(chain)
         for violation_id, row in sorted(rows.items()):
-            if replayed.get(violation_id) != row.status:
+            state = replayed.get(violation_id)
+            if state is None:
+                problems.append(f"{violation_id}: has no events (inserted outside the chain)")
+                continue
+            problems += [f"{violation_id}: {p}" for p in _row_problems(row, state)]
+            stored = sorted(
+                (e["kind"], e["value"], bool(e["active"]))
+                for e in entries
+                if e["violation_id"] == violation_id
+            )
+            expected = sorted((kind, value, True) for kind, value in state["filter"])
+            if stored != expected:
                 problems.append(
-                    f"{violation_id}: status '{row.status}' is not what its events "
-                    f"say ('{replayed.get(violation_id)}')"
+                    f"{violation_id}: output-filter entries {stored} are not the ones its "
+                    f"events put there {expected} (changed, removed or switched off)"
                 )
         for violation_id in sorted(set(replayed) - set(rows)):
             problems.append(f"{violation_id}: has events but no violation row (deleted)")
         return problems
+
+
+def _chain_problems(
+    chain: builtins.list[dict[str, Any]],
+    head: Any,
+    key: bytes,
+    hasher: Callable[[str, dict[str, Any]], str] | None = None,
+) -> list[str]:
+    """Breaks in the chain: gaps, links, hashes that the audit key does not reproduce.
+
+    An unkeyed event is a break like any other: a database writer could have rewritten
+    a whole unkeyed chain. A registry from before the key is made keyed once, on purpose,
+    by ``rekey_unkeyed_chain`` (``trainguard violations rekey``).
+    """
+    recompute = hasher or (lambda prev, event: event_hash(prev, event, key))
+    problems = []
+    previous, expected_seq = GENESIS, 1
+    for event in chain:
+        if event["seq"] != expected_seq:
+            problems.append(f"event {expected_seq}: missing (next is {event['seq']})")
+        if event["prev_hash"] != previous:
+            problems.append(
+                f"event {event['seq']}: does not follow event "
+                f"{event['seq'] - 1} (prev_hash differs)"
+            )
+        if not hmac.compare_digest(recompute(event["prev_hash"], event), event["hash"]):
+            problems.append(
+                f"event {event['seq']} ({event['violation_id']}): content changed after it "
+                "was written (its hash is not the audit key's)"
+            )
+        previous, expected_seq = event["hash"], event["seq"] + 1
+    if head.seq != expected_seq - 1 or head.hash != previous:
+        problems.append(
+            f"chain head names event {head.seq}, but the chain ends at event "
+            f"{expected_seq - 1}: events were removed or added outside"
+        )
+    return problems
+
+
+def _replay(chain: builtins.list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each violation's state as its events tell it."""
+    states: dict[str, dict[str, Any]] = {}
+    for event in chain:
+        detail = json.loads(event["detail"] or "{}")
+        state = states.setdefault(
+            event["violation_id"],
+            {"status": None, "evidence": {}, "closed_at": None, "alert": "none", "filter": []},
+        )
+        if event["action"] == "reported":
+            state["reported"] = {**detail, "actor": event["actor"], "at": event["at"]}
+        if event["to_status"]:
+            state["status"] = event["to_status"]
+            final = event["to_status"] in {status.value for status in FINAL_STATUSES}
+            state["closed_at"] = event["at"] if final else None
+        if event["action"] == "transition":
+            state["evidence"] = {**state["evidence"], **(detail.get("evidence") or {})}
+            state["filter"] += [(e["kind"], e["value"]) for e in detail.get("filter_entries", [])]
+        elif event["action"] not in ("reported", "sla_alert"):  # evidence, remediation steps
+            state["evidence"] = {**state["evidence"], **detail}
+        if event["action"] == "sla_alert":
+            state["alert"] = detail.get("level", "none")
+    return states
+
+
+def _row_problems(row: Violation, state: dict[str, Any]) -> list[str]:
+    """The stored fields that differ from what the events say."""
+    reported = state.get("reported", {})
+    expected: dict[str, Any] = {
+        "status": state["status"],
+        "kind": reported.get("kind"),
+        "deadline": reported.get("deadline"),
+        "reported_by": reported.get("actor"),
+        "reported_at": reported.get("at"),
+        "subject": reported.get("subject_sha256"),
+        "evidence": state["evidence"],
+        "closed_at": state["closed_at"],
+        "sla_alerted": state["alert"],
+    }
+    stored: dict[str, Any] = {
+        "status": row.status,
+        "kind": row.kind,
+        "deadline": _iso(row.deadline),
+        "reported_by": row.reported_by,
+        "reported_at": _iso(row.reported_at),
+        "subject": _digest(row.subject),
+        "evidence": row.evidence,
+        "closed_at": _iso(row.closed_at) if row.closed_at else None,
+        "sla_alerted": row.sla_alerted,
+    }
+    if "summary_sha256" in reported:  # events of earlier releases carry no digest of these
+        expected |= {"summary": reported["summary_sha256"], "owner": reported["owner"]}
+        expected["model"] = reported["model"]
+        stored |= {"summary": _digest(row.summary), "owner": row.owner}
+        stored["model"] = [row.model_name, row.model_version]
+    shown = {"subject", "summary", "evidence"}  # digests or large: named, not printed
+    return [
+        f"stored {name} is not what its events say"
+        if name in shown
+        else f"stored {name} {stored[name]!r} is not what its events say ({expected[name]!r})"
+        for name in expected
+        if stored[name] != expected[name]
+    ]
 
 
 def _digest(value: Any) -> str:
