@@ -8,11 +8,13 @@ before any check runs, with DVC's own reason.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,7 @@ import yaml
 from trainguard.exceptions import DatasetVersionError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 _READY_MARKER = ".trainguard-fetched"
 
@@ -189,7 +191,9 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     if (target / _READY_MARKER).exists():
         return target / version.path
     workspace.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=workspace))
+    workspace.chmod(0o700)  # fetched data holds personal information
+    _remove_dead_stagings(workspace)
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(os.getpid()), dir=workspace))
     try:
         run_tool(
             ["git", "clone", "--quiet", "--no-checkout", version.repo, str(staging)],
@@ -222,6 +226,54 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     return target / version.path
 
 
+def _staging_prefix(pid: int) -> str:
+    import socket
+
+    return f".fetch-{socket.gethostname()}-{pid}-"
+
+
+def _remove_dead_stagings(workspace: Path) -> None:
+    """Remove what fetches killed on this machine (SIGKILL, a lost worker) left: a staging
+    folder whose process is gone. A live process's staging is its own business."""
+    ours = _staging_prefix(0).removesuffix("0-")  # .fetch-<this host>-
+    for staging in workspace.glob(f"{ours}*"):
+        pid_text = staging.name[len(ours) :].split("-", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
+def scratch_root() -> Path:
+    """``$TRAINGUARD_HOME/scratch``, readable by its owner only: scratch clones hold a
+    dataset's full data, personal information included, and never go to the shared
+    temporary folder."""
+    from trainguard.settings import trainguard_home
+
+    root = trainguard_home() / "scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    return root
+
+
+@contextmanager
+def _scratch(name: str) -> Iterator[Path]:
+    """A scratch folder named for its job: what a killed attempt of the same job left
+    there is removed before the next attempt starts, and the folder after it ends."""
+    folder = scratch_root() / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(mode=0o700)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def rewrite_revision(
     repo: str | Path, path: str, rev: str, *, tag: str, rewrite: Callable[[Path], str]
 ) -> DatasetVersion:
@@ -237,8 +289,10 @@ def rewrite_revision(
     except DatasetVersionError:
         pass
     source = resolve_version(repo, path, rev)
-    with tempfile.TemporaryDirectory(prefix="trainguard-rewrite-") as scratch:
-        clone = Path(scratch) / "repo"
+    with _scratch(
+        f"rewrite-{hashlib.sha256(f'{repo}|{path}|{tag}'.encode()).hexdigest()[:16]}"
+    ) as scratch:
+        clone = scratch / "repo"
         run_tool(["git", "clone", "--quiet", source.repo, str(clone)], scratch, "clone")
         run_tool(
             ["git", "checkout", "--quiet", "-B", f"trainguard-{tag}", source.commit],

@@ -42,6 +42,9 @@ PROJECT = Path(__file__).resolve().parents[3]
 WORKER_NAME_ENV = "TRAINGUARD_WORKER_NAME"
 
 
+_REDIS_CLAIM = "trainguard:local-stack"
+
+
 def worker_hostname() -> str:
     """``[core] hostname_callable`` of the local workers: on one machine they would all be
     ``getfqdn()``; each names itself so the test can tell which worker ran what."""
@@ -102,8 +105,10 @@ class LocalStack:
     workdir: Path
     workers: int = 2
     worker_concurrency: int = 1
-    db_prefix: str = "tgstack_"
-    redis_db: int = 7
+    # Unique per stack, so two stacks on one server (two CI jobs, a developer's and a
+    # test's) never drop each other's databases; both are removed when the stack stops.
+    db_prefix: str = field(default_factory=lambda: f"tgstack_{secrets.token_hex(4)}_")
+    redis_db: int | None = None  # default: a free database of 1-15, claimed
     pg_admin_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     progress: Callable[[str], None] = print
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -112,6 +117,7 @@ class LocalStack:
     env: dict[str, str] = field(default_factory=dict)
     api: str = ""
     mlflow: str = ""
+    _databases: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ environment
 
@@ -121,7 +127,7 @@ class LocalStack:
         """The compose environment, with service names pointed at this machine."""
         mapping = {
             "@postgres:5432/": f"@127.0.0.1:5432/{self.db_prefix}",
-            "redis:6379/0": f"127.0.0.1:6379/{self.redis_db}",
+            "redis:6379/0": f"127.0.0.1:6379/{self._claim_redis_db()}",
             "mlflow:5000": f"127.0.0.1:{mlflow_port}",
             "airflow-apiserver:8080": f"127.0.0.1:{api_port}",
         }
@@ -154,6 +160,42 @@ class LocalStack:
         out.update(self.extra_env)
         return out
 
+    def _claim_redis_db(self) -> int:
+        """A Redis database no other stack uses: claimed with SET NX, released at stop."""
+        import redis
+
+        if self.redis_db is not None:
+            return self.redis_db
+        for number in range(1, 16):
+            client = redis.Redis(host="127.0.0.1", port=6379, db=number)
+            if client.dbsize() == 0 and client.set(_REDIS_CLAIM, self.db_prefix, nx=True):
+                self.redis_db = number
+                return number
+        raise StackError("no free Redis database (1-15) on 127.0.0.1:6379 for the stack")
+
+    def _release(self) -> None:
+        """Drop this stack's databases and empty its Redis database (best effort: a
+        leftover is named, not raised, so the stack's own error stays the one shown)."""
+        from sqlalchemy import create_engine, text
+
+        if self._databases:
+            try:
+                admin = create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
+                with admin.connect() as connection:
+                    for name in self._databases:
+                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+                self._databases = []
+            except Exception as exc:  # noqa: BLE001 - reported, see the docstring
+                self.progress(f"warning: databases {self._databases} not dropped: {exc}")
+        if self.redis_db is not None:
+            import redis
+
+            with contextlib.suppress(Exception):
+                client = redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db)
+                if client.get(_REDIS_CLAIM) in (None, self.db_prefix.encode()):
+                    client.flushdb()
+
     def _prepare_databases(self) -> None:
         """Fresh databases (owned by the compose user) and an empty Redis database."""
         from sqlalchemy import create_engine, text
@@ -178,13 +220,10 @@ class LocalStack:
             if not exists:
                 connection.execute(text(f'CREATE ROLE "{user}" LOGIN'))
             for name in names:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 connection.execute(text(f'CREATE DATABASE "{name}" OWNER "{user}"'))
+                self._databases.append(name)
         admin.dispose()
-        self.progress(f"databases {', '.join(names)} (fresh, owner {user})")
-        import redis
-
-        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
+        self.progress(f"databases {', '.join(names)} (new, owner {user}; dropped at stop)")
 
     # ------------------------------------------------------------------ processes
 
@@ -266,6 +305,7 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 self.progress(f"warning: {process.name} (pid {process.popen.pid}) did not stop")
         self.processes.clear()
+        self._release()
 
     def _wait(
         self, what: str, ready: Callable[[], Any], timeout: float, process: Process | None = None
@@ -302,6 +342,7 @@ class LocalStack:
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         api_port, mlflow_port = free_port(), free_port()
+        self._claim_redis_db()
         self.env = self.loopback_env(read_env_file(env_file()), api_port, mlflow_port)
         (Path(self.env["AIRFLOW_HOME"]) / "plugins").mkdir(parents=True, exist_ok=True)
         passwords = Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
