@@ -62,7 +62,15 @@ class ContractError(TrainguardError):
         text = f"{where}: {message}" if where else message
         if expected:
             text += f" (expected {expected})"
-        super().__init__(text)
+        super().__init__(one_line(text))
+
+
+def one_line(text: str) -> str:
+    """``text`` with its unprintable characters escaped: a value quoted from the input
+    (a source id holding U+0085, a line separator) never breaks the one-line message."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ViolationNotFound(ContractError):

@@ -47,3 +47,18 @@ def test_short_texts_get_signatures() -> None:
     """Texts shorter than a shingle still get a signature, equal for equal texts."""
     sigs = signatures(["ab", "ab", "xyz"])
     assert (sigs[0] == sigs[1]).all() and not (sigs[0] == sigs[2]).all()
+
+
+def test_a_record_longer_than_a_chunk_gets_the_same_signature_in_bounded_memory() -> None:
+    """Issue 18: one 10 MB record made a (128 x 10 M) matrix, about 3 GB. Pieces that
+    overlap by SHINGLE - 1 give exactly the whole text's signature."""
+    import random
+
+    from trainguard.scanners import minhash
+
+    rng = random.Random(5)
+    alphabet = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动"
+    text = "".join(rng.choice(alphabet) for _ in range(3 * minhash._CHUNK_CHARS + 123))
+    whole = minhash._chunk_signatures([text])[0]
+    assert (minhash.signatures([text])[0] == whole).all()
+    assert (minhash.signatures(["short one", text, "another"])[1] == whole).all()

@@ -23,7 +23,7 @@ from trainguard.cli.exits import (  # noqa: F401 - re-exported
     EXIT_FAIL,
     EXIT_PASS,
 )
-from trainguard.exceptions import TrainguardError
+from trainguard.exceptions import TrainguardError, one_line
 from trainguard.settings import package_version
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             use_language(args.lang)
         return int(handlers[args.verb](args))
     except TrainguardError as exc:
-        print(f"trainguard: error: {exc}", file=sys.stderr)
+        print(f"trainguard: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("trainguard: interrupted", file=sys.stderr)

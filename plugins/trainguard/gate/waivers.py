@@ -103,6 +103,12 @@ class Waiver:
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Waiver:
         values: dict[str, Any] = {f.name: record.get(f.name) for f in dataclasses.fields(cls)}
+        for name in ("id", "check", "approved_by", "reason"):
+            if not isinstance(values[name], str):
+                raise TypeError(name)
+        for name in ("source_id", "entity", "dataset"):
+            if values[name] is not None and not isinstance(values[name], str):
+                raise TypeError(name)
         values["granted_at"] = utc(dt.datetime.fromisoformat(record["granted_at"]))
         values["expires_at"] = utc(dt.datetime.fromisoformat(record["expires_at"]))
         return cls(**values)

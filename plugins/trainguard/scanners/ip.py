@@ -71,7 +71,7 @@ class OptOutRegistry:
                 entry = json.loads(line)
                 work_id, digest = str(entry["work_id"]), str(entry["sha256"])
                 signature = np.asarray(entry["signature"], dtype=np.uint32)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
                 raise ContractError(
                     f"invalid registry entry ({type(exc).__name__})",
                     file=str(path),

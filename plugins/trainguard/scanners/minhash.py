@@ -44,9 +44,27 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
         while end < len(texts) and (chars < _CHUNK_CHARS or end == start):
             chars += len(texts[end])
             end += 1
-        out[start:end] = _chunk_signatures(texts[start:end])
+        if end == start + 1 and len(texts[start]) > _CHUNK_CHARS:
+            out[start] = _long_signature(texts[start])
+        else:
+            out[start:end] = _chunk_signatures(texts[start:end])
         start = end
     return out
+
+
+def _long_signature(text: str) -> np.ndarray:
+    """The signature of one text longer than a chunk, a chunk at a time.
+
+    The minimum over a set is the minimum of the minima over pieces that cover it: pieces
+    overlapping by SHINGLE - 1 characters hold every shingle of the text and no other,
+    so the result is exactly ``_chunk_signatures([text])``, in memory bounded by the
+    chunk rather than by the text (a 10 MB record needed about 3 GB at once).
+    """
+    signature = np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
+    for begin in range(0, len(text) - SHINGLE + 1, _CHUNK_CHARS):
+        piece = text[begin : begin + _CHUNK_CHARS + SHINGLE - 1]
+        np.minimum(signature, _chunk_signatures([piece])[0], out=signature)
+    return signature
 
 
 def _chunk_signatures(texts: Sequence[str]) -> np.ndarray:
