@@ -93,9 +93,17 @@ def unknown_licence_symbols(identifiers: Iterable[str]) -> list[str]:
     return [
         identifier
         for identifier in identifiers
-        if not identifier.startswith(LICENSE_REF_PREFIX)
-        and _licensing().validate(identifier).invalid_symbols
+        if not identifier.startswith(LICENSE_REF_PREFIX) and not _is_spdx_id(identifier)
     ]
+
+
+def _is_spdx_id(identifier: str) -> bool:
+    try:
+        return not _licensing().validate(identifier).invalid_symbols
+    except AttributeError:
+        # license_expression reports some syntax errors by reading an attribute its own
+        # ExpressionError lacks (found by fuzzing the policy): not an identifier either.
+        return False
 
 
 def parse_licence(expression: str) -> Any:
@@ -106,6 +114,12 @@ def parse_licence(expression: str) -> Any:
         parsed = _licensing().parse(expression, validate=False)
     except ExpressionError as exc:
         raise ValueError(f"'{expression}' is not an SPDX licence expression ({exc})") from None
+    except (AttributeError, TypeError, IndexError) as exc:
+        # license_expression's parser fails this way on some malformed input (fuzzing
+        # found "MIT AND (" shapes); it is still bad input, not a bug of ours.
+        raise ValueError(
+            f"'{expression}' is not an SPDX licence expression ({type(exc).__name__})"
+        ) from None
     if parsed is None:
         raise ValueError("empty licence expression")
     unknown = [key for key in _symbol_keys(parsed) if key in unknown_licence_symbols([key])]

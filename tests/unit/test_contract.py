@@ -279,3 +279,13 @@ def test_a_csv_field_over_the_csv_limit_names_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ContractError, match=r"consents\.csv, row 2: malformed CSV \(field larger"):
         load_dataset(root)
+
+
+def test_a_bare_null_line_is_named_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzz test: pyarrow's JSON reader kills the process (SIGSEGV) on a
+    block whose first value is `null`; the line is refused before Arrow sees it."""
+    root = write_dataset(tmp_path / "d", fmt="jsonl")
+    shard = root / "records" / "part-0.jsonl"
+    shard.write_bytes(b"null\n" + shard.read_bytes())
+    with pytest.raises(ContractError, match=r"part-0\.jsonl, row 1: not a JSON object"):
+        load_and_validate(root)
