@@ -260,6 +260,22 @@ def serving(
             os.killpg(process.pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def mlflow_server(store_uri: str, *, log: Path, env: dict[str, str]) -> Iterator[str]:
+    """A stock ``mlflow server`` on ``store_uri`` (one worker), until the block ends;
+    yields its base URL."""
+    import sys
+
+    from trainguard.local.stack import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri"]
+    argv += [store_uri, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with serving("mlflow server", argv, health=f"{base}/health", log=log, env=env, timeout=120):
+        yield base
+
+
 @pytest.fixture(scope="session")
 def governance_server(demo_folder: DemoFolder) -> Iterator[GovernanceServer]:
     """Started the way the README says (`trainguard ui`); stopped with its process group."""

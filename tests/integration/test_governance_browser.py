@@ -274,22 +274,9 @@ def _download_report(href: str, cookies: dict[str, str], folder: Path) -> Path:
 @contextlib.contextmanager
 def _mlflow_ui(env: dict[str, str]) -> Iterator[str]:
     """`mlflow server` on the demo's tracking store, as the README tells a reviewer."""
-    import sys
+    from conftest import mlflow_server
 
-    from trainguard.local.stack import free_port
-
-    from conftest import serving
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri"]
-    argv += [env["MLFLOW_TRACKING_URI"], "--host", "127.0.0.1", "--port", str(port)]
-    with serving(
-        "mlflow server",
-        [*argv, "--workers", "1"],
-        health=f"{base}/health",
-        log=SCREENSHOTS / "mlflow-ui.log",
-        env=env,
-        timeout=120,
-    ):
+    with mlflow_server(
+        env["MLFLOW_TRACKING_URI"], log=SCREENSHOTS / "mlflow-ui.log", env=env
+    ) as base:
         yield base

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import MODEL_NAME, WORKDIR, Stack, clean_env, serving
+from conftest import MODEL_NAME, WORKDIR, Stack, clean_env, mlflow_server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -90,21 +88,10 @@ def _forward_rest(client: socket.socket, upstream: socket.socket) -> None:
 
 @pytest.fixture
 def flaky_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyNetwork]:
-    from trainguard.local.stack import free_port
-
-    env = clean_env()
-    port = free_port()
-    argv = [str(Path(sys.executable).parent / "mlflow"), "server", "--backend-store-uri"]
-    argv += [os.environ["MLFLOW_TRACKING_URI"], "--host", "127.0.0.1", "--port", str(port)]
-    with serving(
-        "mlflow server",
-        [*argv, "--workers", "1"],
-        health=f"http://127.0.0.1:{port}/health",
-        log=WORKDIR / "mlflow-flaky.log",
-        env=env,
-        timeout=120,
-    ):
-        network = FlakyNetwork(port)
+    with mlflow_server(
+        os.environ["MLFLOW_TRACKING_URI"], log=WORKDIR / "mlflow-flaky.log", env=clean_env()
+    ) as base:
+        network = FlakyNetwork(int(base.rsplit(":", 1)[1]))
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{network.port}")
         # MLflow's own retry would re-send the create (a second version): the lost answer
         # must reach trainguard. Its de-duplication of such versions is tested below too.

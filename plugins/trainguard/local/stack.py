@@ -5,12 +5,16 @@
 proxied artifacts), Airflow's api-server, scheduler and dag-processor, and N Celery
 workers against the PostgreSQL and Redis of this machine. The compose service names in
 that file (``postgres:5432``, ``redis:6379``, ``mlflow:5000``, ``airflow-apiserver:8080``)
-are pointed at 127.0.0.1; database names get a prefix so the stack never touches
-another database. Every process runs in its own process group and is stopped (TERM,
-then KILL) when the stack closes, also when a test fails.
+are pointed at 127.0.0.1; each stack creates databases of its own (a random prefix) and
+claims a free Redis database, so two stacks on one server never touch each other's, and
+drops them when it closes. Every process runs in its own process group and is stopped
+(TERM, then KILL) when the stack closes, also when a test fails.
 
 It is what ``make test-stack`` and ``bench/scale.py`` run: images cannot be pulled here,
 so the same components prove the same topology without containers.
+
+Kept as one module (about 460 lines): starting the processes, claiming the storage they
+use and releasing both are one lifecycle, which ``start`` and ``stop`` keep together.
 """
 
 from __future__ import annotations
