@@ -354,3 +354,9 @@ def test_a_chain_written_before_it_was_keyed_is_keyed_once_on_purpose(
     tamper(registry, "UPDATE tg_violation_events SET actor = 'mallory' WHERE seq = 1")
     with pytest.raises(RegistryError, match="does not verify as an unkeyed chain"):
         registry.rekey_unkeyed_chain()
+
+
+def test_a_model_version_given_as_a_number_audits_clean(registry: Registry) -> None:
+    """The row stores the version as text; the reported event must say the same."""
+    report(registry, model_name="m", model_version=2)
+    assert registry.audit() == []

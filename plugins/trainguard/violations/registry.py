@@ -345,6 +345,8 @@ class Registry:
         from trainguard.violations.schema import violations
 
         kind = parse_kind(kind)
+        # Stored as text (the column's type): the event must carry what the row will hold.
+        model_version = None if model_version is None else str(model_version)
         for name, value in (("summary", summary), ("by", reported_by), ("owner", owner)):
             if not value or not value.strip():
                 raise ContractError("must not be empty", field=name)
