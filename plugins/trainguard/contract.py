@@ -329,9 +329,7 @@ def read_yaml(path: Path, *, what: str = "required file") -> Any:
             f"not UTF-8 text (invalid byte at offset {exc.start})", file=str(path)
         ) from None
     except OSError as exc:
-        raise ContractError(
-            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path)
-        ) from None
+        raise _unreadable(path, exc) from None
     try:
         return yaml.load(text, Loader=_StrictDateLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -487,9 +485,7 @@ def read_csv(
             f"malformed CSV ({exc})", file=str(path), row=reader.line_num + 1
         ) from None
     except OSError as exc:
-        raise ContractError(
-            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path)
-        ) from None
+        raise _unreadable(path, exc) from None
 
 
 def _load_csv(path: Path, model: type[BaseModel]) -> list[Any]:
@@ -571,6 +567,11 @@ def _require_utf8(batch: pa.RecordBatch, shard: Path, first_row: int) -> None:
             ) from None
 
 
+def _unreadable(path: Path, exc: OSError) -> ContractError:
+    """A file the system would not let us read (missing rights, a folder, an I/O error)."""
+    return ContractError(f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(path))
+
+
 def _is_utf8(value: bytes) -> bool:
     try:
         value.decode("utf-8")
@@ -591,9 +592,7 @@ def _iter_jsonl(
     try:
         handle = shard.open("rb")
     except OSError as exc:
-        raise ContractError(
-            f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(shard)
-        ) from None
+        raise _unreadable(shard, exc) from None
     with handle:
         for first_line, block in _line_blocks(handle, shard):
             table = _parse_jsonl_block(block, shard, first_line)
@@ -612,9 +611,7 @@ def _line_blocks(handle: Any, shard: Path) -> Iterator[tuple[int, bytes]]:
         try:
             chunk = handle.read(JSONL_BLOCK_BYTES)
         except OSError as exc:
-            raise ContractError(
-                f"cannot read it ({exc.strerror or type(exc).__name__})", file=str(shard)
-            ) from None
+            raise _unreadable(shard, exc) from None
         data = carry + chunk
         cut = data.rfind(b"\n") + 1 if chunk else len(data)
         if chunk and cut == 0:  # no line ends in this block yet: a record larger than it

@@ -267,13 +267,17 @@ def resume_interrupted(
     """
     from mlflow import MlflowClient
 
-    from trainguard.tracking import LOGGED_MODEL_TAG, mlflow_errors, register_model_version
+    from trainguard.tracking import (
+        LOGGED_MODEL_TAG,
+        ensure_experiment,
+        mlflow_errors,
+        register_model_version,
+    )
 
     with mlflow_errors("look for interrupted attempts of a training request"):
         client = MlflowClient()
-        experiments = [e.experiment_id for e in client.search_experiments()]
         runs = client.search_runs(
-            experiments,
+            [ensure_experiment(experiment)],  # where log_trained_model records its runs
             filter_string=f"tags.`{REQUEST_TAG}` = '{request.request_id}'",
             order_by=["attributes.start_time ASC"],
         )

@@ -631,13 +631,17 @@ class Registry:
         output-filter entries its events do not explain (empty when intact)."""
         from sqlalchemy import select
 
-        from trainguard.violations.schema import chain_head, filter_entries, violations
+        from trainguard.violations.schema import chain_head, events, filter_entries, violations
 
-        with self._transaction("read the chain head") as connection:
+        # One transaction: a report appended meanwhile must not look like a break.
+        with self._transaction("read the registry for the audit") as connection:
             head = connection.execute(select(chain_head).where(chain_head.c.id == 1)).one()
             rows = {row.id: _violation(row) for row in connection.execute(select(violations))}
             entries = [dict(row._mapping) for row in connection.execute(select(filter_entries))]
-        chain = self.events()
+            chain = [
+                dict(row._mapping)
+                for row in connection.execute(select(events).order_by(events.c.seq))
+            ]
         problems = _chain_problems(chain, head, audit_key())
         replayed = _replay(chain)
         for violation_id, row in sorted(rows.items()):
