@@ -86,9 +86,15 @@ class Finding:
     source_id: str | None = None
     observed: Any = None
     threshold: Any = None
-    record_ids: tuple[str, ...] = ()
+    record_ids: tuple[str, ...] = ()  # the first ones (the reduce keeps MAX_RECORD_IDS)
+    record_count: int | None = None  # how many records in all; None: len(record_ids)
     entity: str | None = None  # what else a finding is about: "batch B04", "annotator L07"
     waiver: dict[str, Any] | None = None  # the waiver that covers it, when status is waived
+
+    @property
+    def records(self) -> int:
+        """How many records the finding names, shown or not."""
+        return len(self.record_ids) if self.record_count is None else self.record_count
 
     def localized(self, language: str) -> str:
         """The message in ``language`` (a message made as a ``Text``; else as written)."""
@@ -114,6 +120,7 @@ class Finding:
             "observed": self.observed,
             "threshold": self.threshold,
             "record_ids": list(self.record_ids[:MAX_RECORD_IDS]),
+            "record_count": self.records,
             "message": self.message,
         }
         if self.waiver is not None:
@@ -232,7 +239,7 @@ class GateReport:
                     )
                 )
             if finding.record_ids:
-                more = len(finding.record_ids) - 5
+                more = finding.records - 5
                 lines.append(
                     "        "
                     + say(Text("records: {ids}", {"ids": ", ".join(finding.record_ids[:5])}))

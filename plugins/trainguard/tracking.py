@@ -367,7 +367,7 @@ def _log_findings_table(report: GateReport) -> None:
         "message": [f.message for f in findings],
         "observed": [_cell(f.observed) for f in findings],
         "threshold": [_cell(f.threshold) for f in findings],
-        "records": [len(f.record_ids) for f in findings],
+        "records": [f.records for f in findings],
     }
     mlflow.log_table(columns, artifact_file="findings_table.json")
 

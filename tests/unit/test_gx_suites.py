@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from trainguard.checks.base import Offenders
 from trainguard.checks.stats import wilson_interval
 from trainguard.findings import Status
 from trainguard.gate.decide import LEGALITY_SUITES, suite_parameters
 from trainguard.gate.gx import run_gx_gate, suites_dir
-from trainguard.gate.scan import ScanResult
+from trainguard.gate.reduce import ScanResult
 from trainguard.policy import load_policy
 
 if TYPE_CHECKING:
@@ -87,15 +88,7 @@ def corpus_row(**values: object) -> dict[str, object]:
 
 
 def run(tmp_path: Path, sources: list[dict[str, object]], corpus: dict[str, object]) -> list:
-    import pyarrow as pa
-
-    result = ScanResult(
-        sources,
-        corpus,
-        {"harmful.rate:b": ["b-1", "b-2"]},
-        pa.table({"record_id": pa.array([], pa.string())}),
-        {},
-    )
+    result = ScanResult(sources, corpus, {"harmful.rate:b": Offenders(["b-1", "b-2"])}, {})
     policy = load_policy()
     return run_gx_gate(
         result.tables(), LEGALITY_SUITES, suite_parameters(policy, 200), policy, tmp_path

@@ -22,7 +22,7 @@ from trainguard.i18n import Text
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from trainguard.checks.base import ScanView
+    from trainguard.checks.base import Partial, ScanBatch, Tally
 
 CHECKS = {
     "pi.consent": "Art. 7(3)",
@@ -83,37 +83,58 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def measure(view: ScanView) -> Measures:
+def tally(batch: ScanBatch, partial: Partial) -> None:
+    """Count PI spans per source, kind and verdict; name the records with uncovered PI."""
+    uncovered_ids: dict[str, list[str]] = {}
+    for record_id, source_id, spans in zip(
+        batch["record_id"], batch["source_id"], batch["pi"], strict=True
+    ):
+        for span in spans:
+            partial.count(f"pi:{source_id}:{span['kind']}:{bool(span['covered'])}")
+        if any(not span["covered"] for span in spans):
+            uncovered_ids.setdefault(source_id, []).append(record_id)
+    for source_id, ids in uncovered_ids.items():
+        partial.offend(f"pi.consent:{source_id}", ids)
+
+
+def measure(tally: Tally) -> Measures:
     """Per source: PI values found, covered and not, by kind; PI in undeclaring sources."""
     out = Measures(messages=MESSAGES)
-    for source_id in sorted(view.dataset.sources):
-        rows = view.by_source.get(source_id, [])
-        spans = [s for r in rows for s in view.pi[r]]
-        covered = sum(1 for s in spans if s["covered"])
-        kinds = Counter(s["kind"] for s in spans if not s["covered"])
-        found_kinds = Counter(s["kind"] for s in spans)
-        declared = view.dataset.sources[source_id].contains_personal_info
-        out.offenders[f"pi.consent:{source_id}"] = view.ids(
-            [r for r in rows if any(not s["covered"] for s in view.pi[r])]
-        )
+    by_source: dict[str, Counter[tuple[str, bool]]] = {}
+    for key, count in tally.partial.counts.items():
+        if key.startswith("pi:"):
+            head, kind, verdict = key.rsplit(":", 2)  # a source id may hold a colon
+            source_id = head.removeprefix("pi:")
+            by_source.setdefault(source_id, Counter())[(kind, verdict == "True")] += count
+    by_kind: Counter[tuple[str, bool]] = Counter()
+    for source_id in sorted(tally.dataset.sources):
+        spans = by_source.get(source_id, Counter())
+        by_kind.update(spans)
+        found = sum(spans.values())
+        covered = sum(n for (_, is_covered), n in spans.items() if is_covered)
+        kinds: Counter[str] = Counter()
+        found_kinds: Counter[str] = Counter()
+        for (kind, is_covered), n in spans.items():
+            found_kinds[kind] += n
+            if not is_covered:
+                kinds[kind] += n
+        declared = tally.dataset.sources[source_id].contains_personal_info
+        out.offenders[f"pi.consent:{source_id}"] = tally.offenders(f"pi.consent:{source_id}")
         out.sources[source_id] = {
-            "pi_found": len(spans),
+            "pi_found": found,
             "pi_covered": covered,
-            "pi_uncovered": len(spans) - covered,
+            "pi_uncovered": found - covered,
             "pi_uncovered_kinds": ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())),
             # Every kind found, covered or not: the export states sensitive PI from it.
             "pi_found_kinds": ", ".join(f"{k} {v}" for k, v in sorted(found_kinds.items())),
             "pi_declared": declared,
-            "pi_undeclared": len(spans) if not declared else 0,
+            "pi_undeclared": found if not declared else 0,
         }
-    by_kind: Counter[tuple[str, bool]] = Counter(
-        (span["kind"], bool(span["covered"])) for spans in view.pi for span in spans
-    )
     for (kind, is_covered), count in sorted(by_kind.items()):
         out.metrics[f"pi.{'covered' if is_covered else 'uncovered'}.{kind}"] = float(count)
-    out.metrics["scan.pi_found"] = float(sum(len(spans) for spans in view.pi))
+    out.metrics["scan.pi_found"] = float(sum(by_kind.values()))
     out.metrics["scan.pi_uncovered"] = float(
-        sum(1 for spans in view.pi for span in spans if not span["covered"])
+        sum(n for (_, is_covered), n in by_kind.items() if not is_covered)
     )
     return out
 

@@ -20,17 +20,20 @@ import csv
 import math
 from typing import TYPE_CHECKING, Any
 
-from trainguard.checks.base import Measures, Message
-from trainguard.checks.stats import sample_key, smallest_keys, wilson_interval
+from trainguard.checks.base import Measures, Message, Offenders, Sample, key_bins
+from trainguard.checks.stats import sample_key, wilson_interval
 from trainguard.contract import Dataset, read_csv
 from trainguard.exceptions import ContractError
+from trainguard.findings import MAX_RECORD_IDS as MAX_SHOWN
 from trainguard.findings import beyond
 from trainguard.i18n import Text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-    from trainguard.checks.base import ScanView
+    from trainguard.checks.base import Partial, ScanBatch, Tally
+    from trainguard.policy import Policy
 
 CHECKS = {
     "harmful.rate": "Art. 7; TC260-003 5.1 a",
@@ -84,21 +87,38 @@ def review_file(dataset: Dataset) -> Path:
     return dataset.root / REVIEW_FILE
 
 
-def measure(view: ScanView) -> Measures:
+def tally(batch: ScanBatch, partial: Partial, policy: Policy) -> None:
+    """Offer the batch to each source's sample and to the corpus's manual sample."""
+    import numpy as np
+
+    record_ids, hits, scores = batch["record_id"], batch["lexicon_hit"], batch["harmful_score"]
+    sources = np.asarray(batch["source_id"], dtype=object)
+    rows = np.arange(batch.first_row, batch.first_row + len(batch))
+    for source_id in sorted(set(batch["source_id"])):
+        chosen = np.flatnonzero(sources == source_id)
+
+        def entry(i: int, chosen: Any = chosen) -> list[Any]:
+            row = int(chosen[i])
+            return [record_ids[row], hits[row], scores[row]]
+
+        partial.sample(f"harmful:{source_id}", policy.harmful.sample_size).offer(
+            batch.keys[chosen], batch.shard, rows[chosen], entry
+        )
+    partial.sample("manual", policy.corpus.manual_sample_size).offer(
+        batch.keys, batch.shard, rows, record_ids.__getitem__
+    )
+
+
+def measure(tally: Tally) -> Measures:
     """Harmful rates per source, the corpus samples, and the lexicon's coverage."""
-    policy = view.policy
+    policy = tally.policy
     threshold = policy.harmful.classifier_threshold
-    harmful = [
-        hit or (score is not None and score >= threshold)
-        for hit, score in zip(view.lexicon_hit, view.harmful_score, strict=True)
-    ]
     out = Measures(messages=MESSAGES, corpus_messages=CORPUS_MESSAGES)
-    for source_id in sorted(view.dataset.sources):
-        rows = view.by_source.get(source_id, [])
-        sample = smallest_keys(rows, view.sample_keys, policy.harmful.sample_size)
-        flagged = [r for r in sample if harmful[r]]
+    for source_id in sorted(tally.dataset.sources):
+        sample = tally.sample(f"harmful:{source_id}")  # smallest sampling keys first
+        flagged = [rid for rid, hit, score in sample if _is_harmful(hit, score, threshold)]
         low, high = wilson_interval(len(flagged), len(sample), policy.harmful.confidence)
-        out.offenders[f"harmful.rate:{source_id}"] = view.ids(flagged)
+        out.offenders[f"harmful.rate:{source_id}"] = Offenders(flagged)
         out.sources[source_id] = {
             "harmful_sampled": len(sample),
             "harmful_flagged": len(flagged),
@@ -108,35 +128,82 @@ def measure(view: ScanView) -> Measures:
         }
         out.metrics[f"harmful_rate.{source_id}"] = float(out.sources[source_id]["harmful_rate"])
 
-    total = len(view.record_ids)
-    wanted = math.ceil(policy.corpus.automated_sample_fraction * total)
-    automated = view.sample_order[:wanted]
-    classifier = view.classifier()
-    unscored = [r for r in automated if view.harmful_score[r] is None] if classifier else []
-    if classifier and unscored:  # rare: a sampled record above the shards' scoring bound
-        texts = view.texts(view.ids(unscored), unscored, squeezed=False)
-        scores = classifier.probabilities([texts[r] for r in unscored])
-        for r, score in zip(unscored, scores, strict=True):
-            harmful[r] = harmful[r] or score >= threshold
-    passed = sum(1 for r in automated if not harmful[r])
-    coverage = view.lexicon.coverage()
+    total = tally.records
+    sampled, passed, offenders = automated_sample(
+        tally, math.ceil(policy.corpus.automated_sample_fraction * total)
+    )
+    coverage = tally.lexicon.coverage()
     out.corpus = {
-        "automated_sampled": len(automated),
-        "automated_sample_fraction": len(automated) / total if total else 0.0,
-        "automated_pass_rate": passed / len(automated) if automated else 1.0,
-        "lexicon_terms": len(view.lexicon.terms),
+        "automated_sampled": sampled,
+        "automated_sample_fraction": sampled / total if total else 0.0,
+        "automated_pass_rate": passed / sampled if sampled else 1.0,
+        "lexicon_terms": len(tally.lexicon.terms),
         "lexicon_min_a1": min(coverage.get(f"A.1.{c}", 0) for c in "abcdefgh"),
         "lexicon_min_a2": min(coverage.get(f"A.2.{c}", 0) for c in "abcdefghi"),
-        **manual_review(
-            view.dataset,
-            set(view.record_ids),
-            sample=set(view.ids(view.sample_order[: policy.corpus.manual_sample_size])),
-        ),
+        **manual_review(tally.dataset, tally.existing, sample=set(tally.sample("manual"))),
     }
-    out.offenders["corpus.automated"] = view.ids([r for r in automated if harmful[r]])
+    out.offenders["corpus.automated"] = offenders
     out.metrics["scan.automated_pass_rate"] = float(out.corpus["automated_pass_rate"])
     out.metrics["scan.lexicon_terms"] = float(out.corpus["lexicon_terms"])
     return out
+
+
+def _is_harmful(hit: bool, score: float | None, threshold: float) -> bool:
+    return bool(hit) or (score is not None and score >= threshold)
+
+
+def automated_sample(tally: Tally, wanted: int) -> tuple[int, int, Offenders]:
+    """The corpus's automated sample (TC260-003 9.2): the ``wanted`` records with the
+    smallest (sampling key, shard, row); returns its size, how many passed, and the
+    flagged ones, smallest key first.
+
+    The histogram of keys locates the bin holding the last sampled record; one pass over
+    that bin's keys finds the exact cut and a second counts the records below it, so
+    memory holds one bin, never a fraction of the corpus.
+    """
+    import numpy as np
+
+    if wanted <= 0:
+        return 0, 0, Offenders()
+    cumulative = np.cumsum(tally.partial.histogram)
+    edge = int(np.searchsorted(cumulative, wanted))  # the bin of the last sampled key
+    before = int(cumulative[edge - 1]) if edge else 0
+    in_bin: list[tuple[float, int, int]] = []
+    for batch in tally.batches(["sample_key"]):
+        for j in np.flatnonzero(key_bins(batch.keys) == edge).tolist():
+            in_bin.append((float(batch.keys[j]), batch.shard, batch.first_row + j))
+    cut = sorted(in_bin)[wanted - before - 1]
+    threshold = tally.policy.harmful.classifier_threshold
+    classifier = tally.classifier()
+    flagged = Sample(MAX_SHOWN)
+    sampled = flagged_count = 0
+    unscored: list[tuple[float, int, int, str]] = []
+    for batch in tally.batches(["record_id", "sample_key", "lexicon_hit", "harmful_score"]):
+        for i in np.flatnonzero(batch.keys <= cut[0]).tolist():
+            rank = (float(batch.keys[i]), batch.shard, batch.first_row + int(i))
+            if rank > cut:
+                continue
+            sampled += 1
+            hit, score = batch["lexicon_hit"][i], batch["harmful_score"][i]
+            if classifier and score is None and not hit:
+                # Rare: a sampled record above the shards' scoring bound; scored below.
+                unscored.append((*rank, batch["record_id"][i]))
+            elif _is_harmful(hit, score, threshold):
+                flagged_count += 1
+                _keep_first(flagged, (*rank, batch["record_id"][i]))
+    if classifier and unscored:
+        texts = tally.texts([entry[3] for entry in unscored], squeezed=False)
+        scores = classifier.probabilities([texts[entry[3]] for entry in unscored])
+        for entry, score in zip(unscored, scores, strict=True):
+            if score >= threshold:
+                flagged_count += 1
+                _keep_first(flagged, entry)
+    return sampled, sampled - flagged_count, Offenders(flagged.payloads(), flagged_count)
+
+
+def _keep_first(sample: Sample, entry: tuple[float, int, int, str]) -> None:
+    if len(sample.entries) < sample.size or entry < sample.entries[-1]:
+        sample.entries = sorted([*sample.entries, entry])[: sample.size]
 
 
 def _rate_message(row: dict[str, Any], threshold: str) -> str:
@@ -184,7 +251,9 @@ MESSAGES: dict[str, Message] = {"harmful.rate": _rate_message}
 CORPUS_MESSAGES: dict[str, Message] = {"corpus.manual": _manual_message}
 
 
-def manual_review(dataset: Dataset, known_ids: set[str], *, sample: set[str]) -> dict[str, Any]:
+def manual_review(
+    dataset: Dataset, existing: Callable[[set[str]], set[str]], *, sample: set[str]
+) -> dict[str, Any]:
     """The manual spot check of TC260-003 9.2, read from ``review/manual_verdicts.csv``.
 
     Only verdicts on records of the drawn sample count (the records with the smallest
@@ -199,13 +268,17 @@ def manual_review(dataset: Dataset, known_ids: set[str], *, sample: set[str]) ->
             "manual_review_file": False,
             "manual_outside_sample": 0,
         }
+    rows = list(
+        read_csv(
+            path,
+            ["record_id", "reviewer_id", "verdict"],
+            expected="header record_id,reviewer_id,verdict,reviewed_at",
+        )
+    )
+    known_ids = existing({row["record_id"] for _, row in rows})
     verdicts: dict[str, str] = {}
     outside = 0
-    for line, row in read_csv(
-        path,
-        ["record_id", "reviewer_id", "verdict"],
-        expected="header record_id,reviewer_id,verdict,reviewed_at",
-    ):
+    for line, row in rows:
         verdict = row["verdict"].strip()
         if verdict not in ("pass", "fail"):
             raise ContractError(

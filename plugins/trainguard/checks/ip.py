@@ -14,7 +14,7 @@ from trainguard.checks.base import Measures, Message
 from trainguard.i18n import Text
 
 if TYPE_CHECKING:
-    from trainguard.checks.base import ScanView
+    from trainguard.checks.base import Partial, ScanBatch, Tally
 
 CHECKS = {
     "ip.optout": "Art. 7(2)",
@@ -22,13 +22,33 @@ CHECKS = {
 }
 
 
-def measure(view: ScanView) -> Measures:
+def tally(batch: ScanBatch, partial: Partial) -> None:
+    """Name the records matching withdrawn works, and those carrying copyright notices."""
+    withdrawn: dict[str, list[str]] = {}
+    noticed: dict[str, list[str]] = {}
+    for record_id, source_id, work, notice in zip(
+        batch["record_id"],
+        batch["source_id"],
+        batch["optout_work"],
+        batch["copyright_notice"],
+        strict=True,
+    ):
+        if work:
+            withdrawn.setdefault(source_id, []).append(record_id)
+        if notice:
+            noticed.setdefault(source_id, []).append(record_id)
+    for source_id, ids in withdrawn.items():
+        partial.offend(f"ip.optout:{source_id}", ids)
+    for source_id, ids in noticed.items():
+        partial.offend(f"ip.copyright:{source_id}", ids)
+
+
+def measure(tally: Tally) -> Measures:
     """Per source: records matching withdrawn works, records with copyright notices."""
     out = Measures(messages=MESSAGES)
-    for source_id in sorted(view.dataset.sources):
-        rows = view.by_source.get(source_id, [])
-        withdrawn = view.ids([r for r in rows if view.optout_work[r]])
-        noticed = view.ids([r for r in rows if view.copyright_notice[r]])
+    for source_id in sorted(tally.dataset.sources):
+        withdrawn = tally.offenders(f"ip.optout:{source_id}")
+        noticed = tally.offenders(f"ip.copyright:{source_id}")
         out.offenders[f"ip.optout:{source_id}"] = withdrawn
         out.offenders[f"ip.copyright:{source_id}"] = noticed
         out.sources[source_id] = {"optout_hits": len(withdrawn), "copyright_notices": len(noticed)}

@@ -12,12 +12,12 @@ import operator
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from trainguard.checks.base import Measures, Message
+from trainguard.checks.base import Measures, Message, Offenders
 from trainguard.findings import beyond
 from trainguard.i18n import Text
 
 if TYPE_CHECKING:
-    from trainguard.checks.base import ScanView
+    from trainguard.checks.base import Partial, ScanBatch, Tally
 
 CHECKS = {
     "quality.garbled": "Art. 7(4) veracity, accuracy",
@@ -38,43 +38,68 @@ FLAG_CHECKS = {
 DIVERSITY_SAMPLE = 2_000  # records whose character bigrams measure lexical diversity
 
 
-def measure(view: ScanView) -> Measures:
+def tally(batch: ScanBatch, partial: Partial) -> None:
+    """Flagged records per source and flag, languages per source, the diversity sample."""
+    import numpy as np
+
+    record_ids, source_ids = batch["record_id"], batch["source_id"]
+    for flag, check in FLAG_CHECKS.items():
+        flagged: dict[str, list[str]] = {}
+        for record_id, source_id, is_flagged in zip(
+            record_ids, source_ids, batch[f"q_{flag}"], strict=True
+        ):
+            if is_flagged:
+                flagged.setdefault(source_id, []).append(record_id)
+        for source_id, ids in flagged.items():
+            partial.offend(f"{check}:{source_id}", ids)
+    for (source_id, language), count in Counter(
+        zip(source_ids, batch["language"], strict=True)
+    ).items():
+        partial.count(f"language:{language}", count)
+        partial.label(f"languages:{source_id}", [language])
+        partial.label(f"language_sources:{language}", [source_id])
+    rows = np.arange(batch.first_row, batch.first_row + len(batch))
+    partial.sample("diversity", DIVERSITY_SAMPLE).offer(
+        batch.keys, batch.shard, rows, record_ids.__getitem__
+    )
+
+
+def measure(tally: Tally) -> Measures:
     """Per-source flag rates and near-duplicates; the corpus's diversity."""
     out = Measures(messages=MESSAGES)
-    for source_id in sorted(view.dataset.sources):
-        rows = view.by_source.get(source_id, [])
-        duplicates = view.ids([r for r in rows if view.duplicate_of[r] is not None])
-        out.offenders[f"quality.duplicates:{source_id}"] = duplicates
-        columns: dict[str, Any] = {"near_duplicates": len(duplicates)}
+    duplicates: dict[str, list[str]] = defaultdict(list)
+    for duplicate in tally.duplicates:  # in row order
+        duplicates[duplicate.source_id].append(duplicate.record_id)
+    for source_id in sorted(tally.dataset.sources):
+        records = tally.count(f"records:{source_id}")
+        out.offenders[f"quality.duplicates:{source_id}"] = Offenders(duplicates[source_id])
+        columns: dict[str, Any] = {"near_duplicates": len(duplicates[source_id])}
         for flag, check in FLAG_CHECKS.items():
-            flagged = view.ids([r for r in rows if view.flags[flag][r]])
+            flagged = tally.offenders(f"{check}:{source_id}")
             out.offenders[f"{check}:{source_id}"] = flagged
-            columns[f"{flag}_rate"] = len(flagged) / len(rows) if rows else 0.0
-        columns["languages"] = ", ".join(sorted({view.languages[r] for r in rows}))
+            columns[f"{flag}_rate"] = len(flagged) / records if records else 0.0
+        columns["languages"] = ", ".join(sorted(tally.labels(f"languages:{source_id}")))
         out.sources[source_id] = columns
-    out.corpus = diversity(view)
-    out.metrics["scan.near_duplicates"] = float(sum(1 for d in view.duplicate_of if d is not None))
-    for language, count in sorted(Counter(view.languages).items()):  # detected, by script
-        out.metrics[f"records.language.{language}"] = float(count)
+    out.corpus = diversity(tally)
+    out.metrics["scan.near_duplicates"] = float(len(tally.duplicates))
+    for key, count in sorted(tally.partial.counts.items()):  # detected, by script
+        if key.startswith("language:"):
+            out.metrics[f"records.language.{key.removeprefix('language:')}"] = float(count)
     return out
 
 
-def diversity(view: ScanView) -> dict[str, Any]:
+def diversity(tally: Tally) -> dict[str, Any]:
     """Diversity of the corpus (Art. 7(4); TC260-003 5.1 b): sources, mix, vocabulary."""
-    dataset = view.dataset
-    total = len(view.record_ids) or 1
-    per_source = Counter(view.source_ids)
-    sources_of: dict[str, set[str]] = defaultdict(set)
-    for source, language in zip(view.source_ids, view.languages, strict=True):
-        sources_of[language].add(source)
+    dataset = tally.dataset
+    total = tally.records or 1
+    per_source = {s: tally.count(f"records:{s}") for s in dataset.sources}
     domestic = sum(
         count
         for source, count in per_source.items()
         if dataset.sources[source].origin.value == "domestic"
     )
     # Lexical diversity: distinct character bigrams per bigram on a random sample.
-    sample = view.sample_order[:DIVERSITY_SAMPLE]
-    texts = view.texts(view.ids(sample), sample, squeezed=False)
+    texts = tally.texts(tally.sample("diversity"), squeezed=False)
     # Counted without listing them: one long record would make a list of millions.
     distinct: set[str] = set()
     count = 0
@@ -82,10 +107,14 @@ def diversity(view: ScanView) -> dict[str, Any]:
         distinct.update(map(operator.add, text, text[1:]))
         count += max(len(text) - 1, 0)
     return {
-        "near_duplicate_rate": sum(d is not None for d in view.duplicate_of) / total,
+        "near_duplicate_rate": len(tally.duplicates) / total,
         "largest_source_share": max(per_source.values(), default=0) / total,
         "min_sources_per_language": min(
-            (len(sources_of[language]) for language in dataset.manifest.languages), default=0
+            (
+                len(tally.labels(f"language_sources:{language}"))
+                for language in dataset.manifest.languages
+            ),
+            default=0,
         ),
         "domestic_share": domestic / total,
         "lexical_diversity": len(distinct) / count if count else 0.0,

@@ -15,7 +15,7 @@ from trainguard.checks.base import Measures, Message
 from trainguard.i18n import Text
 
 if TYPE_CHECKING:
-    from trainguard.checks.base import ScanView
+    from trainguard.checks.base import Partial, ScanBatch, Tally
 
 CHECKS = {
     "reported.pi_deletion": "Art. 13",
@@ -31,26 +31,37 @@ _COUNTED = {
 }
 
 
-def measure(view: ScanView) -> Measures:
+def tally(batch: ScanBatch, partial: Partial) -> None:
+    """Per source and check: the records holding reported content, and which violations."""
+    for check, (kind, _) in _COUNTED.items():
+        hits: dict[str, list[str]] = {}
+        for record_id, source_id, entries in zip(
+            batch["record_id"], batch["source_id"], batch["reported"], strict=True
+        ):
+            violations = {e["violation"] for e in entries if e["kind"] == kind}
+            if violations:
+                hits.setdefault(source_id, []).append(record_id)
+                partial.label(f"{check}:{source_id}", violations)
+        for source_id, ids in hits.items():
+            partial.offend(f"{check}:{source_id}", ids)
+
+
+def measure(tally: Tally) -> Measures:
     """Per source and check: the records holding reported content, and which violations."""
     out = Measures(messages=MESSAGES)
-    for check, (kind, column) in _COUNTED.items():
-        holding = [
-            sorted({e["violation"] for e in entries if e["kind"] == kind})
-            for entries in view.reported
-        ]
-        for source_id in sorted(view.dataset.sources):
-            hits = [r for r in view.by_source.get(source_id, []) if holding[r]]
-            out.offenders[f"{check}:{source_id}"] = view.ids(hits)
+    for check, (_, column) in _COUNTED.items():
+        total = 0
+        for source_id in sorted(tally.dataset.sources):
+            hits = tally.offenders(f"{check}:{source_id}")
+            total += len(hits)
+            out.offenders[f"{check}:{source_id}"] = hits
             out.sources.setdefault(source_id, {}).update(
                 {
                     column: len(hits),
-                    f"{column}_violations": ", ".join(
-                        sorted({v for r in hits for v in holding[r]})
-                    ),
+                    f"{column}_violations": ", ".join(sorted(tally.labels(f"{check}:{source_id}"))),
                 }
             )
-        out.metrics[column] = float(sum(1 for violations in holding if violations))
+        out.metrics[column] = float(total)
     return out
 
 

@@ -106,7 +106,7 @@ def decide(
     Failed findings that an active waiver covers are reported as waived (not failed).
     """
     from trainguard.gate.gx import run_gx_gate
-    from trainguard.gate.scan import reduce_scans
+    from trainguard.gate.reduce import reduce_scans
 
     dataset, policy = resources.dataset, resources.policy
     stats = dataset.validate_records()
@@ -121,7 +121,11 @@ def decide(
         report.harmful_classifier = trained.summary()
         report.classifier_model = trained.model.pipeline
         report.metrics.update(_classifier_metrics(trained.summary()["validation"]))
-    result = reduce_scans(resources, workdir / SHARDS_DIR)
+    result = reduce_scans(
+        resources,
+        workdir / SHARDS_DIR,
+        annotations_out=Path(annotations_out) if annotations_out else None,
+    )
     tables = result.tables()
     tables["attributes"] = objectivity_table(dataset, policy)
     suites = LEGALITY_SUITES + QUALITY_SUITES
@@ -172,11 +176,6 @@ def decide(
         size = write_review_sample(dataset, policy.corpus.manual_sample_size, sample)
         report.review_sample = sample
         report.metrics["review_sample_size"] = size
-    if annotations_out:
-        import pyarrow.parquet as pq
-
-        Path(annotations_out).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(result.annotations, annotations_out)
     return report
 
 

@@ -20,6 +20,9 @@ from trainguard.findings import Finding, Status, amount, beyond
 from trainguard.i18n import Text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from trainguard.checks.base import Offenders
     from trainguard.policy import Policy
 
 EXPECTATIONS_ENV = "TRAINGUARD_EXPECTATIONS_DIR"
@@ -33,7 +36,8 @@ class Table:
     rows: list[dict[str, Any]]
     key: str | None = None  # None: a one-row table (the corpus)
     entity: str = "corpus"  # how findings name a row: "source", "batch", "annotator", ...
-    record_ids: dict[str, list[str]] = field(default_factory=dict)  # "check:key" -> ids
+    # "check:key" -> offending ids: a list, or Offenders (the first ids and their number)
+    record_ids: Mapping[str, Sequence[str] | Offenders] = field(default_factory=dict)
     messages: dict[str, Any] = field(default_factory=dict)  # check -> f(row, threshold)
 
 
@@ -200,6 +204,7 @@ def _findings(
                 observed=observed,
                 threshold=threshold,
                 record_ids=tuple(table.record_ids.get(check, ())),
+                record_count=len(table.record_ids.get(check, ())),
             )
         ]
     key_column = str(table.key)  # a keyed table (checked above): rows name their entity
@@ -238,6 +243,7 @@ def _findings(
                 observed=observed,
                 threshold=threshold,
                 record_ids=tuple(table.record_ids.get(f"{check}:{key}", ())),
+                record_count=len(table.record_ids.get(f"{check}:{key}", ())),
             )
         )
     return findings

@@ -1,19 +1,11 @@
-"""The shard pass and the fan-in: one ``scan_shard`` per record shard, one ``reduce_scans``.
+"""The shard pass: one ``scan_shard`` per record shard.
 
 ``scan_shard`` streams a shard in Arrow batches and writes one Parquet file of per-record
 results next to the others (PI spans with consent verdicts and HMACs, lexicon risk codes,
 copyright notices, opt-out hits, MinHash signatures, the sampling key and, for sampled
-records, the classifier's score). Its memory is bounded by the batch size and the
-per-source sample size, whatever the shard's length. It returns a PI-free summary.
-
-``reduce_scans`` reads those files once, finds near-duplicates across shards, and hands
-the whole view to each duty's ``measure`` in ``checks/`` (consent, harmful, ip, quality),
-which return their columns of the tables the GX suites check; it also writes the
-annotations file of DESIGN.md.
+records, the classifier's score), and beside it the shard's partial: what each duty
+tallied of it (``gate.reduce``, which is the fan-in). It returns a PI-free summary.
 The same functions run serially (``trainguard scan``) or as mapped Airflow tasks.
-
-Kept as one module (about 490 lines): the shard pass writes the per-record schema that
-the fan-in reads back, and the two must change together.
 """
 
 from __future__ import annotations
@@ -29,21 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.stats import sample_key
 from trainguard.contract import Dataset, load_dataset
+from trainguard.gate.reduce import partial_path, shard_partial, write_partial
+from trainguard.gate.scan_files import SHARD_PREFIX, pi_type, scan_files
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from trainguard.assessment.refusal import RefusalDetector
-    from trainguard.checks.base import ScanView
     from trainguard.checks.consent import ConsentLedger
-    from trainguard.gate.gx import Table
     from trainguard.policy import Policy
     from trainguard.scanners.classifier import HarmfulClassifier, TrainedClassifier
     from trainguard.scanners.ip import OptOutRegistry
     from trainguard.scanners.lexicon import Lexicon
     from trainguard.violations.filtering import ReportedContent
 
-SHARD_PREFIX = "scan-"
 # Risk codes the annotations file adds to a record for what other checks found. They mark
 # the record for reviewers; they count toward pi.consent and ip.optout, not the harmful
 # rate, which counts lexicon terms (of any risk code) and classifier scores only.
@@ -288,7 +279,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
                     "record_id": record_ids,
                     "source_id": source_ids,
                     "sample_key": pa.array(keys, pa.float64()),
-                    "pi": pa.array(pi_lists, _pi_type()),
+                    "pi": pa.array(pi_lists, pi_type()),
                     "risks": pa.array([sorted(r) for r in risks], pa.list_(pa.string())),
                     "lexicon_hit": pa.array(lexicon_rows, pa.bool_()),
                     "copyright_notice": pa.array(copyright_mask),
@@ -321,6 +312,10 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     pq.write_table(table, partial)
     os.replace(partial, target)
+    # The shard's tally for the fan-in, from the table in hand (no second read).
+    names = scan_files(dataset)
+    index = names.index(target.name)
+    write_partial(shard_partial(resources, table, index), partial_path(out_dir, target.name))
     return summary
 
 
@@ -376,215 +371,7 @@ def _judged_texts(batch: pa.RecordBatch, texts: list[str], refusals: set[int]) -
     return judged
 
 
-def _pi_type(*, with_hmac: bool = True) -> Any:
-    """Arrow type of a record's PI spans; the annotations file leaves the HMAC out."""
-    import pyarrow as pa
-
-    fields = [
-        ("field", pa.string()),
-        ("kind", pa.string()),
-        ("start", pa.int32()),
-        ("end", pa.int32()),
-        ("covered", pa.bool_()),
-    ]
-    return pa.list_(pa.struct(fields + ([("hmac", pa.string())] if with_hmac else [])))
-
-
 def _empty_table() -> pa.Table:
     import pyarrow as pa
 
     return pa.table({"record_id": pa.array([], pa.string())})
-
-
-# ----------------------------------------------------------------------------- reduce
-
-
-@dataclass
-class ScanResult:
-    """What the reduce step measured: the tables the GX suites check, and annotations."""
-
-    sources: list[dict[str, Any]]  # one row per source
-    corpus: dict[str, Any]  # whole-corpus measures
-    record_ids: dict[str, list[str]]  # "<check>:<source>" -> offending record ids
-    annotations: pa.Table
-    metrics: dict[str, float]
-    messages: dict[str, Any] = field(default_factory=dict)  # check -> f(row, threshold)
-    corpus_messages: dict[str, Any] = field(default_factory=dict)  # for the corpus row
-
-    def tables(self) -> dict[str, Table]:
-        from trainguard.gate.gx import Table
-
-        messages = self.messages or _duty_messages()
-        corpus_messages = self.corpus_messages or _duty_messages(corpus=True)
-        return {
-            "sources": Table(
-                "sources",
-                self.sources,
-                key="source_id",
-                entity="source",
-                record_ids=self.record_ids,
-                messages=messages,
-            ),
-            "corpus": Table(
-                "corpus", [self.corpus], record_ids=self.record_ids, messages=corpus_messages
-            ),
-        }
-
-
-def _duties() -> list[Any]:
-    """The duties whose measures come from the shard scans, in the order of their columns."""
-    from trainguard.checks import consent, harmful, ip, quality, reported
-
-    return [consent, harmful, ip, quality, reported]
-
-
-def _duty_messages(*, corpus: bool = False) -> dict[str, Any]:
-    name = "CORPUS_MESSAGES" if corpus else "MESSAGES"
-    return {
-        check: message for duty in _duties() for check, message in getattr(duty, name, {}).items()
-    }
-
-
-def reduce_scans(resources: ScanResources, scan_dir: Path) -> ScanResult:
-    """Fan-in: every shard's per-record results, measured by each duty in ``checks/``."""
-    import pyarrow as pa
-
-    view, table = load_view(resources, scan_dir)
-    rows = {
-        source_id: {"source_id": source_id, "records": len(view.by_source.get(source_id, []))}
-        for source_id in sorted(resources.dataset.sources)
-    }
-    corpus: dict[str, Any] = {"records": len(view.record_ids)}
-    offenders: dict[str, list[str]] = {}
-    messages: dict[str, Any] = {}
-    corpus_messages: dict[str, Any] = {}
-    metrics: dict[str, float] = {}
-    for duty in _duties():
-        measured = duty.measure(view)
-        for source_id, columns in measured.sources.items():
-            rows[source_id].update(columns)
-        corpus.update(measured.corpus)
-        offenders.update(measured.offenders)
-        messages.update(measured.messages)
-        corpus_messages.update(measured.corpus_messages)
-        metrics.update(measured.metrics)
-    annotations = pa.table(
-        {
-            "record_id": table.column("record_id"),
-            "source_id": table.column("source_id"),
-            "pi": _public_pi(table.column("pi")),
-            "risks": table.column("risks"),
-            "harmful_score": table.column("harmful_score"),
-            "copyright_notice": table.column("copyright_notice"),
-            "optout_work": table.column("optout_work"),
-            "reported": table.column("reported"),
-            "duplicate_of": pa.array(view.duplicate_of, pa.string()),
-        }
-    )
-    return ScanResult(
-        list(rows.values()), corpus, offenders, annotations, metrics, messages, corpus_messages
-    )
-
-
-def load_view(resources: ScanResources, scan_dir: Path) -> tuple[ScanView, pa.Table]:
-    """Every shard's scan file, in shard order, with near-duplicates found across shards."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from trainguard.checks.base import ScanView
-    from trainguard.exceptions import GateError
-    from trainguard.scanners.minhash import near_duplicates
-
-    dataset = resources.dataset
-    expected = {f"{SHARD_PREFIX}{s.name}.parquet" for s in dataset.shards}
-    missing = expected - {f.name for f in scan_dir.glob(f"{SHARD_PREFIX}*.parquet")}
-    if missing:
-        raise GateError(f"shard scans missing for {', '.join(sorted(missing))}")
-    table = pa.concat_tables([pq.read_table(scan_dir / name) for name in sorted(expected)])
-    record_ids = table.column("record_id").to_pylist()
-
-    def texts(
-        wanted_ids: list[str], indices: list[int], *, squeezed: bool = True
-    ) -> dict[int, str]:
-        return read_texts(dataset, wanted_ids, indices, squeezed=squeezed)
-
-    # Near-duplicates across every shard, confirmed on the texts of the candidates only.
-    signatures = (
-        table.column("signature")
-        .combine_chunks()
-        .flatten()
-        .to_numpy(zero_copy_only=False)
-        .reshape(-1, 128)
-    )
-    duplicate_of = near_duplicates(
-        np.ascontiguousarray(signatures),
-        resources.policy.quality.near_duplicate_similarity,
-        lambda indices: texts([record_ids[i] for i in indices], indices),
-    )
-    source_ids = table.column("source_id").to_pylist()
-    by_source: dict[str, list[int]] = defaultdict(list)
-    for row, source in enumerate(source_ids):
-        by_source[source].append(row)
-    view = ScanView(
-        dataset=dataset,
-        policy=resources.policy,
-        lexicon=resources.lexicon,
-        classifier=lambda: resources.classifier,
-        record_ids=record_ids,
-        source_ids=source_ids,
-        sample_keys=table.column("sample_key").to_pylist(),
-        pi=table.column("pi").to_pylist(),
-        lexicon_hit=table.column("lexicon_hit").to_pylist(),
-        harmful_score=table.column("harmful_score").to_pylist(),
-        flags={
-            name: table.column(f"q_{name}").to_pylist()
-            for name in ("empty", "garbled", "truncated", "language_mismatch")
-        },
-        languages=table.column("language").to_pylist(),
-        optout_work=table.column("optout_work").to_pylist(),
-        reported=table.column("reported").to_pylist(),
-        copyright_notice=table.column("copyright_notice").to_pylist(),
-        duplicate_of=[record_ids[d] if d >= 0 else None for d in duplicate_of.tolist()],
-        by_source=dict(by_source),
-        texts=texts,
-    )
-    return view, table
-
-
-def _public_pi(column: Any) -> Any:
-    """The annotations' PI spans: kind, offsets, field and verdict (HMACs stay internal)."""
-    import pyarrow as pa
-
-    spans = [
-        [{k: s[k] for k in ("field", "kind", "start", "end", "covered")} for s in row]
-        for row in column.to_pylist()
-    ]
-    return pa.array(spans, _pi_type(with_hmac=False))
-
-
-def read_texts(
-    dataset: Dataset, wanted_ids: list[str], indices: list[int], *, squeezed: bool = True
-) -> dict[int, str]:
-    """The (squeezed) texts of a few records, by index, read back from the shards."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from trainguard.scanners.lexicon import squeeze
-
-    position = dict(zip(wanted_ids, indices, strict=True))
-    value_set = pa.array(wanted_ids)
-    found: dict[int, str] = {}
-    for _, _, batch in dataset.iter_batches(["record_id", *dataset.text_columns]):
-        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
-        if not pc.any(mask).as_py():
-            continue
-        chosen = batch.filter(mask)
-        columns = [chosen.column(c) for c in dataset.text_columns]
-        joined = columns[0] if len(columns) == 1 else pc.binary_join_element_wise(*columns, "\n")
-        values = squeeze(joined) if squeezed else joined
-        for record_id, text in zip(
-            chosen.column("record_id").to_pylist(), values.to_pylist(), strict=True
-        ):
-            found[position[record_id]] = text
-    return found

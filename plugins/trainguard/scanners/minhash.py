@@ -108,6 +108,12 @@ def jaccard(a: str, b: str) -> float:
     return len(first & second) / len(first | second)
 
 
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """(n, 32) uint64: one LSH key per band of 4 signature rows; equal keys share a bucket."""
+    bands = np.ascontiguousarray(sigs).view(np.uint64).reshape(len(sigs), BANDS, ROWS // 2)
+    return bands[:, :, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bands[:, :, 1]
+
+
 def candidate_pairs(sigs: np.ndarray, cutoff: float) -> list[tuple[int, int]]:
     """(earlier, later) pairs sharing an LSH band whose estimated similarity >= cutoff.
 
@@ -116,9 +122,9 @@ def candidate_pairs(sigs: np.ndarray, cutoff: float) -> list[tuple[int, int]]:
     """
     n = len(sigs)
     pairs: set[tuple[int, int]] = set()
-    bands = np.ascontiguousarray(sigs).view(np.uint64).reshape(n, BANDS, ROWS // 2)
+    all_keys = band_keys(sigs)
     for band in range(BANDS):
-        keys = bands[:, band, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bands[:, band, 1]
+        keys = all_keys[:, band]
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])

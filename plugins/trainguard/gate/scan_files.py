@@ -1,0 +1,77 @@
+"""The per-record scan files the shard pass writes and every later stage reads.
+
+One Parquet file per record shard, ``scan-<shard>.parquet``, in ``scan_files`` order:
+the order that global rows, sample ties and "the earlier record" of a near-duplicate
+follow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from trainguard.contract import Dataset
+
+SHARD_PREFIX = "scan-"
+BATCH_ROWS = 65_536
+
+
+def scan_files(dataset: Dataset) -> list[str]:
+    """The shards' scan file names, in the order every stage reads them."""
+    return sorted(f"{SHARD_PREFIX}{shard.name}.parquet" for shard in dataset.shards)
+
+
+def iter_scan_batches(
+    scan_dir: Path, names: list[str], columns: list[str]
+) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+    """(shard index, first row, Arrow batch) over every scan file, in order."""
+    import pyarrow.parquet as pq
+
+    for index, name in enumerate(names):
+        row = 0
+        source = pq.ParquetFile(scan_dir / name)
+        for record_batch in source.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            yield index, row, record_batch
+            row += record_batch.num_rows
+
+
+def read_texts(dataset: Dataset, record_ids: list[str], *, squeezed: bool = True) -> dict[str, str]:
+    """The (squeezed) texts of a few records, by record id, read back from the shards."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trainguard.scanners.lexicon import squeeze
+
+    found: dict[str, str] = {}
+    if not record_ids:
+        return found
+    value_set = pa.array(record_ids, pa.string())
+    for _, _, batch in dataset.iter_batches(["record_id", *dataset.text_columns]):
+        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
+        if not pc.any(mask).as_py():
+            continue
+        chosen = batch.filter(mask)
+        columns = [chosen.column(c) for c in dataset.text_columns]
+        joined = columns[0] if len(columns) == 1 else pc.binary_join_element_wise(*columns, "\n")
+        values = squeeze(joined) if squeezed else joined
+        found.update(zip(chosen.column("record_id").to_pylist(), values.to_pylist(), strict=True))
+    return found
+
+
+def pi_type(*, with_hmac: bool = True) -> Any:
+    """Arrow type of a record's PI spans; the annotations file leaves the HMAC out."""
+    import pyarrow as pa
+
+    fields = [
+        ("field", pa.string()),
+        ("kind", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("covered", pa.bool_()),
+    ]
+    return pa.list_(pa.struct(fields + ([("hmac", pa.string())] if with_hmac else [])))

@@ -1,0 +1,169 @@
+"""The fan-in as a reduce of partials: the same answer however the records are sharded,
+partitioned or merged, and the same as the single-process reference it replaced.
+
+The records are real sentences (tests/fixtures/benign_*.txt, written by hand), each used
+several times with a different numeral so that near-duplicates occur naturally, plus a
+pirated-software advert (a lexicon term) in every 37th record.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from trainguard.checks.base import Offenders, Partial, Sample
+from trainguard.checks.stats import sample_key
+from trainguard.gate import duplicates
+from trainguard.gate.decide import evaluate
+from trainguard.policy import load_policy
+
+from dataset_factory import write_dataset
+
+pytestmark = pytest.mark.unit
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+PIRACY = "本站提供盗版软件下载，破解版全部免费，无需注册。"
+SOURCES = ("wiki", "books", "crawl")
+
+
+def sentences() -> list[str]:
+    return [
+        line
+        for name in ("benign_en.txt", "benign_zh.txt")
+        for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("@@")
+    ]
+
+
+def records(n: int = 900) -> list[dict[str, str]]:
+    lines = sentences()
+    out = []
+    for i in range(n):
+        text = f"{lines[(i * 7) % len(lines)]} ({i % 4})"
+        if i % 37 == 0:
+            text = PIRACY + f" {i}"
+        out.append({"record_id": f"r{i:05d}", "source_id": SOURCES[i % 3], "text": text})
+    return out
+
+
+def sharded(root: Path, rows: list[dict[str, str]], shards: int) -> Path:
+    """The same records in ``shards`` contiguous Parquet shards (row order kept)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_dataset(root, records=rows)
+    for old in (root / "records").iterdir():
+        old.unlink()
+    size = math.ceil(len(rows) / shards)
+    for index in range(shards):
+        chunk = rows[index * size : (index + 1) * size]
+        pq.write_table(
+            pa.table({k: [r[k] for r in chunk] for k in ("record_id", "source_id", "text")}),
+            root / "records" / f"part-{index:03d}.parquet",
+        )
+    return root
+
+
+def outcome(root: Path, tmp_path: Path) -> tuple[dict, list]:
+    lexicon = tmp_path / "lexicon.csv"
+    lexicon.write_text("term,risk\n盗版软件下载,A.3.a\n", encoding="utf-8")
+    report = evaluate(root, load_policy(None), extra_lexicons=[str(lexicon)])
+    findings = [
+        (f.check, f.source_id, f.status.value, list(f.record_ids), f.records)
+        for f in report.findings
+    ]
+    return report.tables, findings
+
+
+@pytest.fixture(scope="module")
+def one_shard(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list]:
+    tmp = tmp_path_factory.mktemp("one")
+    return outcome(sharded(tmp / "d", records(), 1), tmp)
+
+
+def test_sharding_and_partitioning_do_not_change_the_decision(
+    one_shard: tuple[dict, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three shards merged as a tree, and the band keys spread over ~30 partitions, give
+    the tables and findings of one shard in one partition, offenders included."""
+    monkeypatch.setattr(duplicates, "PARTITION_ENTRIES", 1_000)
+    assert outcome(sharded(tmp_path / "d", records(), 3), tmp_path) == one_shard
+
+
+def test_near_duplicates_match_the_single_process_reference(one_shard: tuple) -> None:
+    """The band-partitioned stage names exactly the records ``minhash.near_duplicates``
+    (all signatures in memory) names, per source and in row order."""
+    import pyarrow as pa
+
+    from trainguard.scanners.lexicon import squeeze
+    from trainguard.scanners.minhash import near_duplicates, signatures
+
+    rows = records()
+    texts = squeeze(pa.array([r["text"] for r in rows])).to_pylist()
+    duplicate_of = near_duplicates(
+        signatures(texts),
+        load_policy(None).quality.near_duplicate_similarity,
+        lambda indices: {i: texts[i] for i in indices},
+    )
+    _, findings = one_shard
+    for source in SOURCES:
+        expected = [
+            r["record_id"]
+            for r, d in zip(rows, duplicate_of, strict=True)
+            if d >= 0 and r["source_id"] == source
+        ]
+        found = next(f for f in findings if f[0] == "quality.duplicates" and f[1] == source)
+        assert expected, "the fixture must hold near-duplicates"
+        assert (found[3], found[4]) == (expected[:100], len(expected))
+
+
+def test_the_automated_sample_is_the_exact_smallest_fraction(one_shard: tuple) -> None:
+    """corpus.automated names the lexicon hits among the ceil(10% x N) records with the
+    smallest sampling keys, smallest key first: computed here by sorting every key."""
+    rows = records()
+    policy = load_policy(None)
+    wanted = math.ceil(policy.corpus.automated_sample_fraction * len(rows))
+    name = "tiny"  # dataset_factory's manifest name
+    drawn = sorted(rows, key=lambda r: sample_key(name, r["record_id"]))[:wanted]
+    expected = [r["record_id"] for r in drawn if PIRACY in r["text"]]
+    tables, findings = one_shard
+    assert tables["corpus"][0]["automated_sampled"] == wanted
+    assert tables["corpus"][0]["automated_pass_rate"] == pytest.approx(1 - len(expected) / wanted)
+    found = next(f for f in findings if f[0] == "corpus.automated" and f[2] == "fail")
+    assert expected and (found[3], found[4]) == (expected, len(expected))
+
+
+def test_offenders_keep_the_first_ids_and_the_full_count() -> None:
+    first, later = Offenders([f"a{i}" for i in range(80)]), Offenders([f"b{i}" for i in range(50)])
+    merged = first.merge(later)
+    assert len(merged) == 130
+    assert list(merged) == [f"a{i}" for i in range(80)] + [f"b{i}" for i in range(20)]
+
+
+def test_a_partial_survives_json_and_refuses_to_merge_out_of_order() -> None:
+    import numpy as np
+
+    partial = Partial(shard_records={2: 3})
+    partial.count("records:wiki", 3)
+    partial.label("languages:wiki", {"en"})
+    partial.offend("ip.optout:wiki", ["x1"])
+    partial.sample("manual", 2).offer(
+        np.array([0.5, 0.1, 0.3]), 2, np.arange(3), ["x0", "x1", "x2"].__getitem__
+    )
+    again = Partial.from_json(partial.to_json())
+    assert again.to_json() == partial.to_json()
+    assert again.samples["manual"].payloads() == ["x1", "x2"]
+    with pytest.raises(ValueError, match="shard order"):
+        again.merge(Partial(shard_records={1: 5}))
+
+
+def test_a_sample_breaks_key_ties_by_shard_then_row() -> None:
+    import numpy as np
+
+    sample = Sample(2)
+    sample.offer(np.array([0.2, 0.2]), 1, np.array([0, 1]), lambda i: f"s1r{i}")
+    sample.merge(Sample(2))
+    merged = Sample(2, [(0.2, 0, 9, "s0r9")]).merge(sample)
+    assert merged.payloads() == ["s0r9", "s1r0"]
