@@ -40,9 +40,19 @@ def sentences() -> list[str]:
     ]
 
 
-def write(root: Path, records: list[dict[str, str]] | None = None, *, count: int = 0) -> Path:
+def write(
+    root: Path,
+    records: list[dict[str, str]] | None = None,
+    *,
+    count: int = 0,
+    sentences_per_record: int = 1,
+) -> Path:
     """A dataset of ``records``, or of ``count`` generated tiny records, in Parquet shards
-    of 200,000 records (as a provider's export would be split)."""
+    of 200,000 records (as a provider's export would be split).
+
+    Generated records join ``sentences_per_record`` random fixture sentences: with one,
+    nearly every record is a near-duplicate of another (332 sentences, a numeral apart);
+    with three, there are 36 million combinations and near-duplicates are rare."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -61,7 +71,11 @@ def write(root: Path, records: list[dict[str, str]] | None = None, *, count: int
                 {
                     "record_id": [f"t{start + i:08d}" for i in range(size)],
                     "source_id": [sources[(start + i) % 3] for i in range(size)],
-                    "text": [f"{rng.choice(lines)} #{start + i}" for i in range(size)],
+                    "text": [
+                        " ".join(rng.choice(lines) for _ in range(sentences_per_record))
+                        + f" #{start + i}"
+                        for i in range(size)
+                    ],
                 }
             )
             pq.write_table(table, root / "records" / f"part-{start // 200_000:03d}.parquet")
@@ -148,6 +162,9 @@ def main() -> None:
             "10^5 tiny records": write(base / "e5", count=100_000),
             f"10^{4 if args.quick else 6} tiny records": write(
                 base / "e6", count=10_000 if args.quick else 1_000_000
+            ),
+            f"10^{4 if args.quick else 6} distinct records": write(
+                base / "d6", count=10_000 if args.quick else 1_000_000, sentences_per_record=3
             ),
             "the mix: 50,000 records": mix(base / "mix"),
         }

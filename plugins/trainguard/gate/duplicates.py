@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 # Band keys (17 bytes each, 32 per record) held by one partition: about 70 MB, and twice
 # that while it is sorted.
 PARTITION_ENTRIES = 4_000_000
+SIGNATURES = "signatures.u32"  # every record's signature, in global row order
+# Candidate pairs estimated at a time. Their signatures are read through a memory map of
+# the spilled file: its pages are the kernel's page cache, which it reclaims under memory
+# pressure (they count in the resident set while mapped: up to 512 bytes per record).
+ESTIMATE_PAIRS = 65_536
 
 
 def spill_band_keys(
@@ -38,7 +43,9 @@ def spill_band_keys(
 ) -> list[Path]:
     """Write every record's LSH band keys to ``partitions`` files by the key's high bits.
 
-    One pass over the signatures; each file holds (key, band, global row) entries.
+    One pass over the signatures; each file holds (key, band, global row) entries. The
+    signatures themselves are copied beside them in row order (``SIGNATURES``), for the
+    estimates of the candidates.
     """
     import numpy as np
 
@@ -47,11 +54,14 @@ def spill_band_keys(
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"bands-{p:05d}.bin" for p in range(partitions)]
     handles = [path.open("wb") for path in paths]
+    signatures = (folder / SIGNATURES).open("wb")
     try:
         for index, row, record_batch in iter_scan_batches(scan_dir, names, ["signature"]):
             column = record_batch.column("signature")
             sigs = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, NUM_PERM)
-            keys = band_keys(np.ascontiguousarray(sigs, dtype=np.uint32))
+            sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
+            signatures.write(sigs.tobytes())
+            keys = band_keys(sigs)
             entries = np.empty(keys.size, dtype=_band_entry())
             entries["key"] = keys.reshape(-1)
             entries["band"] = np.tile(np.arange(BANDS, dtype=np.uint8), len(sigs))
@@ -60,6 +70,7 @@ def spill_band_keys(
             for p in range(partitions):
                 handles[p].write(entries[owner == p].tobytes())
     finally:
+        signatures.close()
         for handle in handles:
             handle.close()
     return paths
@@ -73,7 +84,8 @@ def _band_entry() -> Any:
 
 
 def partition_pairs(path: Path) -> np.ndarray:
-    """(head, member) candidate pairs of one partition: records sharing a band key.
+    """The candidate pairs of one partition, as sorted unique ``head << 32 | member`` codes:
+    records sharing a band key.
 
     Within a bucket each member is paired with the bucket's earliest record only, as
     ``minhash.candidate_pairs`` does; the signature estimate is checked later, on the
@@ -83,27 +95,34 @@ def partition_pairs(path: Path) -> np.ndarray:
 
     entries = np.fromfile(path, dtype=_band_entry())
     if len(entries) < 2:
-        return np.empty((0, 2), dtype=np.int64)
-    order = np.lexsort((entries["row"], entries["band"], entries["key"]))
-    entries = entries[order]
+        return np.empty(0, dtype=np.uint64)
+    entries = entries[np.lexsort((entries["band"], entries["key"]))]
     same = (entries["key"][1:] == entries["key"][:-1]) & (
         entries["band"][1:] == entries["band"][:-1]
     )
     starts = np.flatnonzero(np.r_[True, ~same])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(entries)]))
-    heads = entries["row"][starts][group]  # rows are sorted within a bucket: first is min
-    members = entries["row"]
-    pairs = np.stack([heads, members], axis=1)[heads != members]
-    return np.unique(pairs, axis=0) if len(pairs) else np.empty((0, 2), dtype=np.int64)
+    sizes = np.diff(np.r_[starts, len(entries)])
+    rows = entries["row"].astype(np.uint64)
+    del entries
+    heads = np.repeat(np.minimum.reduceat(rows, starts), sizes)  # each bucket's earliest
+    codes = (heads << np.uint64(32)) | rows
+    return sorted_unique(codes[heads != rows])
+
+
+def sorted_unique(codes: np.ndarray) -> np.ndarray:
+    """``np.unique`` of pair codes by a plain sort (numpy's hashing path is 10x slower)."""
+    import numpy as np
+
+    codes = np.sort(codes)
+    return codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
 
 
 @dataclass
 class _Candidates:
-    """What the confirmation reads of the records in candidate pairs, by position in the
-    sorted array of their global rows: numpy and lists, not a dict per record."""
+    """The record id and source of each record in a confirmed-close pair, by position in
+    the sorted array of their global rows: lists, not a dict per record."""
 
     rows: np.ndarray
-    signatures: np.ndarray  # (len(rows), 128) uint32
     record_ids: list[str]
     source_ids: list[str]
 
@@ -111,27 +130,18 @@ class _Candidates:
 def _read_candidates(
     scan_dir: Path, names: list[str], offsets: list[int], wanted: np.ndarray
 ) -> _Candidates:
-    """The signature, record id and source of each global row in ``wanted`` (sorted)."""
+    """The record id and source of each global row in ``wanted`` (sorted)."""
     import numpy as np
 
-    from trainguard.scanners.minhash import NUM_PERM
-
-    found = _Candidates(
-        wanted, np.zeros((len(wanted), NUM_PERM), np.uint32), [""] * len(wanted), [""] * len(wanted)
-    )
-    for index, row, record_batch in iter_scan_batches(
-        scan_dir, names, ["record_id", "source_id", "signature"]
-    ):
+    found = _Candidates(wanted, [""] * len(wanted), [""] * len(wanted))
+    for index, row, record_batch in iter_scan_batches(scan_dir, names, ["record_id", "source_id"]):
         rows = np.arange(record_batch.num_rows) + offsets[index] + row
         chosen = np.flatnonzero(np.isin(rows, wanted))
         if not len(chosen):
             continue
         picked = record_batch.take(chosen)
-        positions = np.searchsorted(wanted, rows[chosen])
-        sigs = picked.column("signature").flatten().to_numpy(zero_copy_only=False)
-        found.signatures[positions] = sigs.reshape(-1, NUM_PERM)
         for position, record_id, source_id in zip(
-            positions.tolist(),
+            np.searchsorted(wanted, rows[chosen]).tolist(),
             picked.column("record_id").to_pylist(),
             picked.column("source_id").to_pylist(),
             strict=True,
@@ -141,37 +151,51 @@ def _read_candidates(
     return found
 
 
+def close_pairs(codes: np.ndarray, signatures: Path, total: int, cutoff: float) -> np.ndarray:
+    """The candidate pair codes whose signature estimate reaches ``cutoff``."""
+    import numpy as np
+
+    from trainguard.scanners.minhash import NUM_PERM, similarity
+
+    kept = []
+    for start in range(0, len(codes), ESTIMATE_PAIRS):
+        chunk = codes[start : start + ESTIMATE_PAIRS]
+        heads = (chunk >> np.uint64(32)).astype(np.int64)
+        members = (chunk & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        mapped = np.memmap(signatures, dtype=np.uint32, mode="r", shape=(total, NUM_PERM))
+        estimate = similarity(np.asarray(mapped[members]), np.asarray(mapped[heads]))
+        del mapped
+        kept.append(chunk[estimate >= cutoff])
+    return np.concatenate(kept) if kept else np.empty(0, np.uint64)
+
+
 def confirm_duplicates(
     resources: ScanResources,
     scan_dir: Path,
     names: list[str],
     offsets: list[int],
-    pairs: np.ndarray,
+    codes: np.ndarray,
 ) -> list[Duplicate]:
-    """Clusters of near-duplicates from the candidate pairs (sorted): the signature
-    estimate first, then the exact Jaccard similarity of the texts; each record names
-    its cluster's earliest record."""
+    """Clusters of near-duplicates from the close pair codes (``close_pairs``), confirmed
+    by the exact Jaccard similarity of the texts; each record names its cluster's
+    earliest record.
+
+    A cluster is a connected component of confirmed pairs and its representative is its
+    smallest row, whatever order the pairs are joined in; so a pair whose two records are
+    already joined needs no Jaccard, which spares most of a large cluster's pairs.
+    """
     import numpy as np
 
-    from trainguard.scanners.minhash import ESTIMATE_MARGIN, jaccard, similarity
+    from trainguard.scanners.minhash import jaccard
 
-    if not len(pairs):
+    if not len(codes):
         return []
     threshold = resources.policy.quality.near_duplicate_similarity
-    found = _read_candidates(scan_dir, names, offsets, np.unique(pairs))
-    positions = np.searchsorted(found.rows, pairs)  # pairs by position, still sorted
-    step = 65_536  # pairs compared at a time, so the compared signatures stay small
-    estimate = np.concatenate(
-        [
-            similarity(
-                found.signatures[positions[i : i + step, 1]],
-                found.signatures[positions[i : i + step, 0]],
-            )
-            for i in range(0, len(positions), step)
-        ]
-    )
-    close = positions[estimate >= threshold - ESTIMATE_MARGIN]
-    del found.signatures
+    pairs = np.stack([codes >> np.uint64(32), codes & np.uint64(0xFFFFFFFF)], axis=1)
+    wanted = np.unique(pairs).astype(np.int64)
+    found = _read_candidates(scan_dir, names, offsets, wanted)
+    close = np.searchsorted(wanted, pairs.astype(np.int64))  # pairs by position
+    del pairs
     needed = np.unique(close).tolist()
     text_of = read_texts(resources.dataset, [found.record_ids[i] for i in needed])
     parent = list(range(len(found.rows)))
@@ -182,11 +206,13 @@ def confirm_duplicates(
             i = parent[i]
         return i
 
-    for a, b in close.tolist():
-        if jaccard(text_of[found.record_ids[a]], text_of[found.record_ids[b]]) >= threshold:
+    for start in range(0, len(close), ESTIMATE_PAIRS):  # slices: a list per pair is heavy
+        for a, b in close[start : start + ESTIMATE_PAIRS].tolist():
             ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)  # the earliest record is the representative
+            if ra == rb:
+                continue  # already one cluster: this pair cannot change it
+            if jaccard(text_of[found.record_ids[a]], text_of[found.record_ids[b]]) >= threshold:
+                parent[max(ra, rb)] = min(ra, rb)  # the earliest is the representative
     del text_of
     rows = found.rows.tolist()
     return [
@@ -204,15 +230,26 @@ def find_duplicates(
 
     import numpy as np
 
-    from trainguard.scanners.minhash import BANDS
+    from trainguard.scanners.minhash import BANDS, ESTIMATE_MARGIN
 
+    if total >= 2**32:  # a pair is coded in 64 bits, 32 per row
+        from trainguard.exceptions import GateError
+
+        raise GateError(
+            f"{total:,} records in one dataset version: near-duplicate detection handles up "
+            "to 4,294,967,295; split the dataset into versions by source"
+        )
     partitions = max(1, math.ceil(total * BANDS / PARTITION_ENTRIES))
     folder = scan_dir / "bands"
     shutil.rmtree(folder, ignore_errors=True)
     try:
         paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
-        found = [partition_pairs(path) for path in paths]
+        codes = np.empty(0, np.uint64)
+        for path in paths:  # a pair found in several bands is kept once
+            codes = sorted_unique(np.concatenate([codes, partition_pairs(path)]))
+            path.unlink()
+        cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+        codes = close_pairs(codes, folder / SIGNATURES, total, cutoff)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), np.int64)
-    return confirm_duplicates(resources, scan_dir, names, offsets, pairs)
+    return confirm_duplicates(resources, scan_dir, names, offsets, codes)

@@ -5,8 +5,9 @@ Every stage is bounded by a batch, a sample or a partition, never by the record 
 1. ``shard_partial``: each shard's per-record scan file, read in batches, is tallied by
    every duty (``checks/<duty>.tally``) into a small ``Partial``; ``scan_shard`` writes it
    beside the scan file as ``partial-<shard>.json``.
-2. ``merge_partials``: adjacent partials merge pairwise (a tree), in shard order, so the
-   first offending record ids are those of the first rows, as a single pass would name.
+2. ``merge_partials``: partials merge in shard order (the merge is associative: a tree of
+   tasks or a fold give the same), so the first offending record ids are those of the
+   first rows, as a single pass would name them.
 3. Near-duplicates across every shard, by band partition (``gate.duplicates``).
 4. Each duty's ``measure`` reads the merged tally; the annotations file is written by one
    more streaming pass, with ``duplicate_of``.
@@ -41,7 +42,7 @@ from trainguard.gate.scan_files import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import pyarrow as pa
 
@@ -162,17 +163,16 @@ def read_partial(resources: ScanResources, scan_dir: Path, index: int, scan_file
         return partial
 
 
-def merge_partials(partials: list[Partial]) -> Partial:
-    """Merge partials of consecutive shards pairwise, as a tree of mapped tasks would."""
-    if not partials:
-        return Partial()
-    level = partials
-    while len(level) > 1:
-        level = [
-            level[i].merge(level[i + 1]) if i + 1 < len(level) else level[i]
-            for i in range(0, len(level), 2)
-        ]
-    return level[0]
+def merge_partials(partials: Iterable[Partial]) -> Partial:
+    """Merge partials of consecutive shards, in shard order, as they are read.
+
+    The merge is associative, so a tree of mapped tasks merging neighbours pairwise gives
+    the same partial; folding here keeps one partial in memory besides the merged one.
+    """
+    merged = Partial()
+    for partial in partials:
+        merged = merged.merge(partial)
+    return merged
 
 
 # ----------------------------------------------------------------------------- the reduce
@@ -222,7 +222,7 @@ def reduce_scans(
     if missing:
         raise GateError(f"shard scans missing for {', '.join(missing)}")
     partial = merge_partials(
-        [read_partial(resources, scan_dir, i, name) for i, name in enumerate(names)]
+        read_partial(resources, scan_dir, i, name) for i, name in enumerate(names)
     )
     offsets = [0]
     for index in range(len(names) - 1):
