@@ -32,12 +32,9 @@ HASH_KEY = "bench-memory-key-0123456789abcdef0123"
 
 
 def sentences() -> list[str]:
-    return [
-        line
-        for name in ("benign_en.txt", "benign_zh.txt")
-        for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("@@")
-    ]
+    from dataset_factory import fixture_sentences
+
+    return fixture_sentences()
 
 
 def write(

@@ -5,16 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 CONTRACT_TEXT = b"Licence agreement for tests.\n"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_sentences() -> list[str]:
+    """The hand-written sentences of fixtures/benign_*.txt (English, then Chinese): real
+    text that no generator here produced."""
+    return [
+        line
+        for name in ("benign_en.txt", "benign_zh.txt")
+        for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("@@")
+    ]
 
 
 def default_sources() -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataset_factory import write_dataset, write_finetuning_dataset
+from dataset_factory import fixture_sentences, write_dataset, write_finetuning_dataset
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,12 +84,7 @@ HOSTILE = [
 
 
 def _records() -> list[dict[str, str]]:
-    lines = [
-        line
-        for name in ("benign_en.txt", "benign_zh.txt")
-        for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("@@")
-    ]
+    lines = fixture_sentences()
     return [
         {"record_id": f"n{i:03d}", "source_id": ("wiki", "books", "crawl")[i % 3], "text": line}
         for i, line in enumerate(lines[::12])

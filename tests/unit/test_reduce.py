@@ -9,7 +9,7 @@ pirated-software advert (a lexicon term) in every 37th record.
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,26 +19,19 @@ from trainguard.gate import duplicates
 from trainguard.gate.decide import evaluate
 from trainguard.policy import load_policy
 
-from dataset_factory import write_dataset
+from dataset_factory import fixture_sentences, write_dataset
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.unit
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
 PIRACY = "本站提供盗版软件下载，破解版全部免费，无需注册。"
 SOURCES = ("wiki", "books", "crawl")
 
 
-def sentences() -> list[str]:
-    return [
-        line
-        for name in ("benign_en.txt", "benign_zh.txt")
-        for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("@@")
-    ]
-
-
 def records(n: int = 900) -> list[dict[str, str]]:
-    lines = sentences()
+    lines = fixture_sentences()
     out = []
     for i in range(n):
         text = f"{lines[(i * 7) % len(lines)]} ({i % 4})"

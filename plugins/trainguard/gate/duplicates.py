@@ -227,6 +227,8 @@ def find_duplicates(
 ) -> list[Duplicate]:
     """Near-duplicates across every shard: spill, one partition at a time, confirm."""
     import shutil
+    import tempfile
+    from pathlib import Path
 
     import numpy as np
 
@@ -240,8 +242,8 @@ def find_duplicates(
             "to 4,294,967,295; split the dataset into versions by source"
         )
     partitions = max(1, math.ceil(total * BANDS / PARTITION_ENTRIES))
-    folder = scan_dir / "bands"
-    shutil.rmtree(folder, ignore_errors=True)
+    # Its own folder: two gate runs of one version may reduce the same scans at once.
+    folder = Path(tempfile.mkdtemp(prefix=".bands-", dir=scan_dir))
     try:
         paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
         codes = np.empty(0, np.uint64)
