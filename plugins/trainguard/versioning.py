@@ -192,8 +192,8 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
         return target / version.path
     workspace.mkdir(parents=True, exist_ok=True)
     workspace.chmod(0o700)  # fetched data holds personal information
-    _remove_dead_stagings(workspace)
-    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(os.getpid()), dir=workspace))
+    remove_dead_stagings(workspace, "fetch")
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix("fetch", os.getpid()), dir=workspace))
     try:
         run_tool(
             ["git", "clone", "--quiet", "--no-checkout", version.repo, str(staging)],
@@ -226,17 +226,19 @@ def fetch_version(version: DatasetVersion, workspace: str | Path) -> Path:
     return target / version.path
 
 
-def _staging_prefix(pid: int) -> str:
+def staging_prefix(kind: str, pid: int) -> str:
+    """The name prefix of a working folder of ``kind`` made by process ``pid`` here."""
     import socket
 
-    return f".fetch-{socket.gethostname()}-{pid}-"
+    return f".{kind}-{socket.gethostname()}-{pid}-"
 
 
-def _remove_dead_stagings(workspace: Path) -> None:
-    """Remove what fetches killed on this machine (SIGKILL, a lost worker) left: a staging
-    folder whose process is gone. A live process's staging is its own business."""
-    ours = _staging_prefix(0).removesuffix("0-")  # .fetch-<this host>-
-    for staging in workspace.glob(f"{ours}*"):
+def remove_dead_stagings(parent: Path, kind: str) -> None:
+    """Remove the working folders of ``kind`` in ``parent`` that processes killed on this
+    machine (SIGKILL, a lost worker) left: a folder whose process is gone. A live
+    process's folder is its own business."""
+    ours = staging_prefix(kind, 0).removesuffix("0-")  # .<kind>-<this host>-
+    for staging in parent.glob(f"{ours}*"):
         pid_text = staging.name[len(ours) :].split("-", 1)[0]
         if not pid_text.isdigit():
             continue

@@ -160,3 +160,27 @@ def test_a_sample_breaks_key_ties_by_shard_then_row() -> None:
     sample.merge(Sample(2))
     merged = Sample(2, [(0.2, 0, 9, "s0r9")]).merge(sample)
     assert merged.payloads() == ["s0r9", "s1r0"]
+
+
+def test_a_killed_reduce_leaves_no_spill_behind(tmp_path: Path) -> None:
+    """A reduce removes the band-key folder a killed reduce left (its process is gone),
+    not one of a reduce still running (this process), and none of its own."""
+    import os
+    import subprocess
+    import sys
+
+    from trainguard.versioning import staging_prefix
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    shards = tmp_path / "work" / "shards"
+    left = shards / f"{staging_prefix('bands', dead.pid)}x1"
+    running = shards / f"{staging_prefix('bands', os.getpid())}x2"
+    for folder in (left, running):
+        folder.mkdir(parents=True)
+        (folder / "signatures.u32").write_bytes(b"\0" * 512)
+    root = sharded(tmp_path / "d", records(60), 1)
+    evaluate(root, load_policy(None), workdir=tmp_path / "work")
+    assert not left.exists()
+    assert running.exists()
+    assert sorted(p.name for p in shards.iterdir() if p.is_dir()) == [running.name]

@@ -226,6 +226,7 @@ def find_duplicates(
     resources: ScanResources, scan_dir: Path, names: list[str], offsets: list[int], total: int
 ) -> list[Duplicate]:
     """Near-duplicates across every shard: spill, one partition at a time, confirm."""
+    import os
     import shutil
     import tempfile
     from pathlib import Path
@@ -233,6 +234,7 @@ def find_duplicates(
     import numpy as np
 
     from trainguard.scanners.minhash import BANDS, ESTIMATE_MARGIN
+    from trainguard.versioning import remove_dead_stagings, staging_prefix
 
     if total >= 2**32:  # a pair is coded in 64 bits, 32 per row
         from trainguard.exceptions import GateError
@@ -242,8 +244,10 @@ def find_duplicates(
             "to 4,294,967,295; split the dataset into versions by source"
         )
     partitions = max(1, math.ceil(total * BANDS / PARTITION_ENTRIES))
-    # Its own folder: two gate runs of one version may reduce the same scans at once.
-    folder = Path(tempfile.mkdtemp(prefix=".bands-", dir=scan_dir))
+    # Its own folder: two gate runs of one version may reduce the same scans at once; one
+    # that a killed reduce left (band keys and signatures, no text) goes now.
+    remove_dead_stagings(scan_dir, "bands")
+    folder = Path(tempfile.mkdtemp(prefix=staging_prefix("bands", os.getpid()), dir=scan_dir))
     try:
         paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
         codes = np.empty(0, np.uint64)
