@@ -6,7 +6,7 @@ sample sizes and the number of sources, never by the number of records:
 - each shard's scan file is read in batches (``ScanBatch``); each duty's ``tally`` adds
   that batch to a ``Partial``: counts, label sets, the first offending record ids with
   their number (``Offenders``), and bottom-k samples by the keyed sampling hash;
-- partials of adjacent shards merge pairwise, in shard order (``Partial.merge``);
+- partials merge in shard order (``Partial.merge``, associative);
 - each duty's ``measure`` reads the merged partial (``Tally``) and returns ``Measures``:
   its columns of the per-source table, of the one-row corpus table, the offenders per
   ``"<check>:<source>"`` and a message per check.
@@ -253,14 +253,9 @@ class Tally:
 
     def existing(self, record_ids: set[str]) -> set[str]:
         """Which of ``record_ids`` the dataset holds (a streaming look-up)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        wanted = pa.array(sorted(record_ids), pa.string())
         found: set[str] = set()
         for batch in self.batches(["record_id"]):
-            ids = pa.array(batch["record_id"], pa.string())
-            found.update(ids.filter(pc.is_in(ids, value_set=wanted)).to_pylist())
+            found.update(record_ids.intersection(batch["record_id"]))
         return found
 
 

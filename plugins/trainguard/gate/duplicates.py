@@ -7,9 +7,10 @@
 3. ``confirm_duplicates``: the candidates' signature estimates, then the exact Jaccard
    similarity of their texts, joined into clusters named by their earliest record.
 
-The pairs, their order and the clusters are those of ``minhash.near_duplicates`` with
-every signature in memory (tests/unit/test_reduce.py compares them). Memory: one
-partition, and 8-byte arrays plus ids for the records that have a candidate.
+The pairs and the clusters are those of ``minhash.near_duplicates`` with every signature
+in memory (tests/unit/test_reduce.py compares them). Memory: one partition; 8 bytes per
+candidate pair; the ids and texts of the records in close pairs; and the memory map of
+every record's signature (512 bytes a record, page cache).
 """
 
 from __future__ import annotations
@@ -157,16 +158,17 @@ def close_pairs(codes: np.ndarray, signatures: Path, total: int, cutoff: float) 
 
     from trainguard.scanners.minhash import NUM_PERM, similarity
 
+    if not len(codes):
+        return codes
+    mapped = np.memmap(signatures, dtype=np.uint32, mode="r", shape=(total, NUM_PERM))
     kept = []
     for start in range(0, len(codes), ESTIMATE_PAIRS):
         chunk = codes[start : start + ESTIMATE_PAIRS]
         heads = (chunk >> np.uint64(32)).astype(np.int64)
         members = (chunk & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        mapped = np.memmap(signatures, dtype=np.uint32, mode="r", shape=(total, NUM_PERM))
-        estimate = similarity(np.asarray(mapped[members]), np.asarray(mapped[heads]))
-        del mapped
-        kept.append(chunk[estimate >= cutoff])
-    return np.concatenate(kept) if kept else np.empty(0, np.uint64)
+        kept.append(chunk[similarity(mapped[members], mapped[heads]) >= cutoff])
+    del mapped
+    return np.concatenate(kept)
 
 
 def confirm_duplicates(

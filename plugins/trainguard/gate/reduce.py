@@ -1,6 +1,7 @@
 """The fan-in: shard partials merged in shard order, near-duplicates by band partition.
 
-Every stage is bounded by a batch, a sample or a partition, never by the record count:
+Every stage but the near-duplicate one is bounded by a batch, a sample or the number of
+sources, never by the record count:
 
 1. ``shard_partial``: each shard's per-record scan file, read in batches, is tallied by
    every duty (``checks/<duty>.tally``) into a small ``Partial``; ``scan_shard`` writes it
@@ -8,13 +9,14 @@ Every stage is bounded by a batch, a sample or a partition, never by the record 
 2. ``merge_partials``: partials merge in shard order (the merge is associative: a tree of
    tasks or a fold give the same), so the first offending record ids are those of the
    first rows, as a single pass would name them.
-3. Near-duplicates across every shard, by band partition (``gate.duplicates``).
+3. Near-duplicates across every shard, by band partition (``gate.duplicates``; it holds a
+   little per record that has a candidate, and maps every record's signature).
 4. Each duty's ``measure`` reads the merged tally; the annotations file is written by one
    more streaming pass, with ``duplicate_of``.
 
 The decisions are those of the single-process reduce this replaced: the same samples
 (smallest keyed hash, ties broken by shard and row), the same candidate pairs, the same
-union order of clusters.
+clusters.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import (
@@ -43,6 +44,7 @@ from trainguard.gate.scan_files import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
     import pyarrow as pa
 
@@ -106,14 +108,6 @@ def tally_batch(batch: ScanBatch, partial: Partial, resources: ScanResources) ->
     reported.tally(batch, partial)
 
 
-def table_batches(table: pa.Table, shard: int) -> Iterator[ScanBatch]:
-    """A scan table (or what was read of one) as ``ScanBatch``es of its rows in order."""
-    row = 0
-    for record_batch in table.to_batches(max_chunksize=BATCH_ROWS):
-        yield _scan_batch(record_batch, shard, row)
-        row += record_batch.num_rows
-
-
 def _scan_batch(record_batch: pa.RecordBatch, shard: int, first_row: int) -> ScanBatch:
     import numpy as np
 
@@ -128,9 +122,17 @@ def _scan_batch(record_batch: pa.RecordBatch, shard: int, first_row: int) -> Sca
 
 def shard_partial(resources: ScanResources, table: pa.Table, shard: int) -> Partial:
     """Every duty's tally of one shard's scan table."""
+    return _tally(resources, table.select(TALLY_COLUMNS).to_batches(BATCH_ROWS), shard)
+
+
+def _tally(
+    resources: ScanResources, record_batches: Iterable[pa.RecordBatch], shard: int
+) -> Partial:
     partial = Partial(shard_records={shard: 0})
-    for batch in table_batches(table.select(TALLY_COLUMNS), shard):
-        tally_batch(batch, partial, resources)
+    row = 0
+    for record_batch in record_batches:
+        tally_batch(_scan_batch(record_batch, shard, row), partial, resources)
+        row += record_batch.num_rows
     return partial
 
 
@@ -154,13 +156,9 @@ def read_partial(resources: ScanResources, scan_dir: Path, index: int, scan_file
     try:
         return Partial.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
-        partial = Partial(shard_records={index: 0})
         source = pq.ParquetFile(scan_dir / scan_file)
-        row = 0
-        for record_batch in source.iter_batches(batch_size=BATCH_ROWS, columns=TALLY_COLUMNS):
-            tally_batch(_scan_batch(record_batch, index, row), partial, resources)
-            row += record_batch.num_rows
-        return partial
+        batches = source.iter_batches(batch_size=BATCH_ROWS, columns=TALLY_COLUMNS)
+        return _tally(resources, batches, index)
 
 
 def merge_partials(partials: Iterable[Partial]) -> Partial:
@@ -215,6 +213,7 @@ def reduce_scans(
     """Fan-in: every shard's partial merged, near-duplicates found, each duty measured."""
     from trainguard.checks.base import Tally
     from trainguard.exceptions import GateError
+    from trainguard.gate.duplicates import find_duplicates
 
     dataset = resources.dataset
     names = scan_files(dataset)
@@ -227,8 +226,6 @@ def reduce_scans(
     offsets = [0]
     for index in range(len(names) - 1):
         offsets.append(offsets[-1] + partial.shard_records.get(index, 0))
-    from trainguard.gate.duplicates import find_duplicates
-
     duplicates = find_duplicates(resources, scan_dir, names, offsets, partial.records)
 
     def batches(columns: list[str]) -> Iterator[ScanBatch]:
@@ -264,7 +261,7 @@ def reduce_scans(
         corpus_messages.update(measured.corpus_messages)
         metrics.update(measured.metrics)
     if annotations_out is not None:
-        write_annotations(scan_dir, names, offsets, duplicates, Path(annotations_out))
+        write_annotations(scan_dir, names, offsets, duplicates, annotations_out)
     return ScanResult(list(rows.values()), corpus, offenders, metrics, messages, corpus_messages)
 
 
