@@ -177,11 +177,11 @@ def re2_ceiling(path: Path) -> int:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from trainguard.scanners.pi import PREFILTER
+    from trainguard.scanners.pi import prefilter_pattern
 
     hits = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, columns=["text"]):
-        hits += pc.sum(pc.match_substring_regex(batch.column(0), PREFILTER)).as_py() or 0
+        hits += pc.sum(pc.match_substring_regex(batch.column(0), prefilter_pattern())).as_py() or 0
     return hits
 
 

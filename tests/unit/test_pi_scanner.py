@@ -5,7 +5,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from trainguard.scanners.pi import find_pi, luhn_valid, scan_pi, valid_resident_id
+from trainguard.scanners.pi import (
+    find_pi,
+    luhn_valid,
+    prefilter_pattern,
+    scan_pi,
+    valid_resident_id,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -271,6 +277,70 @@ def test_prefilter_admits_every_separated_and_full_width_form() -> None:
     found = scan_pi(pa.array(rows))
     assert sorted(found) == [i for i, text in enumerate(rows) if find_pi(text)]
     assert len(found) == len(rows)
+
+
+def _compatibility_forms() -> dict[str, list[str]]:
+    """Every character whose NFKC form is one character of the PI alphabet, by that form."""
+    import unicodedata
+
+    forms: dict[str, list[str]] = {}
+    for point in range(0x80, 0x110000):
+        normal = unicodedata.normalize("NFKC", chr(point))
+        if len(normal) == 1 and normal.isascii() and (normal.isalnum() or normal in ".:@-"):
+            forms.setdefault(normal, []).append(chr(point))
+    return forms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "手机①③⑧①②③④⑤⑥⑦⑧",  # circled digits, a common way past keyword filters
+        "手机𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖",  # mathematical bold digits
+        "手机⑬⑧①②③④⑤⑥⑦⑧",  # one character, two digits
+        "服务器 ⒈⒈⒈1",  # "1." in one character: 1.1.1.1 in four
+        "邮箱 zhang﹫example.com",  # small commercial at
+        "主机 192﹒168․1﹒1",  # small full stop and one-dot leader
+        "地址 fe80﹕﹕1",  # small colons
+        "车牌粤\u200bB12345",  # a zero-width space between province and letter
+        "车牌粤𝐁12345",  # a mathematical capital
+        "电话010﹣62345678",  # small hyphen-minus
+    ],
+)
+def test_prefilter_admits_compatibility_forms(text: str) -> None:
+    """The validated patterns read NFKC text, so the prefilter must admit every character
+    that normalises into a PI value: mathematical, circled, superscript and small forms,
+    not only full-width ones (the recall defect of issue 19)."""
+    assert find_pi(text), text
+    assert scan_pi(pa.array([text])) == {0: find_pi(text)}
+
+
+def test_prefilter_admits_any_mix_of_compatibility_forms() -> None:
+    """Each character of real PI values swapped, at random, for a character with the same
+    NFKC form: every spelling the validator accepts passes the prefilter."""
+    import random
+
+    forms = _compatibility_forms()
+    values = [
+        "手机13812345678", "邮箱 zhang.san@example.com", f"证号{VALID_ID}", f"卡号{VALID_CARD}",
+        "IP 192.168.1.1", "IPv6 fe80::1", "车牌粤B12345", "车牌京A·F0236", "护照E12345678",
+        "电话010-62345678", "(0755)2345678", "2001:db8::1", "护照EA1234567",
+    ]  # fmt: skip
+    rng = random.Random(19)
+    spellings = []
+    for value in values:
+        for _ in range(300):
+            spellings.append(
+                "".join(
+                    rng.choice(forms[char]) if char in forms and rng.random() < 0.5 else char
+                    for char in value
+                )
+            )
+    validated = [i for i, text in enumerate(spellings) if find_pi(text)]
+    assert len(validated) == len(spellings)
+    import pyarrow.compute as pc
+
+    admitted = pc.match_substring_regex(pa.array(spellings), prefilter_pattern()).to_pylist()
+    assert [spellings[i] for i in validated if not admitted[i]] == []
 
 
 def test_a_fifteen_digit_amex_number_is_a_card_not_a_legacy_id() -> None:

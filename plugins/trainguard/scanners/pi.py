@@ -14,6 +14,7 @@ Offsets are mapped back to the original text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -23,21 +24,11 @@ from typing import TYPE_CHECKING
 from trainguard.contract import PIKind
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
-
-# RE2 syntax (Arrow), on the raw text. Must never miss a row the validated patterns would
-# match, so it admits full-width forms and every separator the patterns accept (RE2's \s
-# is ASCII only: the no-break and ideographic spaces are listed).
-PREFILTER = (
-    r"[0-9０-９][0-9０-９\s\x{a0}\x{3000}\-－.．\x{2010}-\x{2015}\x{2212}"
-    r"\x{200b}-\x{200d}\x{2060}\x{feff}]{5,}"
-    r"|[@＠]"
-    r"|[0-9０-９]{1,3}[.．][0-9０-９]{1,3}[.．][0-9０-９]{1,3}[.．][0-9０-９]{1,3}"
-    r"|[0-9A-Fa-f０-９Ａ-Ｆａ-ｆ]{0,4}[:：][0-9A-Fa-f０-９Ａ-Ｆａ-ｆ]{0,4}[:：]"
-    r"|[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Za-zＡ-Ｚａ-ｚ]"
-)
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE_HINT = re.compile(f"[{_PROVINCES}][A-Z]")
@@ -300,6 +291,81 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int] | None]:
     return "".join(out), index
 
 
+def _normal_char(char: str) -> str:
+    """What ``normalise_with_offsets`` turns one character into ("" when dropped)."""
+    if char in ZERO_WIDTH:
+        return ""
+    return char if char < "\x80" else unicodedata.normalize("NFKC", char).translate(_NARROW)
+
+
+def _re2_class(chars: set[str]) -> str:
+    """An RE2 character class of ``chars``, as ranges of code points."""
+    points = sorted(map(ord, chars))
+    parts = []
+    start = previous = points[0]
+    for point in [*points[1:], -1]:
+        if point != previous + 1:
+            parts.append(
+                f"\\x{{{start:x}}}" + (f"-\\x{{{previous:x}}}" if previous > start else "")
+            )
+            start = point
+        previous = point
+    return "[" + "".join(parts) + "]"
+
+
+@functools.cache
+def prefilter_pattern() -> str:
+    """The RE2 pattern (Arrow, raw text) that marks every row ``find_pi`` could match.
+
+    It must never miss one. The validated patterns see the text after NFKC, so the
+    prefilter's classes are derived here from the same per-character normalisation, for
+    this interpreter's Unicode version: a digit is any character whose normal form holds
+    one (``１``, ``①``, ``𝟏``, ``⑬``, ``⒈``), a separator any whose normal form is a
+    space, dot or hyphen (``﹒``, ``․``, ``\u2009``), and zero-width characters, which
+    normalisation drops, may sit anywhere. Deriving them, rather than listing full-width
+    forms by hand, is what keeps mathematical, circled and small forms from slipping past.
+
+    Why each alternative is enough (the patterns' own shapes):
+    - every digit pattern (ID, card, phones, passport, IPv4) holds a run of at least 7
+      digits, separators and zero-width characters after normalisation. Characters that
+      normalise to one character make such a run 6 or more raw characters long; one that
+      expands (``⑬`` is two digits, ``⒈`` a digit and a dot, at most four characters)
+      sits in a raw run of at least 3;
+    - an email holds an ``@``; an IPv6 address ``::`` or ``:h:`` with up to four hex digits;
+      a licence plate a province followed by a letter.
+    """
+    normal_of = {chr(point): _normal_char(chr(point)) for point in range(0x80)}
+    for point in range(0x80, 0x110000):
+        char = chr(point)
+        if unicodedata.decomposition(char) or point in _NARROW or char in ZERO_WIDTH:
+            normal_of[char] = _normal_char(char)
+
+    def where(test: Callable[[str], bool]) -> set[str]:
+        return {char for char, normal in normal_of.items() if test(normal)}
+
+    digit = where(lambda n: any("0" <= c <= "9" for c in n))
+    wide_digit = {char for char in digit if len(normal_of[char]) > 1}
+    separator = where(lambda n: n in {" ", ".", "-"}) | ZERO_WIDTH
+    run = _re2_class(digit | separator)
+    hex_digit = where(lambda n: n != "" and all(c in "0123456789abcdefABCDEF" for c in n))
+    colon = where(lambda n: ":" in n)
+    double_colon = where(lambda n: n.count(":") >= 2)
+    province = where(lambda n: n != "" and n[-1] in _PROVINCES) | set(_PROVINCES)
+    letter = where(lambda n: n != "" and n[0].isascii() and n[0].isalpha())
+    zero_width = _re2_class(set(ZERO_WIDTH))
+    wide = _re2_class(wide_digit)
+    return "|".join(
+        [
+            f"{_re2_class(digit)}{run}{{5,}}",
+            f"{wide}{run}{run}|{run}{wide}{run}|{run}{run}{wide}",
+            _re2_class(where(lambda n: "@" in n)),
+            f"{_re2_class(colon)}{_re2_class(hex_digit | set(ZERO_WIDTH))}*{_re2_class(colon)}",
+            _re2_class(double_colon),
+            f"{_re2_class(province)}{zero_width}*{_re2_class(letter)}",
+        ]
+    )
+
+
 def find_pi(text: str) -> list[PIMatch]:
     """Every validated PI value in ``text``, non-overlapping, in order."""
     normal, index = normalise_with_offsets(text)
@@ -331,7 +397,7 @@ def scan_pi(texts: pa.Array | pa.ChunkedArray) -> dict[int, list[PIMatch]]:
     """PI per row of ``texts`` (rows without PI are absent): prefilter, then validate."""
     import pyarrow.compute as pc
 
-    mask = pc.fill_null(pc.match_substring_regex(texts, PREFILTER), False)
+    mask = pc.fill_null(pc.match_substring_regex(texts, prefilter_pattern()), False)
     hit_rows = pc.indices_nonzero(mask).to_pylist()
     if not hit_rows:
         return {}
