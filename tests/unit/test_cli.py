@@ -51,6 +51,27 @@ def test_bad_policy_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "'harmful.sample_size'" in done.stderr
 
 
+def test_scan_reads_the_workspace_policy_as_the_gate_dags_do(tmp_path: Path) -> None:
+    """Without --policy, `scan` decides under TRAINGUARD_POLICY (here from the workspace's
+    trainguard.toml), as its help says; --policy still wins. Before, it fell back to the
+    defaults, so `scan --workdir` of the demo ran without the demo's classifier."""
+    root = write_dataset(tmp_path / "d")
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("profile: filing\ndeviations: []\n")
+    (tmp_path / "trainguard.toml").write_text(f'[env]\nTRAINGUARD_POLICY = "{strict}"\n')
+    scanned = trainguard("scan", str(root), "--format", "json", "--workdir", str(tmp_path))
+    assert scanned.returncode in (0, 1), scanned.stderr
+    assert json.loads(scanned.stdout)["policy"]["profile"] == "filing"
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("profile: development\n")
+    chosen = trainguard(
+        "scan", str(root), "--format", "json", "--workdir", str(tmp_path), "--policy", str(lenient)
+    )
+    assert json.loads(chosen.stdout)["policy"]["profile"] == "development"
+    shown = trainguard("policy", "show", "--format", "json", "--workdir", str(tmp_path))
+    assert json.loads(shown.stdout)["profile"] == "filing"
+
+
 def test_policy_show_prints_every_setting_with_clause() -> None:
     """`policy show` lists each setting with its clause; JSON carries them too."""
     text = trainguard("policy", "show")

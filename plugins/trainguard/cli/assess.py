@@ -58,12 +58,6 @@ def add_parsers(verbs: Any) -> dict[str, Any]:
     return {"assess": run_assess, "assess-banks": run_banks}
 
 
-def _policy(args: argparse.Namespace) -> str | None:
-    from trainguard.settings import env
-
-    return args.policy or env("TRAINGUARD_POLICY") or None
-
-
 def run_assess(args: argparse.Namespace) -> int:
     from trainguard.assessment.assess import assess_model
     from trainguard.assessment.banks import banks_source, fetch_banks
@@ -71,7 +65,7 @@ def run_assess(args: argparse.Namespace) -> int:
     from trainguard.violations import Registry
 
     require_tracking_store()
-    policy = _policy(args)
+    policy = args.policy
     source = banks_source(
         args.model_uri, banks=str(args.banks) if args.banks else None, policy_path=policy
     )
@@ -104,7 +98,7 @@ def run_banks(args: argparse.Namespace) -> int:
     from trainguard.assessment.banks import check_banks
     from trainguard.findings import Status
 
-    banks, findings = check_banks(args.folder, policy_path=_policy(args))
+    banks, findings = check_banks(args.folder, policy_path=args.policy)
     failed = [f for f in findings if f.status is Status.FAIL]
     if failed:
         raise ContractError(

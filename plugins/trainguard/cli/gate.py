@@ -14,11 +14,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+POLICY_HELP = "policy YAML overriding the defaults (default: $TRAINGUARD_POLICY, else none)"
+
+
 def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     """The gate's verbs, and the function that runs each."""
     scan = verbs.add_parser("scan", help="run the gate's checks on a dataset directory")
     scan.add_argument("dataset", type=Path, help="dataset directory (DESIGN.md contract)")
-    scan.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    scan.add_argument("--policy", type=Path, help=POLICY_HELP)
     scan.add_argument(
         "--lexicon",
         type=Path,
@@ -79,7 +82,7 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     mask.add_argument("--path", required=True, help="dataset directory in the repository")
     mask.add_argument("--rev", required=True, help="revision to mask")
     mask.add_argument("--tag", required=True, help="git tag for the masked revision")
-    mask.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    mask.add_argument("--policy", type=Path, help=POLICY_HELP)
     mask.add_argument(
         "--all",
         action="store_true",
@@ -89,7 +92,7 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     policy = verbs.add_parser("policy", help="inspect the gate policy")
     policy_verbs = policy.add_subparsers(dest="policy_verb", required=True, metavar="ACTION")
     show = policy_verbs.add_parser("show", help="print the effective policy with its clauses")
-    show.add_argument("--policy", type=Path, help="policy YAML overriding the defaults")
+    show.add_argument("--policy", type=Path, help=POLICY_HELP)
     show.add_argument("--format", choices=("text", "json"), default="text")
 
     review = verbs.add_parser(
@@ -98,7 +101,7 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     review.add_argument("dataset", type=Path)
     review.add_argument("--out", type=Path, required=True, help="CSV to write")
     review.add_argument("--size", type=int, help="records (default: the policy's, 4,000)")
-    review.add_argument("--policy", type=Path)
+    review.add_argument("--policy", type=Path, help=POLICY_HELP)
 
     annotation = verbs.add_parser("annotation", help="annotation governance (Art. 8)")
     annotation_verbs = annotation.add_subparsers(
@@ -109,7 +112,7 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     )
     plan.add_argument("dataset", type=Path, help="fine-tuning dataset directory")
     plan.add_argument("--out", type=Path, required=True, help="CSV to write")
-    plan.add_argument("--policy", type=Path)
+    plan.add_argument("--policy", type=Path, help=POLICY_HELP)
 
     optout = verbs.add_parser("optout", help="the opt-out / takedown registry of works")
     optout_verbs = optout.add_subparsers(dest="optout_verb", required=True, metavar="ACTION")

@@ -148,6 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from trainguard.settings import use_workspace
 
             use_workspace(args.workdir)
+        if getattr(args, "policy", "") is None:
+            # One default for every verb that takes --policy: the workspace's policy, as its
+            # help and `trainguard env` promise (before, `scan` fell back to the defaults).
+            from trainguard.settings import env
+
+            args.policy = env("TRAINGUARD_POLICY") or None
         if args.lang:
             from trainguard.settings import use_language
 

@@ -123,11 +123,10 @@ def _pairs(values: list[str]) -> list[tuple[str, str]]:
 
 def run_violations(args: argparse.Namespace) -> int:
     from trainguard.policy import load_policy
-    from trainguard.settings import env
     from trainguard.violations import Registry
     from trainguard.violations.registry import existing_registry
 
-    policy = load_policy(args.policy or env("TRAINGUARD_POLICY") or None)
+    policy = load_policy(args.policy)
     verb = args.violations_verb
     # Only a report may create the registry; every other action reads an existing one.
     registry = Registry(args.registry) if verb == "report" else existing_registry(args.registry)
