@@ -135,10 +135,43 @@ def list_shards(version: DatasetVersion, *, policy_path: str | None = None) -> l
 
         load_policy(policy_path or None)  # a bad policy fails here, not in every shard task
         dataset = load_dataset(fetch_version(version, workspace()))
-        dataset.validate_records()
+        stats = dataset.validate_records()
+        _write_source_records(version, dict(stats.by_source))
         return [shard.name for shard in dataset.shards]
 
     return _fail_closed(step)
+
+
+def _source_records_path(version: DatasetVersion) -> Path:
+    # By content (the DVC md5), so it holds for every policy and lexicon set.
+    return workspace().parent / "scans" / f"{version.md5}-records.json"
+
+
+def _write_source_records(version: DatasetVersion, counts: dict[str, int]) -> None:
+    """Each source's record count, which lets the shard tasks score only what the samples
+    can need. Written then renamed; a folder that cannot be written only costs scoring."""
+    import os
+
+    target = _source_records_path(version)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(counts, sort_keys=True), encoding="utf-8")
+        os.replace(partial, target)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def _read_source_records(version: DatasetVersion) -> dict[str, int] | None:
+    """What ``list_shards`` counted; None (score each shard's own samples) when absent."""
+    try:
+        counts = json.loads(_source_records_path(version).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    valid = isinstance(counts, dict) and all(
+        isinstance(k, str) and isinstance(v, int) for k, v in counts.items()
+    )
+    return counts if valid else None
 
 
 def scan_version_shard(
@@ -157,7 +190,8 @@ def scan_version_shard(
         path = resources.dataset.root / "records" / shard
         if path not in resources.dataset.shards:
             raise GateError(f"shard {shard} is not part of {version.path}@{version.commit[:12]}")
-        return scan_shard(resources, path, workdir / SHARDS_DIR)
+        counts = _read_source_records(version)
+        return scan_shard(resources, path, workdir / SHARDS_DIR, source_records=counts)
 
     return _fail_closed(step)
 

@@ -64,6 +64,7 @@ def test_the_wheel_alone_scans_and_gates(tmp_path: Path) -> None:
         "pip",
         "install",
         "--quiet",
+        "--compile-bytecode",  # as pip does by default: no process recompiles the stack
         "--python",
         python,
         str(wheel),

@@ -112,6 +112,108 @@ def test_a_provider_classifier_is_trained_validated_and_scored_per_language(
     assert 0 <= validation["false_positive_rate"] <= 1 and validation["harmful"] > 0
 
 
+def test_a_fit_is_kept_and_loaded_with_the_same_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second process to train on a file loads the first one's fit (numbers in an
+    .npz, no pickle) and scores bit for bit the same; an unreadable kept fit is refitted."""
+    from trainguard.scanners import classifier
+
+    monkeypatch.setenv("TRAINGUARD_HOME", str(tmp_path / "home"))
+    rows = [(text, "1", risk) for text, risk in HARMFUL] * 2
+    rows += [(text, "0", "") for text in benign("zh")[::2] + benign("en")[::2]]
+    path = write_examples(tmp_path / "labelled.csv", rows)
+    probe = benign("zh")[1::2][:20] + benign("en")[1::2][:20] + [text for text, _ in HARMFUL]
+    fitted = train(path, 0.5)
+    kept = list((tmp_path / "home" / "classifiers").glob("*.npz"))
+    assert len(kept) == 1
+
+    def no_fit(_examples: object) -> None:
+        raise AssertionError("fitted again although a kept fit exists")
+
+    monkeypatch.setattr(classifier.HarmfulClassifier, "fit", no_fit)
+    loaded = train(path, 0.5)
+    assert loaded.model.probabilities(probe).tolist() == fitted.model.probabilities(probe).tolist()
+    assert loaded.summary() == fitted.summary()
+
+    monkeypatch.undo()
+    monkeypatch.setenv("TRAINGUARD_HOME", str(tmp_path / "home"))
+    kept[0].write_bytes(b"not an npz")
+    again = train(path, 0.5)
+    assert again.model.probabilities(probe).tolist() == fitted.model.probabilities(probe).tolist()
+
+
+def test_shards_score_only_what_a_sample_can_need(tmp_path: Path) -> None:
+    """Given each source's record count, a shard scores only the records whose sampling
+    key can place them in a sample, fewer than each shard's own sample of each source.
+    Counts a hundred times too high (a bound far too tight) leave sampled records
+    unscored, and the reduce scores them: the findings are the same all three ways."""
+    import math
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trainguard.gate.decide import SHARDS_DIR, decide
+    from trainguard.gate.scan import scan_shard
+
+    rows = [(text, "1", risk) for text, risk in HARMFUL] * 2
+    rows += [(text, "0", "") for text in benign("zh")[::2] + benign("en")[::2]]
+    examples = write_examples(tmp_path / "labelled.csv", rows)
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        f"harmful: {{classifier_training: {examples}, sample_size: 100}}\n", encoding="utf-8"
+    )
+    texts = benign("zh") + benign("en")
+    records = [
+        {
+            "record_id": f"r{i:05d}",
+            "source_id": ("wiki", "books", "crawl")[i % 3],
+            "text": HARMFUL[i % len(HARMFUL)][0] if i % 29 == 0 else f"{texts[i % len(texts)]} {i}",
+        }
+        for i in range(2_100)
+    ]
+    root = write_dataset(tmp_path / "d", records=records)
+    for old in (root / "records").iterdir():
+        old.unlink()
+    for index in range(3):
+        chunk = records[index * 700 : (index + 1) * 700]
+        pq.write_table(
+            pa.table({k: [r[k] for r in chunk] for k in ("record_id", "source_id", "text")}),
+            root / "records" / f"part-{index}.parquet",
+        )
+    resources = ScanResources.build(root, load_policy(policy_file))
+    counts = dict(resources.dataset.validate_records().by_source)
+    outcomes, scored = [], []
+    for name, given in [
+        ("none", None),
+        ("counts", counts),
+        ("too high", {s: 100 * n for s, n in counts.items()}),
+    ]:
+        work = tmp_path / name
+        for shard in resources.dataset.shards:
+            scan_shard(resources, shard, work / SHARDS_DIR, source_records=given)
+        scores = pa.concat_tables(
+            pq.read_table(f, columns=["harmful_score"])
+            for f in sorted((work / SHARDS_DIR).glob("scan-*.parquet"))
+        ).column("harmful_score")
+        scored.append(len(scores) - scores.null_count)
+        report = decide(resources, work)
+        outcomes.append(
+            (
+                report.tables,
+                [
+                    (f.check, f.source_id, f.status.value, list(f.record_ids))
+                    for f in report.findings
+                ],
+            )
+        )
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    rates = [row["harmful_flagged"] for row in outcomes[0][0]["sources"]]
+    assert all(r > 0 for r in rates), "the fixture must flag records in every source"
+    assert scored[1] < scored[0]  # 3 shards x 3 sources x 100 without the counts
+    assert scored[2] < math.ceil(0.13 * 2_100)  # only the corpus margin: the rest came late
+
+
 def test_a_classifier_below_the_policy_bars_blocks_the_gate(tmp_path: Path) -> None:
     """Labels that say nothing about the text (alternating on benign sentences) give a
     classifier that cannot be right: the gate refuses it, naming the figures and clause."""

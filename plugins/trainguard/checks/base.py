@@ -233,6 +233,9 @@ class Tally:
     # (columns) -> every scan batch again, in order: for the few corpus-wide ranks
     batches: Callable[[list[str]], Iterator[ScanBatch]]
     texts: Callable[..., dict[str, str]]  # (record ids, squeezed=) -> texts by record id
+    # (record ids) -> classifier scores by record id, judged as the shard pass judges them
+    # ({} without a classifier): for sampled records a shard left unscored
+    scores: Callable[[list[str]], dict[str, float]]
 
     @property
     def records(self) -> int:

@@ -114,9 +114,21 @@ def measure(tally: Tally) -> Measures:
     policy = tally.policy
     threshold = policy.harmful.classifier_threshold
     out = Measures(messages=MESSAGES, corpus_messages=CORPUS_MESSAGES)
-    for source_id in sorted(tally.dataset.sources):
-        sample = tally.sample(f"harmful:{source_id}")  # smallest sampling keys first
-        flagged = [rid for rid, hit, score in sample if _is_harmful(hit, score, threshold)]
+    samples = {s: tally.sample(f"harmful:{s}") for s in sorted(tally.dataset.sources)}
+    # Rare: a sampled record above its shard's scoring bound (scan_shard); scored here.
+    unscored = [
+        rid
+        for sample in samples.values()
+        for rid, hit, score in sample
+        if score is None and not hit
+    ]
+    late = tally.scores(unscored) if unscored and tally.classifier() else {}
+    for source_id, sample in samples.items():  # each: smallest sampling keys first
+        flagged = [
+            rid
+            for rid, hit, score in sample
+            if _is_harmful(hit, late.get(rid) if score is None else score, threshold)
+        ]
         low, high = wilson_interval(len(flagged), len(sample), policy.harmful.confidence)
         out.offenders[f"harmful.rate:{source_id}"] = Offenders(flagged)
         out.sources[source_id] = {
@@ -192,10 +204,9 @@ def automated_sample(tally: Tally, wanted: int) -> tuple[int, int, Offenders]:
                 flagged_count += 1
                 _keep_first(flagged, (*rank, batch["record_id"][i]))
     if classifier and unscored:
-        texts = tally.texts([entry[3] for entry in unscored], squeezed=False)
-        scores = classifier.probabilities([texts[entry[3]] for entry in unscored])
-        for entry, score in zip(unscored, scores, strict=True):
-            if score >= threshold:
+        scores = tally.scores([entry[3] for entry in unscored])
+        for entry in unscored:
+            if scores[entry[3]] >= threshold:
                 flagged_count += 1
                 _keep_first(flagged, entry)
     return sampled, sampled - flagged_count, Offenders(flagged.payloads(), flagged_count)

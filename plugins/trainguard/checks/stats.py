@@ -18,6 +18,23 @@ def sample_key(dataset_name: str, record_id: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def sample_key_bound(wanted: int, population: int, *, miss: float = 1e-12) -> float:
+    """A key below which at least ``wanted`` of ``population`` sampling keys fall, except
+    with probability ``miss`` (1.0 when every record is wanted).
+
+    The keys are uniform, so the count below ``q`` is Binomial(population, q); Chernoff's
+    lower tail, P(X <= mu - t*sqrt(mu)) <= exp(-t^2/2), gives the smallest ``mu = q *
+    population`` with ``mu - t*sqrt(mu) >= wanted``. A shard scores only the records below
+    the bound; the reduce scores any sampled record above it, so this sets the cost, never
+    the result.
+    """
+    if population <= wanted:
+        return 1.0
+    t = math.sqrt(2 * math.log(1 / miss))
+    root = (t + math.sqrt(t * t + 4 * wanted)) / 2
+    return min(1.0, root * root / population)
+
+
 def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float, float]:
     """Wilson score interval of a proportion (good at small rates and small n)."""
     if n == 0:

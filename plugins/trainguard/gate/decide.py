@@ -83,7 +83,7 @@ def evaluate(
         shards = resources.dataset.shards
         steps.phase(f"scanning {stats.records:,} records", total=len(shards), unit="shards")
         for shard in shards:
-            scan_shard(resources, shard, root / SHARDS_DIR)
+            scan_shard(resources, shard, root / SHARDS_DIR, source_records=stats.by_source)
             steps.advance()
         steps.phase("deciding: per-source measures, near-duplicates, GX suites")
         report = decide(

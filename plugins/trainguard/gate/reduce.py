@@ -40,6 +40,7 @@ from trainguard.gate.scan_files import (
     pi_type,
     read_texts,
     scan_files,
+    score_records,
 )
 
 if TYPE_CHECKING:
@@ -241,6 +242,7 @@ def reduce_scans(
         duplicates=duplicates,
         batches=batches,
         texts=lambda ids, squeezed=True: read_texts(dataset, ids, squeezed=squeezed),
+        scores=lambda ids: score_records(resources, ids),
     )
     rows = {
         source_id: {"source_id": source_id, "records": tally.count(f"records:{source_id}")}

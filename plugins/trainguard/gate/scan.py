@@ -11,6 +11,7 @@ The same functions run serially (``trainguard scan``) or as mapped Airflow tasks
 from __future__ import annotations
 
 import heapq
+import math
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +20,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainguard.checks.stats import sample_key
+from trainguard.checks.stats import sample_key, sample_key_bound
 from trainguard.contract import Dataset, load_dataset
 from trainguard.gate.reduce import partial_path, shard_partial, write_partial
-from trainguard.gate.scan_files import SHARD_PREFIX, pi_type, scan_files
+from trainguard.gate.scan_files import SHARD_PREFIX, judged_texts, pi_type, scan_files
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pyarrow as pa
 
     from trainguard.assessment.refusal import RefusalDetector
@@ -149,9 +152,12 @@ class _SampleHeap:
     """The K records with the smallest sample keys of one source (a max-heap)."""
 
     size: int
+    bound: float = 1.0  # keys from here up cannot enter the corpus-wide sample
     items: list[tuple[float, str, str]] = field(default_factory=list)
 
     def offer(self, key: float, record_id: str, text: str) -> None:
+        if key >= self.bound:
+            return
         if len(self.items) < self.size:
             heapq.heappush(self.items, (-key, record_id, text))
         elif -self.items[0][0] > key:
@@ -185,8 +191,40 @@ def legality_pass(
     return found, lexicon_hits.result()
 
 
-def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str, Any]:
-    """Scan one shard; write ``out_dir/scan-<shard>.parquet``; return a PI-free summary."""
+def _scoring_bounds(
+    policy: Policy, source_records: Mapping[str, int] | None
+) -> tuple[float, dict[str, float]]:
+    """The sampling keys below which a shard scores its records: for the corpus's automated
+    sample (the ceil(fraction * N) smallest keys, chosen in the reduce) and per source (the
+    ``harmful.sample_size`` smallest). Without the counts: a margin on the fraction, and
+    each shard's own sample of each source; the reduce scores whatever these miss."""
+    fraction = policy.corpus.automated_sample_fraction
+    if source_records is None:
+        return min(1.0, fraction * 1.2 + 0.01), {}
+    total = sum(source_records.values())
+    wanted = policy.harmful.sample_size
+    # Chernoff's bound is the looser one below a few thousand records: take the tighter.
+    corpus = min(sample_key_bound(math.ceil(fraction * total), total), fraction * 1.2 + 0.01)
+    return corpus, {
+        source: sample_key_bound(wanted, count) for source, count in source_records.items()
+    }
+
+
+def scan_shard(
+    resources: ScanResources,
+    shard: Path,
+    out_dir: Path,
+    *,
+    source_records: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """Scan one shard; write ``out_dir/scan-<shard>.parquet``; return a PI-free summary.
+
+    ``source_records``: each source's record count in the whole version, when known. The
+    classifier then scores only the records whose sampling key can place them in their
+    source's corpus-wide sample or the corpus's automated sample (``sample_key_bound``),
+    not the shard's own sample of each source; the reduce scores any sampled record a
+    shard left unscored, so the findings are the same either way.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -199,10 +237,10 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
 
     dataset, policy = resources.dataset, resources.policy
     text_fields = list(dataset.text_columns)
-    # The corpus sample is the ceil(fraction * N) smallest keys, chosen in the reduce; keys
-    # below this bound cover it with overwhelming probability, the rest are scored there.
-    corpus_fraction = min(1.0, policy.corpus.automated_sample_fraction * 1.2 + 0.01)
-    heaps: dict[str, _SampleHeap] = defaultdict(lambda: _SampleHeap(policy.harmful.sample_size))
+    corpus_fraction, source_bound = _scoring_bounds(policy, source_records)
+    size = policy.harmful.sample_size
+    heaps: dict[str, _SampleHeap] = defaultdict(lambda: _SampleHeap(size))
+    heaps.update({source: _SampleHeap(size, bound) for source, bound in source_bound.items()})
     tables: list[pa.Table] = []
     summary: dict[str, Any] = {
         "shard": shard.name,
@@ -268,7 +306,7 @@ def scan_shard(resources: ScanResources, shard: Path, out_dir: Path) -> dict[str
         if resources.reported.screens_text:
             _screen_reported_texts(resources.reported, texts, reported)
         keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
-        judged = _judged_texts(batch, texts, refusals)
+        judged = judged_texts(batch, texts, refusals)
         for row in range(n):
             heaps[source_ids[row]].offer(keys[row], record_ids[row], judged[row])
             if keys[row] < corpus_fraction:
@@ -358,17 +396,6 @@ def _classify(
     for row, score in zip(rows, classifier.probabilities([wanted[r] for r in rows]), strict=True):
         scores[row] = float(score)
     return scores
-
-
-def _judged_texts(batch: pa.RecordBatch, texts: list[str], refusals: set[int]) -> list[str]:
-    """What the classifier scores per row: the joined text, a refusal pair's response only."""
-    if not refusals:
-        return texts
-    judged = list(texts)
-    responses = batch.column("response").to_pylist()
-    for row in refusals:
-        judged[row] = responses[row]
-    return judged
 
 
 def _empty_table() -> pa.Table:

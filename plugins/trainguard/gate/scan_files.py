@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from trainguard.contract import Dataset
+    from trainguard.gate.scan import ScanResources
 
 SHARD_PREFIX = "scan-"
 BATCH_ROWS = 65_536
@@ -61,6 +62,48 @@ def read_texts(dataset: Dataset, record_ids: list[str], *, squeezed: bool = True
         values = squeeze(joined) if squeezed else joined
         found.update(zip(chosen.column("record_id").to_pylist(), values.to_pylist(), strict=True))
     return found
+
+
+def judged_texts(batch: pa.RecordBatch, texts: list[str], refusals: set[int]) -> list[str]:
+    """What the classifier scores per row: the joined text, a refusal pair's response only."""
+    if not refusals:
+        return texts
+    judged = list(texts)
+    responses = batch.column("response").to_pylist()
+    for row in refusals:
+        judged[row] = responses[row]
+    return judged
+
+
+def score_records(resources: ScanResources, record_ids: list[str]) -> dict[str, float]:
+    """Classifier scores of a few records read back from the shards, each judged as the
+    shard pass judges it (a refusal pair by its response); empty without a classifier."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    classifier = resources.classifier
+    if classifier is None or not record_ids:
+        return {}
+    dataset = resources.dataset
+    value_set = pa.array(record_ids, pa.string())
+    columns = dataset.text_columns
+    ids: list[str] = []
+    texts: list[str] = []
+    for _, _, batch in dataset.iter_batches(["record_id", *columns]):
+        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
+        if not pc.any(mask).as_py():
+            continue
+        chosen = batch.filter(mask)
+        joined = (
+            chosen.column(columns[0])
+            if len(columns) == 1
+            else pc.binary_join_element_wise(*[chosen.column(c) for c in columns], "\n")
+        )
+        refusals = resources.refusal_rows(chosen)
+        texts += judged_texts(chosen, joined.to_pylist(), refusals)
+        ids += chosen.column("record_id").to_pylist()
+    scores = classifier.probabilities(texts)
+    return {rid: float(score) for rid, score in zip(ids, scores, strict=True)}
 
 
 def pi_type(*, with_hmac: bool = True) -> Any:

@@ -20,12 +20,16 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 MIN_EXAMPLES_PER_CLASS = 20  # per class in the training file: fewer cannot be validated
 VALIDATION_SHARE = 5  # one record in five is held out
+FIT_FORMAT = 1  # of the kept fits: a change here refits everywhere
 
 
 @dataclass(frozen=True)
@@ -150,26 +154,51 @@ class Validation:
         }
 
 
+def _pipeline() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 3),
+            n_features=2**18,
+            alternate_sign=False,
+            norm="l2",
+        ),
+        LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced"),
+    )
+
+
 class HarmfulClassifier:
     """Probability that a text carries one of the 31 risks: a scikit-learn pipeline."""
 
-    def __init__(self, examples: list[Example]) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
+    def __init__(self, pipeline: Any, examples: int) -> None:
+        self.pipeline = pipeline
+        self.examples = examples
 
-        self.pipeline = make_pipeline(
-            HashingVectorizer(
-                analyzer="char_wb",
-                ngram_range=(2, 3),
-                n_features=2**18,
-                alternate_sign=False,
-                norm="l2",
-            ),
-            LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced"),
-        )
-        self.pipeline.fit([e.text for e in examples], [int(e.harmful) for e in examples])
-        self.examples = len(examples)
+    @classmethod
+    def fit(cls, examples: list[Example]) -> HarmfulClassifier:
+        pipeline = _pipeline()
+        pipeline.fit([e.text for e in examples], [int(e.harmful) for e in examples])
+        return cls(pipeline, len(examples))
+
+    def arrays(self) -> dict[str, Any]:
+        """What the fit learnt (the vectorizer is stateless): numbers, no pickled code."""
+        model = self.pipeline[-1]
+        return {"coef": model.coef_, "intercept": model.intercept_, "classes": model.classes_}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any], examples: int) -> HarmfulClassifier:
+        """The classifier ``arrays()`` describes: the same probabilities, bit for bit."""
+        pipeline = _pipeline()
+        model = pipeline[-1]
+        model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
+        model.classes_ = arrays["classes"]
+        model.n_features_in_ = arrays["coef"].shape[1]
+        model.n_iter_ = [0]
+        return cls(pipeline, examples)
 
     def probabilities(self, texts: list[str]) -> Any:
         import numpy as np
@@ -216,7 +245,15 @@ class TrainedClassifier:
 
 
 def train(path: str | Path, threshold: float) -> TrainedClassifier:
-    """Train on four fifths of ``path`` and validate on the rest at ``threshold``."""
+    """Train on four fifths of ``path`` and validate on the rest at ``threshold``.
+
+    The fit is kept under ``$TRAINGUARD_HOME/classifiers``, keyed by the training file's
+    bytes, scikit-learn's version and the model's settings, so each shard task, the gate
+    and the assessment load it instead of fitting again (about a second each). The
+    validation is always measured again on the loaded model: a cached fit is held to the
+    policy's bars exactly as a fresh one.
+    """
+    data = Path(path).read_bytes()
     examples = load_examples(path)
     training = [e for e in examples if not held_out(e)]
     validation = [e for e in examples if held_out(e)]
@@ -226,7 +263,7 @@ def train(path: str | Path, threshold: float) -> TrainedClassifier:
             file=str(path),
             field="label",
         )
-    model = HarmfulClassifier(training)
+    model = _cached_fit(hashlib.sha256(data).hexdigest(), training)
     flagged = [bool(p >= threshold) for p in model.probabilities([e.text for e in validation])]
     truth = [e.harmful for e in validation]
     by_language = {}
@@ -236,10 +273,47 @@ def train(path: str | Path, threshold: float) -> TrainedClassifier:
     return TrainedClassifier(
         model=model,
         source=str(path),
-        sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
         trained_on=len(training),
         validation=Validation(threshold, Scores.of(truth, flagged), by_language),
     )
+
+
+def fit_cache_dir() -> Path:
+    from trainguard.settings import trainguard_home
+
+    return trainguard_home() / "classifiers"
+
+
+def _cached_fit(training_sha256: str, training: list[Example]) -> HarmfulClassifier:
+    """The fit for these examples: loaded when this machine made it before, else made and
+    kept (written then renamed, so a reader never sees half a file; a folder that cannot
+    be written only costs the refit)."""
+    import os
+
+    import numpy as np
+    import sklearn
+
+    settings = repr(_pipeline().get_params(deep=True))
+    key = hashlib.sha256(
+        f"{training_sha256}|{sklearn.__version__}|{FIT_FORMAT}|{settings}".encode()
+    ).hexdigest()
+    target = fit_cache_dir() / f"{key[:32]}.npz"
+    try:
+        with np.load(target, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in ("coef", "intercept", "classes")}
+        return HarmfulClassifier.from_arrays(arrays, len(training))
+    except (OSError, KeyError, ValueError):
+        pass  # not made here yet, or unreadable: fit again
+    model = HarmfulClassifier.fit(training)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.stem}.{os.getpid()}.partial.npz")
+        np.savez(partial, **model.arrays())
+        os.replace(partial, target)
+    except OSError:
+        pass
+    return model
 
 
 @cache
