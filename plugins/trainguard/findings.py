@@ -145,7 +145,7 @@ class GateReport:
     composition: dict[str, Any] = field(default_factory=dict)  # manifest + sources (Art. 17)
     # How harmful content was judged: the trained classifier's summary, or the lexicon alone.
     harmful_classifier: dict[str, Any] = field(default_factory=lambda: dict(LEXICON_ONLY))
-    classifier_model: Any = None  # the trained pipeline, for MLflow (never serialised here)
+    classifier_model: Any = None  # the HarmfulClassifier, for MLflow (never serialised here)
     # The policy's profile and its deviations from the standard (Policy.governance()).
     policy: dict[str, Any] = field(
         default_factory=lambda: {"profile": "development", "deviations": []}

@@ -436,7 +436,7 @@ def log_classifier_run(report: GateReport, experiment_id: str) -> str:
         mlflow.log_metrics(metrics)
         mlflow.log_dict(summary, "harmful_classifier.json")
         mlflow.sklearn.log_model(
-            report.classifier_model,
+            report.classifier_model.pipeline,
             name="harmful_classifier",
             pip_requirements=_pip_requirements(),
             serialization_format="pickle",  # as the trained models: skops walks every module

@@ -214,6 +214,51 @@ def test_shards_score_only_what_a_sample_can_need(tmp_path: Path) -> None:
     assert scored[2] < math.ceil(0.13 * 2_100)  # only the corpus margin: the rest came late
 
 
+EDGE_TEXTS = [
+    "",
+    "   \t\n",
+    "a",
+    "I",
+    "中",
+    "Ab  Cd\tEF\u3000中文\u00a0x\u2009y",  # every kind of space between words
+    "İstanbul ΣΑΣ ΟΔΟΣ",  # lower() that changes length, a final sigma
+    "😀🎉 emoji 𝐀𝐁𝐂 ok",  # four-byte UTF-8
+    "e\u0301 café naïve",  # a combining accent
+    "\u200bzero\u200bwidth",
+    "a\nb\r\nc",
+    "x" * 700,
+]
+
+
+def test_hashed_features_equal_scikit_learns_vectorizer() -> None:
+    """The NumPy hashing the scorer uses gives the matrix scikit-learn's HashingVectorizer
+    gives (the one MLflow logs), entry for entry, on real sentences and edge cases."""
+    import numpy as np
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from trainguard.scanners.classifier import N_FEATURES, hashed_features
+
+    texts = benign("zh") + benign("en") + [text for text, _ in HARMFUL] + EDGE_TEXTS
+    reference = HashingVectorizer(
+        analyzer="char_wb", ngram_range=(2, 3), n_features=N_FEATURES, alternate_sign=False
+    ).transform(texts)
+    reference.sort_indices()
+    ours = hashed_features(texts)
+    assert np.array_equal(ours.indptr, reference.indptr)
+    assert np.array_equal(ours.indices, reference.indices)
+    assert np.array_equal(ours.data, reference.data)
+
+
+def test_scores_equal_the_scikit_learn_pipeline_mlflow_logs(tmp_path: Path) -> None:
+    """Bit for bit: the scorer's probabilities are the logged pipeline's predict_proba."""
+    rows = [(text, "1", risk) for text, risk in HARMFUL] * 2
+    rows += [(text, "0", "") for text in benign("zh")[::2] + benign("en")[::2]]
+    model = train(write_examples(tmp_path / "labelled.csv", rows), 0.5).model
+    texts = benign("zh")[1::2] + benign("en")[1::2] + EDGE_TEXTS
+    ours = model.probabilities(texts * 20).tolist()  # more than one scoring batch
+    assert ours == model.pipeline.predict_proba(texts * 20)[:, 1].tolist()
+
+
 def test_a_classifier_below_the_policy_bars_blocks_the_gate(tmp_path: Path) -> None:
     """Labels that say nothing about the text (alternating on benign sentences) give a
     classifier that cannot be right: the gate refuses it, naming the figures and clause."""

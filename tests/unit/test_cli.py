@@ -72,6 +72,13 @@ def test_scan_reads_the_workspace_policy_as_the_gate_dags_do(tmp_path: Path) -> 
     assert json.loads(shown.stdout)["profile"] == "filing"
 
 
+def test_scan_workers_must_be_a_positive_number(tmp_path: Path) -> None:
+    """`--workers 0` is bad input: one line, exit 2, before anything is read."""
+    done = trainguard("scan", str(write_dataset(tmp_path / "d")), "--workers", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--workers: expected a whole number of at least 1, got '0'" in done.stderr
+
+
 def test_policy_show_prints_every_setting_with_clause() -> None:
     """`policy show` lists each setting with its clause; JSON carries them too."""
     text = trainguard("policy", "show")

@@ -59,10 +59,10 @@ def sharded(root: Path, rows: list[dict[str, str]], shards: int) -> Path:
     return root
 
 
-def outcome(root: Path, tmp_path: Path) -> tuple[dict, list]:
+def outcome(root: Path, tmp_path: Path, workers: int = 1) -> tuple[dict, list]:
     lexicon = tmp_path / "lexicon.csv"
     lexicon.write_text("term,risk\n盗版软件下载,A.3.a\n", encoding="utf-8")
-    report = evaluate(root, load_policy(None), extra_lexicons=[str(lexicon)])
+    report = evaluate(root, load_policy(None), extra_lexicons=[str(lexicon)], workers=workers)
     findings = [
         (f.check, f.source_id, f.status.value, list(f.record_ids), f.records)
         for f in report.findings
@@ -83,6 +83,38 @@ def test_sharding_and_partitioning_do_not_change_the_decision(
     the tables and findings of one shard in one partition, offenders included."""
     monkeypatch.setattr(duplicates, "PARTITION_ENTRIES", 1_000)
     assert outcome(sharded(tmp_path / "d", records(), 3), tmp_path) == one_shard
+
+
+def test_shards_scanned_by_forked_workers_decide_the_same(
+    one_shard: tuple[dict, list], tmp_path: Path
+) -> None:
+    """`trainguard scan --workers 2`: three shards scanned by two forked processes give
+    the tables and findings of one shard scanned in this process."""
+    assert outcome(sharded(tmp_path / "d", records(), 3), tmp_path, workers=2) == one_shard
+
+
+def test_a_worker_that_dies_blocks_the_gate_naming_its_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard worker killed mid-scan (here it exits at once, as the OOM killer would end
+    it) is a GateError naming the shards left unscanned: never a decision on the rest."""
+    import importlib
+    import os
+
+    from trainguard.exceptions import GateError
+    from trainguard.gate.scan import scan_shard
+
+    module = importlib.import_module("trainguard.gate.decide")  # the package exports decide()
+
+    def dies_on_the_second(resources, shard, out_dir, **kwargs):
+        if shard.name.endswith("001.parquet"):
+            os._exit(9)
+        return scan_shard(resources, shard, out_dir, **kwargs)
+
+    monkeypatch.setattr(module, "scan_shard", dies_on_the_second)
+    with pytest.raises(GateError, match=r"died .*not scanned: .*part-001\.parquet") as raised:
+        outcome(sharded(tmp_path / "d", records(300), 3), tmp_path, workers=2)
+    assert "cannot decide" in str(raised.value)
 
 
 def test_near_duplicates_match_the_single_process_reference(one_shard: tuple) -> None:

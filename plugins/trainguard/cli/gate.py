@@ -38,6 +38,14 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     )
     scan.add_argument("--quiet", action="store_true", help="no progress on stderr")
     scan.add_argument(
+        "--workers",
+        type=_positive,
+        default=_cores(),
+        metavar="N",
+        help="shards scanned at once, in parallel processes (default: the cores this "
+        f"process may use, here {_cores()}; 1: all in this process)",
+    )
+    scan.add_argument(
         "--waivers",
         type=Path,
         metavar="FILE",
@@ -133,6 +141,24 @@ def add_parsers(verbs: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     }
 
 
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _scan(args: argparse.Namespace) -> int:
     from trainguard.gate.decide import evaluate
     from trainguard.policy import load_policy
@@ -161,6 +187,7 @@ def _scan(args: argparse.Namespace) -> int:
         annotations_out=args.annotations,
         progress=progress,
         waivers=WaiverStore(args.waivers).waivers(),
+        workers=args.workers,
     )
     if args.annotations:
         progress(f"annotations written to {args.annotations}")

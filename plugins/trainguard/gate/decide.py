@@ -19,7 +19,7 @@ from trainguard.findings import GateReport
 from trainguard.gate.scan import ScanResources, scan_shard
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from trainguard.contract import Dataset, RecordStats
     from trainguard.gate.waivers import Waiver
@@ -67,10 +67,12 @@ def evaluate(
     annotations_out: str | Path | None = None,
     progress: Progress | Callable[[str], None] | None = None,
     waivers: list[Waiver] | None = None,
+    workers: int = 1,
 ) -> GateReport:
     """Run every gate check on the dataset at ``dataset_dir``; ``digest`` names its version.
 
     ``progress``: a ``Progress`` (phases, counts, time left) or a callback for plain lines.
+    ``workers``: shards scanned at once, in forked processes (``scan_shards``).
     """
     from trainguard.progress import Progress
 
@@ -82,15 +84,83 @@ def evaluate(
         root = Path(workdir) if workdir else Path(scratch)
         shards = resources.dataset.shards
         steps.phase(f"scanning {stats.records:,} records", total=len(shards), unit="shards")
-        for shard in shards:
-            scan_shard(resources, shard, root / SHARDS_DIR, source_records=stats.by_source)
-            steps.advance()
+        scan_shards(
+            resources, root / SHARDS_DIR, stats.by_source, workers=workers, advance=steps.advance
+        )
         steps.phase("deciding: per-source measures, near-duplicates, GX suites")
         report = decide(
             resources, root, digest=digest, annotations_out=annotations_out, waivers=waivers
         )
         steps.finish()
         return report
+
+
+_FORKED: tuple[ScanResources, Path, Mapping[str, int]] | None = None  # what workers inherit
+
+
+def scan_shards(
+    resources: ScanResources,
+    out_dir: Path,
+    source_records: Mapping[str, int],
+    *,
+    workers: int = 1,
+    advance: Callable[[], None] = lambda: None,
+) -> None:
+    """The shard pass over every shard, ``workers`` at a time in forked processes.
+
+    The workers inherit what the parent built once (lexicon, ledger, the classifier's fit),
+    so nothing is pickled or trained again; meanwhile the parent imports Great Expectations,
+    which the decision needs next. A worker that dies blocks the gate, naming the shards
+    left unscanned.
+    Where ``fork`` is unavailable, or with one worker or shard, the pass runs in this
+    process. In Airflow each shard is a mapped task instead.
+    """
+    import multiprocessing
+
+    shards = resources.dataset.shards
+    workers = min(workers, len(shards))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for shard in shards:
+            scan_shard(resources, shard, out_dir, source_records=source_records)
+            advance()
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from trainguard.exceptions import GateError
+
+    global _FORKED
+    _ = resources.classifier  # fit or load once, before the fork; refused here if below bars
+    _FORKED = (resources, out_dir, source_records)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            running = {pool.submit(_scan_forked, shard): shard for shard in shards}
+            import great_expectations  # noqa: F401 - warm while the workers scan
+
+            for done in as_completed(running):
+                try:
+                    done.result()
+                except BrokenProcessPool:
+                    unscanned = sorted(
+                        shard.name
+                        for future, shard in running.items()
+                        if not future.done() or future.exception() is not None
+                    )
+                    raise GateError(
+                        "a process scanning shards died (out of memory or killed); not "
+                        f"scanned: {', '.join(unscanned)}: the gate cannot decide"
+                    ) from None
+                advance()
+    finally:
+        _FORKED = None
+
+
+def _scan_forked(shard: Path) -> None:
+    if _FORKED is None:  # only scan_shards submits this, after setting it
+        raise RuntimeError("a shard worker started without what scan_shards hands over")
+    resources, out_dir, source_records = _FORKED
+    scan_shard(resources, shard, out_dir, source_records=source_records)
 
 
 def decide(
@@ -119,7 +189,7 @@ def decide(
     trained = resources.trained
     if trained is not None:
         report.harmful_classifier = trained.summary()
-        report.classifier_model = trained.model.pipeline
+        report.classifier_model = trained.model
         report.metrics.update(_classifier_metrics(trained.summary()["validation"]))
     result = reduce_scans(
         resources,

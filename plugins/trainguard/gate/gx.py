@@ -4,8 +4,8 @@ The suites in ``expectations/`` state the duties as expectations on small tables
 and the annotation checks produce (one row per source, per annotation batch, per
 annotator, per rules version; one row for the corpus). Each suite names its table in its
 ``meta``; the policy's thresholds arrive as ``$PARAMETER``s; each expectation's ``meta``
-carries its check, clause and severity. Every suite runs through a GX Checkpoint whose
-action builds Data Docs, and each result becomes findings naming the offending entity.
+carries its check, clause and severity. Every suite runs through a GX Checkpoint; one
+build renders their Data Docs, and each result becomes findings naming the offending entity.
 """
 
 from __future__ import annotations
@@ -100,7 +100,12 @@ def run_gx_gate(
     context = gx.get_context(mode="file", project_root_dir=str(workdir))
     context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
     datasource = context.data_sources.add_or_update_pandas("trainguard")
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
     findings: list[Finding] = []
+    built: list[Any] = []
     evaluated = 0
     for suite_name in suites:
         table = tables[suite_document(suite_name)["meta"]["table"]]
@@ -118,7 +123,7 @@ def run_gx_gate(
             gx.Checkpoint(
                 name=f"trainguard_{suite_name}",
                 validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+                actions=[],  # Data Docs are built once below, for every validation
                 # GX honours the Checkpoint's result format, not the suite kwargs; rows must be
                 # named by their key to become per-entity findings.
                 result_format={
@@ -132,10 +137,15 @@ def run_gx_gate(
         run = checkpoint.run(
             batch_parameters={"dataframe": frame}, expectation_parameters=parameters
         )
-        for validation in run.run_results.values():
+        for identifier, validation in run.run_results.items():
+            built += [identifier, ExpectationSuiteIdentifier(name=suite_name)]
             for outcome in validation.results:
                 evaluated += 1
                 findings += _findings(outcome, table, frame, policy, parameters)
+    if built:
+        # What each checkpoint's UpdateDataDocsAction would build (its validation and suite
+        # pages, and the index), in one build: the index is rendered once, not per suite.
+        context.build_data_docs(resource_identifiers=built, build_index=True)
     docs = workdir / "gx" / "uncommitted" / "data_docs" / "local_site"
     if (docs / "index.html").exists():
         from trainguard.gate.data_docs import make_offline

@@ -11,7 +11,9 @@ classifier below the policy's bars. Without a training file the harmful rate com
 the lexicon alone, and the report says so.
 
 Character n-grams through a hashing vectorizer keep it language-agnostic and its memory
-constant; it is a scikit-learn pipeline, so MLflow logs it as a model.
+constant. The hashing is computed here with NumPy, equal to scikit-learn's
+HashingVectorizer (a test holds them equal), so scoring never imports scikit-learn; MLflow
+logs the model as the equivalent scikit-learn pipeline.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 MIN_EXAMPLES_PER_CLASS = 20  # per class in the training file: fewer cannot be validated
 VALIDATION_SHARE = 5  # one record in five is held out
-FIT_FORMAT = 1  # of the kept fits: a change here refits everywhere
+FIT_FORMAT = 2  # of the kept fits and their features: a change here refits everywhere
 
 
 @dataclass(frozen=True)
@@ -154,58 +156,154 @@ class Validation:
         }
 
 
-def _pipeline() -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+N_FEATURES = 2**18
+SCORING_BATCH = 2_048  # texts hashed at a time: rows are scored independently
 
-    return make_pipeline(
-        HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 3),
-            n_features=2**18,
-            alternate_sign=False,
-            norm="l2",
-        ),
-        LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced"),
+
+def hashed_features(texts: list[str]) -> Any:
+    """Each text's character 2- and 3-grams within words, hashed into ``N_FEATURES`` counts
+    and L2-normalised: a SciPy CSR array equal, entry for entry, to what scikit-learn's
+    ``HashingVectorizer(analyzer="char_wb", ngram_range=(2, 3), alternate_sign=False)``
+    makes (a unit test holds the two equal), computed with NumPy over the whole batch.
+
+    Why not scikit-learn's own: importing it costs a second in every process that scores,
+    and it builds its n-grams one Python string at a time. Here an n-gram is a slice of
+    the batch's UTF-8 bytes, hashed (MurmurHash3) four bytes at a time across all of them.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    # lower() then split(): the words the vectorizer's char_wb analyzer sees, each padded
+    # with a space on both sides (" w1  w2 "); a text without words adds nothing.
+    padded = [f" {'  '.join(words)} " if (words := text.lower().split()) else "" for text in texts]
+    chars = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+    encoded = "".join(padded).encode("utf-8")
+    stream = np.frombuffer(encoded + bytes(16), dtype=np.uint8)
+    # Where each character's bytes start (a byte that is not a continuation byte).
+    offsets = np.append(np.flatnonzero((stream[: len(encoded)] & 0xC0) != 0x80), len(encoded))
+    space = stream[offsets[:-1]] == 0x20
+    # A word's closing space follows a non-space; an n-gram may end on one, not cross it.
+    closing = space & ~np.append(True, space[:-1])
+    crossed = np.append(0, np.cumsum(closing))
+    # Every 4 bytes from every offset, little-endian, as MurmurHash3 reads its blocks.
+    words4 = np.ndarray((len(stream) - 3,), dtype="<u4", buffer=stream, strides=(1,))
+    position = np.arange(len(closing))
+    starts = []
+    for n in (2, 3):
+        fits = position[: max(len(position) - n + 1, 0)]
+        starts.append(fits[crossed[fits + n - 1] == crossed[fits]])
+    # In text order (each list is; a stable sort merges the two runs), so the CSR rows
+    # come out directly.
+    order = np.argsort(np.concatenate(starts), kind="stable")
+    width = np.concatenate([np.full(len(starts[0]), 2), np.full(len(starts[1]), 3)])[order]
+    begin = np.concatenate(starts)[order]
+    first = offsets[begin]
+    columns = _murmur_index(words4, first, offsets[begin + width] - first)
+    text_end = np.cumsum(chars)
+    per_text = np.searchsorted(begin, text_end, side="left")
+    indptr = np.append(0, per_text)
+    counts = sp.csr_array(
+        (np.ones(len(columns)), columns, indptr), shape=(len(texts), N_FEATURES), dtype=np.float64
     )
+    counts.sum_duplicates()  # sorted indices, duplicates summed: exact integer counts
+    # L2 per row: sums of squared integer counts are exact, so the order does not matter.
+    row_of = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=counts.data**2, minlength=len(texts)))
+    counts.data /= norms[row_of]
+    return counts
+
+
+def _murmur_index(words4: Any, first: Any, length: Any) -> Any:
+    """The feature index of each byte string ``[first, first + length)`` (at most 12
+    bytes): |MurmurHash3_x86_32, seed 0, read as a signed int| mod N_FEATURES, as
+    scikit-learn's hasher computes it."""
+    import numpy as np
+
+    c1, c2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+    full = length // 4
+    h = np.zeros(len(first), dtype=np.uint32)
+    for block in range(3):
+        k1 = _rotl(words4[first + 4 * block] * c1, 15) * c2
+        mixed = _rotl(h ^ k1, 13) * np.uint32(5) + np.uint32(0xE6546B64)
+        h = np.where(block < full, mixed, h)
+    # The last 1-3 bytes (none: a mask of 0, and MurmurHash3 skips a zero tail anyway).
+    mask = (np.uint64(1) << (np.uint64(8) * (length % 4).astype(np.uint64))) - np.uint64(1)
+    tail = words4[first + 4 * full] & mask.astype(np.uint32)
+    h ^= _rotl(tail * c1, 15) * c2
+    h ^= length.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return np.abs(h.view(np.int32).astype(np.int64)) % N_FEATURES
+
+
+def _rotl(x: Any, bits: int) -> Any:
+    import numpy as np
+
+    return (x << np.uint32(bits)) | (x >> np.uint32(32 - bits))
+
+
+def _logistic_regression() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000, C=4.0, class_weight="balanced")
 
 
 class HarmfulClassifier:
-    """Probability that a text carries one of the 31 risks: a scikit-learn pipeline."""
+    """Probability that a text carries one of the 31 risks: logistic regression over
+    hashed character n-grams (``hashed_features``)."""
 
-    def __init__(self, pipeline: Any, examples: int) -> None:
-        self.pipeline = pipeline
-        self.examples = examples
+    def __init__(self, coef: Any, intercept: Any, examples: int) -> None:
+        self.coef, self.intercept, self.examples = coef, intercept, examples
 
     @classmethod
     def fit(cls, examples: list[Example]) -> HarmfulClassifier:
-        pipeline = _pipeline()
-        pipeline.fit([e.text for e in examples], [int(e.harmful) for e in examples])
-        return cls(pipeline, len(examples))
+        model = _logistic_regression()
+        model.fit(hashed_features([e.text for e in examples]), [int(e.harmful) for e in examples])
+        return cls(model.coef_, model.intercept_, len(examples))
 
     def arrays(self) -> dict[str, Any]:
-        """What the fit learnt (the vectorizer is stateless): numbers, no pickled code."""
-        model = self.pipeline[-1]
-        return {"coef": model.coef_, "intercept": model.intercept_, "classes": model.classes_}
+        """What the fit learnt (the hashing is stateless): numbers, no pickled code."""
+        return {"coef": self.coef, "intercept": self.intercept}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, Any], examples: int) -> HarmfulClassifier:
-        """The classifier ``arrays()`` describes: the same probabilities, bit for bit."""
-        pipeline = _pipeline()
-        model = pipeline[-1]
-        model.coef_, model.intercept_ = arrays["coef"], arrays["intercept"]
-        model.classes_ = arrays["classes"]
-        model.n_features_in_ = arrays["coef"].shape[1]
-        model.n_iter_ = [0]
-        return cls(pipeline, examples)
+        return cls(arrays["coef"], arrays["intercept"], examples)
 
     def probabilities(self, texts: list[str]) -> Any:
+        """Each text's probability of harm: the operations scikit-learn's predict_proba
+        runs on these features, in its order (SciPy's sparse product, SciPy's expit)."""
         import numpy as np
+        from scipy.special import expit
 
         if not texts:
             return np.zeros(0)
-        return self.pipeline.predict_proba(texts)[:, 1]
+        scores = []
+        for begin in range(0, len(texts), SCORING_BATCH):  # arrays that stay in cache
+            features = hashed_features(texts[begin : begin + SCORING_BATCH])
+            decision = features @ self.coef.T + self.intercept.reshape(1, -1)
+            scores.append(expit(decision.reshape(-1)))
+        return np.concatenate(scores)
+
+    @property
+    def pipeline(self) -> Any:
+        """The same model as a scikit-learn pipeline (what MLflow logs): scikit-learn's
+        HashingVectorizer, equal to ``hashed_features``, and the fitted regression."""
+        import numpy as np
+        from sklearn.feature_extraction.text import HashingVectorizer
+        from sklearn.pipeline import make_pipeline
+
+        model = _logistic_regression()
+        model.coef_, model.intercept_ = self.coef, self.intercept
+        model.classes_ = np.array([0, 1])
+        model.n_features_in_ = N_FEATURES
+        model.n_iter_ = np.array([0])
+        vectorizer = HashingVectorizer(
+            analyzer="char_wb", ngram_range=(2, 3), n_features=N_FEATURES, alternate_sign=False
+        )
+        return make_pipeline(vectorizer, model)
 
 
 @dataclass(frozen=True)
@@ -290,18 +388,18 @@ def _cached_fit(training_sha256: str, training: list[Example]) -> HarmfulClassif
     kept (written then renamed, so a reader never sees half a file; a folder that cannot
     be written only costs the refit)."""
     import os
+    from importlib.metadata import version
 
     import numpy as np
-    import sklearn
 
-    settings = repr(_pipeline().get_params(deep=True))
+    # The regression's solver is scikit-learn's: a new version may fit other numbers.
     key = hashlib.sha256(
-        f"{training_sha256}|{sklearn.__version__}|{FIT_FORMAT}|{settings}".encode()
+        f"{training_sha256}|{version('scikit-learn')}|{FIT_FORMAT}".encode()
     ).hexdigest()
     target = fit_cache_dir() / f"{key[:32]}.npz"
     try:
         with np.load(target, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in ("coef", "intercept", "classes")}
+            arrays = {name: stored[name] for name in ("coef", "intercept")}
         return HarmfulClassifier.from_arrays(arrays, len(training))
     except (OSError, KeyError, ValueError):
         pass  # not made here yet, or unreadable: fit again

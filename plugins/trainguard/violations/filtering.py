@@ -136,15 +136,23 @@ class ReportedContent:
         ``normalise``d text reproduces: contains it or nearly duplicates it (output), or
         takes half its 8-grams from it (work)."""
         found: list[tuple[str, str, str]] = []
-        if self.outputs:
-            grams = char_grams(normal, 4)
-            for entry, banned in self.outputs:
+        # A text has at most len - 3 distinct 4-grams, and a Jaccard similarity of t needs
+        # t * |banned| of them: shorter texts skip the grams (most of a corpus, exactly).
+        most_grams = max(len(normal) - 3, 1)
+        grams: set[str] | None = None
+        for entry, banned in self.outputs:
+            if entry["detail"]["text"] in normal:
+                near = True
+            elif most_grams < NEAR_DUPLICATE_JACCARD * len(banned):
+                near = False
+            else:
+                grams = char_grams(normal, 4) if grams is None else grams
                 union = len(grams | banned) or 1
-                banned_text = entry["detail"]["text"]
-                if banned_text in normal or len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD:
-                    found.append(
-                        ("output", entry["violation_id"], "reproduces a reported harmful output")
-                    )
+                near = len(grams & banned) / union >= NEAR_DUPLICATE_JACCARD
+            if near:
+                found.append(
+                    ("output", entry["violation_id"], "reproduces a reported harmful output")
+                )
         if self.works:
             hashed = hashed_grams(normal, 8)
             for entry, work in self.works:
