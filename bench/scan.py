@@ -1,28 +1,36 @@
 """Legality-scan speed, side by side with baselines on the same data in the same run.
 
-    python bench/scan.py [--mb 100]
+    python bench/scan.py [--mb 100] [--rounds 3] [--gx-mb 10] [--presidio-mb 5]
 
 Generates a Chinese/English corpus of about N MB (Parquet) with planted PI (valid and
 near-miss values) and lexicon terms, a 10,000-term lexicon and a consent ledger, then
-times, on the same file:
+times, on the same file, in interleaved rounds (each contender once per round):
 
-- the full legality scan: PI (prefilter + validated patterns) + consent (HMAC + ledger)
-  + lexicon, streamed in Arrow batches (1 process, and 2 processes over row groups);
+- the full legality pass: PI (prefilter + validated patterns) + consent (HMAC + ledger)
+  + lexicon, streamed in Arrow batches (1 process; and 2 forked processes over row groups);
 - a plain per-record Python ``re`` loop over the same PI patterns;
-- Great Expectations' ``expect_column_values_to_not_match_regex_list`` with them;
-- one Arrow RE2 pass of one combined PI pattern (the practical ceiling);
+- Great Expectations' ``expect_column_values_to_not_match_regex_list`` with them, warm;
+- Presidio's analyzer with the same patterns (in a venv of its own, made once under
+  ``.bench-venvs/``; ``--presidio-mb 0`` leaves it out);
+- one Arrow RE2 pass of the prefilter pattern (the practical ceiling).
 
-and the peak memory of the full scan, in a fresh process each, at N/2 and 2N MB.
+Everything a contender builds once (the lexicon's matcher, GX's import, context and
+batch, Presidio's engine, the compiled prefilter) is built before the timed region. Each
+figure is the median over the rounds of MB per wall second and MB per CPU second (the
+process's CPU time, and its forked children's); the ratios are of the medians. Then the
+peak memory of the full pass, in a fresh process each, at N/2 and 2N MB.
 The last line is the RESULT line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,14 +112,20 @@ def _resources(workdir: Path):
 
 
 def full_scan(path: Path, workdir: Path, row_groups: list[int] | None = None) -> int:
-    """trainguard's legality pass (PI + consent + lexicon) over every batch; PI count."""
+    """trainguard's legality pass (PI + consent + lexicon) over every batch; PI count.
+    Builds its resources first (the memory measurement runs this in a fresh process)."""
+    return legality_scan(_resources(workdir), path, row_groups)
+
+
+def legality_scan(resources: tuple, path: Path, row_groups: list[int] | None = None) -> int:
+    """The timed part of the legality pass: resources already built."""
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow.parquet as pq
 
     from trainguard.gate.scan import legality_pass
 
-    lexicon, ledger = _resources(workdir)
+    lexicon, ledger = resources
     parquet = pq.ParquetFile(path)
     groups = row_groups if row_groups is not None else list(range(parquet.num_row_groups))
     found = 0
@@ -122,17 +136,24 @@ def full_scan(path: Path, workdir: Path, row_groups: list[int] | None = None) ->
     return found
 
 
-def _scan_part(args: tuple[str, str, list[int]]) -> int:
-    return full_scan(Path(args[0]), Path(args[1]), args[2])
+_INHERITED: tuple = ()  # what the forked scan processes inherit: resources, path
 
 
-def parallel_scan(path: Path, workdir: Path, processes: int = 2) -> int:
+def _scan_part(row_groups: list[int]) -> int:
+    resources, path = _INHERITED
+    return legality_scan(resources, path, row_groups)
+
+
+def parallel_scan(resources: tuple, path: Path, processes: int = 2) -> int:
+    """The legality pass in ``processes`` forked processes over row groups; they inherit
+    the built resources, as the gate's forked shard workers do."""
     import pyarrow.parquet as pq
 
+    global _INHERITED
+    _INHERITED = (resources, path)
     groups = list(range(pq.ParquetFile(path).num_row_groups))
-    parts = [(str(path), str(workdir), groups[i::processes]) for i in range(processes)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        return sum(pool.map(_scan_part, parts))
+        return sum(pool.map(_scan_part, [groups[i::processes] for i in range(processes)]))
 
 
 def naive_re(path: Path) -> int:
@@ -149,7 +170,8 @@ def naive_re(path: Path) -> int:
     return found
 
 
-def gx_regex(path: Path) -> bool:
+def gx_prepared(path: Path) -> tuple:
+    """GX imported, its context, batch and expectation built: only validate() is timed."""
     import logging
 
     import great_expectations as gx
@@ -170,6 +192,11 @@ def gx_regex(path: Path) -> bool:
     expectation = gx.expectations.ExpectColumnValuesToNotMatchRegexList(
         column="text", regex_list=[p.pattern for _, p in _PATTERNS]
     )
+    return batch, expectation
+
+
+def gx_regex(prepared: tuple) -> bool:
+    batch, expectation = prepared
     return batch.validate(expectation).success
 
 
@@ -185,10 +212,75 @@ def re2_ceiling(path: Path) -> int:
     return hits
 
 
-def timed(function, *args) -> tuple[float, object]:
-    start = time.perf_counter()
+def prefix(path: Path, megabytes: float, out: Path) -> tuple[Path, float]:
+    """The first ``megabytes`` of the corpus (whole row groups), for the slow contenders."""
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    tables, size = [], 0
+    for group in range(source.num_row_groups):
+        table = source.read_row_group(group)
+        tables.append(table)
+        size += sum(len(t.encode()) for t in table.column("text").to_pylist())
+        if size >= megabytes * 1e6:
+            break
+    import pyarrow as pa
+
+    pq.write_table(pa.concat_tables(tables), out)
+    return out, size / 1e6
+
+
+def measured(function, *args) -> tuple[float, float, object]:
+    """(wall s, CPU s of this process and of the children it reaped, value)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu = time.perf_counter(), time.process_time()
     value = function(*args)
-    return time.perf_counter() - start, value
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    return wall, cpu, value
+
+
+def presidio_python() -> str | None:
+    """A Python with Presidio installed: a venv made once under .bench-venvs/ from the
+    package index (uv). None, with the reason printed, when it cannot be made."""
+    import shutil
+
+    venv = Path(__file__).resolve().parents[1] / ".bench-venvs" / "presidio"
+    python = venv / "bin" / "python"
+    if python.exists():
+        return str(python)
+    uv = shutil.which("uv") or str(Path(__file__).resolve().parents[1] / ".tools/bin/uv")
+    print("making the Presidio venv (presidio-analyzer, pyarrow; once) ...", flush=True)
+    made = subprocess.run(
+        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode == 0:
+        install = [uv, "pip", "install", "--quiet", "--python", str(python)]
+        made = subprocess.run(
+            [*install, "presidio-analyzer", "pyarrow"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if made.returncode != 0:
+        print(f"Presidio left out: its venv could not be made: {made.stderr[-500:]}")
+        return None
+    return str(python)
+
+
+def presidio_run(python: str, path: Path, patterns: Path, megabytes: float) -> dict:
+    script = Path(__file__).with_name("presidio_anchor.py")
+    done = subprocess.run(
+        [python, str(script), str(path), str(patterns), str(megabytes)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def peak_memory(megabytes: float, workdir: Path) -> float:
@@ -210,13 +302,15 @@ def peak_memory(megabytes: float, workdir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=100.0, help="corpus size in MB")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--gx-mb", type=float, default=10.0, help="GX on this many MB")
     parser.add_argument(
-        "--gx-mb",
-        type=float,
-        default=None,
-        help="measure GX on a prefix of this many MB (default: all)",
+        "--presidio-mb", type=float, default=5.0, help="Presidio on this many MB (0: leave out)"
     )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     args = parser.parse_args()
+    from trainguard.scanners.pi import _PATTERNS, prefilter_pattern
+
     with tempfile.TemporaryDirectory(prefix="trainguard-bench-") as scratch:
         workdir = Path(scratch)
         path = workdir / "corpus.parquet"
@@ -224,47 +318,63 @@ def main() -> None:
         records, size = generate(path, args.mb)
         mb = size / 1e6
         print(f"corpus: {records:,} records, {mb:.1f} MB of text, {os.cpu_count()} cores")
-        _resources(workdir)  # build the lexicon file once, outside the timings
-        results = {}
-        for name, function in [
-            ("full scan, 1 process", full_scan),
-            ("full scan, 2 processes", parallel_scan),
-        ]:
-            seconds, found = timed(function, path, workdir)
-            results[name] = mb / seconds
-            print(f"{name:32} {mb / seconds:8.1f} MB/s  ({found} PI values)", flush=True)
-        seconds, found = timed(naive_re, path)
-        results["naive"] = mb / seconds
-        print(
-            f"{'per-record Python re loop':32} {mb / seconds:8.1f} MB/s  ({found} matches)",
-            flush=True,
-        )
-        gx_path, gx_mb = path, mb
-        if args.gx_mb and args.gx_mb < args.mb:
-            gx_path = workdir / "gx.parquet"
-            gx_mb = generate(gx_path, args.gx_mb)[1] / 1e6
-        seconds, _ = timed(gx_regex, gx_path)
-        results["gx"] = gx_mb / seconds
-        print(f"{'GX regex-list expectation':32} {gx_mb / seconds:8.1f} MB/s", flush=True)
-        seconds, hits = timed(re2_ceiling, path)
-        results["re2"] = mb / seconds
-        print(
-            f"{'Arrow RE2 combined pattern':32} {mb / seconds:8.1f} MB/s  ({hits} rows)", flush=True
-        )
-        small, large = args.mb / 2, args.mb * 2
-        peak_small = peak_memory(small, workdir)
-        peak_large = peak_memory(large, workdir)
-        print(
-            f"peak memory of the full scan: {peak_small:.0f} MB at {small:g} MB, "
-            f"{peak_large:.0f} MB at {large:g} MB"
-        )
-    scan = results["full scan, 1 process"]
+        # Built once, outside every timed region.
+        resources = _resources(workdir)
+        gx_path, gx_mb = prefix(path, args.gx_mb, workdir / "gx.parquet")
+        gx_state = gx_prepared(gx_path)
+        re2_ceiling(gx_path)  # the prefilter pattern derived and compiled
+        _ = prefilter_pattern()
+        patterns = workdir / "patterns.json"
+        patterns.write_text(json.dumps([[k.value, p.pattern] for k, p in _PATTERNS]))
+        presidio = presidio_python() if args.presidio_mb > 0 else None
+        contenders = {
+            "trainguard legality pass, 1 process": (mb, legality_scan, (resources, path)),
+            "trainguard legality pass, 2 processes": (mb, parallel_scan, (resources, path)),
+            "per-record Python re loop": (mb, naive_re, (path,)),
+            f"GX regex-list expectation, warm ({gx_mb:.0f} MB)": (gx_mb, gx_regex, (gx_state,)),
+            "Arrow RE2 pass of the prefilter": (mb, re2_ceiling, (path,)),
+        }
+        wall: dict[str, list[float]] = {name: [] for name in contenders}
+        cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        presidio_name = f"Presidio, same patterns ({args.presidio_mb:g} MB)"
+        if presidio:
+            wall[presidio_name], cpu[presidio_name] = [], []
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number} of {args.rounds} ...", flush=True)
+            for name, (megabytes, function, inputs) in contenders.items():
+                seconds, cpu_seconds, _ = measured(function, *inputs)
+                wall[name].append(megabytes / seconds)
+                cpu[name].append(megabytes / cpu_seconds)
+            if presidio:
+                run = presidio_run(presidio, path, patterns, args.presidio_mb)
+                wall[presidio_name].append(run["mb"] / run["wall"])
+                cpu[presidio_name].append(run["mb"] / run["cpu"])
+        median = {name: statistics.median(values) for name, values in wall.items()}
+        median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
+        print(f"{'':48} {'MB/s wall':>10} {'MB/CPU-s':>10}")
+        for name in wall:
+            print(f"{name:48} {median[name]:10.1f} {median_cpu[name]:10.1f}")
+        if args.no_memory:
+            peak_small = peak_large = 0.0
+        else:
+            small, large = args.mb / 2, args.mb * 2
+            peak_small = peak_memory(small, workdir)
+            peak_large = peak_memory(large, workdir)
+            print(
+                f"peak memory of the full pass: {peak_small:.0f} MB at {small:g} MB, "
+                f"{peak_large:.0f} MB at {large:g} MB"
+            )
+    names = list(contenders)
+    scan, scan2, naive, gx, re2 = (median[n] for n in names)
+    present = median.get(presidio_name)
     print(
-        f"RESULT scan_mb_s={scan:.1f} naive_re_mb_s={results['naive']:.1f} "
-        f"gx_regex_mb_s={results['gx']:.1f} re2_ceiling_mb_s={results['re2']:.1f} "
-        f"ratio_naive={scan / results['naive']:.2f} ratio_gx={scan / results['gx']:.2f} "
-        f"ratio_ceiling={scan / results['re2']:.2f} peak_mb_small={peak_small:.0f} "
-        f"peak_mb_large={peak_large:.0f}"
+        f"RESULT scan_mb_s={scan:.1f} scan_2_processes_mb_s={scan2:.1f} "
+        f"scan_cpu_mb_s={median_cpu[names[0]]:.1f} naive_re_mb_s={naive:.1f} "
+        f"gx_regex_mb_s={gx:.1f} re2_ceiling_mb_s={re2:.1f} "
+        f"presidio_mb_s={present or 0:.2f} ratio_naive={scan / naive:.2f} "
+        f"ratio_gx={scan / gx:.2f} ratio_presidio={scan / present if present else 0:.1f} "
+        f"ratio_ceiling={scan2 / re2:.2f} rounds={args.rounds} "
+        f"peak_mb_small={peak_small:.0f} peak_mb_large={peak_large:.0f}"
     )
 
 
