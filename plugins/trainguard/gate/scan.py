@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from trainguard.checks.stats import sample_key, sample_key_bound
 from trainguard.contract import Dataset, load_dataset
 from trainguard.gate.reduce import partial_path, shard_partial, write_partial
-from trainguard.gate.scan_files import SHARD_PREFIX, judged_texts, pi_type, scan_files
+from trainguard.gate.scan_files import (
+    SHARD_PREFIX,
+    joined_text,
+    judged_texts,
+    pi_type,
+    scan_files,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -199,12 +205,13 @@ def _scoring_bounds(
     ``harmful.sample_size`` smallest). Without the counts: a margin on the fraction, and
     each shard's own sample of each source; the reduce scores whatever these miss."""
     fraction = policy.corpus.automated_sample_fraction
+    margin = min(1.0, fraction * 1.2 + 0.01)
     if source_records is None:
-        return min(1.0, fraction * 1.2 + 0.01), {}
+        return margin, {}
     total = sum(source_records.values())
     wanted = policy.harmful.sample_size
     # Chernoff's bound is the looser one below a few thousand records: take the tighter.
-    corpus = min(sample_key_bound(math.ceil(fraction * total), total), fraction * 1.2 + 0.01)
+    corpus = min(sample_key_bound(math.ceil(fraction * total), total), margin)
     return corpus, {
         source: sample_key_bound(wanted, count) for source, count in source_records.items()
     }
@@ -227,7 +234,6 @@ def scan_shard(
     """
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from trainguard.scanners.ip import copyright_rows, fingerprint
@@ -291,11 +297,7 @@ def scan_shard(
                 risks[row].update(lexicon_hits[row])
                 lexicon_rows[row] = True
             copyright_mask |= np.asarray(copyright_rows(column))
-        joined = (
-            batch.column(text_fields[0])
-            if len(text_fields) == 1
-            else pc.binary_join_element_wise(*[batch.column(c) for c in text_fields], "\n")
-        )
+        joined = joined_text(batch, text_fields)
         flags = quality_flags(joined, dataset.manifest.languages)
         squeezed = squeeze(joined).to_pylist()
         digests, sigs = fingerprint(squeezed)

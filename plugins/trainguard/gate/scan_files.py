@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     import pyarrow as pa
@@ -41,24 +41,36 @@ def iter_scan_batches(
             row += record_batch.num_rows
 
 
-def read_texts(dataset: Dataset, record_ids: list[str], *, squeezed: bool = True) -> dict[str, str]:
-    """The (squeezed) texts of a few records, by record id, read back from the shards."""
+def joined_text(batch: pa.RecordBatch, columns: Sequence[str]) -> pa.Array:
+    """A record's text columns joined by newlines: what the scan judges as its text."""
+    import pyarrow.compute as pc
+
+    if len(columns) == 1:
+        return batch.column(columns[0])
+    return pc.binary_join_element_wise(*[batch.column(c) for c in columns], "\n")
+
+
+def _batches_holding(dataset: Dataset, record_ids: list[str]) -> Iterator[pa.RecordBatch]:
+    """The rows of ``record_ids`` (id and text columns), read back from the shards."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    value_set = pa.array(record_ids, pa.string())
+    for _, _, batch in dataset.iter_batches(["record_id", *dataset.text_columns]):
+        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
+        if pc.any(mask).as_py():
+            yield batch.filter(mask)
+
+
+def read_texts(dataset: Dataset, record_ids: list[str], *, squeezed: bool = True) -> dict[str, str]:
+    """The (squeezed) texts of a few records, by record id, read back from the shards."""
     from trainguard.scanners.lexicon import squeeze
 
     found: dict[str, str] = {}
     if not record_ids:
         return found
-    value_set = pa.array(record_ids, pa.string())
-    for _, _, batch in dataset.iter_batches(["record_id", *dataset.text_columns]):
-        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
-        if not pc.any(mask).as_py():
-            continue
-        chosen = batch.filter(mask)
-        columns = [chosen.column(c) for c in dataset.text_columns]
-        joined = columns[0] if len(columns) == 1 else pc.binary_join_element_wise(*columns, "\n")
+    for chosen in _batches_holding(dataset, record_ids):
+        joined = joined_text(chosen, dataset.text_columns)
         values = squeeze(joined) if squeezed else joined
         found.update(zip(chosen.column("record_id").to_pylist(), values.to_pylist(), strict=True))
     return found
@@ -78,29 +90,15 @@ def judged_texts(batch: pa.RecordBatch, texts: list[str], refusals: set[int]) ->
 def score_records(resources: ScanResources, record_ids: list[str]) -> dict[str, float]:
     """Classifier scores of a few records read back from the shards, each judged as the
     shard pass judges it (a refusal pair by its response); empty without a classifier."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     classifier = resources.classifier
     if classifier is None or not record_ids:
         return {}
     dataset = resources.dataset
-    value_set = pa.array(record_ids, pa.string())
-    columns = dataset.text_columns
     ids: list[str] = []
     texts: list[str] = []
-    for _, _, batch in dataset.iter_batches(["record_id", *columns]):
-        mask = pc.is_in(batch.column("record_id"), value_set=value_set)
-        if not pc.any(mask).as_py():
-            continue
-        chosen = batch.filter(mask)
-        joined = (
-            chosen.column(columns[0])
-            if len(columns) == 1
-            else pc.binary_join_element_wise(*[chosen.column(c) for c in columns], "\n")
-        )
-        refusals = resources.refusal_rows(chosen)
-        texts += judged_texts(chosen, joined.to_pylist(), refusals)
+    for chosen in _batches_holding(dataset, record_ids):
+        joined = joined_text(chosen, dataset.text_columns).to_pylist()
+        texts += judged_texts(chosen, joined, resources.refusal_rows(chosen))
         ids += chosen.column("record_id").to_pylist()
     scores = classifier.probabilities(texts)
     return {rid: float(score) for rid, score in zip(ids, scores, strict=True)}
