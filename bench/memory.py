@@ -8,6 +8,7 @@ beside the baseline of the same CLI scanning a 30-record dataset in the same run
 fixed cost: Python, Arrow, GX, scikit-learn).
 
     python bench/memory.py            # 1 x 10 MB, 10^5 and 10^6 tiny records, the mix
+                                      # (and 10^6 at a smaller TRAINGUARD_BATCH_ROWS)
     python bench/memory.py --quick    # 10^4 tiny records instead of 10^6
 
 Prints one ``RESULT`` line with every figure.
@@ -125,12 +126,17 @@ def mix(root: Path) -> Path:
     return write(root, records)
 
 
-def peak_of_scan(dataset: Path) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit code) of `trainguard scan DATASET` in a child."""
+def peak_of_scan(dataset: Path, batch_rows: int | None = None) -> tuple[float, float, int]:
+    """(peak RSS in MB, seconds, exit code) of `trainguard scan DATASET` in a child.
+
+    One worker: the figure is the whole scan's, shards and fan-in in one process (with N
+    workers each forked scan holds its own batch)."""
     env = dict(os.environ, TRAINGUARD_HASH_KEY=HASH_KEY, TRAINGUARD_HOME=str(dataset.parent))
+    if batch_rows:
+        env["TRAINGUARD_BATCH_ROWS"] = str(batch_rows)
     started = time.perf_counter()
     child = subprocess.Popen(
-        [str(CLI), "scan", str(dataset), "--quiet", "--format", "json"],
+        [str(CLI), "scan", str(dataset), "--quiet", "--format", "json", "--workers", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
@@ -153,24 +159,28 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tg-bench-memory-") as folder:
         base = Path(folder)
-        cases = {
-            "baseline: 30 records": write(base / "baseline", tiny(30)),
-            "1 x 10 MB record": big_record(base / "big", 10),
-            "10^5 tiny records": write(base / "e5", count=100_000),
-            f"10^{4 if args.quick else 6} tiny records": write(
-                base / "e6", count=10_000 if args.quick else 1_000_000
+        many = 10_000 if args.quick else 1_000_000
+        exponent = 4 if args.quick else 6
+        e6 = write(base / "e6", count=many)
+        cases = {  # name: (dataset, TRAINGUARD_BATCH_ROWS or None for the default)
+            "baseline: 30 records": (write(base / "baseline", tiny(30)), None),
+            "1 x 10 MB record": (big_record(base / "big", 10), None),
+            "10^5 tiny records": (write(base / "e5", count=100_000), None),
+            f"10^{exponent} tiny records": (e6, None),
+            f"10^{exponent} tiny, batch 8192": (e6, 8192),
+            f"10^{exponent} distinct records": (
+                write(base / "d6", count=many, sentences_per_record=3),
+                None,
             ),
-            f"10^{4 if args.quick else 6} distinct records": write(
-                base / "d6", count=10_000 if args.quick else 1_000_000, sentences_per_record=3
-            ),
-            "the mix: 50,000 records": mix(base / "mix"),
+            "the mix: 50,000 records": (mix(base / "mix"), None),
         }
-        print(f"{'case':<26} {'data MB':>8} {'peak RSS MB':>12} {'seconds':>8}")
+        print(f"{'case':<30} {'data MB':>8} {'peak RSS MB':>12} {'seconds':>8}")
         figures = {}
-        for name, dataset in cases.items():
-            peak, seconds, _code = peak_of_scan(dataset)
-            print(f"{name:<26} {data_mb(dataset):>8.1f} {peak:>12.0f} {seconds:>8.1f}", flush=True)
-            figures[name.split(":")[0].replace(" ", "_").replace("^", "e")] = round(peak)
+        for name, (dataset, batch_rows) in cases.items():
+            peak, seconds, _code = peak_of_scan(dataset, batch_rows)
+            print(f"{name:<30} {data_mb(dataset):>8.1f} {peak:>12.0f} {seconds:>8.1f}", flush=True)
+            key = name.split(":")[0].replace(",", "").replace("^", "e")
+            figures[key.replace(" ", "_")] = round(peak)
         print("RESULT " + " ".join(f"peak_mb_{k}={v}" for k, v in figures.items()))
 
 

@@ -25,13 +25,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trainguard.exceptions import ContractError
+from trainguard.settings import batch_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     import pyarrow as pa
-
-BATCH_ROWS = 65_536
 
 
 class Stage(enum.StrEnum):
@@ -531,11 +530,12 @@ def _iter_shard(
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(shard)
+        # pre_buffer off: on it prefetches every row group of the columns read, a shard's worth
+        parquet = pq.ParquetFile(shard, pre_buffer=False)
         present = set(parquet.schema_arrow.names)
         wanted = [c for c in columns if c in present] if columns else None
         row = 1
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+        for batch in parquet.iter_batches(batch_size=batch_rows(), columns=wanted):
             _require_utf8(batch, shard, row)
             yield shard, row, batch
             row += batch.num_rows
@@ -599,7 +599,7 @@ def _iter_jsonl(
             del block
             if columns:
                 table = table.select([c for c in columns if c in table.column_names])
-            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            for batch in table.to_batches(max_chunksize=batch_rows()):
                 yield shard, row, batch
                 row += batch.num_rows
 

@@ -115,6 +115,12 @@ _ENV = [
         "off by default, since a traceback may quote the input",
     ),
     EnvSetting(
+        "TRAINGUARD_BATCH_ROWS",
+        "65536",
+        "records read, scanned and reduced at a time; peak memory follows it (a batch of "
+        "the default mix is a few MB) and never the number of records",
+    ),
+    EnvSetting(
         "TRAINGUARD_WORKER_NAME",
         "",
         "host name a Celery worker of the local stack reports (default: the machine's)",
@@ -197,6 +203,20 @@ def int_option(name: str) -> int:
 def use_language(language: str) -> None:
     """``--lang``: the language every report and message of this process is written in."""
     os.environ["TRAINGUARD_LANGUAGE"] = language
+
+
+def batch_rows() -> int:
+    """``$TRAINGUARD_BATCH_ROWS``: how many records each stage holds at a time."""
+    from trainguard.exceptions import ConfigError
+
+    value = env("TRAINGUARD_BATCH_ROWS")
+    try:
+        rows = int(value)
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise ConfigError(f"TRAINGUARD_BATCH_ROWS={value!r}: expected a whole number above 0")
+    return rows
 
 
 def trainguard_home() -> Path:

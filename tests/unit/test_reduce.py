@@ -15,7 +15,6 @@ import pytest
 
 from trainguard.checks.base import Offenders, Partial, Sample
 from trainguard.checks.stats import sample_key
-from trainguard.gate import duplicates
 from trainguard.gate.decide import evaluate
 from trainguard.policy import load_policy
 
@@ -81,7 +80,7 @@ def test_sharding_and_partitioning_do_not_change_the_decision(
 ) -> None:
     """Three shards merged as a tree, and the band keys spread over ~30 partitions, give
     the tables and findings of one shard in one partition, offenders included."""
-    monkeypatch.setattr(duplicates, "PARTITION_ENTRIES", 1_000)
+    monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", "16")  # 57 partitions, 2-pair chunks
     assert outcome(sharded(tmp_path / "d", records(), 3), tmp_path) == one_shard
 
 
@@ -142,6 +141,52 @@ def test_near_duplicates_match_the_single_process_reference(one_shard: tuple) ->
         found = next(f for f in findings if f[0] == "quality.duplicates" and f[1] == source)
         assert expected, "the fixture must hold near-duplicates"
         assert (found[3], found[4]) == (expected[:100], len(expected))
+
+
+def test_duplicate_of_matches_the_reference_whatever_the_batch_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The annotations' ``duplicate_of`` names, for every record, the earliest record of
+    its cluster as ``minhash.near_duplicates`` does, when the records are read, spilled,
+    estimated and named 7 at a time over three shards (every stage crosses batch and
+    shard boundaries)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trainguard.scanners.lexicon import squeeze
+    from trainguard.scanners.minhash import near_duplicates, signatures
+
+    rows = records(600)
+    texts = squeeze(pa.array([r["text"] for r in rows])).to_pylist()
+    reference = near_duplicates(
+        signatures(texts),
+        load_policy(None).quality.near_duplicate_similarity,
+        lambda indices: {i: texts[i] for i in indices},
+    )
+    expected = [rows[d]["record_id"] if d >= 0 else None for d in reference.tolist()]
+    assert sum(e is not None for e in expected) > 100, "the fixture must hold near-duplicates"
+    root = sharded(tmp_path / "d", rows, 3)
+    found = {}
+    for batch in ("7", "65536"):
+        monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", batch)
+        out = tmp_path / f"annotations-{batch}.parquet"
+        evaluate(root, load_policy(None), annotations_out=out)
+        table = pq.read_table(out, columns=["record_id", "duplicate_of"])
+        assert table.column("record_id").to_pylist() == [r["record_id"] for r in rows]
+        found[batch] = table.column("duplicate_of").to_pylist()
+    assert found["7"] == found["65536"] == expected
+
+
+def test_a_bad_batch_size_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainguard.exceptions import ConfigError
+    from trainguard.settings import batch_rows
+
+    for value in ("0", "-5", "many", "1.5"):
+        monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", value)
+        with pytest.raises(ConfigError, match=rf"TRAINGUARD_BATCH_ROWS='{value}': expected"):
+            batch_rows()
+    monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", "100")
+    assert batch_rows() == 100
 
 
 def test_the_automated_sample_is_the_exact_smallest_fraction(one_shard: tuple) -> None:

@@ -210,16 +210,6 @@ class ScanBatch:
         return len(self.keys)
 
 
-@dataclass(slots=True)
-class Duplicate:
-    """A record whose text nearly duplicates an earlier one (found corpus-wide)."""
-
-    row: int  # global row: shards in scan order, then rows
-    record_id: str
-    source_id: str
-    duplicate_of: str  # record id of the cluster's earliest record
-
-
 @dataclass
 class Tally:
     """The merged partial of every shard, with what the corpus-wide stages found."""
@@ -229,7 +219,7 @@ class Tally:
     lexicon: Lexicon
     classifier: Callable[[], HarmfulClassifier | None]  # None: the lexicon alone decides
     partial: Partial
-    duplicates: list[Duplicate]  # in row order
+    duplicates: dict[str, Offenders]  # near-duplicates of an earlier record, by source
     # (columns) -> every scan batch again, in order: for the few corpus-wide ranks
     batches: Callable[[list[str]], Iterator[ScanBatch]]
     texts: Callable[..., dict[str, str]]  # (record ids, squeezed=) -> texts by record id

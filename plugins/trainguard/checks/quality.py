@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import operator
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import Measures, Message, Offenders
@@ -67,13 +67,11 @@ def tally(batch: ScanBatch, partial: Partial) -> None:
 def measure(tally: Tally) -> Measures:
     """Per-source flag rates and near-duplicates; the corpus's diversity."""
     out = Measures(messages=MESSAGES)
-    duplicates: dict[str, list[str]] = defaultdict(list)
-    for duplicate in tally.duplicates:  # in row order
-        duplicates[duplicate.source_id].append(duplicate.record_id)
     for source_id in sorted(tally.dataset.sources):
         records = tally.count(f"records:{source_id}")
-        out.offenders[f"quality.duplicates:{source_id}"] = Offenders(duplicates[source_id])
-        columns: dict[str, Any] = {"near_duplicates": len(duplicates[source_id])}
+        duplicates = tally.duplicates.get(source_id, Offenders())
+        out.offenders[f"quality.duplicates:{source_id}"] = duplicates
+        columns: dict[str, Any] = {"near_duplicates": len(duplicates)}
         for flag, check in FLAG_CHECKS.items():
             flagged = tally.offenders(f"{check}:{source_id}")
             out.offenders[f"{check}:{source_id}"] = flagged
@@ -81,11 +79,15 @@ def measure(tally: Tally) -> Measures:
         columns["languages"] = ", ".join(sorted(tally.labels(f"languages:{source_id}")))
         out.sources[source_id] = columns
     out.corpus = diversity(tally)
-    out.metrics["scan.near_duplicates"] = float(len(tally.duplicates))
+    out.metrics["scan.near_duplicates"] = float(_near_duplicates(tally))
     for key, count in sorted(tally.partial.counts.items()):  # detected, by script
         if key.startswith("language:"):
             out.metrics[f"records.language.{key.removeprefix('language:')}"] = float(count)
     return out
+
+
+def _near_duplicates(tally: Tally) -> int:
+    return sum(len(found) for found in tally.duplicates.values())
 
 
 def diversity(tally: Tally) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def diversity(tally: Tally) -> dict[str, Any]:
         distinct.update(map(operator.add, text, text[1:]))
         count += max(len(text) - 1, 0)
     return {
-        "near_duplicate_rate": len(tally.duplicates) / total,
+        "near_duplicate_rate": _near_duplicates(tally) / total,
         "largest_source_share": max(per_source.values(), default=0) / total,
         "min_sources_per_language": min(
             (

@@ -2,41 +2,65 @@
 
 1. ``spill_band_keys``: one pass over the scan files' MinHash signatures writes each
    record's 32 LSH band keys to disk, split into partitions by the key's high bits;
-2. ``partition_pairs``: each partition (one at a time, or one mapped task each) groups
-   its equal keys and pairs every bucket member with the bucket's earliest record;
-3. ``confirm_duplicates``: the candidates' signature estimates, then the exact Jaccard
-   similarity of their texts, joined into clusters named by their earliest record.
+2. each partition (one at a time): ``partition_pairs`` groups its equal keys and pairs
+   every bucket member with the bucket's earliest record; ``spill_by_member`` files the
+   pairs by the member's window of rows;
+   each window (one at a time): ``close_pairs`` reads the window's signatures in one
+   sequential read and keeps the pairs whose signature estimate is close;
+3. ``_spill_texts``: the squeezed texts of the records in close pairs, copied to disk;
+4. ``_clusters``: every close pair confirmed by the exact Jaccard similarity of the two
+   texts (read back one at a time) and joined into clusters named by their earliest record;
+5. ``_name``: one pass over the scan files gives each source's count and first record ids,
+   and spills the ids of the clusters' earliest records for the annotations file.
 
-The pairs and the clusters are those of ``minhash.near_duplicates`` with every signature
-in memory (tests/unit/test_reduce.py compares them). Memory: one partition; 8 bytes per
-candidate pair; the ids and texts of the records in close pairs; and the memory map of
-every record's signature (512 bytes a record, page cache).
+The clusters are those of ``minhash.near_duplicates`` with every signature and text in
+memory (tests/unit/test_reduce.py compares them). Memory is bounded by the batch size
+(``TRAINGUARD_BATCH_ROWS``): a partition of ``32 x batch`` band keys, a window of
+``batch`` signatures, a chunk of ``batch / 8`` pairs, a batch of the scan files. Per
+record it keeps the 4-byte parent of the union-find and a 1-byte mark, plus 16 bytes
+per record in a close pair and 24 per near-duplicate: at most about 45 MB per million
+records, against 600 MB before.
+
+Kept as one module (about 490 lines): its stages pass one another files whose layout
+only they know (band entries, pair codes by member window, spilled strings by position).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trainguard.checks.base import Duplicate
-from trainguard.gate.scan_files import iter_scan_batches, read_texts
+from trainguard.checks.base import Offenders
+from trainguard.gate.scan_files import SHARD_PREFIX, iter_scan_batches, joined_text
+from trainguard.settings import batch_rows
 
 if TYPE_CHECKING:
+    from array import array
+    from collections.abc import Iterator
     from pathlib import Path
 
     import numpy as np
 
     from trainguard.gate.scan import ScanResources
 
-# Band keys (17 bytes each, 32 per record) held by one partition: about 70 MB, and twice
-# that while it is sorted.
-PARTITION_ENTRIES = 4_000_000
 SIGNATURES = "signatures.u32"  # every record's signature, in global row order
-# Candidate pairs estimated at a time. Their signatures are read through a memory map of
-# the spilled file: its pages are the kernel's page cache, which it reclaims under memory
-# pressure (they count in the resident set while mapped: up to 512 bytes per record).
-ESTIMATE_PAIRS = 65_536
+
+
+def partition_entries() -> int:
+    """Band keys (17 bytes each, 32 per record) one partition holds: a batch's worth
+    (36 MB at the default batch, about three times that while sorted and paired)."""
+    from trainguard.scanners.minhash import BANDS
+
+    return BANDS * batch_rows()
+
+
+def estimate_pairs() -> int:
+    """Candidate pairs estimated at a time; their signatures are mapped only meanwhile
+    (at most 2 x 8,192 rows x 4 KB pages at the default batch)."""
+    return max(1, batch_rows() // 8)
 
 
 def spill_band_keys(
@@ -118,124 +142,170 @@ def sorted_unique(codes: np.ndarray) -> np.ndarray:
     return codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
 
 
-@dataclass
-class _Candidates:
-    """The record id and source of each record in a confirmed-close pair, by position in
-    the sorted array of their global rows: lists, not a dict per record."""
-
-    rows: np.ndarray
-    record_ids: list[str]
-    source_ids: list[str]
-
-
-def _read_candidates(
-    scan_dir: Path, names: list[str], offsets: list[int], wanted: np.ndarray
-) -> _Candidates:
-    """The record id and source of each global row in ``wanted`` (sorted)."""
+def _split(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(heads, members) of pair codes, as int64 rows."""
     import numpy as np
 
-    found = _Candidates(wanted, [""] * len(wanted), [""] * len(wanted))
-    for index, row, record_batch in iter_scan_batches(scan_dir, names, ["record_id", "source_id"]):
-        rows = np.arange(record_batch.num_rows) + offsets[index] + row
-        chosen = np.flatnonzero(np.isin(rows, wanted))
-        if not len(chosen):
-            continue
-        picked = record_batch.take(chosen)
-        for position, record_id, source_id in zip(
-            np.searchsorted(wanted, rows[chosen]).tolist(),
-            picked.column("record_id").to_pylist(),
-            picked.column("source_id").to_pylist(),
-            strict=True,
-        ):
-            found.record_ids[position] = record_id
-            found.source_ids[position] = source_id
-    return found
+    return (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(
+        np.int64
+    )
 
 
-def close_pairs(codes: np.ndarray, signatures: Path, total: int, cutoff: float) -> np.ndarray:
-    """The candidate pair codes whose signature estimate reaches ``cutoff``."""
+def spill_by_member(codes: np.ndarray, folder: Path, window: int) -> None:
+    """Append pair codes to ``window-<w>.bin`` by their member's row window (``window``
+    rows each), so each window's signatures are read once, in order."""
+    import numpy as np
+
+    if not len(codes):
+        return
+    owner = (codes & np.uint64(0xFFFFFFFF)) // np.uint64(window)
+    order = np.argsort(owner, kind="stable")
+    owner, codes = owner[order], codes[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(codes)], strict=True):
+        with (folder / f"window-{int(owner[lo]):06d}.bin").open("ab") as handle:
+            handle.write(codes[lo:hi].tobytes())
+
+
+def close_pairs(path: Path, signatures: Path, window: int, cutoff: float) -> np.ndarray:
+    """The pair codes of one member window (``window-<w>.bin``) whose signature estimate
+    reaches ``cutoff``, sorted and unique (a pair shares bands in several partitions).
+
+    The window's member signatures are one sequential read; each chunk's distinct heads
+    (a bucket's earliest record: few, since the codes are sorted by head) are read one by
+    one. Nothing is memory-mapped: a mapped page counts in the resident set, and on a
+    file system with large folios one scattered read maps megabytes.
+    """
     import numpy as np
 
     from trainguard.scanners.minhash import NUM_PERM, similarity
 
-    if not len(codes):
-        return codes
-    mapped = np.memmap(signatures, dtype=np.uint32, mode="r", shape=(total, NUM_PERM))
+    codes = sorted_unique(np.fromfile(path, dtype=np.uint64))
+    first = int(path.stem.removeprefix("window-")) * window
+    row_bytes = NUM_PERM * 4
+    block = np.fromfile(
+        signatures, dtype=np.uint32, count=window * NUM_PERM, offset=first * row_bytes
+    )
+    block = block.reshape(-1, NUM_PERM)
     kept = []
-    for start in range(0, len(codes), ESTIMATE_PAIRS):
-        chunk = codes[start : start + ESTIMATE_PAIRS]
-        heads = (chunk >> np.uint64(32)).astype(np.int64)
-        members = (chunk & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        kept.append(chunk[similarity(mapped[members], mapped[heads]) >= cutoff])
-    del mapped
-    return np.concatenate(kept)
+    step = estimate_pairs()
+    fd = os.open(signatures, os.O_RDONLY)
+    try:
+        for start in range(0, len(codes), step):
+            chunk = codes[start : start + step]
+            heads, members = _split(chunk)
+            distinct, where = np.unique(heads, return_inverse=True)
+            data = b"".join(os.pread(fd, row_bytes, row * row_bytes) for row in distinct.tolist())
+            head_sigs = np.frombuffer(data, dtype=np.uint32).reshape(-1, NUM_PERM)
+            close = similarity(block[members - first], head_sigs[where]) >= cutoff
+            kept.append(chunk[close])
+    finally:
+        os.close(fd)
+    return np.concatenate(kept) if kept else codes
 
 
-def confirm_duplicates(
-    resources: ScanResources,
-    scan_dir: Path,
-    names: list[str],
-    offsets: list[int],
-    codes: np.ndarray,
-) -> list[Duplicate]:
-    """Clusters of near-duplicates from the close pair codes (``close_pairs``), confirmed
-    by the exact Jaccard similarity of the texts; each record names its cluster's
-    earliest record.
+class _Spill:
+    """Strings written to a file in order and read back by position, one ``pread`` each:
+    nothing but an offset per string stays in memory."""
 
-    A cluster is a connected component of confirmed pairs and its representative is its
-    smallest row, whatever order the pairs are joined in; so a pair whose two records are
-    already joined needs no Jaccard, which spares most of a large cluster's pairs.
+    def __init__(self, path: Path) -> None:
+        from array import array
+
+        self.path = path
+        self._writer: Any = path.open("wb")
+        self._ends = array("q")  # where each string ends: 8 bytes, not a Python int, each
+        self._size = 0
+        self._fd = -1
+
+    def write(self, values: list[str]) -> None:
+        for value in values:
+            data = value.encode("utf-8", "surrogatepass")
+            self._writer.write(data)
+            self._size += len(data)
+            self._ends.append(self._size)
+
+    def seal(self) -> None:
+        """No more writes: the file is opened for reads."""
+        self._writer.close()
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def read(self, positions: list[int]) -> list[str]:
+        ends = self._ends
+        out = []
+        for position in positions:
+            start = ends[position - 1] if position else 0
+            data = os.pread(self._fd, ends[position] - start, start)
+            out.append(data.decode("utf-8", "surrogatepass"))
+        return out
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if not self._writer.closed:
+            self._writer.close()
+
+
+@dataclass
+class NearDuplicates:
+    """The near-duplicate records, by global row, and their clusters' earliest records.
+
+    ``by_source``: each source's count and first record ids, in row order. The earliest
+    records' ids live in a spill file (``duplicate_of`` reads them) until ``close``.
     """
-    import numpy as np
 
-    from trainguard.scanners.minhash import jaccard
+    rows: np.ndarray  # sorted global rows of the records that nearly duplicate an earlier one
+    representatives: np.ndarray  # each one's cluster's earliest row
+    by_source: dict[str, Offenders] = field(default_factory=dict)
+    heads: np.ndarray | None = None  # the distinct representatives, sorted
+    head_ids: _Spill | None = None  # their record ids, by position in ``heads``
 
-    if not len(codes):
-        return []
-    threshold = resources.policy.quality.near_duplicate_similarity
-    pairs = np.stack([codes >> np.uint64(32), codes & np.uint64(0xFFFFFFFF)], axis=1)
-    wanted = np.unique(pairs).astype(np.int64)
-    found = _read_candidates(scan_dir, names, offsets, wanted)
-    close = np.searchsorted(wanted, pairs.astype(np.int64))  # pairs by position
-    del pairs
-    needed = np.unique(close).tolist()
-    text_of = read_texts(resources.dataset, [found.record_ids[i] for i in needed])
-    parent = list(range(len(found.rows)))
+    def __len__(self) -> int:
+        return len(self.rows)
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def duplicate_of(self, rows: np.ndarray) -> list[str | None]:
+        """For each global row (ascending), its cluster's earliest record id, or None."""
+        import numpy as np
 
-    for start in range(0, len(close), ESTIMATE_PAIRS):  # slices: a list per pair is heavy
-        for a, b in close[start : start + ESTIMATE_PAIRS].tolist():
-            ra, rb = find(a), find(b)
-            if ra == rb:
-                continue  # already one cluster: this pair cannot change it
-            if jaccard(text_of[found.record_ids[a]], text_of[found.record_ids[b]]) >= threshold:
-                parent[max(ra, rb)] = min(ra, rb)  # the earliest is the representative
-    del text_of
-    rows = found.rows.tolist()
-    return [
-        Duplicate(rows[i], found.record_ids[i], found.source_ids[i], found.record_ids[root])
-        for i in range(len(rows))
-        if (root := find(i)) != i
-    ]
+        out: list[str | None] = [None] * len(rows)
+        if not len(self.rows) or self.head_ids is None or self.heads is None:
+            return out
+        where = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
+        hit = np.flatnonzero(self.rows[where] == rows)
+        if len(hit):
+            positions = np.searchsorted(self.heads, self.representatives[where[hit]])
+            for i, record_id in zip(
+                hit.tolist(), self.head_ids.read(positions.tolist()), strict=True
+            ):
+                out[i] = record_id
+        return out
+
+    def close(self) -> None:
+        if self.head_ids is not None:
+            self.head_ids.close()
+
+    def __enter__(self) -> NearDuplicates:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
+@contextmanager
 def find_duplicates(
     resources: ScanResources, scan_dir: Path, names: list[str], offsets: list[int], total: int
-) -> list[Duplicate]:
-    """Near-duplicates across every shard: spill, one partition at a time, confirm."""
-    import os
+) -> Iterator[NearDuplicates]:
+    """Near-duplicates across every shard: spill, one partition at a time, confirm, name.
+
+    A context: the scratch folder (band keys, signatures, close pairs, the texts of the
+    records in close pairs, then the ids of the clusters' earliest records, which
+    ``NearDuplicates.duplicate_of`` reads) lives until it ends. The folder is the owner's
+    alone (mode 0700) under ``scan_dir``; one that a killed reduce left goes at the next.
+    """
     import shutil
     import tempfile
     from pathlib import Path
 
-    import numpy as np
-
-    from trainguard.scanners.minhash import BANDS, ESTIMATE_MARGIN
     from trainguard.versioning import remove_dead_stagings, staging_prefix
 
     if total >= 2**32:  # a pair is coded in 64 bits, 32 per row
@@ -245,19 +315,179 @@ def find_duplicates(
             f"{total:,} records in one dataset version: near-duplicate detection handles up "
             "to 4,294,967,295; split the dataset into versions by source"
         )
-    partitions = max(1, math.ceil(total * BANDS / PARTITION_ENTRIES))
-    # Its own folder: two gate runs of one version may reduce the same scans at once; one
-    # that a killed reduce left (band keys and signatures, no text) goes now.
+    # Its own folder: two gate runs of one version may reduce the same scans at once.
     remove_dead_stagings(scan_dir, "bands")
     folder = Path(tempfile.mkdtemp(prefix=staging_prefix("bands", os.getpid()), dir=scan_dir))
+    found = None
     try:
-        paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
-        codes = np.empty(0, np.uint64)
-        for path in paths:  # a pair found in several bands is kept once
-            codes = sorted_unique(np.concatenate([codes, partition_pairs(path)]))
-            path.unlink()
-        cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
-        codes = close_pairs(codes, folder / SIGNATURES, total, cutoff)
+        found = _find(resources, scan_dir, names, offsets, folder, total=total)
+        yield found
     finally:
+        if found is not None:
+            found.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return confirm_duplicates(resources, scan_dir, names, offsets, codes)
+
+
+def _find(
+    resources: ScanResources,
+    scan_dir: Path,
+    names: list[str],
+    offsets: list[int],
+    folder: Path,
+    *,
+    total: int,
+) -> NearDuplicates:
+    import numpy as np
+
+    from trainguard.scanners.minhash import BANDS, ESTIMATE_MARGIN
+
+    partitions = max(1, math.ceil(total * BANDS / partition_entries()))
+    paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
+    window = batch_rows()
+    for path in paths:
+        spill_by_member(partition_pairs(path), folder, window)
+        path.unlink()
+    cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+    in_pairs = np.zeros(total, dtype=bool)  # 1 byte per record
+    close_files = []
+    for path in sorted(folder.glob("window-*.bin")):
+        codes = close_pairs(path, folder / SIGNATURES, window, cutoff)
+        path.unlink()
+        if len(codes):
+            heads, members = _split(codes)
+            in_pairs[heads] = True
+            in_pairs[members] = True
+            close_files.append(path.with_suffix(".close"))
+            codes.tofile(close_files[-1])
+    (folder / SIGNATURES).unlink()
+    rows = np.flatnonzero(in_pairs)
+    del in_pairs
+    if not len(rows):
+        return NearDuplicates(np.empty(0, np.int64), np.empty(0, np.int64))
+    texts = _spill_texts(resources, names, [*offsets, total], rows, folder / "texts.bin")
+    try:
+        parent = _clusters(close_files, rows, texts, resources, total)
+    finally:
+        texts.close()
+        (folder / "texts.bin").unlink()
+    return _name(scan_dir, names, offsets, parent, folder / "heads.bin")
+
+
+def _spill_texts(
+    resources: ScanResources, names: list[str], bounds: list[int], rows: np.ndarray, path: Path
+) -> _Spill:
+    """The squeezed texts of the global ``rows`` (sorted), read back from the shards in
+    scan order (shard ``i`` holds global rows ``bounds[i]`` to ``bounds[i + 1]``), written
+    by position in ``rows``."""
+    import numpy as np
+
+    from trainguard.exceptions import GateError
+    from trainguard.scanners.lexicon import squeeze
+
+    dataset = resources.dataset
+    shard_of = {f"{SHARD_PREFIX}{shard.name}.parquet": shard for shard in dataset.shards}
+    spill = _Spill(path)
+    for index, name in enumerate(names):
+        row = bounds[index]
+        for _, _, batch in dataset.iter_batches_of(shard_of[name], list(dataset.text_columns)):
+            first, row = row, row + batch.num_rows
+            lo, hi = np.searchsorted(rows, [first, row])
+            if hi > lo:
+                chosen = batch.take(rows[lo:hi] - first)
+                spill.write(squeeze(joined_text(chosen, dataset.text_columns)).to_pylist())
+        if row != bounds[index + 1]:
+            raise GateError(
+                f"shard {shard_of[name].name} holds {row - bounds[index]:,} records but its "
+                f"scan holds {bounds[index + 1] - bounds[index]:,}: it changed after the scan"
+            )
+    spill.seal()
+    return spill
+
+
+def _clusters(
+    close_files: list[Path], rows: np.ndarray, texts: _Spill, resources: ScanResources, total: int
+) -> array[int]:
+    """The union-find parent of every global row: each close pair whose exact Jaccard
+    similarity reaches the threshold joins its two records' clusters.
+
+    A cluster is a connected component of confirmed pairs and its representative is its
+    smallest row, whatever order the pairs are joined in; so a pair whose two records are
+    already joined needs no Jaccard (which spares most of a large cluster's pairs), and a
+    pair found in several partitions changes nothing the second time.
+    """
+    from array import array
+
+    import numpy as np
+
+    from trainguard.scanners.minhash import set_jaccard, shingle_set
+
+    threshold = resources.policy.quality.near_duplicate_similarity
+    parent = array("I", range(total))  # 4 bytes per record
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    step = estimate_pairs()
+    for path in close_files:
+        codes = np.fromfile(path, dtype=np.uint64)
+        path.unlink()
+        for start in range(0, len(codes), step):
+            heads, members = _split(codes[start : start + step])
+            pairs = zip(
+                heads.tolist(),
+                members.tolist(),
+                np.searchsorted(rows, heads).tolist(),
+                np.searchsorted(rows, members).tolist(),
+                strict=True,
+            )
+            cached_head, head_shingles = -1, set()
+            for a, b, text_a, text_b in pairs:
+                ra, rb = find(a), find(b)
+                if ra == rb:
+                    continue  # already one cluster: this pair cannot change it
+                if text_a != cached_head:  # pairs come sorted by head: read it once
+                    cached_head, head_shingles = text_a, shingle_set(texts.read([text_a])[0])
+                member_shingles = shingle_set(texts.read([text_b])[0])
+                if set_jaccard(head_shingles, member_shingles) >= threshold:
+                    parent[max(ra, rb)] = min(ra, rb)  # the earliest is the representative
+    return parent
+
+
+def _name(
+    scan_dir: Path, names: list[str], offsets: list[int], parent: array[int], path: Path
+) -> NearDuplicates:
+    """The near-duplicates from the union-find: rows, representatives, each source's count
+    and first ids, and the representatives' ids spilled to ``path``."""
+    import numpy as np
+
+    roots = np.frombuffer(parent, dtype=np.uint32)
+    while True:  # pointer jumping: every row's root, a few vectorised steps
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            break
+        roots = jumped
+    rows = np.flatnonzero(roots != np.arange(len(roots), dtype=np.uint32))
+    found = NearDuplicates(rows, roots[rows].astype(np.int64))
+    del roots
+    found.heads = np.unique(found.representatives)
+    found.head_ids = _Spill(path)
+    for index, row, record_batch in iter_scan_batches(scan_dir, names, ["record_id", "source_id"]):
+        first = offsets[index] + row
+        span = [first, first + record_batch.num_rows]
+        dup_lo, dup_hi = np.searchsorted(found.rows, span)
+        head_lo, head_hi = np.searchsorted(found.heads, span)
+        if dup_hi > dup_lo:
+            picked = record_batch.take(found.rows[dup_lo:dup_hi] - first)
+            ids = picked.column("record_id").to_pylist()
+            for record_id, source_id in zip(
+                ids, picked.column("source_id").to_pylist(), strict=True
+            ):
+                found.by_source.setdefault(source_id, Offenders()).add([record_id])
+        if head_hi > head_lo:
+            heads = record_batch.take(found.heads[head_lo:head_hi] - first)
+            found.head_ids.write(heads.column("record_id").to_pylist())
+    found.head_ids.seal()
+    return found

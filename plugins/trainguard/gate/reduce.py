@@ -1,16 +1,17 @@
 """The fan-in: shard partials merged in shard order, near-duplicates by band partition.
 
-Every stage but the near-duplicate one is bounded by a batch, a sample or the number of
-sources, never by the record count:
+Every stage is bounded by a batch (``TRAINGUARD_BATCH_ROWS``), a sample or the number of
+sources; only the near-duplicate stage keeps a few bytes per record:
 
-1. ``shard_partial``: each shard's per-record scan file, read in batches, is tallied by
-   every duty (``checks/<duty>.tally``) into a small ``Partial``; ``scan_shard`` writes it
-   beside the scan file as ``partial-<shard>.json``.
+1. ``shard_partial``: each shard's per-record results, tallied by every duty
+   (``checks/<duty>.tally``) a batch at a time as the shard pass writes them, into a
+   small ``Partial``; ``scan_shard`` writes it beside the scan file as
+   ``partial-<shard>.json``.
 2. ``merge_partials``: partials merge in shard order (the merge is associative: a tree of
    tasks or a fold give the same), so the first offending record ids are those of the
    first rows, as a single pass would name them.
-3. Near-duplicates across every shard, by band partition (``gate.duplicates``; it holds a
-   little per record that has a candidate, and maps every record's signature).
+3. Near-duplicates across every shard, by band partition and row window
+   (``gate.duplicates``; it spills to disk and keeps 5 to 45 bytes per record);
 4. Each duty's ``measure`` reads the merged tally; the annotations file is written by one
    more streaming pass, with ``duplicate_of``.
 
@@ -28,20 +29,19 @@ from typing import TYPE_CHECKING, Any
 
 from trainguard.checks.base import (
     HISTOGRAM_BINS,
-    Duplicate,
     Offenders,
     Partial,
     ScanBatch,
     key_bins,
 )
 from trainguard.gate.scan_files import (
-    BATCH_ROWS,
     iter_scan_batches,
     pi_type,
     read_texts,
     scan_files,
     score_records,
 )
+from trainguard.settings import batch_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
+    from trainguard.gate.duplicates import NearDuplicates
     from trainguard.gate.gx import Table
     from trainguard.gate.scan import ScanResources
 
@@ -121,9 +122,10 @@ def _scan_batch(record_batch: pa.RecordBatch, shard: int, first_row: int) -> Sca
     return ScanBatch(shard, first_row, columns, keys)
 
 
-def shard_partial(resources: ScanResources, table: pa.Table, shard: int) -> Partial:
-    """Every duty's tally of one shard's scan table."""
-    return _tally(resources, table.select(TALLY_COLUMNS).to_batches(BATCH_ROWS), shard)
+def shard_partial(resources: ScanResources, tables: Iterable[pa.Table], shard: int) -> Partial:
+    """Every duty's tally of one shard's scan tables, as they are written."""
+    batches = (batch for table in tables for batch in table.select(TALLY_COLUMNS).to_batches())
+    return _tally(resources, batches, shard)
 
 
 def _tally(
@@ -157,8 +159,8 @@ def read_partial(resources: ScanResources, scan_dir: Path, index: int, scan_file
     try:
         return Partial.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
-        source = pq.ParquetFile(scan_dir / scan_file)
-        batches = source.iter_batches(batch_size=BATCH_ROWS, columns=TALLY_COLUMNS)
+        source = pq.ParquetFile(scan_dir / scan_file, pre_buffer=False)
+        batches = source.iter_batches(batch_size=batch_rows(), columns=TALLY_COLUMNS)
         return _tally(resources, batches, index)
 
 
@@ -212,7 +214,6 @@ def reduce_scans(
     resources: ScanResources, scan_dir: Path, *, annotations_out: Path | None = None
 ) -> ScanResult:
     """Fan-in: every shard's partial merged, near-duplicates found, each duty measured."""
-    from trainguard.checks.base import Tally
     from trainguard.exceptions import GateError
     from trainguard.gate.duplicates import find_duplicates
 
@@ -227,7 +228,24 @@ def reduce_scans(
     offsets = [0]
     for index in range(len(names) - 1):
         offsets.append(offsets[-1] + partial.shard_records.get(index, 0))
-    duplicates = find_duplicates(resources, scan_dir, names, offsets, partial.records)
+    with find_duplicates(resources, scan_dir, names, offsets, partial.records) as duplicates:
+        result = _measure(resources, scan_dir, names, partial, duplicates.by_source)
+        if annotations_out is not None:
+            write_annotations(scan_dir, names, offsets, duplicates, annotations_out)
+    return result
+
+
+def _measure(
+    resources: ScanResources,
+    scan_dir: Path,
+    names: list[str],
+    partial: Partial,
+    duplicates: dict[str, Offenders],
+) -> ScanResult:
+    """Each duty's measures of the merged tally."""
+    from trainguard.checks.base import Tally
+
+    dataset = resources.dataset
 
     def batches(columns: list[str]) -> Iterator[ScanBatch]:
         for index, row, record_batch in iter_scan_batches(scan_dir, names, columns):
@@ -262,8 +280,6 @@ def reduce_scans(
         messages.update(measured.messages)
         corpus_messages.update(measured.corpus_messages)
         metrics.update(measured.metrics)
-    if annotations_out is not None:
-        write_annotations(scan_dir, names, offsets, duplicates, annotations_out)
     return ScanResult(list(rows.values()), corpus, offenders, metrics, messages, corpus_messages)
 
 
@@ -280,27 +296,30 @@ ANNOTATION_COLUMNS = [
 
 
 def write_annotations(
-    scan_dir: Path, names: list[str], offsets: list[int], duplicates: list[Duplicate], out: Path
+    scan_dir: Path,
+    names: list[str],
+    offsets: list[int],
+    duplicates: NearDuplicates,
+    out: Path,
 ) -> None:
     """The annotations file of DESIGN.md, one row per record, written a batch at a time."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    duplicate_of = {d.row: d.duplicate_of for d in duplicates}
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
     writer = None
     try:
         for index, row, record_batch in iter_scan_batches(scan_dir, names, ANNOTATION_COLUMNS):
-            rows = (np.arange(record_batch.num_rows) + offsets[index] + row).tolist()
+            rows = np.arange(record_batch.num_rows) + offsets[index] + row
             spans = [
                 [{k: s[k] for k in ("field", "kind", "start", "end", "covered")} for s in r]
                 for r in record_batch.column("pi").to_pylist()
             ]
             columns = {name: record_batch.column(name) for name in ANNOTATION_COLUMNS}
             columns["pi"] = pa.array(spans, pi_type(with_hmac=False))
-            columns["duplicate_of"] = pa.array([duplicate_of.get(r) for r in rows], pa.string())
+            columns["duplicate_of"] = pa.array(duplicates.duplicate_of(rows), pa.string())
             table = pa.table(columns)
             if writer is None:
                 writer = pq.ParquetWriter(temporary, table.schema)

@@ -32,7 +32,7 @@ from trainguard.gate.scan_files import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     import pyarrow as pa
 
@@ -155,19 +155,23 @@ class ScanResources:
 
 @dataclass
 class _SampleHeap:
-    """The K records with the smallest sample keys of one source (a max-heap)."""
+    """The K smallest sample keys of one source in a shard (a max-heap of keys)."""
 
     size: int
     bound: float = 1.0  # keys from here up cannot enter the corpus-wide sample
-    items: list[tuple[float, str, str]] = field(default_factory=list)
+    keys: list[float] = field(default_factory=list)
 
-    def offer(self, key: float, record_id: str, text: str) -> None:
+    def offer(self, key: float) -> bool:
+        """Whether ``key`` is among the K smallest so far: its record may be sampled."""
         if key >= self.bound:
-            return
-        if len(self.items) < self.size:
-            heapq.heappush(self.items, (-key, record_id, text))
-        elif -self.items[0][0] > key:
-            heapq.heapreplace(self.items, (-key, record_id, text))
+            return False
+        if len(self.keys) < self.size:
+            heapq.heappush(self.keys, -key)
+            return True
+        if -self.keys[0] > key:
+            heapq.heapreplace(self.keys, -key)
+            return True
+        return False
 
 
 def legality_pass(
@@ -226,15 +230,59 @@ def scan_shard(
 ) -> dict[str, Any]:
     """Scan one shard; write ``out_dir/scan-<shard>.parquet``; return a PI-free summary.
 
+    A batch at a time (``TRAINGUARD_BATCH_ROWS``): each batch's results are written and
+    tallied before the next is read, so memory does not grow with the shard.
+
     ``source_records``: each source's record count in the whole version, when known. The
     classifier then scores only the records whose sampling key can place them in their
     source's corpus-wide sample or the corpus's automated sample (``sample_key_bound``),
     not the shard's own sample of each source; the reduce scores any sampled record a
     shard left unscored, so the findings are the same either way.
     """
+    import pyarrow.parquet as pq
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{SHARD_PREFIX}{shard.name}.parquet"
+    index = scan_files(resources.dataset).index(target.name)
+    counted = ("records", "pi_found", "pi_uncovered", "lexicon_hits", "refusal_pairs")
+    summary: dict[str, Any] = {"shard": shard.name, **dict.fromkeys(counted, 0)}
+    # Write then rename: a task killed mid-write never leaves a truncated result behind.
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    writer = None
+
+    def written() -> Iterator[pa.Table]:
+        nonlocal writer
+        for table in _scan_tables(resources, shard, summary, source_records):
+            if writer is None:
+                writer = pq.ParquetWriter(temporary, table.schema)
+            writer.write_table(table)
+            yield table
+
+    try:
+        # The shard's tally for the fan-in, from the tables in hand (no second read).
+        partial = shard_partial(resources, written(), index)
+        if writer is None:
+            pq.write_table(_empty_table(), temporary)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # half a scan is of no use to a retry
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(temporary, target)
+    write_partial(partial, partial_path(out_dir, target.name))
+    return summary
+
+
+def _scan_tables(
+    resources: ScanResources,
+    shard: Path,
+    summary: dict[str, Any],
+    source_records: Mapping[str, int] | None,
+) -> Iterator[pa.Table]:
+    """The per-record results of each batch of ``shard``, in order; ``summary`` counts."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from trainguard.scanners.ip import copyright_rows, fingerprint
     from trainguard.scanners.lexicon import squeeze
@@ -247,77 +295,70 @@ def scan_shard(
     size = policy.harmful.sample_size
     heaps: dict[str, _SampleHeap] = defaultdict(lambda: _SampleHeap(size))
     heaps.update({source: _SampleHeap(size, bound) for source, bound in source_bound.items()})
-    tables: list[pa.Table] = []
-    summary: dict[str, Any] = {
-        "shard": shard.name,
-        "records": 0,
-        "pi_found": 0,
-        "pi_uncovered": 0,
-        "lexicon_hits": 0,
-    }
-    corpus_texts: list[tuple[int, str]] = []  # (row in shard, text) in the corpus sample
-    row_base = 0
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trainguard-lexicon")
     batches = dataset.iter_batches_of(shard, ["record_id", "source_id", *text_fields])
-    for _, _, batch in batches:
-        n = batch.num_rows
-        record_ids = batch.column("record_id").to_pylist()
-        source_ids = batch.column("source_id").to_pylist()
-        pi_lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        reported: list[list[dict[str, str]]] = [[] for _ in range(n)]
-        risks: list[set[str]] = [set() for _ in range(n)]
-        lexicon_rows = [False] * n  # the rows a lexicon term flags: they count as harmful
-        copyright_mask = np.zeros(n, dtype=bool)
-        refusals = resources.refusal_rows(batch)
-        for name in text_fields:
-            column = batch.column(name)
-            found, lexicon_hits = legality_pass(
-                column, resources.lexicon, resources.ledger, resources.hash_key, pool
-            )
-            for row, matches in found.items():
-                for match, digest, covered in matches:
-                    pi_lists[row].append(
-                        {
-                            "field": name,
-                            "kind": match.kind.value,
-                            "start": match.start,
-                            "end": match.end,
-                            "covered": covered,
-                            "hmac": digest,
-                        }
-                    )
-                    if not covered:
-                        risks[row].add(UNCOVERED_PI_MARKER)
-                    deleted = resources.reported.pi_violation(digest)
-                    if deleted is not None:
-                        reported[row].append({"kind": "pi", "violation": deleted})
-            # A refusal pair's prompt is the request it declines: not counted as harmful.
-            skipped = refusals if name != "response" else set()
-            for row in lexicon_hits.keys() - skipped:
-                risks[row].update(lexicon_hits[row])
-                lexicon_rows[row] = True
-            copyright_mask |= np.asarray(copyright_rows(column))
-        joined = joined_text(batch, text_fields)
-        flags = quality_flags(joined, dataset.manifest.languages)
-        squeezed = squeeze(joined).to_pylist()
-        digests, sigs = fingerprint(squeezed)
-        optout = resources.registry.match(digests, sigs, policy.ip.optout_similarity)
-        for row in optout:
-            risks[row].add(WITHDRAWN_WORK_MARKER)
-        texts = joined.to_pylist()
-        if resources.reported.screens_text:
-            _screen_reported_texts(resources.reported, texts, reported)
-        keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
-        judged = judged_texts(batch, texts, refusals)
-        for row in range(n):
-            heaps[source_ids[row]].offer(keys[row], record_ids[row], judged[row])
-            if keys[row] < corpus_fraction:
-                corpus_texts.append((row_base + row, judged[row]))
-        tables.append(
-            pa.table(
+    try:
+        for _, _, batch in batches:
+            n = batch.num_rows
+            record_ids = batch.column("record_id").to_pylist()
+            source_ids = batch.column("source_id").to_pylist()
+            pi_lists: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+            reported: list[list[dict[str, str]]] = [[] for _ in range(n)]
+            risks: list[set[str]] = [set() for _ in range(n)]
+            lexicon_rows = [False] * n  # the rows a lexicon term flags: they count as harmful
+            copyright_mask = np.zeros(n, dtype=bool)
+            refusals = resources.refusal_rows(batch)
+            for name in text_fields:
+                column = batch.column(name)
+                found, lexicon_hits = legality_pass(
+                    column, resources.lexicon, resources.ledger, resources.hash_key, pool
+                )
+                for row, matches in found.items():
+                    for match, digest, covered in matches:
+                        pi_lists[row].append(
+                            {
+                                "field": name,
+                                "kind": match.kind.value,
+                                "start": match.start,
+                                "end": match.end,
+                                "covered": covered,
+                                "hmac": digest,
+                            }
+                        )
+                        if not covered:
+                            risks[row].add(UNCOVERED_PI_MARKER)
+                        deleted = resources.reported.pi_violation(digest)
+                        if deleted is not None:
+                            reported[row].append({"kind": "pi", "violation": deleted})
+                # A refusal pair's prompt is the request it declines: not counted as harmful.
+                skipped = refusals if name != "response" else set()
+                for row in lexicon_hits.keys() - skipped:
+                    risks[row].update(lexicon_hits[row])
+                    lexicon_rows[row] = True
+                copyright_mask |= np.asarray(copyright_rows(column))
+            joined = joined_text(batch, text_fields)
+            flags = quality_flags(joined, dataset.manifest.languages)
+            squeezed = squeeze(joined).to_pylist()
+            digests, sigs = fingerprint(squeezed)
+            optout = resources.registry.match(digests, sigs, policy.ip.optout_similarity)
+            for row in optout:
+                risks[row].add(WITHDRAWN_WORK_MARKER)
+            texts = joined.to_pylist()
+            if resources.reported.screens_text:
+                _screen_reported_texts(resources.reported, texts, reported)
+            keys = [sample_key(dataset.manifest.name, rid) for rid in record_ids]
+            # Scored now, a batch at a time: the records a sample may hold. A record pushed
+            # out of its source's shard sample by a later batch keeps its score.
+            wanted = [
+                row
+                for row in range(n)
+                if heaps[source_ids[row]].offer(keys[row]) or keys[row] < corpus_fraction
+            ]
+            scores = _classify(resources, batch, texts, refusals, wanted)
+            yield pa.table(
                 {
-                    "record_id": record_ids,
-                    "source_id": source_ids,
+                    "record_id": pa.array(record_ids, pa.string()),
+                    "source_id": pa.array(source_ids, pa.string()),
                     "sample_key": pa.array(keys, pa.float64()),
                     "pi": pa.array(pi_lists, pi_type()),
                     "risks": pa.array([sorted(r) for r in risks], pa.list_(pa.string())),
@@ -333,30 +374,16 @@ def scan_shard(
                     "signature": pa.FixedSizeListArray.from_arrays(
                         pa.array(sigs.reshape(-1), pa.uint32()), NUM_PERM
                     ),
+                    "harmful_score": pa.array(scores, pa.float64()),
                 }
             )
-        )
-        summary["records"] += n
-        summary["pi_found"] += sum(len(p) for p in pi_lists)
-        summary["pi_uncovered"] += sum(1 for p in pi_lists for s in p if not s["covered"])
-        summary["lexicon_hits"] += sum(lexicon_rows)
-        summary["refusal_pairs"] = summary.get("refusal_pairs", 0) + len(refusals)
-        row_base += n
-    pool.shutdown()
-    table = pa.concat_tables(tables) if tables else _empty_table()
-    scores = _classify(resources, heaps, corpus_texts, table)
-    table = table.append_column("harmful_score", pa.array(scores, pa.float64()))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{SHARD_PREFIX}{shard.name}.parquet"
-    # Write then rename: a task killed mid-write never leaves a truncated result behind.
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    pq.write_table(table, partial)
-    os.replace(partial, target)
-    # The shard's tally for the fan-in, from the table in hand (no second read).
-    names = scan_files(dataset)
-    index = names.index(target.name)
-    write_partial(shard_partial(resources, table, index), partial_path(out_dir, target.name))
-    return summary
+            summary["records"] += n
+            summary["pi_found"] += sum(len(p) for p in pi_lists)
+            summary["pi_uncovered"] += sum(1 for p in pi_lists for s in p if not s["covered"])
+            summary["lexicon_hits"] += sum(lexicon_rows)
+            summary["refusal_pairs"] += len(refusals)
+    finally:
+        pool.shutdown()
 
 
 def _reported_type() -> Any:
@@ -379,23 +406,20 @@ def _screen_reported_texts(
 
 def _classify(
     resources: ScanResources,
-    heaps: dict[str, _SampleHeap],
-    corpus_texts: list[tuple[int, str]],
-    table: pa.Table,
+    batch: pa.RecordBatch,
+    texts: list[str],
+    refusals: set[int],
+    rows: list[int],
 ) -> list[float | None]:
-    """Classifier scores for the shard's sampled records (None for the rest, and for all
-    when no classifier is configured: the lexicon alone decides)."""
-    scores: list[float | None] = [None] * table.num_rows
+    """Classifier scores of ``rows`` of the batch, each judged as a sample judges it (a
+    refusal pair by its response); None for the rest, and for all when no classifier is
+    configured: the lexicon alone decides."""
+    scores: list[float | None] = [None] * len(texts)
     classifier = resources.classifier
-    if classifier is None:
+    if classifier is None or not rows:
         return scores
-    wanted: dict[int, str] = dict(corpus_texts)
-    position = {rid: i for i, rid in enumerate(table.column("record_id").to_pylist())}
-    for heap in heaps.values():
-        for _, record_id, text in heap.items:
-            wanted[position[record_id]] = text
-    rows = sorted(wanted)
-    for row, score in zip(rows, classifier.probabilities([wanted[r] for r in rows]), strict=True):
+    judged = judged_texts(batch, texts, refusals)
+    for row, score in zip(rows, classifier.probabilities([judged[r] for r in rows]), strict=True):
         scores[row] = float(score)
     return scores
 

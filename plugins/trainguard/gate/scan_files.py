@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from trainguard.gate.scan import ScanResources
 
 SHARD_PREFIX = "scan-"
-BATCH_ROWS = 65_536
 
 
 def scan_files(dataset: Dataset) -> list[str]:
@@ -33,10 +32,14 @@ def iter_scan_batches(
     """(shard index, first row, Arrow batch) over every scan file, in order."""
     import pyarrow.parquet as pq
 
+    from trainguard.settings import batch_rows
+
+    size = batch_rows()
     for index, name in enumerate(names):
         row = 0
-        source = pq.ParquetFile(scan_dir / name)
-        for record_batch in source.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        # pre_buffer off: on it prefetches every row group of the columns read, a file's worth
+        source = pq.ParquetFile(scan_dir / name, pre_buffer=False)
+        for record_batch in source.iter_batches(batch_size=size, columns=columns):
             yield index, row, record_batch
             row += record_batch.num_rows
 

@@ -104,7 +104,11 @@ def shingle_set(text: str) -> set[str]:
 
 def jaccard(a: str, b: str) -> float:
     """Exact Jaccard similarity of two squeezed texts' 5-character shingles."""
-    first, second = shingle_set(a), shingle_set(b)
+    return set_jaccard(shingle_set(a), shingle_set(b))
+
+
+def set_jaccard(first: set[str], second: set[str]) -> float:
+    """Jaccard similarity of two shingle sets (``shingle_set``; never empty)."""
     return len(first & second) / len(first | second)
 
 
