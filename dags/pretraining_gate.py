@@ -1,8 +1,9 @@
 """Gate a pre-training run on data legality, then train and register the model.
 
 Trigger with conf ``{"repo": "<git+DVC repo>", "path": "datasets/pretraining", "rev": "clean"}``.
-Each record shard is scanned by its own mapped task; the gate then decides, naming each
-failed check and its clause, before training can start.
+Each record shard is scanned by its own mapped task; the near-duplicate stages run as
+mapped groups over the scans' LSH bands and row windows; the gate then decides, naming
+each failed check and its clause, before training can start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from trainguard.operators import (
     DataGateOperator,
     DatasetShardsOperator,
     DatasetVersionOperator,
+    NearDuplicatePlanOperator,
+    NearDuplicateStageOperator,
     ShardScanOperator,
     TrainModelOperator,
 )
@@ -46,6 +49,25 @@ with DAG(
         lexicons="{{ params.lexicons }}",
         **scan_retry_args(),
     ).expand(shard=shards.output)
+    duplicate_groups = NearDuplicatePlanOperator(
+        task_id="plan_near_duplicates",
+        policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+    )
+    duplicate_pairs = NearDuplicateStageOperator.partial(
+        task_id="near_duplicate_pairs",
+        stage="pairs",
+        policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+        **scan_retry_args(),
+    ).expand(group=duplicate_groups.output)
+    duplicate_windows = NearDuplicateStageOperator.partial(
+        task_id="near_duplicate_windows",
+        stage="windows",
+        policy="{{ params.policy }}",
+        lexicons="{{ params.lexicons }}",
+        **scan_retry_args(),
+    ).expand(group=duplicate_groups.output)
     gate = DataGateOperator(
         task_id="gate",
         stage="pretraining",
@@ -62,4 +84,5 @@ with DAG(
         policy="{{ params.policy }}",
         lexicons="{{ params.lexicons }}",
     )
-    version >> shards >> scans >> gate >> train >> assess
+    version >> shards >> scans >> duplicate_groups >> duplicate_pairs >> duplicate_windows
+    duplicate_windows >> gate >> train >> assess

@@ -196,6 +196,70 @@ def scan_version_shard(
     return _fail_closed(step)
 
 
+def _staged_duplicates(workdir: Path, run_id: str) -> Path:
+    """Where one run's mapped near-duplicate tasks share their files."""
+    return workdir / "duplicates" / hashlib.sha256(run_id.encode()).hexdigest()[:16]
+
+
+def plan_near_duplicates(
+    version: DatasetVersion,
+    *,
+    run_id: str,
+    policy_path: str | None = None,
+    lexicons: list[str] | None = None,
+) -> list[int]:
+    """Spill the scans' band keys for the mapped near-duplicate stages (one task); returns
+    the groups to map ``near_duplicate_stage`` over."""
+    import shutil
+
+    from trainguard.gate.decide import SHARDS_DIR
+    from trainguard.gate.duplicates import MAX_GROUPS, plan_stages
+    from trainguard.gate.reduce import merged_scans
+
+    def step() -> list[int]:
+        resources, workdir = _resources(version, policy_path, lexicons or [])
+        names, offsets, partial = merged_scans(resources, workdir / SHARDS_DIR)
+        folder = _staged_duplicates(workdir, run_id)
+        shutil.rmtree(folder, ignore_errors=True)  # a retry starts over
+        folder.mkdir(parents=True, mode=0o700)
+        scans = workdir / SHARDS_DIR
+        plan = plan_stages(scans, names, offsets, partial.records, folder, groups=MAX_GROUPS)
+        return list(range(plan.groups))
+
+    return _fail_closed(step)
+
+
+def near_duplicate_stage(
+    version: DatasetVersion,
+    stage: str,
+    group: int,
+    *,
+    run_id: str,
+    policy_path: str | None = None,
+    lexicons: list[str] | None = None,
+) -> dict[str, Any]:
+    """One group of the ``pairs`` or ``windows`` near-duplicate stage (a mapped task)."""
+    from trainguard.gate.duplicates import Plan, pairs_stage, windows_stage
+    from trainguard.scanners.minhash import ESTIMATE_MARGIN
+
+    def step() -> dict[str, Any]:
+        resources, workdir = _resources(version, policy_path, lexicons or [])
+        folder = _staged_duplicates(workdir, run_id)
+        plan = Plan.read(folder)
+        if plan is None:
+            raise GateError(f"no near-duplicate plan in {folder}: plan_near_duplicates runs first")
+        if stage == "pairs":
+            pairs_stage(folder, plan, group)
+        elif stage == "windows":
+            cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+            windows_stage(folder, plan, group, cutoff)
+        else:
+            raise GateError(f"unknown near-duplicate stage {stage!r}: expected pairs or windows")
+        return {"stage": stage, "group": group, "groups": plan.groups}
+
+    return _fail_closed(step)
+
+
 def gate_version(
     version: DatasetVersion,
     *,
@@ -204,8 +268,12 @@ def gate_version(
     lexicons: list[str] | None = None,
     context_tags: dict[str, str] | None = None,
     experiment: str | None = None,
+    dag_run_id: str | None = None,
 ) -> GateOutcome:
-    """Decide on a version whose shards were scanned, record it; raise unless it passes."""
+    """Decide on a version whose shards were scanned, record it; raise unless it passes.
+
+    ``dag_run_id``: the DAG run whose mapped near-duplicate tasks (if any) staged files.
+    """
     from trainguard.gate.decide import decide
     from trainguard.tracking import log_gate_run
 
@@ -213,7 +281,13 @@ def gate_version(
         from trainguard.gate.waivers import WaiverStore
 
         resources, workdir = _resources(version, policy_path, lexicons or [])
-        report = decide(resources, workdir, digest=version.md5, waivers=WaiverStore().waivers())
+        report = decide(
+            resources,
+            workdir,
+            digest=version.md5,
+            waivers=WaiverStore().waivers(),
+            staged_duplicates=_staged_duplicates(workdir, dag_run_id) if dag_run_id else None,
+        )
         # The lexicons are recorded so a later re-gate (remediation) uses the same ones.
         tags = {**(context_tags or {}), "trainguard.lexicons": json.dumps(lexicons or [])}
         run_id = log_gate_run(

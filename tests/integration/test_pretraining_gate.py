@@ -25,6 +25,13 @@ def test_planted_fails_at_gate_and_training_never_runs(planted_run: Any) -> None
     assert planted_run.states_of("train") == ["upstream_failed"]
     # One mapped scan task per shard, all of which ran.
     assert planted_run.states_of("scan_shard") == ["success"] * 4
+    # The near-duplicate stages ran as mapped groups, and the gate used what they found.
+    groups = planted_run.states_of("near_duplicate_pairs")
+    assert groups and groups == planted_run.states_of("near_duplicate_windows")
+    assert set(groups) == {"success"}
+    run_id = planted_run.xcom("gate", "gate_failed")["gate_run_id"]
+    metrics = client().get_run(run_id).data.metrics
+    assert metrics["gate.scan.near_duplicate_groups_mapped"] == len(groups)
 
 
 LEGALITY_CHECKS = ("source.", "pi.", "harmful.", "ip.")

@@ -170,10 +170,12 @@ def decide(
     digest: str | None = None,
     annotations_out: str | Path | None = None,
     waivers: list[Waiver] | None = None,
+    staged_duplicates: Path | None = None,
 ) -> GateReport:
     """Registry checks, the reduce over ``workdir/shards`` and the GX suites: the report.
 
     Failed findings that an active waiver covers are reported as waived (not failed).
+    ``staged_duplicates``: where mapped tasks ran the near-duplicate stages, if they did.
     """
     from trainguard.gate.gx import run_gx_gate
     from trainguard.gate.reduce import reduce_scans
@@ -195,6 +197,7 @@ def decide(
         resources,
         workdir / SHARDS_DIR,
         annotations_out=Path(annotations_out) if annotations_out else None,
+        staged=staged_duplicates,
     )
     tables = result.tables()
     tables["attributes"] = objectivity_table(dataset, policy)

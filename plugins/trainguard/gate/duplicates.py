@@ -21,7 +21,10 @@ record it keeps the 4-byte parent of the union-find and a 1-byte mark, plus 16 b
 per record in a close pair and 24 per near-duplicate: at most about 45 MB per million
 records, against 600 MB before.
 
-Kept as one module (about 490 lines): its stages pass one another files whose layout
+The stages up to the confirmation may run as mapped Airflow tasks (``plan_stages`` once,
+then ``pairs_stage`` and ``windows_stage`` for each of up to 32 groups), sharing a folder.
+
+Kept as one module (about 600 lines): its stages pass one another files whose layout
 only they know (band entries, pair codes by member window, spilled strings by position).
 """
 
@@ -151,8 +154,8 @@ def _split(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def spill_by_member(codes: np.ndarray, folder: Path, window: int) -> None:
-    """Append pair codes to ``window-<w>.bin`` by their member's row window (``window``
+def spill_by_member(codes: np.ndarray, folder: Path, window: int, suffix: str) -> None:
+    """Append pair codes to ``window-<w><suffix>`` by their member's row window (``window``
     rows each), so each window's signatures are read once, in order."""
     import numpy as np
 
@@ -163,13 +166,15 @@ def spill_by_member(codes: np.ndarray, folder: Path, window: int) -> None:
     owner, codes = owner[order], codes[order]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     for lo, hi in zip(starts.tolist(), [*starts[1:].tolist(), len(codes)], strict=True):
-        with (folder / f"window-{int(owner[lo]):06d}.bin").open("ab") as handle:
+        with (folder / f"window-{int(owner[lo]):06d}{suffix}").open("ab") as handle:
             handle.write(codes[lo:hi].tobytes())
 
 
-def close_pairs(path: Path, signatures: Path, window: int, cutoff: float) -> np.ndarray:
-    """The pair codes of one member window (``window-<w>.bin``) whose signature estimate
-    reaches ``cutoff``, sorted and unique (a pair shares bands in several partitions).
+def close_pairs(
+    codes: np.ndarray, signatures: Path, first: int, window: int, cutoff: float
+) -> np.ndarray:
+    """The pair codes of one member window (rows ``first`` to ``first + window``) whose
+    signature estimate reaches ``cutoff``.
 
     The window's member signatures are one sequential read; each chunk's distinct heads
     (a bucket's earliest record: few, since the codes are sorted by head) are read one by
@@ -180,13 +185,12 @@ def close_pairs(path: Path, signatures: Path, window: int, cutoff: float) -> np.
 
     from trainguard.scanners.minhash import NUM_PERM, similarity
 
-    codes = sorted_unique(np.fromfile(path, dtype=np.uint64))
-    first = int(path.stem.removeprefix("window-")) * window
+    if not len(codes):
+        return codes
     row_bytes = NUM_PERM * 4
     block = np.fromfile(
         signatures, dtype=np.uint32, count=window * NUM_PERM, offset=first * row_bytes
-    )
-    block = block.reshape(-1, NUM_PERM)
+    ).reshape(-1, NUM_PERM)
     kept = []
     step = estimate_pairs()
     fd = os.open(signatures, os.O_RDONLY)
@@ -201,7 +205,7 @@ def close_pairs(path: Path, signatures: Path, window: int, cutoff: float) -> np.
             kept.append(chunk[close])
     finally:
         os.close(fd)
-    return np.concatenate(kept) if kept else codes
+    return np.concatenate(kept)
 
 
 class _Spill:
@@ -259,6 +263,7 @@ class NearDuplicates:
     by_source: dict[str, Offenders] = field(default_factory=dict)
     heads: np.ndarray | None = None  # the distinct representatives, sorted
     head_ids: _Spill | None = None  # their record ids, by position in ``heads``
+    mapped_groups: int = 0  # groups of mapped tasks that ran the stages (0: run here)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -291,22 +296,46 @@ class NearDuplicates:
         self.close()
 
 
-@contextmanager
-def find_duplicates(
-    resources: ScanResources, scan_dir: Path, names: list[str], offsets: list[int], total: int
-) -> Iterator[NearDuplicates]:
-    """Near-duplicates across every shard: spill, one partition at a time, confirm, name.
+PLAN = "plan.json"
+# Mapped tasks per stage (``pairs_stage``, ``windows_stage``) at most: each takes every
+# ``groups``-th partition or window, well inside Airflow's max_map_length (1,024).
+MAX_GROUPS = 32
 
-    A context: the scratch folder (band keys, signatures, close pairs, the texts of the
-    records in close pairs, then the ids of the clusters' earliest records, which
-    ``NearDuplicates.duplicate_of`` reads) lives until it ends. The folder is the owner's
-    alone (mode 0700) under ``scan_dir``; one that a killed reduce left goes at the next.
-    """
-    import shutil
-    import tempfile
-    from pathlib import Path
 
-    from trainguard.versioning import remove_dead_stagings, staging_prefix
+@dataclass
+class Plan:
+    """What ``plan_stages`` spilled, and how the stages after it split the work."""
+
+    names: list[str]  # the scan files, in order
+    offsets: list[int]  # each scan file's first global row
+    total: int
+    partitions: int
+    window: int  # rows per member window
+    groups: int
+
+    @property
+    def windows(self) -> int:
+        return max(1, math.ceil(self.total / self.window))
+
+    @classmethod
+    def read(cls, folder: Path) -> Plan | None:
+        """The plan in ``folder``, or None when there is none or it is unreadable."""
+        import json
+
+        try:
+            return cls(**json.loads((folder / PLAN).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def plan_stages(
+    scan_dir: Path, names: list[str], offsets: list[int], total: int, folder: Path, *, groups: int
+) -> Plan:
+    """Stage 1: spill every record's band keys and signatures into ``folder``; the plan,
+    written last, says how many partitions and windows ``groups`` tasks share."""
+    import json
+
+    from trainguard.scanners.minhash import BANDS
 
     if total >= 2**32:  # a pair is coded in 64 bits, 32 per row
         from trainguard.exceptions import GateError
@@ -315,58 +344,142 @@ def find_duplicates(
             f"{total:,} records in one dataset version: near-duplicate detection handles up "
             "to 4,294,967,295; split the dataset into versions by source"
         )
-    # Its own folder: two gate runs of one version may reduce the same scans at once.
-    remove_dead_stagings(scan_dir, "bands")
-    folder = Path(tempfile.mkdtemp(prefix=staging_prefix("bands", os.getpid()), dir=scan_dir))
+    partitions = max(1, math.ceil(total * BANDS / partition_entries()))
+    window = batch_rows()
+    plan = Plan(names, offsets, total, partitions, window, 1)
+    plan.groups = max(1, min(groups, MAX_GROUPS, max(partitions, plan.windows)))
+    spill_band_keys(scan_dir, names, offsets, folder, partitions)
+    temporary = folder / f".{PLAN}.{os.getpid()}"
+    temporary.write_text(json.dumps(plan.__dict__), encoding="utf-8")
+    os.replace(temporary, folder / PLAN)
+    return plan
+
+
+def pairs_stage(folder: Path, plan: Plan, group: int) -> None:
+    """Stage 2, one group: the candidate pairs of every ``groups``-th partition, filed by
+    member window as ``window-<w>-g<group>.bin``. A retry of an unfinished group starts
+    it over; the band keys go once the group is done."""
+    done = folder / f"pairs-done-g{group:03d}"
+    if done.exists():
+        return
+    for old in folder.glob(f"window-*-g{group:03d}.bin*"):
+        old.unlink()
+    suffix = f"-g{group:03d}.bin.partial"
+    bands = [folder / f"bands-{p:05d}.bin" for p in range(group, plan.partitions, plan.groups)]
+    for path in bands:
+        spill_by_member(partition_pairs(path), folder, plan.window, suffix)
+    for written in folder.glob(f"window-*{suffix}"):
+        os.replace(written, written.with_name(written.name.removesuffix(".partial")))
+    done.touch()
+    for path in bands:
+        path.unlink(missing_ok=True)
+
+
+def windows_stage(folder: Path, plan: Plan, group: int, cutoff: float) -> None:
+    """Stage 3, one group: every ``groups``-th window's close pairs, ``close-<w>.bin``
+    (sorted and unique: a pair shares bands in several partitions)."""
+    import numpy as np
+
+    for window in range(group, plan.windows, plan.groups):
+        target = folder / f"close-{window:06d}.bin"
+        if target.exists():
+            continue  # a retry: this window is done
+        parts = sorted(folder.glob(f"window-{window:06d}-g*.bin"))
+        codes = sorted_unique(
+            np.concatenate([np.fromfile(p, dtype=np.uint64) for p in parts])
+            if parts
+            else np.empty(0, np.uint64)
+        )
+        close = close_pairs(codes, folder / SIGNATURES, window * plan.window, plan.window, cutoff)
+        temporary = folder / f".close-{window:06d}.bin.{os.getpid()}"
+        close.tofile(temporary)
+        os.replace(temporary, target)
+        for part in parts:
+            part.unlink()
+
+
+def prepared(folder: Path, names: list[str], offsets: list[int], total: int) -> Plan | None:
+    """The plan in ``folder`` if every stage before the confirmation finished there for
+    these scans, else None."""
+    plan = Plan.read(folder)
+    if plan is None or (plan.names, plan.offsets, plan.total) != (names, offsets, total):
+        return None
+    done = all((folder / f"close-{w:06d}.bin").is_file() for w in range(plan.windows))
+    return plan if done else None
+
+
+@contextmanager
+def find_duplicates(
+    resources: ScanResources,
+    scan_dir: Path,
+    names: list[str],
+    offsets: list[int],
+    total: int,
+    *,
+    staged: Path | None = None,
+) -> Iterator[NearDuplicates]:
+    """Near-duplicates across every shard: spill, one partition at a time, confirm, name.
+
+    ``staged``: a folder where mapped tasks ran the stages up to the confirmation
+    (``plan_stages``, ``pairs_stage``, ``windows_stage``); used if they finished for
+    these scans, else everything runs here. A context: the folder (band keys, signatures,
+    close pairs, the texts of the records in close pairs, then the ids of the clusters'
+    earliest records, which ``NearDuplicates.duplicate_of`` reads) lives until it ends.
+    A folder of its own is the owner's alone (mode 0700) under ``scan_dir``; one that a
+    killed reduce left goes at the next.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from trainguard.scanners.minhash import ESTIMATE_MARGIN
+    from trainguard.versioning import remove_dead_stagings, staging_prefix
+
+    plan = prepared(staged, names, offsets, total) if staged is not None else None
+    if plan is not None and staged is not None:
+        folder = staged
+    else:
+        # Its own folder: two gate runs of one version may reduce the same scans at once.
+        remove_dead_stagings(scan_dir, "bands")
+        folder = Path(tempfile.mkdtemp(prefix=staging_prefix("bands", os.getpid()), dir=scan_dir))
     found = None
     try:
-        found = _find(resources, scan_dir, names, offsets, folder, total=total)
+        if plan is None:
+            plan = plan_stages(scan_dir, names, offsets, total, folder, groups=1)
+            pairs_stage(folder, plan, 0)
+            cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+            windows_stage(folder, plan, 0, cutoff)
+        found = confirm_stage(resources, scan_dir, folder, plan)
+        found.mapped_groups = plan.groups if folder == staged else 0
         yield found
     finally:
         if found is not None:
             found.close()
         shutil.rmtree(folder, ignore_errors=True)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
 
 
-def _find(
-    resources: ScanResources,
-    scan_dir: Path,
-    names: list[str],
-    offsets: list[int],
-    folder: Path,
-    *,
-    total: int,
+def confirm_stage(
+    resources: ScanResources, scan_dir: Path, folder: Path, plan: Plan
 ) -> NearDuplicates:
+    """Stage 4: the close pairs confirmed by exact Jaccard, joined into clusters, named."""
     import numpy as np
 
-    from trainguard.scanners.minhash import BANDS, ESTIMATE_MARGIN
-
-    partitions = max(1, math.ceil(total * BANDS / partition_entries()))
-    paths = spill_band_keys(scan_dir, names, offsets, folder, partitions)
-    window = batch_rows()
-    for path in paths:
-        spill_by_member(partition_pairs(path), folder, window)
-        path.unlink()
-    cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
-    in_pairs = np.zeros(total, dtype=bool)  # 1 byte per record
-    close_files = []
-    for path in sorted(folder.glob("window-*.bin")):
-        codes = close_pairs(path, folder / SIGNATURES, window, cutoff)
-        path.unlink()
-        if len(codes):
-            heads, members = _split(codes)
-            in_pairs[heads] = True
-            in_pairs[members] = True
-            close_files.append(path.with_suffix(".close"))
-            codes.tofile(close_files[-1])
-    (folder / SIGNATURES).unlink()
+    in_pairs = np.zeros(plan.total, dtype=bool)  # 1 byte per record
+    close_files = sorted(folder.glob("close-*.bin"))
+    for path in close_files:
+        heads, members = _split(np.fromfile(path, dtype=np.uint64))
+        in_pairs[heads] = True
+        in_pairs[members] = True
     rows = np.flatnonzero(in_pairs)
     del in_pairs
     if not len(rows):
         return NearDuplicates(np.empty(0, np.int64), np.empty(0, np.int64))
-    texts = _spill_texts(resources, names, [*offsets, total], rows, folder / "texts.bin")
+    names, offsets = plan.names, plan.offsets
+    texts = _spill_texts(resources, names, [*offsets, plan.total], rows, folder / "texts.bin")
     try:
-        parent = _clusters(close_files, rows, texts, resources, total)
+        parent = _clusters(close_files, rows, texts, resources, plan.total)
     finally:
         texts.close()
         (folder / "texts.bin").unlink()

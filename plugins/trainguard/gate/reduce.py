@@ -210,15 +210,11 @@ class ScanResult:
         }
 
 
-def reduce_scans(
-    resources: ScanResources, scan_dir: Path, *, annotations_out: Path | None = None
-) -> ScanResult:
-    """Fan-in: every shard's partial merged, near-duplicates found, each duty measured."""
+def merged_scans(resources: ScanResources, scan_dir: Path) -> tuple[list[str], list[int], Partial]:
+    """The scan files in order, each one's first global row, and their merged partial."""
     from trainguard.exceptions import GateError
-    from trainguard.gate.duplicates import find_duplicates
 
-    dataset = resources.dataset
-    names = scan_files(dataset)
+    names = scan_files(resources.dataset)
     missing = [name for name in names if not (scan_dir / name).is_file()]
     if missing:
         raise GateError(f"shard scans missing for {', '.join(missing)}")
@@ -228,8 +224,28 @@ def reduce_scans(
     offsets = [0]
     for index in range(len(names) - 1):
         offsets.append(offsets[-1] + partial.shard_records.get(index, 0))
-    with find_duplicates(resources, scan_dir, names, offsets, partial.records) as duplicates:
+    return names, offsets, partial
+
+
+def reduce_scans(
+    resources: ScanResources,
+    scan_dir: Path,
+    *,
+    annotations_out: Path | None = None,
+    staged: Path | None = None,
+) -> ScanResult:
+    """Fan-in: every shard's partial merged, near-duplicates found, each duty measured.
+
+    ``staged``: where mapped tasks ran the near-duplicate stages (``gate.duplicates``).
+    """
+    from trainguard.gate.duplicates import find_duplicates
+
+    names, offsets, partial = merged_scans(resources, scan_dir)
+    with find_duplicates(
+        resources, scan_dir, names, offsets, partial.records, staged=staged
+    ) as duplicates:
         result = _measure(resources, scan_dir, names, partial, duplicates.by_source)
+        result.metrics["scan.near_duplicate_groups_mapped"] = float(duplicates.mapped_groups)
         if annotations_out is not None:
             write_annotations(scan_dir, names, offsets, duplicates, annotations_out)
     return result

@@ -8,7 +8,12 @@ from trainguard.operators.assessment import (
 from trainguard.operators.dvc import DatasetVersionOperator
 from trainguard.operators.export import ProvenanceExportOperator
 from trainguard.operators.gate import DataGateOperator
-from trainguard.operators.scan import DatasetShardsOperator, ShardScanOperator
+from trainguard.operators.scan import (
+    DatasetShardsOperator,
+    NearDuplicatePlanOperator,
+    NearDuplicateStageOperator,
+    ShardScanOperator,
+)
 from trainguard.operators.training import AdmittedTrainingOperator, TrainModelOperator
 from trainguard.operators.violations import (
     DeadlineCheckOperator,
@@ -30,6 +35,8 @@ __all__ = [
     "DeadlineCheckOperator",
     "FixedModelsOperator",
     "ModelAssessmentOperator",
+    "NearDuplicatePlanOperator",
+    "NearDuplicateStageOperator",
     "OpenViolationsOperator",
     "OptimizationTrainingOperator",
     "PrepareRemediationOperator",

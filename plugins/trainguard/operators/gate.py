@@ -67,6 +67,7 @@ class DataGateOperator(BaseOperator):
                     lexicons=as_list(self.lexicons),
                     context_tags=airflow_tags(context),
                     experiment=self.experiment,
+                    dag_run_id=context["run_id"],
                 ),
             )
         except GateFailed as failed:
