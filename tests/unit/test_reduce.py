@@ -84,35 +84,46 @@ def test_sharding_and_partitioning_do_not_change_the_decision(
     assert outcome(sharded(tmp_path / "d", records(), 3), tmp_path) == one_shard
 
 
-def test_near_duplicate_stages_as_mapped_groups_decide_the_same(
-    one_shard: tuple[dict, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The near-duplicate stages run group by group as the DAG's mapped tasks run them
-    (in any order, one group retried after it finished), then the gate confirms from
-    their folder: the tables and findings of one process, and the folder is gone."""
-    from trainguard.gate.decide import SHARDS_DIR, decide
-    from trainguard.gate.duplicates import pairs_stage, plan_stages, windows_stage
+def planned(tmp_path: Path, root: Path, groups: int, lexicons: list[str]) -> tuple:
+    """``root``'s shards scanned into ``tmp_path/work`` and the near-duplicate stages
+    planned in ``tmp_path/staged``, as the DAG's scan and plan tasks leave them."""
+    from trainguard.gate.decide import SHARDS_DIR
+    from trainguard.gate.duplicates import plan_stages
     from trainguard.gate.reduce import merged_scans
     from trainguard.gate.scan import ScanResources, scan_shard
-    from trainguard.scanners.minhash import ESTIMATE_MARGIN
 
-    monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", "50")  # 18 partitions, 18 windows
-    lexicon = tmp_path / "lexicon.csv"
-    lexicon.write_text("term,risk\n盗版软件下载,A.3.a\n", encoding="utf-8")
-    policy = load_policy(None)
-    resources = ScanResources.build(sharded(tmp_path / "d", records(), 3), policy, [str(lexicon)])
+    resources = ScanResources.build(root, load_policy(None), lexicons)
     work = tmp_path / "work"
     for shard in resources.dataset.shards:
         scan_shard(resources, shard, work / SHARDS_DIR)
     names, offsets, partial = merged_scans(resources, work / SHARDS_DIR)
     staged = tmp_path / "staged"
     staged.mkdir()
-    plan = plan_stages(work / SHARDS_DIR, names, offsets, partial.records, staged, groups=32)
+    scans = work / SHARDS_DIR
+    plan = plan_stages(scans, names, offsets, partial.records, staged, groups=groups)
+    return resources, work, staged, plan
+
+
+def test_near_duplicate_stages_as_mapped_groups_decide_the_same(
+    one_shard: tuple[dict, list], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The near-duplicate stages run group by group as the DAG's mapped tasks run them
+    (in any order, one group retried after it finished), then the gate confirms from
+    their folder: the tables and findings of one process, and the folder is gone."""
+    from trainguard.gate.decide import decide
+    from trainguard.gate.duplicates import pairs_stage, windows_stage
+    from trainguard.scanners.minhash import ESTIMATE_MARGIN
+
+    monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", "50")  # 18 partitions, 18 windows
+    lexicon = tmp_path / "lexicon.csv"
+    lexicon.write_text("term,risk\n盗版软件下载,A.3.a\n", encoding="utf-8")
+    root = sharded(tmp_path / "d", records(), 3)
+    resources, work, staged, plan = planned(tmp_path, root, 32, [str(lexicon)])
     assert plan.groups == 18
     for group in reversed(range(plan.groups)):
         pairs_stage(staged, plan, group)
     pairs_stage(staged, plan, 3)  # a retry of a finished group
-    cutoff = policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+    cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
     for group in range(plan.groups):
         windows_stage(staged, plan, group, cutoff)
     windows_stage(staged, plan, 5, cutoff)
@@ -129,19 +140,11 @@ def test_near_duplicate_stages_as_mapped_groups_decide_the_same(
 def test_an_unfinished_staging_is_not_used(tmp_path: Path) -> None:
     """A staged folder whose window stage did not finish (or none at all) is ignored: the
     gate finds the near-duplicates itself."""
-    from trainguard.gate.decide import SHARDS_DIR, decide
-    from trainguard.gate.duplicates import pairs_stage, plan_stages
-    from trainguard.gate.reduce import merged_scans
-    from trainguard.gate.scan import ScanResources, scan_shard
+    from trainguard.gate.decide import decide
+    from trainguard.gate.duplicates import pairs_stage
 
-    resources = ScanResources.build(sharded(tmp_path / "d", records(300), 2), load_policy(None))
-    work = tmp_path / "work"
-    for shard in resources.dataset.shards:
-        scan_shard(resources, shard, work / SHARDS_DIR)
-    names, offsets, partial = merged_scans(resources, work / SHARDS_DIR)
-    staged = tmp_path / "staged"
-    staged.mkdir()
-    plan = plan_stages(work / SHARDS_DIR, names, offsets, partial.records, staged, groups=4)
+    root = sharded(tmp_path / "d", records(300), 2)
+    resources, work, staged, plan = planned(tmp_path, root, 4, [])
     pairs_stage(staged, plan, 0)
     report = decide(resources, work, staged_duplicates=staged)
     assert report.metrics["scan.near_duplicate_groups_mapped"] == 0
