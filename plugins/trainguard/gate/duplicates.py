@@ -61,8 +61,8 @@ def partition_entries() -> int:
 
 
 def estimate_pairs() -> int:
-    """Candidate pairs estimated at a time; their signatures are mapped only meanwhile
-    (at most 2 x 8,192 rows x 4 KB pages at the default batch)."""
+    """Pairs handled at a time when estimating (a chunk's distinct heads are read together)
+    and when confirming: 8,192 at the default batch."""
     return max(1, batch_rows() // 8)
 
 
@@ -149,9 +149,9 @@ def _split(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(heads, members) of pair codes, as int64 rows."""
     import numpy as np
 
-    return (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(
-        np.int64
-    )
+    heads = (codes >> np.uint64(32)).astype(np.int64)
+    members = (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    return heads, members
 
 
 def spill_by_member(codes: np.ndarray, folder: Path, window: int, suffix: str) -> None:
