@@ -218,11 +218,11 @@ def plan_near_duplicates(
 
     def step() -> list[int]:
         resources, workdir = _resources(version, policy_path, lexicons or [])
-        names, offsets, partial = merged_scans(resources, workdir / SHARDS_DIR)
+        scans = workdir / SHARDS_DIR
+        names, offsets, partial = merged_scans(resources, scans)
         folder = _staged_duplicates(workdir, run_id)
         shutil.rmtree(folder, ignore_errors=True)  # a retry starts over
         folder.mkdir(parents=True, mode=0o700)
-        scans = workdir / SHARDS_DIR
         plan = plan_stages(scans, names, offsets, partial.records, folder, groups=MAX_GROUPS)
         return list(range(plan.groups))
 
