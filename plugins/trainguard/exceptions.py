@@ -110,6 +110,11 @@ class RegistryError(TrainguardError):
     """Raised when the violation registry's database cannot be reached, read or written."""
 
 
+class SharedStorageError(TrainguardError):
+    """Raised when the gate's tasks cannot list, fetch or store their files at
+    ``TRAINGUARD_SHARED_URL``; the gate then cannot decide."""
+
+
 class StackError(TrainguardError):
     """Raised when a component of the local stack (``trainguard.stack``) did not start,
     answer or finish in time."""

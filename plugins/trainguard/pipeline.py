@@ -152,21 +152,28 @@ def _write_source_records(version: DatasetVersion, counts: dict[str, int]) -> No
     can need. Written then renamed; a folder that cannot be written only costs scoring."""
     import os
 
+    from trainguard.gate.shared import SharedFolder
+
     target = _source_records_path(version)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(counts, sort_keys=True), encoding="utf-8")
         os.replace(partial, target)
-    except OSError:
+        SharedFolder.of(target.parent).push([target.name])
+    except (OSError, TrainguardError):
         partial.unlink(missing_ok=True)
 
 
 def _read_source_records(version: DatasetVersion) -> dict[str, int] | None:
     """What ``list_shards`` counted; None (score each shard's own samples) when absent."""
+    from trainguard.gate.shared import SharedFolder
+
+    path = _source_records_path(version)
     try:
-        counts = json.loads(_source_records_path(version).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        SharedFolder.of(path.parent).pull([path.name])
+        counts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TrainguardError):
         return None
     valid = isinstance(counts, dict) and all(
         isinstance(k, str) and isinstance(v, int) for k, v in counts.items()
@@ -184,6 +191,7 @@ def scan_version_shard(
     """Scan one shard of the version (one mapped task); returns a PI-free summary."""
     from trainguard.gate.decide import SHARDS_DIR
     from trainguard.gate.scan import scan_shard
+    from trainguard.gate.shared import SharedFolder
 
     def step() -> dict[str, Any]:
         resources, workdir = _resources(version, policy_path, lexicons or [])
@@ -191,9 +199,33 @@ def scan_version_shard(
         if path not in resources.dataset.shards:
             raise GateError(f"shard {shard} is not part of {version.path}@{version.commit[:12]}")
         counts = _read_source_records(version)
-        return scan_shard(resources, path, workdir / SHARDS_DIR, source_records=counts)
+        summary = scan_shard(resources, path, workdir / SHARDS_DIR, source_records=counts)
+        SharedFolder.of(workdir / SHARDS_DIR).push(_scan_files(resources, [shard]))
+        return summary
 
     return _fail_closed(step)
+
+
+def _scan_files(resources: Any, shards: list[str] | None = None) -> list[str]:
+    """The scan and partial file names of these shards (default: every shard)."""
+    from pathlib import Path
+
+    from trainguard.gate.reduce import partial_path
+    from trainguard.gate.scan_files import SHARD_PREFIX, scan_files
+
+    names = (
+        scan_files(resources.dataset)
+        if shards is None
+        else [f"{SHARD_PREFIX}{shard}.parquet" for shard in shards]
+    )
+    return [f for n in names for f in (n, partial_path(Path(), n).name)]
+
+
+def _pull_scans(resources: Any, scans: Path) -> None:
+    """On a worker that does not share TRAINGUARD_HOME: fetch every shard's scan."""
+    from trainguard.gate.shared import SharedFolder
+
+    SharedFolder.of(scans).pull(_scan_files(resources))
 
 
 def _staged_duplicates(workdir: Path, run_id: str) -> Path:
@@ -215,15 +247,24 @@ def plan_near_duplicates(
     from trainguard.gate.decide import SHARDS_DIR
     from trainguard.gate.duplicates import MAX_GROUPS, plan_stages
     from trainguard.gate.reduce import merged_scans
+    from trainguard.gate.shared import SharedFolder
 
     def step() -> list[int]:
         resources, workdir = _resources(version, policy_path, lexicons or [])
         scans = workdir / SHARDS_DIR
+        _pull_scans(resources, scans)
         names, offsets, partial = merged_scans(resources, scans)
         folder = _staged_duplicates(workdir, run_id)
+        shared = SharedFolder.of(folder)
         shutil.rmtree(folder, ignore_errors=True)  # a retry starts over
+        shared.delete()
         folder.mkdir(parents=True, mode=0o700)
-        plan = plan_stages(scans, names, offsets, partial.records, folder, groups=MAX_GROUPS)
+        try:
+            plan = plan_stages(scans, names, offsets, partial.records, folder, groups=MAX_GROUPS)
+            shared.push(["*"])
+        finally:
+            if shared.remote:  # the shared copy is the one the stages read
+                shutil.rmtree(folder, ignore_errors=True)
         return list(range(plan.groups))
 
     return _fail_closed(step)
@@ -239,25 +280,49 @@ def near_duplicate_stage(
     lexicons: list[str] | None = None,
 ) -> dict[str, Any]:
     """One group of the ``pairs`` or ``windows`` near-duplicate stage (a mapped task)."""
-    from trainguard.gate.duplicates import Plan, pairs_stage, windows_stage
-    from trainguard.scanners.minhash import ESTIMATE_MARGIN
+    import shutil
+
+    from trainguard.gate.duplicates import PLAN, Plan, stage_files
+    from trainguard.gate.shared import SharedFolder
 
     def step() -> dict[str, Any]:
+        if stage not in ("pairs", "windows"):
+            raise GateError(f"unknown near-duplicate stage {stage!r}: expected pairs or windows")
         resources, workdir = _resources(version, policy_path, lexicons or [])
         folder = _staged_duplicates(workdir, run_id)
-        plan = Plan.read(folder)
-        if plan is None:
-            raise GateError(f"no near-duplicate plan in {folder}: plan_near_duplicates runs first")
-        if stage == "pairs":
-            pairs_stage(folder, plan, group)
-        elif stage == "windows":
-            cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
-            windows_stage(folder, plan, group, cutoff)
-        else:
-            raise GateError(f"unknown near-duplicate stage {stage!r}: expected pairs or windows")
+        shared = SharedFolder.of(folder)
+        if shared.remote:  # what this worker may hold of an earlier attempt is not trusted
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            shared.pull([PLAN])
+            plan = Plan.read(folder)
+            if plan is None:
+                raise GateError(
+                    f"no near-duplicate plan in {shared.url or folder}: "
+                    "plan_near_duplicates runs first"
+                )
+            reads, writes, used_up = stage_files(plan, stage, group)
+            shared.pull(reads)
+            _run_stage(resources, folder, plan, stage, group)
+            shared.push(writes)
+            shared.delete(used_up)
+        finally:
+            if shared.remote:
+                shutil.rmtree(folder, ignore_errors=True)
         return {"stage": stage, "group": group, "groups": plan.groups}
 
     return _fail_closed(step)
+
+
+def _run_stage(resources: Any, folder: Path, plan: Any, stage: str, group: int) -> None:
+    from trainguard.gate.duplicates import pairs_stage, windows_stage
+    from trainguard.scanners.minhash import ESTIMATE_MARGIN
+
+    if stage == "pairs":
+        pairs_stage(folder, plan, group)
+    else:
+        cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+        windows_stage(folder, plan, group, cutoff)
 
 
 def gate_version(
@@ -274,20 +339,31 @@ def gate_version(
 
     ``dag_run_id``: the DAG run whose mapped near-duplicate tasks (if any) staged files.
     """
-    from trainguard.gate.decide import decide
+    from trainguard.gate.decide import SHARDS_DIR, decide
     from trainguard.tracking import log_gate_run
 
     def step() -> tuple[GateReport, str]:
+        from trainguard.gate.duplicates import PLAN
+        from trainguard.gate.shared import SharedFolder
         from trainguard.gate.waivers import WaiverStore
 
         resources, workdir = _resources(version, policy_path, lexicons or [])
-        report = decide(
-            resources,
-            workdir,
-            digest=version.md5,
-            waivers=WaiverStore().waivers(),
-            staged_duplicates=_staged_duplicates(workdir, dag_run_id) if dag_run_id else None,
-        )
+        _pull_scans(resources, workdir / SHARDS_DIR)
+        staged = _staged_duplicates(workdir, dag_run_id) if dag_run_id else None
+        shared = SharedFolder.of(staged) if staged else None
+        try:
+            if shared is not None:
+                shared.pull([PLAN, "close-*.bin"])
+            report = decide(
+                resources,
+                workdir,
+                digest=version.md5,
+                waivers=WaiverStore().waivers(),
+                staged_duplicates=staged,
+            )
+        finally:
+            if shared is not None:
+                shared.delete()  # the stages' files are of this run only
         # The lexicons are recorded so a later re-gate (remediation) uses the same ones.
         tags = {**(context_tags or {}), "trainguard.lexicons": json.dumps(lexicons or [])}
         run_id = log_gate_run(

@@ -51,7 +51,13 @@ _ENV = [
         "",
         "trainguard's own folder (fetched datasets, registry "
         "SQLite, waivers, exports, scan intermediates); default ~/.trainguard. Shared "
-        "by every worker of a distributed deployment.",
+        "by every worker of a distributed deployment, unless TRAINGUARD_SHARED_URL is set.",
+    ),
+    EnvSetting(
+        "TRAINGUARD_SHARED_URL",
+        "",
+        "where the gate's tasks hand on their files, e.g. s3://bucket/trainguard (fsspec; "
+        "s3 needs trainguard[s3]): workers then share no disk. Default: TRAINGUARD_HOME",
     ),
     EnvSetting(
         "TRAINGUARD_HASH_KEY",

@@ -355,6 +355,19 @@ def plan_stages(
     return plan
 
 
+def stage_files(plan: Plan, stage: str, group: int) -> tuple[list[str], list[str], list[str]]:
+    """What one group of a stage reads, writes and uses up in the staged folder (names and
+    globs), for a task whose worker does not share the folder (``gate.shared``)."""
+    tag = f"g{group:03d}"
+    if stage == "pairs":
+        bands = [f"bands-{p:05d}.bin" for p in range(group, plan.partitions, plan.groups)]
+        return [f"pairs-done-{tag}", *bands], [f"window-*-{tag}.bin", f"pairs-done-{tag}"], bands
+    windows = range(group, plan.windows, plan.groups)
+    parts = [f"window-{w:06d}-g*.bin" for w in windows]
+    closes = [f"close-{w:06d}.bin" for w in windows]
+    return [SIGNATURES, *parts, *closes], closes, parts
+
+
 def pairs_stage(folder: Path, plan: Plan, group: int) -> None:
     """Stage 2, one group: the candidate pairs of every ``groups``-th partition, filed by
     member window as ``window-<w>-g<group>.bin``. A retry of an unfinished group starts
