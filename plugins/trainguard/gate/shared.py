@@ -33,6 +33,24 @@ if TYPE_CHECKING:
 _EXTRAS = {"s3": "s3", "s3a": "s3"}
 
 
+# One filesystem per URL scheme, process and environment: making a client costs 0.1-0.4 s
+# (measured on S3), and fsspec's own instance cache would keep the endpoint and the
+# credentials of the environment it was first made in.
+_FILESYSTEMS: dict[tuple[str, int, int], Any] = {}
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    key = (protocol, os.getpid(), hash(frozenset(os.environ.items())))
+    if key not in _FILESYSTEMS:
+        _FILESYSTEMS.clear()  # the environment changed: the old clients are stale
+        _FILESYSTEMS[key] = fsspec.core.url_to_fs(url, skip_instance_cache=True)[0]
+    fs = _FILESYSTEMS[key]
+    return fs, fs._strip_protocol(url)
+
+
 class SharedFolder:
     """``local`` (a folder under ``TRAINGUARD_HOME``) and, when ``TRAINGUARD_SHARED_URL``
     is set, its mirror at the same relative path under that URL."""
@@ -65,15 +83,11 @@ class SharedFolder:
         return self.url is not None
 
     def _filesystem(self) -> tuple[Any, str]:
-        import fsspec
-
         if self._fs is None:
             url = self.url or ""
             scheme = url.split("://", 1)[0] if "://" in url else "file"
             try:
-                # Not fsspec's cached instance: it keeps the endpoint and credentials of
-                # the environment it was first made in.
-                self._fs, self._root = fsspec.core.url_to_fs(url, skip_instance_cache=True)
+                self._fs, self._root = _filesystem(url)
             except ImportError as exc:
                 extra = _EXTRAS.get(scheme)
                 hint = f"pip install 'trainguard[{extra}]'" if extra else "install its driver"
