@@ -10,6 +10,7 @@ fixed cost: Python, Arrow, GX, scikit-learn).
     python bench/memory.py            # 1 x 10 MB, 10^5 and 10^6 tiny records, the mix
                                       # (and 10^6 at a smaller TRAINGUARD_BATCH_ROWS)
     python bench/memory.py --quick    # 10^4 tiny records instead of 10^6
+    python bench/memory.py --records 10000000   # the baseline and N tiny records only
 
 Prints one ``RESULT`` line with every figure.
 """
@@ -156,9 +157,21 @@ def data_mb(dataset: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10^4 tiny records, not 10^6")
+    parser.add_argument("--records", type=int, default=0, help="the baseline and N tiny records")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tg-bench-memory-") as folder:
         base = Path(folder)
+        if args.records:
+            started = time.perf_counter()
+            large = write(base / "large", count=args.records)
+            print(f"wrote {args.records:,} records in {time.perf_counter() - started:.0f} s")
+            _report(
+                {
+                    "baseline: 30 records": (write(base / "baseline", tiny(30)), None),
+                    f"{args.records:,} tiny records": (large, None),
+                }
+            )
+            return
         many = 10_000 if args.quick else 1_000_000
         exponent = 4 if args.quick else 6
         e6 = write(base / "e6", count=many)
@@ -174,14 +187,18 @@ def main() -> None:
             ),
             "the mix: 50,000 records": (mix(base / "mix"), None),
         }
-        print(f"{'case':<30} {'data MB':>8} {'peak RSS MB':>12} {'seconds':>8}")
-        figures = {}
-        for name, (dataset, batch_rows) in cases.items():
-            peak, seconds, _code = peak_of_scan(dataset, batch_rows)
-            print(f"{name:<30} {data_mb(dataset):>8.1f} {peak:>12.0f} {seconds:>8.1f}", flush=True)
-            key = name.split(":")[0].replace(",", "").replace("^", "e")
-            figures[key.replace(" ", "_")] = round(peak)
-        print("RESULT " + " ".join(f"peak_mb_{k}={v}" for k, v in figures.items()))
+        _report(cases)
+
+
+def _report(cases: dict[str, tuple[Path, int | None]]) -> None:
+    print(f"{'case':<30} {'data MB':>8} {'peak RSS MB':>12} {'seconds':>8}")
+    figures = {}
+    for name, (dataset, batch_rows) in cases.items():
+        peak, seconds, _code = peak_of_scan(dataset, batch_rows)
+        print(f"{name:<30} {data_mb(dataset):>8.1f} {peak:>12.0f} {seconds:>8.1f}", flush=True)
+        key = name.split(":")[0].replace(",", "").replace("^", "e")
+        figures[key.replace(" ", "_")] = round(peak)
+    print("RESULT " + " ".join(f"peak_mb_{k}={v}" for k, v in figures.items()))
 
 
 if __name__ == "__main__":

@@ -284,12 +284,15 @@ def near_duplicate_stage(
 
     from trainguard.gate.duplicates import PLAN, Plan, stage_files
     from trainguard.gate.shared import SharedFolder
+    from trainguard.policy import load_policy
 
     def step() -> dict[str, Any]:
         if stage not in ("pairs", "windows"):
             raise GateError(f"unknown near-duplicate stage {stage!r}: expected pairs or windows")
-        resources, workdir = _resources(version, policy_path, lexicons or [])
-        folder = _staged_duplicates(workdir, run_id)
+        # Only the policy: these stages read the staged folder, never the dataset, so
+        # they skip fetching it and building the scanners (seconds per mapped task).
+        policy = load_policy(policy_path or None)
+        folder = _staged_duplicates(scan_workdir(version, policy, lexicons or []), run_id)
         shared = SharedFolder.of(folder)
         if shared.remote:  # what this worker may hold of an earlier attempt is not trusted
             shutil.rmtree(folder, ignore_errors=True)
@@ -303,7 +306,7 @@ def near_duplicate_stage(
                 )
             reads, writes, used_up = stage_files(plan, stage, group)
             shared.pull(reads)
-            _run_stage(resources, folder, plan, stage, group)
+            _run_stage(policy, folder, plan, stage, group)
             shared.push(writes)
             shared.delete(used_up)
         finally:
@@ -314,14 +317,14 @@ def near_duplicate_stage(
     return _fail_closed(step)
 
 
-def _run_stage(resources: Any, folder: Path, plan: Any, stage: str, group: int) -> None:
+def _run_stage(policy: Policy, folder: Path, plan: Any, stage: str, group: int) -> None:
     from trainguard.gate.duplicates import pairs_stage, windows_stage
     from trainguard.scanners.minhash import ESTIMATE_MARGIN
 
     if stage == "pairs":
         pairs_stage(folder, plan, group)
     else:
-        cutoff = resources.policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
+        cutoff = policy.quality.near_duplicate_similarity - ESTIMATE_MARGIN
         windows_stage(folder, plan, group, cutoff)
 
 
@@ -343,10 +346,14 @@ def gate_version(
     from trainguard.tracking import log_gate_run
 
     def step() -> tuple[GateReport, str]:
+        import resource
+        import time
+
         from trainguard.gate.duplicates import PLAN
         from trainguard.gate.shared import SharedFolder
         from trainguard.gate.waivers import WaiverStore
 
+        started = time.perf_counter()
         resources, workdir = _resources(version, policy_path, lexicons or [])
         _pull_scans(resources, workdir / SHARDS_DIR)
         staged = _staged_duplicates(workdir, dag_run_id) if dag_run_id else None
@@ -373,6 +380,11 @@ def gate_version(
             stage=stage,
             context_tags=tags,
             experiment=experiment,
+            task_metrics={
+                "seconds": time.perf_counter() - started,
+                # ru_maxrss is in KiB on Linux: what sizes a gate worker
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            },
         )
         return report, run_id
 

@@ -268,8 +268,12 @@ def log_gate_run(
     stage: str,
     context_tags: dict[str, str] | None = None,
     experiment: str | None = None,
+    task_metrics: dict[str, float] | None = None,
 ) -> str:
-    """Record a gate decision; returns the MLflow run id."""
+    """Record a gate decision; returns the MLflow run id.
+
+    ``task_metrics``: what deciding cost the task (``gate.task.<name>``), kept out of the
+    report, which stays the same for the same data."""
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
@@ -318,6 +322,7 @@ def log_gate_run(
             }
         )
         mlflow.log_metrics({f"gate.{k}": float(v) for k, v in report.metrics.items()})
+        mlflow.log_metrics({f"gate.task.{k}": v for k, v in (task_metrics or {}).items()})
         mlflow.log_metric("gate.passed", 1.0 if report.decision.value == "pass" else 0.0)
         mlflow.log_dict(report.to_dict(), "findings.json")
         _log_findings_table(report)

@@ -32,6 +32,9 @@ def test_planted_fails_at_gate_and_training_never_runs(planted_run: Any) -> None
     run_id = planted_run.xcom("gate", "gate_failed")["gate_run_id"]
     metrics = client().get_run(run_id).data.metrics
     assert metrics["gate.scan.near_duplicate_groups_mapped"] == len(groups)
+    # What deciding cost the gate task, for sizing its worker (kept out of the report).
+    assert metrics["gate.task.peak_rss_mb"] > 100
+    assert metrics["gate.task.seconds"] > 0
 
 
 LEGALITY_CHECKS = ("source.", "pi.", "harmful.", "ip.")
