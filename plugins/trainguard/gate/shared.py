@@ -40,13 +40,26 @@ _FILESYSTEMS: dict[tuple[str, int, int], Any] = {}
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
+    """The filesystem of ``url`` and its path there; a ConfigError when the scheme has no
+    driver here."""
     import fsspec
 
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    key = (protocol, os.getpid(), hash(frozenset(os.environ.items())))
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    key = (scheme, os.getpid(), hash(frozenset(os.environ.items())))
     if key not in _FILESYSTEMS:
+        try:
+            fs = fsspec.core.url_to_fs(url, skip_instance_cache=True)[0]
+        except ImportError as exc:
+            extra = _EXTRAS.get(scheme)
+            hint = f"pip install 'trainguard[{extra}]'" if extra else "install its driver"
+            raise ConfigError(
+                f"TRAINGUARD_SHARED_URL={scheme}://...: no filesystem for this scheme "
+                f"({exc}); {hint}"
+            ) from None
+        except ValueError as exc:
+            raise ConfigError(f"TRAINGUARD_SHARED_URL={scheme}://...: {exc}") from None
         _FILESYSTEMS.clear()  # the environment changed: the old clients are stale
-        _FILESYSTEMS[key] = fsspec.core.url_to_fs(url, skip_instance_cache=True)[0]
+        _FILESYSTEMS[key] = fs
     fs = _FILESYSTEMS[key]
     return fs, fs._strip_protocol(url)
 
@@ -84,19 +97,7 @@ class SharedFolder:
 
     def _filesystem(self) -> tuple[Any, str]:
         if self._fs is None:
-            url = self.url or ""
-            scheme = url.split("://", 1)[0] if "://" in url else "file"
-            try:
-                self._fs, self._root = _filesystem(url)
-            except ImportError as exc:
-                extra = _EXTRAS.get(scheme)
-                hint = f"pip install 'trainguard[{extra}]'" if extra else "install its driver"
-                raise ConfigError(
-                    f"TRAINGUARD_SHARED_URL={scheme}://...: no filesystem for this scheme "
-                    f"({exc}); {hint}"
-                ) from None
-            except ValueError as exc:
-                raise ConfigError(f"TRAINGUARD_SHARED_URL={scheme}://...: {exc}") from None
+            self._fs, self._root = _filesystem(self.url or "")
         return self._fs, self._root
 
     def _remote_names(self) -> list[str]:
@@ -136,7 +137,8 @@ class SharedFolder:
         from fsspec.implementations.local import LocalFileSystem
 
         fs, root = self._filesystem()
-        if isinstance(fs, LocalFileSystem):
+        on_disk = isinstance(fs, LocalFileSystem)  # no atomic PUT there: write, then rename
+        if on_disk:
             fs.makedirs(root, exist_ok=True)
         local = sorted(
             path.name
@@ -146,7 +148,7 @@ class SharedFolder:
         )
         for name in local:
             source = str(self.local / name)
-            if isinstance(fs, LocalFileSystem):
+            if on_disk:
                 temporary = f"{root}/.{name}.{os.getpid()}.push"
                 self._io("push", name, lambda s=source, t=temporary: fs.put_file(s, t))
                 os.replace(temporary, f"{root}/{name}")
