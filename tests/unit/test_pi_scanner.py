@@ -370,3 +370,42 @@ def test_a_beijing_legacy_id_that_passes_luhn_stays_an_id() -> None:
     110105, born 1949-12-31): only Amex prefixes take a 15-digit number from the IDs."""
     assert kinds("旧证号110105491231001。") == [("resident_id", "110105491231001")]
     assert kinds("UATP 122000000000003") == [("bank_card", "122000000000003")]  # no real date
+
+
+def test_compiled_normal_forms_find_what_python_finds() -> None:
+    """The compiled per-character normalisation (used once a process has loaded the
+    compiled engine) gives every PI spelling the same matches, at the same offsets, as
+    Python's; rows whose characters vanish or expand are left to Python."""
+    import random
+    from pathlib import Path
+
+    from trainguard.scanners.pi import _normal_forms, _normal_map
+    from trainguard.scanners.squeeze import map_characters, squeeze
+
+    squeeze(pa.array(["load the compiled engine"]), engine="compiled")
+    forms = _compatibility_forms()
+    rng = random.Random(23)
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    sentences = (fixtures / "benign_zh.txt").read_text(encoding="utf-8").splitlines()[1:40]
+    values = [
+        "13812345678", "zhang.san@example.com", VALID_ID, VALID_CARD, "192.168.1.1",
+        "fe80::1", "粤B12345", "京A·F0236", "E12345678", "010-62345678", "(0755)2345678",
+        "110105 19491231 002X", "6222 0212 3456 7890 128", "+86 138 1234 5678",
+    ]  # fmt: skip
+    texts = []
+    for sentence in sentences:
+        value = rng.choice(values)
+        spelt = "".join(
+            rng.choice(forms[c]) if c in forms and rng.random() < 0.3 else c for c in value
+        )
+        cut = rng.randrange(len(sentence) + 1)
+        texts.append(sentence[:cut] + spelt + sentence[cut:])
+        texts.append(sentence[:cut] + "\u200b".join(value) + sentence[cut:])
+        texts.append(sentence[:cut] + "①③⑧" + value + sentence[cut:])
+    normals = _normal_forms(pa.array(texts))
+    assert sum(normal is not None for normal in normals) > len(texts) // 2
+    for text, normal in zip(texts, normals, strict=True):
+        if normal is not None:
+            assert find_pi(text, normal) == find_pi(text), text
+    _, neighbourly = map_characters(pa.array(texts), _normal_map())
+    assert [normal is None for normal in normals] == neighbourly.tolist()

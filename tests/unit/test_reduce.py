@@ -190,8 +190,8 @@ def test_near_duplicates_match_the_single_process_reference(one_shard: tuple) ->
     (all signatures in memory) names, per source and in row order."""
     import pyarrow as pa
 
-    from trainguard.scanners.lexicon import squeeze
     from trainguard.scanners.minhash import near_duplicates, signatures
+    from trainguard.scanners.squeeze import squeeze
 
     rows = records()
     texts = squeeze(pa.array([r["text"] for r in rows])).to_pylist()
@@ -222,8 +222,8 @@ def test_duplicate_of_matches_the_reference_whatever_the_batch_size(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trainguard.scanners.lexicon import squeeze
     from trainguard.scanners.minhash import near_duplicates, signatures
+    from trainguard.scanners.squeeze import squeeze
 
     rows = records(600)
     texts = squeeze(pa.array([r["text"] for r in rows])).to_pylist()

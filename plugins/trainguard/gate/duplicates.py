@@ -508,7 +508,7 @@ def _spill_texts(
     import numpy as np
 
     from trainguard.exceptions import GateError
-    from trainguard.scanners.lexicon import squeeze
+    from trainguard.scanners.squeeze import squeeze
 
     dataset = resources.dataset
     shard_of = {f"{SHARD_PREFIX}{shard.name}.parquet": shard for shard in dataset.shards}

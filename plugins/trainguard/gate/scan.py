@@ -285,9 +285,9 @@ def _scan_tables(
     import pyarrow as pa
 
     from trainguard.scanners.ip import copyright_rows, fingerprint
-    from trainguard.scanners.lexicon import squeeze
     from trainguard.scanners.minhash import NUM_PERM
     from trainguard.scanners.quality import quality_flags
+    from trainguard.scanners.squeeze import squeeze
 
     dataset, policy = resources.dataset, resources.policy
     text_fields = list(dataset.text_columns)

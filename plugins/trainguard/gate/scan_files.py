@@ -67,7 +67,7 @@ def _batches_holding(dataset: Dataset, record_ids: list[str]) -> Iterator[pa.Rec
 
 def read_texts(dataset: Dataset, record_ids: list[str], *, squeezed: bool = True) -> dict[str, str]:
     """The (squeezed) texts of a few records, by record id, read back from the shards."""
-    from trainguard.scanners.lexicon import squeeze
+    from trainguard.scanners.squeeze import squeeze
 
     found: dict[str, str] = {}
     if not record_ids:

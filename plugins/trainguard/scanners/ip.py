@@ -2,7 +2,7 @@
 
 The opt-out / takedown registry is a JSONL file of withdrawn works, one per line:
 ``{"work_id", "title", "sha256", "signature", "added_at", "reason"}`` where ``sha256`` is
-of the squeezed text (lexicon.squeeze) and ``signature`` its 128 MinHash values, so a
+of the squeezed text (squeeze.squeeze) and ``signature`` its 128 MinHash values, so a
 record matches a work exactly or, when lightly edited, by estimated similarity. The
 registry holds fingerprints only, never the work's text.
 """
@@ -109,7 +109,7 @@ def registry_entry(work_id: str, text: str, *, title: str = "", reason: str = ""
     """A registry line for a withdrawn work (fingerprints only)."""
     import pyarrow as pa
 
-    from trainguard.scanners.lexicon import squeeze
+    from trainguard.scanners.squeeze import squeeze
 
     squeezed = squeeze(pa.array([text])).to_pylist()
     digests, sigs = fingerprint(squeezed)

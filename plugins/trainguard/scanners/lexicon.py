@@ -1,11 +1,10 @@
 """Keyword lexicons of the 31-risk taxonomy, matched robustly at corpus speed.
 
-Text and terms are "squeezed" the same way — NFKC (full/half width), lower case, and every
-space, punctuation mark, symbol and zero-width character removed — so ``制 作 炸 弹``,
-``制-作炸弹`` and ``ＢＯＭＢ making`` all meet their term. Squeezing runs in Arrow's C++
-kernels; matching is one hyperscan literal database scanned over a whole Arrow batch
-buffer, with each hit mapped back to its row (SCANNING_NOTES.md: ~700 MB/s, where
-per-record Python ``in`` loops manage 0.2 MB/s).
+Text and terms are squeezed the same way (``scanners/squeeze.py``: NFKC, lower case, no
+spaces, punctuation, symbols or zero-width characters), so ``制 作 炸 弹``, ``制-作炸弹``
+and ``ＢＯＭＢ making`` all meet their term. Matching is one hyperscan literal database
+scanned over a whole Arrow batch buffer, with each hit mapped back to its row
+(SCANNING_NOTES.md: ~700 MB/s, where per-record Python ``in`` loops manage 0.2 MB/s).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError
+from trainguard.scanners.squeeze import squeeze, squeeze_term
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,39 +30,6 @@ RISK_CODES: frozenset[str] = frozenset(
     + [f"A.4.{c}" for c in "abcdefg"]
     + [f"A.5.{c}" for c in "ab"]
 )
-_SQUEEZE = r"[\s\p{P}\p{S}\x{200b}-\x{200d}\x{2060}\x{feff}]+"
-
-
-def squeeze(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """NFKC, lower-case, and strip spaces, punctuation, symbols and zero-width characters."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    texts = pc.fill_null(texts, "")
-    squeezed = pc.replace_substring_regex(
-        pc.utf8_lower(pc.utf8_normalize(texts, "NFKC")), pattern=_SQUEEZE, replacement=""
-    )
-    if isinstance(squeezed, pa.ChunkedArray):
-        squeezed = squeezed.combine_chunks()
-    return squeezed
-
-
-def squeeze_term(term: str) -> str:
-    """The Python twin of ``squeeze`` for one term (same NFKC, case and removals)."""
-    import unicodedata
-
-    normal = unicodedata.normalize("NFKC", term).lower()
-    return "".join(
-        ch
-        for ch in normal
-        if not (
-            ch.isspace()
-            or ch in "\u200b\u200c\u200d\u2060\ufeff"
-            or unicodedata.category(ch)[0] in "PS"
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -152,13 +119,18 @@ class LexiconMatcher:
     def match(self, texts: pa.Array | pa.ChunkedArray) -> dict[int, set[str]]:
         """Risk codes per row (rows without a hit are absent)."""
         import numpy as np
+        import pyarrow as pa
 
         if self.database is None or len(texts) == 0:
             return {}
         squeezed = squeeze(texts)
-        offsets = np.frombuffer(squeezed.buffers()[1], dtype=np.int32)[
-            squeezed.offset : squeezed.offset + len(squeezed) + 1
-        ]
+        # A large_string column (polars, DuckDB) has 64-bit offsets.
+        offset_type = np.int64 if pa.types.is_large_string(squeezed.type) else np.int32
+        offsets = (
+            np.frombuffer(squeezed.buffers()[1], dtype=offset_type)[
+                squeezed.offset : squeezed.offset + len(squeezed) + 1
+            ]
+        ).astype(np.int64)
         data = squeezed.buffers()[2]
         if data is None:
             return {}

@@ -1,6 +1,6 @@
 """MinHash signatures and LSH, vectorised with numpy.
 
-Shingles are 5-character windows of the squeezed text (lexicon.squeeze: no spaces or
+Shingles are 5-character windows of the squeezed text (squeeze.squeeze: no spaces or
 punctuation, so the same words re-spaced still collide). Each shingle is a 5-codepoint
 polynomial hash computed for a whole chunk of records at once; the 128 permutations are
 multiply-add hashes modulo 2^32 (odd multipliers make them permutations), minimised per

@@ -9,6 +9,10 @@ Offsets are mapped back to the original text.
 
 ``re`` is used with explicit ``[0-9]`` classes and look-arounds instead of ``\\b``: in
 ``手机13812345678`` there is no word boundary before the number (SCANNING_NOTES.md).
+
+Kept as one module (about 480 lines): the patterns, the prefilter derived from them, the
+normalisation both read and the validators are one definition of "PI"; split, a change
+to one would silently stop matching the others.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from typing import TYPE_CHECKING
 from trainguard.contract import PIKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import pyarrow as pa
+
+    from trainguard.scanners.squeeze import CharacterMap
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 
@@ -34,13 +40,43 @@ _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕
 _PLATE_HINT = re.compile(f"[{_PROVINCES}][A-Z]")
 _HAS_DIGIT = re.compile(r"[0-9]")
 
-# A cheap test per pattern: most hit rows need two or three of the ten patterns.
+# Cheap tests per pattern: most hit rows need two or three of the ten patterns. First the
+# fewest ASCII digits a match holds (after NFKC every digit the patterns read is ASCII):
+# an ID 15 (legacy) or 17 and a check character, a card 13, a mobile 11, a landline 10
+# (area code and number), a passport 7, an IPv4 address 4; an IPv6 address or a plate
+# needs one (ip_extent and _extent reject them without), an email none.
+_MIN_DIGITS = {
+    PIKind.EMAIL: 0,
+    PIKind.RESIDENT_ID: 15,
+    PIKind.BANK_CARD: 13,
+    PIKind.MOBILE_PHONE: 11,
+    PIKind.LANDLINE_PHONE: 10,
+    PIKind.PASSPORT: 7,
+    PIKind.IP_ADDRESS: 1,
+    PIKind.LICENSE_PLATE: 1,
+}
 _GATES = {
     PIKind.EMAIL: lambda text: "@" in text,
     PIKind.PASSPORT: lambda text: "E" in text or "G" in text,
     PIKind.LICENSE_PLATE: lambda text: _PLATE_HINT.search(text) is not None,
     PIKind.IP_ADDRESS: lambda text: "." in text or text.count(":") >= 2,
 }
+
+
+# Then where to look: an ID, card or phone number lies inside a run of digits, separators,
+# brackets, "+" and "X" at least 10 long, so these patterns search only such runs. Each
+# window ends one character past its run, so that look-aheads see the real next
+# character (a pattern never matches it: it is not of the run's alphabet); look-behinds
+# see before a window's start anyway.
+_DIGIT_RUN = re.compile(r"[0-9 .\-()+Xx]{10,}")
+_IN_DIGIT_RUNS = frozenset(
+    {PIKind.RESIDENT_ID, PIKind.BANK_CARD, PIKind.MOBILE_PHONE, PIKind.LANDLINE_PHONE}
+)
+
+
+def _digits(text: str) -> int:
+    return sum(map(text.count, "0123456789"))
+
 
 # Digit groups may be separated by a space, hyphen or dot (full-width forms and Unicode
 # dashes are folded to these first), the same one throughout a value: "110105 19491231
@@ -366,22 +402,89 @@ def prefilter_pattern() -> str:
     )
 
 
-def find_pi(text: str) -> list[PIMatch]:
-    """Every validated PI value in ``text``, non-overlapping, in order."""
-    normal, index = normalise_with_offsets(text)
+@functools.cache
+def _normal_map() -> CharacterMap:
+    """``_normal_char`` as a compiled character map. A character whose normal form is one
+    character is mapped; one that vanishes or expands is neighbourly, because its row
+    needs the offset map ``normalise_with_offsets`` builds."""
+    import pyarrow as pa
+
+    from trainguard.scanners.squeeze import CharacterMap, table_points
+
+    points = table_points()
+    replaced: list[str] = []
+    neighbourly: list[int] = []
+    for point in points.tolist():
+        char = chr(point)
+        if point < 0x80 or not (
+            point in _NARROW or char in ZERO_WIDTH or unicodedata.decomposition(char)
+        ):
+            replaced.append(char)
+            continue
+        normal = _normal_char(char)
+        if len(normal) != 1:
+            neighbourly.append(point)
+            normal = char
+        replaced.append(normal)
+    return CharacterMap.build(points, pa.array(replaced, pa.string()), neighbourly)
+
+
+def _normal_forms(texts: pa.Array) -> list[str | None]:
+    """Each row's normal form where the compiled map gives it one character for one (its
+    offsets are then the original ones), None where ``find_pi`` must normalise in Python.
+    Only once this process has loaded the compiled engine (squeeze.py): small scans do not
+    pay for loading it."""
+    from trainguard.scanners.squeeze import compiled_loaded, map_characters
+
+    mapped = map_characters(texts, _normal_map()) if compiled_loaded() else None
+    if mapped is None:
+        return [None] * len(texts)
+    normal, neighbourly = mapped
+    forms: list[str | None] = normal.to_pylist()
+    for row in neighbourly.nonzero()[0].tolist():
+        forms[row] = None
+    return forms
+
+
+def _add_candidates(
+    candidates: list[tuple[int, int, PIKind, str]],
+    kind: PIKind,
+    matches: Iterator[re.Match[str]],
+    normal: str,
+) -> None:
+    """Each match's valid extent, as (start, end, kind, value)."""
+    for match in matches:
+        length = _extent(kind, match.group())
+        if length and kind is PIKind.IP_ADDRESS and _section_number(normal, match):
+            continue
+        if length:
+            start = match.start()
+            candidates.append((start, start + length, kind, match.group()[:length]))
+
+
+def find_pi(text: str, normal: str | None = None) -> list[PIMatch]:
+    """Every validated PI value in ``text``, non-overlapping, in order. ``normal``: the
+    text's normal form when it keeps every offset (``_normal_forms``)."""
+    index: list[int] | None = None
+    if normal is None:
+        normal, index = normalise_with_offsets(text)
     candidates: list[tuple[int, int, PIKind, str]] = []
-    has_digit = _HAS_DIGIT.search(normal) is not None
+    digits = _digits(normal)
+    runs = None
     for kind, pattern in _PATTERNS:
         gate = _GATES.get(kind)
-        if (gate is not None and not gate(normal)) or (kind is not PIKind.EMAIL and not has_digit):
+        if digits < _MIN_DIGITS[kind] or (gate is not None and not gate(normal)):
             continue
-        for match in pattern.finditer(normal):
-            length = _extent(kind, match.group())
-            if length and kind is PIKind.IP_ADDRESS and _section_number(normal, match):
-                continue
-            if length:
-                start = match.start()
-                candidates.append((start, start + length, kind, match.group()[:length]))
+        if kind not in _IN_DIGIT_RUNS:
+            _add_candidates(candidates, kind, pattern.finditer(normal), normal)
+            continue
+        if runs is None:
+            runs = [
+                (m.start(), m.end() + 1, _digits(m.group())) for m in _DIGIT_RUN.finditer(normal)
+            ]
+        for pos, end, run_digits in runs:
+            if run_digits >= _MIN_DIGITS[kind]:
+                _add_candidates(candidates, kind, pattern.finditer(normal, pos, end), normal)
     candidates.sort(key=lambda c: (-(c[1] - c[0]), _PRIORITY[c[2]], c[0]))
     taken: list[tuple[int, int, PIKind, str]] = []
     for candidate in candidates:
@@ -401,10 +504,10 @@ def scan_pi(texts: pa.Array | pa.ChunkedArray) -> dict[int, list[PIMatch]]:
     hit_rows = pc.indices_nonzero(mask).to_pylist()
     if not hit_rows:
         return {}
-    values = pc.take(texts, hit_rows).to_pylist()
+    hits = pc.take(texts, hit_rows)
     found = {}
-    for row, text in zip(hit_rows, values, strict=True):
-        matches = find_pi(text)
+    for row, text, normal in zip(hit_rows, hits.to_pylist(), _normal_forms(hits), strict=True):
+        matches = find_pi(text, normal)
         if matches:
             found[row] = matches
     return found

@@ -76,7 +76,7 @@ class Lookup:
 
 def harmful_terms(text: str, lexicon: Lexicon) -> list[str]:
     """The lexicon's terms (squeezed: NFKC, lower case, no separators) that ``text`` holds."""
-    from trainguard.scanners.lexicon import squeeze_term
+    from trainguard.scanners.squeeze import squeeze_term
 
     squeezed = squeeze_term(text)
     return sorted(
@@ -163,7 +163,7 @@ class Matcher:
             return set()
         import pyarrow.compute as pc
 
-        from trainguard.scanners.lexicon import squeeze
+        from trainguard.scanners.squeeze import squeeze
 
         rows: set[int] = set()
         for name in text_columns:
