@@ -79,6 +79,43 @@ def test_duplicate_record_id_names_both_places(tmp_path: Path) -> None:
         load_and_validate(root)
 
 
+def _two_shards_with_repeats(tmp_path: Path) -> Path:
+    """Two Parquet shards; r0005 repeats in shard 2 row 9, r0001 later in row 20."""
+    records = default_records(60)
+    records[38]["record_id"] = records[4]["record_id"]
+    records[49]["record_id"] = records[0]["record_id"]
+    root = write_dataset(tmp_path / "d", records=records[:30])
+    pq.write_table(pa.Table.from_pylist(records[30:]), root / "records" / "part-1.parquet")
+    return root
+
+
+def test_first_repeat_across_shards_and_batches_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across shards and batches, the earliest repeated id is named with both places."""
+    monkeypatch.setenv("TRAINGUARD_BATCH_ROWS", "7")
+    root = _two_shards_with_repeats(tmp_path)
+    with pytest.raises(
+        ContractError,
+        match=r"part-1\.parquet, row 9, field 'record_id': duplicate record_id "
+        r"'r0004' \(first seen in part-0\.parquet row 5\)",
+    ):
+        load_and_validate(root)
+
+
+def test_ids_whose_hashes_collide_are_compared_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are compared by a 64-bit hash first: when every hash collides (forced here), the
+    ids themselves decide: distinct ids pass, a repeat is still named."""
+    import trainguard.contract
+
+    monkeypatch.setattr(trainguard.contract, "hash", lambda _text: 7, raising=False)
+    load_and_validate(write_dataset(tmp_path / "clean"))
+    with pytest.raises(ContractError, match=r"row 9, .*'r0004' \(first seen in part-0"):
+        load_and_validate(_two_shards_with_repeats(tmp_path))
+
+
 def test_wrong_column_type_names_field_and_expected_type(tmp_path: Path) -> None:
     """A text column stored as integers is rejected with the expected type."""
     root = write_dataset(tmp_path / "d")

@@ -58,9 +58,15 @@ class Offenders:
         self.head = list(ids[:MAX_RECORD_IDS])
         self.count = len(ids) if count is None else count
 
-    def add(self, ids: list[str]) -> None:
-        self.head.extend(ids[: max(0, MAX_RECORD_IDS - len(self.head))])
-        self.count += len(ids)
+    def add(self, ids: list[str], count: int | None = None) -> None:
+        """``ids`` in order; ``count``: how many they stand for, when only the first are
+        given (``room`` says how many are still kept)."""
+        self.head.extend(ids[: self.room])
+        self.count += len(ids) if count is None else count
+
+    @property
+    def room(self) -> int:
+        return max(0, MAX_RECORD_IDS - len(self.head))
 
     def merge(self, later: Offenders) -> Offenders:
         """These ids, then ``later``'s (the order of the shards they come from)."""

@@ -588,6 +588,7 @@ def _name(
     """The near-duplicates from the union-find: rows, representatives, each source's count
     and first ids, and the representatives' ids spilled to ``path``."""
     import numpy as np
+    import pyarrow.compute as pc
 
     roots = np.frombuffer(parent, dtype=np.uint32)
     while True:  # pointer jumping: every row's root, a few vectorised steps
@@ -607,11 +608,13 @@ def _name(
         head_lo, head_hi = np.searchsorted(found.heads, span)
         if dup_hi > dup_lo:
             picked = record_batch.take(found.rows[dup_lo:dup_hi] - first)
-            ids = picked.column("record_id").to_pylist()
-            for record_id, source_id in zip(
-                ids, picked.column("source_id").to_pylist(), strict=True
-            ):
-                found.by_source.setdefault(source_id, Offenders()).add([record_id])
+            sources = picked.column("source_id")
+            # Per source, in order of first appearance: its count and its first ids (a
+            # batch can hold millions of near-duplicates; only the first few are kept).
+            for source_id in pc.unique(sources).to_pylist():
+                ids = pc.filter(picked.column("record_id"), pc.equal(sources, source_id))
+                offenders = found.by_source.setdefault(source_id, Offenders())
+                offenders.add(ids.slice(0, offenders.room).to_pylist(), len(ids))
         if head_hi > head_lo:
             heads = record_batch.take(found.heads[head_lo:head_hi] - first)
             found.head_ids.write(heads.column("record_id").to_pylist())

@@ -274,4 +274,7 @@ def _kernel() -> Any:
     except ImportError:
         log.warning("numba is not installed: text is squeezed by Arrow's kernels (slower)")
         return None
+    except RuntimeError as exc:  # numba found no writable cache folder for its machine code
+        log.warning("compiled squeeze unavailable (%s): Arrow's kernels squeeze instead", exc)
+        return None
     return map_rows
