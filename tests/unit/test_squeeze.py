@@ -147,6 +147,17 @@ def test_large_strings_and_nulls_keep_their_meaning() -> None:
     }
 
 
+def test_a_slice_of_a_batch_squeezes_like_a_copy() -> None:
+    """Arrow slices keep their parent's buffers; only the slice's rows come out."""
+    rows = pa.array(["ＡＢ c", "x\u200by", "e\u0301", "制 作", "Z"] * 3)
+    for text_type in (pa.string(), pa.large_string()):
+        part = rows.cast(text_type).slice(3, 9)
+        assert (
+            squeeze(part, engine="compiled").to_pylist()
+            == squeeze(part, engine="arrow").to_pylist()
+        )
+
+
 def test_text_that_grows_when_squeezed_is_sized_again() -> None:
     """A row of ligatures squeezes to more bytes than it had: the kernel sizes again."""
     rows = ["\ufdfa" * 50, "ﬃ" * 100, "短"]
