@@ -350,6 +350,19 @@ def _re2_class(chars: set[str]) -> str:
 
 
 @functools.cache
+def _normalised_characters() -> dict[str, str]:
+    """``_normal_char`` of every character it may change: the non-ASCII ones with a
+    decomposition, the full-width and dash forms, zero-width characters. Every other
+    character is its own normal form."""
+    normal_of = {}
+    for point in range(0x80, 0x110000):
+        char = chr(point)
+        if unicodedata.decomposition(char) or point in _NARROW or char in ZERO_WIDTH:
+            normal_of[char] = _normal_char(char)
+    return normal_of
+
+
+@functools.cache
 def prefilter_pattern() -> str:
     """The RE2 pattern (Arrow, raw text) that marks every row ``find_pi`` could match.
 
@@ -370,11 +383,7 @@ def prefilter_pattern() -> str:
     - an email holds an ``@``; an IPv6 address ``::`` or ``:h:`` with up to four hex digits;
       a licence plate a province followed by a letter.
     """
-    normal_of = {chr(point): _normal_char(chr(point)) for point in range(0x80)}
-    for point in range(0x80, 0x110000):
-        char = chr(point)
-        if unicodedata.decomposition(char) or point in _NARROW or char in ZERO_WIDTH:
-            normal_of[char] = _normal_char(char)
+    normal_of = {chr(point): chr(point) for point in range(0x80)} | _normalised_characters()
 
     def where(test: Callable[[str], bool]) -> set[str]:
         return {char for char, normal in normal_of.items() if test(normal)}
@@ -412,16 +421,12 @@ def _normal_map() -> CharacterMap:
     from trainguard.scanners.squeeze import CharacterMap, table_points
 
     points = table_points()
+    normal_of = _normalised_characters()
     replaced: list[str] = []
     neighbourly: list[int] = []
     for point in points.tolist():
         char = chr(point)
-        if point < 0x80 or not (
-            point in _NARROW or char in ZERO_WIDTH or unicodedata.decomposition(char)
-        ):
-            replaced.append(char)
-            continue
-        normal = _normal_char(char)
+        normal = normal_of.get(char, char)
         if len(normal) != 1:
             neighbourly.append(point)
             normal = char
