@@ -375,7 +375,8 @@ def test_a_beijing_legacy_id_that_passes_luhn_stays_an_id() -> None:
 def test_compiled_normal_forms_find_what_python_finds() -> None:
     """The compiled per-character normalisation (used once a process has loaded the
     compiled engine) gives every PI spelling the same matches, at the same offsets, as
-    Python's; rows whose characters vanish or expand are left to Python."""
+    Python's, with and without the hyperscan pass that says which patterns can match;
+    rows whose characters vanish or expand are left to Python."""
     import random
     from pathlib import Path
 
@@ -402,10 +403,11 @@ def test_compiled_normal_forms_find_what_python_finds() -> None:
         texts.append(sentence[:cut] + spelt + sentence[cut:])
         texts.append(sentence[:cut] + "\u200b".join(value) + sentence[cut:])
         texts.append(sentence[:cut] + "①③⑧" + value + sentence[cut:])
-    normals = _normal_forms(pa.array(texts))
+    normals, possible = _normal_forms(pa.array(texts))
     assert sum(normal is not None for normal in normals) > len(texts) // 2
-    for text, normal in zip(texts, normals, strict=True):
+    for text, normal, patterns in zip(texts, normals, possible, strict=True):
         if normal is not None:
             assert find_pi(text, normal) == find_pi(text), text
+            assert find_pi(text, normal, patterns) == find_pi(text), text
     _, neighbourly = map_characters(pa.array(texts), _normal_map())
     assert [normal is None for normal in normals] == neighbourly.tolist()

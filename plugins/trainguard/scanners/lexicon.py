@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError
-from trainguard.scanners.squeeze import squeeze, squeeze_term
+from trainguard.scanners.squeeze import squeeze, squeeze_term, string_layout
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -119,27 +119,19 @@ class LexiconMatcher:
     def match(self, texts: pa.Array | pa.ChunkedArray) -> dict[int, set[str]]:
         """Risk codes per row (rows without a hit are absent)."""
         import numpy as np
-        import pyarrow as pa
 
         if self.database is None or len(texts) == 0:
             return {}
-        squeezed = squeeze(texts)
-        # A large_string column (polars, DuckDB) has 64-bit offsets.
-        offset_type = np.int64 if pa.types.is_large_string(squeezed.type) else np.int32
-        offsets = (
-            np.frombuffer(squeezed.buffers()[1], dtype=offset_type)[
-                squeezed.offset : squeezed.offset + len(squeezed) + 1
-            ]
-        ).astype(np.int64)
-        data = squeezed.buffers()[2]
-        if data is None:
+        # Either offset width: a large_string column (polars, DuckDB) has 64-bit offsets.
+        offsets, data = string_layout(squeeze(texts))
+        if not data:
             return {}
         hits: list[tuple[int, int]] = []
 
         def on_match(term_id: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
             hits.append((term_id, end))
 
-        self.database.scan(memoryview(data)[: int(offsets[-1])], match_event_handler=on_match)
+        self.database.scan(data, match_event_handler=on_match)
         found: dict[int, set[str]] = {}
         if not hits:
             return found

@@ -1,18 +1,20 @@
 """Personal-information detection, Chinese and international, at corpus speed.
 
-Two stages, because validation is what costs (SCANNING_NOTES.md): one Arrow RE2 pass over
-a whole batch marks the rows that *could* hold PI (a superset: digit runs, ``@``, IP-like
+Stages, because validation is what costs (SCANNING_NOTES.md): one Arrow RE2 pass over a
+whole batch marks the rows that *could* hold PI (a superset: digit runs, ``@``, IP-like
 and plate-like text); only those rows are normalised (NFKC, zero-width characters
-dropped) and matched with validated patterns. Near misses are rejected: a wrong ID check
-digit, an impossible birth date, a failed Luhn check, a number inside a longer digit run.
-Offsets are mapped back to the original text.
+dropped). In a long scan (once the compiled engine is loaded) one hyperscan pass over
+their normal forms then says which patterns can match in which row (each pattern widened
+for hyperscan by ``superset.py``), so ``re`` and the validators run only there. Near
+misses are rejected: a wrong ID check digit, an impossible birth date, a failed Luhn
+check, a number inside a longer digit run. Offsets are mapped back to the original text.
 
 ``re`` is used with explicit ``[0-9]`` classes and look-arounds instead of ``\\b``: in
 ``手机13812345678`` there is no word boundary before the number (SCANNING_NOTES.md).
 
-Kept as one module (about 480 lines): the patterns, the prefilter derived from them, the
-normalisation both read and the validators are one definition of "PI"; split, a change
-to one would silently stop matching the others.
+Kept as one module (about 600 lines): the patterns, the prefilter and the hyperscan pass
+derived from them, the normalisation they read and the validators are one definition of
+"PI"; split, a change to one would silently stop matching the others.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trainguard.contract import PIKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    import numpy as np
     import pyarrow as pa
 
     from trainguard.scanners.squeeze import CharacterMap
@@ -67,8 +70,10 @@ _GATES = {
 # brackets, "+" and "X" at least 10 long, so these patterns search only such runs. Each
 # window ends one character past its run, so that look-aheads see the real next
 # character (a pattern never matches it: it is not of the run's alphabet); look-behinds
-# see before a window's start anyway.
-_DIGIT_RUN = re.compile(r"[0-9 .\-()+Xx]{10,}")
+# see before a window's start anyway. The run is trimmed to where a value can start (a
+# digit, "(" or "+") and end (a digit or X): the same windows for the patterns, and `re`
+# then tries to start a run only at those characters, not at every space of a sentence.
+_DIGIT_RUN = re.compile(r"[0-9(+][0-9 .\-()+Xx]{8,}[0-9Xx]")
 _IN_DIGIT_RUNS = frozenset(
     {PIKind.RESIDENT_ID, PIKind.BANK_CARD, PIKind.MOBILE_PHONE, PIKind.LANDLINE_PHONE}
 )
@@ -76,6 +81,25 @@ _IN_DIGIT_RUNS = frozenset(
 
 def _digits(text: str) -> int:
     return sum(map(text.count, "0123456789"))
+
+
+_NOT_IN_RUN_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _run_digits(run: str) -> int:
+    """``_digits`` of a short digit run: deleting its digits is quicker than counting."""
+    return len(run) - len(run.translate(_NOT_IN_RUN_DIGITS))
+
+
+def _gated_patterns(normal: str) -> int:
+    """The bit mask (as ``_possible_patterns``) of the patterns that pass the cheap tests."""
+    digits = _digits(normal)
+    possible = 0
+    for number, (kind, _) in enumerate(_PATTERNS):
+        gate = _GATES.get(kind)
+        if digits >= _MIN_DIGITS[kind] and (gate is None or gate(normal)):
+            possible |= 1 << number
+    return possible
 
 
 # Digit groups may be separated by a space, hyphen or dot (full-width forms and Unicode
@@ -434,21 +458,69 @@ def _normal_map() -> CharacterMap:
     return CharacterMap.build(points, pa.array(replaced, pa.string()), neighbourly)
 
 
-def _normal_forms(texts: pa.Array) -> list[str | None]:
+def _normal_forms(texts: pa.Array) -> tuple[list[str | None], list[int | None]]:
     """Each row's normal form where the compiled map gives it one character for one (its
-    offsets are then the original ones), None where ``find_pi`` must normalise in Python.
+    offsets are then the original ones), None where ``find_pi`` must normalise in Python;
+    and for those rows, which patterns can match in them (``_possible_patterns``).
     Only once this process has loaded the compiled engine (squeeze.py): small scans do not
     pay for loading it."""
     from trainguard.scanners.squeeze import compiled_loaded, map_characters
 
     mapped = map_characters(texts, _normal_map()) if compiled_loaded() else None
     if mapped is None:
-        return [None] * len(texts)
+        return [None] * len(texts), [None] * len(texts)
     normal, neighbourly = mapped
     forms: list[str | None] = normal.to_pylist()
+    possible: list[int | None] = _possible_patterns(normal).tolist()
     for row in neighbourly.nonzero()[0].tolist():
-        forms[row] = None
-    return forms
+        forms[row] = possible[row] = None
+    return forms, possible
+
+
+@functools.cache
+def _pattern_database() -> Any:
+    """Every pattern of ``_PATTERNS``, widened for hyperscan (``superset.py``), in one
+    database whose match ids are the patterns' indexes."""
+    import hyperscan
+
+    from trainguard.scanners.superset import superset_pattern
+
+    expressions = [superset_pattern(pattern) for _, pattern in _PATTERNS]
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
+        flags=[0] * len(expressions),
+    )
+    return database
+
+
+def _possible_patterns(normal: pa.Array) -> np.ndarray:
+    """For each row of ``normal`` (normal forms), a bit mask of the patterns that can match
+    in it (bit i: ``_PATTERNS[i]``), from one hyperscan scan of the whole array.
+
+    A pattern's widened form matches wherever the pattern does, with the same end, so a
+    row's real matches are all reported inside it. A widened match that runs over from the
+    previous row only sets a bit ``find_pi`` did not need: never one too few."""
+    import numpy as np
+
+    from trainguard.scanners.squeeze import string_layout
+
+    offsets, data = string_layout(normal)
+    possible = np.zeros(len(normal), dtype=np.int64)
+    hits: list[tuple[int, int]] = []
+
+    def on_match(pattern: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+        hits.append((pattern, end))
+
+    if data:
+        _pattern_database().scan(data, match_event_handler=on_match)
+    if hits:
+        found = np.array(hits, dtype=np.int64)
+        rows = np.searchsorted(offsets, found[:, 1], side="left") - 1
+        np.bitwise_or.at(possible, rows, np.left_shift(1, found[:, 0]))
+    return possible
 
 
 def _add_candidates(
@@ -467,25 +539,29 @@ def _add_candidates(
             candidates.append((start, start + length, kind, match.group()[:length]))
 
 
-def find_pi(text: str, normal: str | None = None) -> list[PIMatch]:
+def find_pi(text: str, normal: str | None = None, possible: int | None = None) -> list[PIMatch]:
     """Every validated PI value in ``text``, non-overlapping, in order. ``normal``: the
-    text's normal form when it keeps every offset (``_normal_forms``)."""
+    text's normal form when it keeps every offset, and ``possible``: the bit mask of the
+    patterns that can match in it (both from ``_normal_forms``). Without the mask, the
+    cheap tests above stand in for it; both only ever leave out patterns that cannot
+    match, so the result is the same either way."""
     index: list[int] | None = None
     if normal is None:
         normal, index = normalise_with_offsets(text)
+    if possible is None:
+        possible = _gated_patterns(normal)
     candidates: list[tuple[int, int, PIKind, str]] = []
-    digits = _digits(normal)
     runs = None
-    for kind, pattern in _PATTERNS:
-        gate = _GATES.get(kind)
-        if digits < _MIN_DIGITS[kind] or (gate is not None and not gate(normal)):
+    for number, (kind, pattern) in enumerate(_PATTERNS):
+        if not possible >> number & 1:
             continue
         if kind not in _IN_DIGIT_RUNS:
             _add_candidates(candidates, kind, pattern.finditer(normal), normal)
             continue
         if runs is None:
             runs = [
-                (m.start(), m.end() + 1, _digits(m.group())) for m in _DIGIT_RUN.finditer(normal)
+                (m.start(), m.end() + 1, _run_digits(m.group()))
+                for m in _DIGIT_RUN.finditer(normal)
             ]
         for pos, end, run_digits in runs:
             if run_digits >= _MIN_DIGITS[kind]:
@@ -510,9 +586,12 @@ def scan_pi(texts: pa.Array | pa.ChunkedArray) -> dict[int, list[PIMatch]]:
     if not hit_rows:
         return {}
     hits = pc.take(texts, hit_rows)
+    normal, possible = _normal_forms(hits)
     found = {}
-    for row, text, normal in zip(hit_rows, hits.to_pylist(), _normal_forms(hits), strict=True):
-        matches = find_pi(text, normal)
+    for row, text, form, patterns in zip(hit_rows, hits.to_pylist(), normal, possible, strict=True):
+        if patterns == 0:
+            continue  # no pattern can match in this row
+        matches = find_pi(text, form, patterns)
         if matches:
             found[row] = matches
     return found

@@ -229,6 +229,21 @@ def map_characters(
     return mapped, neighbourly
 
 
+def string_layout(texts: pa.Array) -> tuple[np.ndarray, memoryview]:
+    """A string or large_string array's offsets (int64, one more than its rows, relative to
+    the returned bytes) and its text bytes, for one scan over every row (hyperscan)."""
+    import numpy as np
+    import pyarrow as pa
+
+    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    offsets = np.frombuffer(texts.buffers()[1], dtype=offset_type)[
+        texts.offset : texts.offset + len(texts) + 1
+    ].astype(np.int64)
+    data = texts.buffers()[2]
+    base, end = int(offsets[0]), int(offsets[-1])
+    return offsets - base, memoryview(data)[base:end] if data is not None else memoryview(b"")
+
+
 @functools.cache
 def _squeeze_map() -> CharacterMap:
     """Each code point squeezed alone by Arrow's own kernels, so the map agrees with this
