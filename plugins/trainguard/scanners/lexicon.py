@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.exceptions import ContractError
-from trainguard.scanners.squeeze import squeeze, squeeze_term, string_layout
+from trainguard.scanners.squeeze import squeeze, squeeze_term
+from trainguard.scanners.text_buffers import scan_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -122,24 +123,9 @@ class LexiconMatcher:
 
         if self.database is None or len(texts) == 0:
             return {}
-        # Either offset width: a large_string column (polars, DuckDB) has 64-bit offsets.
-        offsets, data = string_layout(squeeze(texts))
-        if not data:
-            return {}
-        hits: list[tuple[int, int]] = []
-
-        def on_match(term_id: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
-            hits.append((term_id, end))
-
-        self.database.scan(data, match_event_handler=on_match)
+        ids, rows, ends = scan_rows(self.database, squeeze(texts))
+        inside = ends >= np.asarray(self.lengths, dtype=np.int64)[ids]  # not begun a row before
         found: dict[int, set[str]] = {}
-        if not hits:
-            return found
-        ids = np.fromiter((h[0] for h in hits), dtype=np.int64, count=len(hits))
-        ends = np.fromiter((h[1] for h in hits), dtype=np.int64, count=len(hits))
-        rows = np.searchsorted(offsets, ends, side="left") - 1
-        starts = ends - np.asarray(self.lengths, dtype=np.int64)[ids]
-        inside = starts >= offsets[rows]  # drop hits that straddle two rows
         for row, term_id in zip(rows[inside].tolist(), ids[inside].tolist(), strict=True):
             found.setdefault(row, set()).add(self.risks[term_id])
         return found

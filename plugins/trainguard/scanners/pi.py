@@ -505,21 +505,11 @@ def _possible_patterns(normal: pa.Array) -> np.ndarray:
     previous row only sets a bit ``find_pi`` did not need: never one too few."""
     import numpy as np
 
-    from trainguard.scanners.squeeze import string_layout
+    from trainguard.scanners.text_buffers import scan_rows
 
-    offsets, data = string_layout(normal)
+    patterns, rows, _ = scan_rows(_pattern_database(), normal)
     possible = np.zeros(len(normal), dtype=np.int64)
-    hits: list[tuple[int, int]] = []
-
-    def on_match(pattern: int, _start: int, end: int, _flags: int, _context: Any) -> None:
-        hits.append((pattern, end))
-
-    if data:
-        _pattern_database().scan(data, match_event_handler=on_match)
-    if hits:
-        found = np.array(hits, dtype=np.int64)
-        rows = np.searchsorted(offsets, found[:, 1], side="left") - 1
-        np.bitwise_or.at(possible, rows, np.left_shift(1, found[:, 0]))
+    np.bitwise_or.at(possible, rows, np.left_shift(1, patterns))
     return possible
 
 

@@ -199,23 +199,21 @@ def map_characters(
     import numpy as np
     import pyarrow as pa
 
+    from trainguard.scanners.text_buffers import string_layout
+
     kernel = _kernel()
     if kernel is None:
         return None
     _Switch.compiled_loaded = True
     wide = pa.types.is_large_string(texts.type)
-    offset_type = np.int64 if wide else np.int32
     n = len(texts)
-    offsets = np.frombuffer(texts.buffers()[1], dtype=offset_type)[
-        texts.offset : texts.offset + n + 1
-    ]
-    data_buffer = texts.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(1, np.uint8)
-    out_offsets = np.empty(n + 1, dtype=offset_type)
+    offsets, text_bytes = string_layout(texts)
+    data = np.frombuffer(text_bytes, dtype=np.uint8) if text_bytes else np.zeros(1, np.uint8)
+    out_offsets = np.empty(n + 1, dtype=np.int64 if wide else np.int32)
     neighbourly = np.zeros(n, dtype=np.bool_)
     tables = (character_map.start, character_map.length, character_map.pool)
     # Text rarely grows when mapped; when it does (a ligature, ㈱), size exactly and redo.
-    out = np.empty(int(offsets[-1] - offsets[0]) + 64, dtype=np.uint8)
+    out = np.empty(int(offsets[-1]) + 64, dtype=np.uint8)
     needed = kernel(data, offsets, *tables, out, out_offsets, neighbourly)
     if needed > len(out):
         if not wide and needed > np.iinfo(np.int32).max:
@@ -227,21 +225,6 @@ def map_characters(
         texts.type, n, [None, pa.py_buffer(out_offsets), pa.py_buffer(out[:needed])]
     )
     return mapped, neighbourly
-
-
-def string_layout(texts: pa.Array) -> tuple[np.ndarray, memoryview]:
-    """A string or large_string array's offsets (int64, one more than its rows, relative to
-    the returned bytes) and its text bytes, for one scan over every row (hyperscan)."""
-    import numpy as np
-    import pyarrow as pa
-
-    offset_type = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.frombuffer(texts.buffers()[1], dtype=offset_type)[
-        texts.offset : texts.offset + len(texts) + 1
-    ].astype(np.int64)
-    data = texts.buffers()[2]
-    base, end = int(offsets[0]), int(offsets[-1])
-    return offsets - base, memoryview(data)[base:end] if data is not None else memoryview(b"")
 
 
 @functools.cache
